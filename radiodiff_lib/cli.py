@@ -1,0 +1,194 @@
+"""The ``radiodiff`` command: argument parsing only; every command is one library call.
+
+radiodiff train | resume | analyze | evaluate | inspect | report | demo-report | bench
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import RadiodiffError
+
+
+def _write_json(path: str | None, payload: Any) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(payload, indent=2, default=str, allow_nan=True) + "\n")
+        print(f"wrote {path}")
+
+
+def _parse_resume(value: str | None) -> str | int | None:
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else value
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import resolve_config
+    from .trainer import train
+
+    config = resolve_config(args.config)
+    result = train(
+        config,
+        max_steps=args.max_steps,
+        resume=_parse_resume(args.resume),
+        results_folder=args.results_folder,
+        progress=not args.no_progress,
+    )
+    print(result.summary())
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .trainer import resume
+
+    result = resume(args.folder, checkpoint=_parse_resume(args.checkpoint), max_steps=args.max_steps,
+                    progress=not args.no_progress)
+    print(result.summary())
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analysis import analyze, summary_text, to_json
+    from .logs import read_run
+
+    run = read_run(args.paths)
+    result = analyze(run, total_steps=args.total_steps)
+    print(summary_text(result))
+    _write_json(args.json, to_json(result))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_checkpoint
+
+    result = evaluate_checkpoint(
+        args.checkpoint, data=args.data, split=args.split, n=args.n, use_ema=args.ema,
+        config=args.config, seed=args.seed, figures_dir=args.figures,
+    )
+    print(result.summary_text())
+    _write_json(args.json, result.to_json())
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .checkpoint import inspect_checkpoints, inspect_table_text
+
+    table = inspect_checkpoints(args.path)
+    print(inspect_table_text(table))
+    _write_json(args.json, table.to_dict(orient="records"))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import render_notebook
+
+    params = {name: value for name, value in (args.param or [])}
+    paths = render_notebook(args.notebook, params, out_dir=args.out, with_code=args.with_code,
+                            raw_params=True)
+    print(paths.summary())
+    return 0
+
+
+def cmd_demo_report(args: argparse.Namespace) -> int:
+    from .report import demo_report
+
+    paths = demo_report(out_dir=args.out, log=args.log)
+    print(paths.summary())
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import importlib
+
+    names = ["data", "parse", "train", "evaluate"] if args.what == "all" else [args.what]
+    results = {}
+    for name in names:
+        module = importlib.import_module(f".bench.{name}", __package__)
+        results[name] = module.run()
+        print(json.dumps({name: results[name]}, indent=2))
+    _write_json(args.json, results if args.what == "all" else results[args.what])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``radiodiff`` command."""
+    p = argparse.ArgumentParser(prog="radiodiff", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train the VAE from a config (RadioDiff YAML or built-in name)")
+    t.add_argument("--config", required=True, help="YAML file, or a built-in: demo, radiodiff, bench")
+    t.add_argument("--max-steps", type=int, help="stop after this global step (a checkpoint is written)")
+    t.add_argument("--resume", help="latest, a checkpoint path, or a milestone number")
+    t.add_argument("--results-folder", help="override trainer.results_folder")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("resume", help="resume a results folder from its newest good checkpoint")
+    r.add_argument("folder")
+    r.add_argument("--checkpoint", help="latest (default), a path or a milestone number")
+    r.add_argument("--max-steps", type=int)
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=cmd_resume)
+
+    a = sub.add_parser("analyze", help="read training logs (files or folders) and analyse the run")
+    a.add_argument("paths", nargs="+")
+    a.add_argument("--total-steps", type=int, help="train_num_steps when the log does not say")
+    a.add_argument("--json", help="write the whole analysis as JSON here")
+    a.set_defaults(func=cmd_analyze)
+
+    e = sub.add_parser("evaluate", help="reconstruction metrics and latent statistics of a checkpoint")
+    e.add_argument("checkpoint")
+    e.add_argument("--data", default="synthetic", help="synthetic, or a RadioMapSeer folder")
+    e.add_argument("--split", default="test", choices=["train", "val", "test"])
+    e.add_argument("--n", type=int, help="evaluate at most this many maps")
+    e.add_argument("--ema", action="store_true", help="use the EMA weights")
+    e.add_argument("--config", help="architecture config for a RadioDiff checkpoint")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--figures", help="write the example grid and histograms to this folder")
+    e.add_argument("--json", help="write the results as JSON here")
+    e.set_defaults(func=cmd_evaluate)
+
+    i = sub.add_parser("inspect", help="table of the checkpoints in a results folder, or one file")
+    i.add_argument("path")
+    i.add_argument("--json", help="write the table as JSON here")
+    i.set_defaults(func=cmd_inspect)
+
+    rp = sub.add_parser("report", help="run a notebook with papermill and render HTML + Markdown")
+    rp.add_argument("notebook", help="path, or train / resume / analyze")
+    rp.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    rp.add_argument("--out", default="reports")
+    rp.add_argument("--with-code", action="store_true", help="keep the code cells in the HTML")
+    rp.set_defaults(func=cmd_report)
+
+    d = sub.add_parser("demo-report", help="the whole story on synthetic data, or analyse --log PATH")
+    d.add_argument("--out", default="reports")
+    d.add_argument("--log", help="analyse this run (RadioDiff folder or log files) without training")
+    d.set_defaults(func=cmd_demo_report)
+
+    b = sub.add_parser("bench", help="benchmarks that print numbers")
+    b.add_argument("what", choices=["data", "parse", "train", "evaluate", "all"])
+    b.add_argument("--json", help="write the numbers as JSON here")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``radiodiff`` console command."""
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except RadiodiffError as exc:
+        print(f"radiodiff {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"radiodiff {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

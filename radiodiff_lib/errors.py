@@ -1,0 +1,29 @@
+"""The library's own exception types: every error a user can cause is one of these."""
+
+
+class RadiodiffError(Exception):
+    """Base class: a problem the user can fix (the message says what, where and what to do)."""
+
+
+class ConfigError(RadiodiffError):
+    """A config file or value is wrong: unknown key, wrong type, impossible value."""
+
+
+class DataError(RadiodiffError):
+    """A data set folder or file is missing or not in the expected layout."""
+
+
+class CheckpointError(RadiodiffError):
+    """A checkpoint is missing, corrupt, foreign or of another architecture."""
+
+
+class LogFormatError(RadiodiffError):
+    """A log file cannot be read as a training log (empty, no training lines, unreadable)."""
+
+
+class TrainingError(RadiodiffError):
+    """Training cannot go on (non-finite loss, impossible resume)."""
+
+
+class NotebookError(RadiodiffError):
+    """A notebook parameter is unknown or a notebook cell failed."""
