@@ -26,8 +26,9 @@ report: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# pytest exits 5 when no test is marked slow; that is not a failure.
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow || test $$? -eq 5
 
 bench: $(STAMP)
 	$(BIN)/radiodiff bench all
