@@ -1,0 +1,271 @@
+"""RadioDiff's first-stage VAE: the latent-diffusion AutoencoderKL (Encoder, Decoder, posterior).
+
+Module and parameter names reproduce RadioDiff's state dict exactly (``encoder.down.0.block.0.
+norm1.weight``, ``decoder.up.2.block.0.conv1.weight``, ...), so its checkpoints load with no
+renaming. Shapes in comments: B batch, C channels, H x W the image size.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import Config, DDConfig
+from .errors import ConfigError
+
+
+def Normalize(channels: int) -> nn.GroupNorm:
+    """GroupNorm(32) with eps 1e-6, as latent diffusion uses everywhere."""
+    return nn.GroupNorm(num_groups=32, num_channels=channels, eps=1e-6, affine=True)
+
+
+def swish(x: torch.Tensor) -> torch.Tensor:
+    """x * sigmoid(x) (SiLU)."""
+    return F.silu(x)
+
+
+class ResnetBlock(nn.Module):
+    """GN -> swish -> conv3x3 -> GN -> swish -> dropout -> conv3x3, plus a 1x1 shortcut when C changes."""
+
+    def __init__(self, in_channels: int, out_channels: int, dropout: float = 0.0):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.norm1 = Normalize(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=1, padding=1)
+        self.norm2 = Normalize(out_channels)
+        self.dropout = nn.Dropout(dropout)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, stride=1, padding=1)
+        if in_channels != out_channels:
+            # RadioDiff uses the 1x1 "nin" shortcut (conv_shortcut=False).
+            self.nin_shortcut = nn.Conv2d(in_channels, out_channels, 1, stride=1, padding=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(swish(self.norm1(x)))  # [B, Cout, H, W]
+        h = self.conv2(self.dropout(swish(self.norm2(h))))  # [B, Cout, H, W]
+        if self.in_channels != self.out_channels:
+            x = self.nin_shortcut(x)
+        return x + h
+
+
+class AttnBlock(nn.Module):
+    """Single-head self-attention over all H*W positions with 1x1 q, k, v and proj_out."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.norm = Normalize(channels)
+        self.q = nn.Conv2d(channels, channels, 1)
+        self.k = nn.Conv2d(channels, channels, 1)
+        self.v = nn.Conv2d(channels, channels, 1)
+        self.proj_out = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        hn = self.norm(x)
+        # [B, C, H, W] -> [B, 1, HW, C]: one head; SDPA scales by C^-0.5 and softmaxes over keys,
+        # the same math as latent diffusion's bmm version without materialising it in Python.
+        q, k, v = (t(hn).reshape(b, 1, c, h * w).transpose(2, 3) for t in (self.q, self.k, self.v))
+        out = F.scaled_dot_product_attention(q, k, v)  # [B, 1, HW, C]
+        out = out.transpose(2, 3).reshape(b, c, h, w)
+        return x + self.proj_out(out)
+
+
+class Downsample(nn.Module):
+    """Pad right/bottom by 1, then conv3x3 stride 2: H x W -> H/2 x W/2."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pad(x, (0, 1, 0, 1), mode="constant", value=0.0))
+
+
+class Upsample(nn.Module):
+    """Nearest-neighbour x2, then conv3x3: H x W -> 2H x 2W."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, stride=1, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+def _level_module() -> nn.Module:
+    m = nn.Module()
+    m.block = nn.ModuleList()
+    m.attn = nn.ModuleList()
+    return m
+
+
+def _mid(channels: int, dropout: float) -> nn.Module:
+    mid = nn.Module()
+    mid.block_1 = ResnetBlock(channels, channels, dropout)
+    mid.attn_1 = AttnBlock(channels)
+    mid.block_2 = ResnetBlock(channels, channels, dropout)
+    return mid
+
+
+def _run_mid(mid: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    return mid.block_2(mid.attn_1(mid.block_1(h)))
+
+
+class Encoder(nn.Module):
+    """x [B, in_channels, H, W] -> moments [B, 2*z_channels, H/2^L, W/2^L] (L = len(ch_mult)-1)."""
+
+    def __init__(self, dd: DDConfig):
+        super().__init__()
+        self.num_resolutions = len(dd.ch_mult)
+        self.num_res_blocks = dd.num_res_blocks
+        self.conv_in = nn.Conv2d(dd.in_channels, dd.ch, 3, stride=1, padding=1)
+        curr_res = dd.resolution[0]  # LDM tracks one side only, halving it per level
+        in_ch_mult = (1, *dd.ch_mult)
+        self.down = nn.ModuleList()
+        block_in = dd.ch
+        for i_level in range(self.num_resolutions):
+            level = _level_module()
+            block_in = dd.ch * in_ch_mult[i_level]
+            block_out = dd.ch * dd.ch_mult[i_level]
+            for _ in range(dd.num_res_blocks):
+                level.block.append(ResnetBlock(block_in, block_out, dd.dropout))
+                block_in = block_out
+                if curr_res in dd.attn_resolutions:
+                    level.attn.append(AttnBlock(block_in))
+            if i_level != self.num_resolutions - 1:
+                level.downsample = Downsample(block_in)
+                curr_res = curr_res // 2
+            self.down.append(level)
+        self.mid = _mid(block_in, dd.dropout)
+        self.norm_out = Normalize(block_in)
+        z_out = 2 * dd.z_channels if dd.double_z else dd.z_channels
+        self.conv_out = nn.Conv2d(block_in, z_out, 3, stride=1, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv_in(x)  # [B, ch, H, W]
+        for i_level, level in enumerate(self.down):
+            for i_block in range(self.num_res_blocks):
+                h = level.block[i_block](h)  # [B, ch*ch_mult[i], H/2^i, W/2^i]
+                if len(level.attn) > 0:
+                    h = level.attn[i_block](h)
+            if i_level != self.num_resolutions - 1:
+                h = level.downsample(h)  # halve H and W
+        h = _run_mid(self.mid, h)  # [B, ch*ch_mult[-1], H/2^L, W/2^L]
+        return self.conv_out(swish(self.norm_out(h)))  # [B, 2*z_channels, H/2^L, W/2^L]
+
+
+class Decoder(nn.Module):
+    """z [B, z_channels, h, w] -> x [B, out_ch, h*2^L, w*2^L]; no final tanh (as RadioDiff)."""
+
+    def __init__(self, dd: DDConfig):
+        super().__init__()
+        self.num_resolutions = len(dd.ch_mult)
+        self.num_res_blocks = dd.num_res_blocks
+        block_in = dd.ch * dd.ch_mult[-1]
+        curr_res = dd.resolution[0] // 2 ** (self.num_resolutions - 1)
+        self.conv_in = nn.Conv2d(dd.z_channels, block_in, 3, stride=1, padding=1)
+        self.mid = _mid(block_in, dd.dropout)
+        levels: list[nn.Module] = []
+        for i_level in reversed(range(self.num_resolutions)):
+            level = _level_module()
+            block_out = dd.ch * dd.ch_mult[i_level]
+            for _ in range(dd.num_res_blocks + 1):
+                level.block.append(ResnetBlock(block_in, block_out, dd.dropout))
+                block_in = block_out
+                if curr_res in dd.attn_resolutions:
+                    level.attn.append(AttnBlock(block_in))
+            if i_level != 0:
+                level.upsample = Upsample(block_in)
+                curr_res = curr_res * 2
+            levels.insert(0, level)  # stored in level order: up.0 is the highest resolution
+        self.up = nn.ModuleList(levels)
+        self.norm_out = Normalize(block_in)
+        self.conv_out = nn.Conv2d(block_in, dd.out_ch, 3, stride=1, padding=1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.conv_in(z)  # [B, ch*ch_mult[-1], h, w]
+        h = _run_mid(self.mid, h)
+        for i_level in reversed(range(self.num_resolutions)):
+            level = self.up[i_level]
+            for i_block in range(self.num_res_blocks + 1):
+                h = level.block[i_block](h)  # [B, ch*ch_mult[i], ...]
+                if len(level.attn) > 0:
+                    h = level.attn[i_block](h)
+            if i_level != 0:
+                h = level.upsample(h)  # double H and W
+        return self.conv_out(swish(self.norm_out(h)))  # [B, out_ch, H, W]
+
+
+class DiagonalGaussianDistribution:
+    """The posterior N(mean, exp(logvar)) from moments [B, 2*E, h, w] (mean and logvar halves)."""
+
+    def __init__(self, parameters: torch.Tensor, deterministic: bool = False):
+        self.parameters = parameters
+        self.mean, logvar = torch.chunk(parameters, 2, dim=1)  # each [B, E, h, w]
+        self.logvar = torch.clamp(logvar, -30.0, 20.0)  # keeps exp() finite, as LDM does
+        self.deterministic = deterministic
+        self.std = torch.exp(0.5 * self.logvar)
+        self.var = torch.exp(self.logvar)
+        if deterministic:
+            self.var = self.std = torch.zeros_like(self.mean)
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """mean + std * N(0, 1), drawn from ``generator`` when given."""
+        noise = torch.randn(self.mean.shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
+        return self.mean + self.std * noise
+
+    def mode(self) -> torch.Tensor:
+        """The mean (the posterior's mode)."""
+        return self.mean
+
+    def kl(self) -> torch.Tensor:
+        """KL(posterior || N(0, I)) per sample [B]: 0.5 * sum_{C,H,W}(mean^2 + var - 1 - logvar)."""
+        if self.deterministic:
+            return torch.zeros(self.mean.shape[0], device=self.mean.device, dtype=self.mean.dtype)
+        return 0.5 * torch.sum(self.mean.pow(2) + self.var - 1.0 - self.logvar, dim=[1, 2, 3])
+
+
+class AutoencoderKL(nn.Module):
+    """RadioDiff's first-stage KL autoencoder: encoder, quant_conv, post_quant_conv, decoder."""
+
+    def __init__(self, ddconfig: DDConfig, embed_dim: int):
+        super().__init__()
+        if not ddconfig.double_z:
+            raise ConfigError(
+                "model.ddconfig.double_z must be true: the KL autoencoder needs a mean and a logvar "
+                "per latent channel (as in RadioDiff)."
+            )
+        self.ddconfig, self.embed_dim = ddconfig, embed_dim
+        self.encoder = Encoder(ddconfig)
+        self.decoder = Decoder(ddconfig)
+        self.quant_conv = nn.Conv2d(2 * ddconfig.z_channels, 2 * embed_dim, 1)  # moments -> 2E
+        self.post_quant_conv = nn.Conv2d(embed_dim, ddconfig.z_channels, 1)  # E -> z_channels
+
+    def encode(self, x: torch.Tensor) -> DiagonalGaussianDistribution:
+        """x [B, in_channels, H, W] -> posterior over latents [B, E, H/2^L, W/2^L]."""
+        return DiagonalGaussianDistribution(self.quant_conv(self.encoder(x)))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z [B, E, h, w] -> reconstruction [B, out_ch, h*2^L, w*2^L]."""
+        return self.decoder(self.post_quant_conv(z))
+
+    def forward(
+        self, x: torch.Tensor, sample_posterior: bool = True, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, DiagonalGaussianDistribution]:
+        """(reconstruction, posterior); decodes a sample or, with sample_posterior=False, the mode."""
+        posterior = self.encode(x)
+        z = posterior.sample(generator) if sample_posterior else posterior.mode()
+        return self.decode(z), posterior
+
+    def get_last_layer(self) -> torch.Tensor:
+        """The decoder's last conv weight: the adaptive GAN weight balances gradients here."""
+        return self.decoder.conv_out.weight
+
+
+def build_model(config: Config) -> AutoencoderKL:
+    """The AutoencoderKL of ``config.model`` (ddconfig and embed_dim)."""
+    return AutoencoderKL(config.model.ddconfig, config.model.embed_dim)
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (elements) in ``module``; works on meta-device modules too."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
