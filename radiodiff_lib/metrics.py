@@ -209,11 +209,13 @@ def json_number(x: Any) -> Any:
 
 
 def json_safe(obj: Any) -> Any:
-    """Recursively apply :func:`json_number` to dicts, lists, tuples and arrays."""
+    """Recursively make ``obj`` strict-JSON safe: numbers via :func:`json_number`, other objects as text."""
     if isinstance(obj, dict):
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [json_safe(v) for v in obj]
     if isinstance(obj, np.ndarray):
         return [json_safe(v) for v in obj.tolist()]
-    return json_number(obj)
+    if obj is None or isinstance(obj, (str, bool, int, float, np.generic)):
+        return json_number(obj)
+    return str(obj)  # paths, devices and the like: their text form
