@@ -314,7 +314,7 @@ class Thresholds:
     min_points: int = 5  # fewer finite values in the window -> "insufficient data"
     unstable_cv: float = 0.5  # scatter around the window's line above this x median |value| -> "unstable"
     flat_rel_change: float = 0.01  # fitted change over the window below this x |mean| -> "flat"
-    continuity_window: int = 10  # entries before/after a resume compared for continuity
+    continuity_window: int = 20  # entries before/after a resume compared for continuity
     jump_sigma: float = 5.0  # |shift| above this many noise sigmas of the window before -> "jump"
     saturated_fraction: float = 0.5  # share of GAN-phase d_weight entries at the clamp -> saturated
     saturation_rtol: float = 1e-6  # relative tolerance of "equal to the clamp 1e4 * disc_weight"
