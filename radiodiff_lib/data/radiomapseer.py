@@ -1,0 +1,235 @@
+"""The RadioMapSeer folder loader (reference section 7), with RadioDiff's seed-42 split.
+
+Items are (map, transmitter) pairs of the maps in the split; the split is over maps, so a
+city never appears in two splits. Choices made where the data set leaves room:
+
+* Maps may be numbered from 0 or from 1 in file names: the numbers found in the gain folder
+  are sorted and the split shuffles their positions (``splits.radiomapseer_split``), which is
+  the same split under either numbering. Transmitters likewise (``<map>_<tx>.png``).
+* The buildings mask is where the gain of that city is 0 for every transmitter present. The
+  buildings PNG is used instead (it is faster) once its polarity has been checked against that
+  rule on the first map; when no polarity agrees, every mask is derived from the gains.
+* Transmitter positions come from ``antenna/<map>.json`` ([x, y] per transmitter; its order of
+  x and y is checked against the antenna PNG once), else from ``png/antennas/<map>_<tx>.png``.
+* Resizing (``image_size`` different from the PNGs): area averaging when shrinking and bilinear
+  when enlarging for the gain, nearest for the mask; the gain is then 0 again inside buildings.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import Dataset
+
+from ..errors import DataError
+from .splits import check_split, radiomapseer_split
+
+SIMULATIONS = ("DPM", "IRT2", "IRT4")
+LAYOUT = """Expected RadioMapSeer layout under the root folder:
+  gain/<DPM|IRT2|IRT4|carsDPM|carsIRT2|carsIRT4>/<map>_<tx>.png   8-bit path gain (required)
+  png/buildings_complete/<map>.png                                 buildings mask (optional)
+  antenna/<map>.json                                               [[x, y], ...] per transmitter
+  png/antennas/<map>_<tx>.png                                      transmitter pixel (if no json)
+Maps and transmitters may be numbered from 0 or from 1."""
+_GAIN_NAME = re.compile(r"^(\d+)_(\d+)\.png$")
+
+
+def read_png(path: Path) -> np.ndarray:
+    """An 8-bit grayscale PNG as a uint8 array [H, W]; DataError when missing or not 8-bit."""
+    try:
+        with Image.open(path) as img:
+            arr = np.asarray(img)
+    except FileNotFoundError:
+        raise DataError(f"Missing file {path}.\n{LAYOUT}") from None
+    except OSError as exc:
+        raise DataError(f"Cannot read {path} as a PNG image ({exc}); replace the file.") from exc
+    if arr.ndim == 3:  # RGB(A) copies of a grayscale map: the channels are equal
+        arr = arr[..., 0]
+    if arr.dtype != np.uint8:
+        raise DataError(f"{path}: expected an 8-bit grayscale PNG, got {arr.dtype} values.")
+    return arr
+
+
+class RadioMapSeer(Dataset):
+    """One split of a RadioMapSeer folder: items ``image, buildings, tx, name`` as RadioDiff's loader."""
+
+    def __init__(self, root: str | Path, split: str = "train", simulation: str = "DPM", cars: bool = False,
+                 image_size: int = 256):
+        self.root = Path(root).expanduser()
+        self.split = check_split(split)
+        sim = str(simulation).upper()
+        if sim not in SIMULATIONS:
+            raise DataError(f"Unknown RadioMapSeer simulation {simulation!r}: use one of {', '.join(SIMULATIONS)}.")
+        self.simulation, self.cars, self.image_size = sim, bool(cars), int(image_size)
+        if not self.root.is_dir():
+            raise DataError(f"RadioMapSeer folder not found: {self.root}. Set data.root to it.\n{LAYOUT}")
+        self.gain_dir = self.root / "gain" / (("cars" if self.cars else "") + sim)
+        if not self.gain_dir.is_dir():
+            have = sorted(p.name for p in (self.root / "gain").iterdir() if p.is_dir()) if (self.root / "gain").is_dir() else []
+            raise DataError(
+                f"Missing folder {self.gain_dir} (simulation {sim}, cars={self.cars}); "
+                f"gain/ holds: {', '.join(have) or 'nothing'}.\n{LAYOUT}"
+            )
+        self.tx_of_map = self._index_gain_folder()
+        self.map_ids = sorted(self.tx_of_map)
+        self.first_map = self.map_ids[0]  # 0 or 1 in RadioMapSeer's two numberings
+        positions = radiomapseer_split(len(self.map_ids))[self.split]
+        self.split_maps = [self.map_ids[k] for k in positions]
+        self.items = [(m, t) for m in self.split_maps for t in self.tx_of_map[m]]
+        if not self.items:
+            raise DataError(
+                f"The {self.split!r} split of {self.root} is empty: {len(self.map_ids)} maps are too few "
+                "to hold out validation and test maps (at least 3 are needed)."
+            )
+        self._building_rule: str | None = None  # "white", "black" or "derived", found on first use
+        self._swap_json: bool | None = None
+        self._derived: dict[int, np.ndarray] = {}
+        # Transmitters numbered from 0 or 1 in file names; the JSON list is always 0-based.
+        self.first_tx = 1 if min(min(t) for t in self.tx_of_map.values()) == 1 else 0
+
+    def _index_gain_folder(self) -> dict[int, list[int]]:
+        tx_of_map: dict[int, list[int]] = {}
+        with os.scandir(self.gain_dir) as entries:
+            for entry in entries:
+                m = _GAIN_NAME.match(entry.name)
+                if m:
+                    tx_of_map.setdefault(int(m.group(1)), []).append(int(m.group(2)))
+        if not tx_of_map:
+            raise DataError(f"No <map>_<tx>.png gain files in {self.gain_dir}.\n{LAYOUT}")
+        return {m: sorted(t) for m, t in tx_of_map.items()}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        return (f"RadioMapSeer(root={str(self.root)!r}, split={self.split!r}, simulation={self.simulation!r}, "
+                f"cars={self.cars}, maps={len(self.split_maps)} of {len(self.map_ids)}, items={len(self)})")
+
+    # --- buildings -------------------------------------------------------------------------
+
+    def gain_png(self, map_id: int, tx: int) -> np.ndarray:
+        """The raw 8-bit gain map of (map, transmitter)."""
+        return read_png(self.gain_dir / f"{map_id}_{tx}.png")
+
+    def derived_buildings(self, map_id: int) -> np.ndarray:
+        """Buildings of a map as the pixels whose gain is 0 for all its transmitters (cached)."""
+        if map_id not in self._derived:
+            mask = None
+            for tx in self.tx_of_map[map_id]:
+                zero = self.gain_png(map_id, tx) == 0
+                mask = zero if mask is None else mask & zero
+            if len(self._derived) >= 64:  # a bounded cache: one mask per city in use
+                self._derived.pop(next(iter(self._derived)))
+            self._derived[map_id] = mask
+        return self._derived[map_id]
+
+    def _find_building_rule(self) -> str:
+        """Which buildings-PNG value marks buildings, checked against the gains of the first map."""
+        first = self.map_ids[0]
+        path = self.root / "png" / "buildings_complete" / f"{first}.png"
+        if not path.is_file():
+            return "derived"
+        derived = self.derived_buildings(first)
+        white = read_png(path) > 127
+        best, best_recall = "derived", 0.0
+        for rule, cand in (("white", white), ("black", ~white)):
+            if cand.shape != derived.shape or not cand.any():
+                continue
+            precision = derived[cand].mean()  # the gain must be 0 on every building pixel
+            recall = cand[derived].mean() if derived.any() else 0.0
+            if precision >= 0.98 and recall > best_recall:
+                best, best_recall = rule, recall
+        return best
+
+    def buildings(self, map_id: int) -> np.ndarray:
+        """The bool buildings mask of a map (from the PNG when consistent, else from the gains)."""
+        if self._building_rule is None:
+            self._building_rule = self._find_building_rule()
+        path = self.root / "png" / "buildings_complete" / f"{map_id}.png"
+        if self._building_rule == "derived" or not path.is_file():
+            return self.derived_buildings(map_id)
+        white = read_png(path) > 127
+        return white if self._building_rule == "white" else ~white
+
+    # --- transmitters ----------------------------------------------------------------------
+
+    def _antenna_png_xy(self, map_id: int, tx: int) -> tuple[int, int] | None:
+        path = self.root / "png" / "antennas" / f"{map_id}_{tx}.png"
+        if not path.is_file():
+            return None
+        ant = read_png(path)
+        y, x = np.unravel_index(int(np.argmax(ant)), ant.shape)
+        return int(x), int(y)
+
+    def _json_positions(self, map_id: int) -> list | None:
+        path = self.root / "antenna" / f"{map_id}.json"
+        if not path.is_file():
+            return None
+        try:
+            pos = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: not a JSON list of [x, y] transmitter positions ({exc}).") from exc
+        if not isinstance(pos, list):
+            raise DataError(f"{path}: expected a JSON list of [x, y] transmitter positions.")
+        return pos
+
+    def tx_position(self, map_id: int, tx: int) -> tuple[float, float]:
+        """Transmitter (x, y) in pixels of the PNGs."""
+        pos = self._json_positions(map_id)
+        k = tx - self.first_tx
+        if pos is not None and 0 <= k < len(pos):
+            a, b = float(pos[k][0]), float(pos[k][1])
+            if self._swap_json is None:  # check the order of x and y once against the antenna PNG
+                png = self._antenna_png_xy(map_id, tx)
+                self._swap_json = png is not None and (round(b), round(a)) == png and (round(a), round(b)) != png
+            return (b, a) if self._swap_json else (a, b)
+        png = self._antenna_png_xy(map_id, tx)
+        if png is None:
+            raise DataError(
+                f"No position for transmitter {tx} of map {map_id}: neither {self.root / 'antenna' / f'{map_id}.json'} "
+                f"(entry {k}) nor {self.root / 'png' / 'antennas' / f'{map_id}_{tx}.png'} exists.\n{LAYOUT}"
+            )
+        return float(png[0]), float(png[1])
+
+    # --- items -----------------------------------------------------------------------------
+
+    def __getitem__(self, i: int) -> dict:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} items")
+        map_id, tx = self.items[i]
+        gain = self.gain_png(map_id, tx).astype(np.float32) / np.float32(255.0)
+        bld = self.buildings(map_id)
+        if bld.shape != gain.shape:
+            raise DataError(f"Map {map_id}: buildings mask {bld.shape} and gain {self.gain_dir}/{map_id}_{tx}.png "
+                            f"{gain.shape} differ in size.")
+        x, y = self.tx_position(map_id, tx)
+        image = torch.from_numpy(gain)[None]
+        buildings = torch.from_numpy(bld.astype(np.float32))[None]
+        if self.image_size != gain.shape[0] or self.image_size != gain.shape[1]:
+            image, buildings, (x, y) = resize_item(image, buildings, (x, y), self.image_size)
+        return {
+            "image": image * 2.0 - 1.0,
+            "buildings": buildings,
+            "tx": torch.tensor([x, y], dtype=torch.float32),
+            "name": f"{map_id}_{tx}",
+        }
+
+
+def resize_item(gain: torch.Tensor, buildings: torch.Tensor, tx: tuple[float, float], size: int):
+    """Resize a [1, H, W] gain (area/bilinear) and mask (nearest) to size x size; scale the tx."""
+    h, w = gain.shape[-2:]
+    shrink = size < h and size < w
+    mode = "area" if shrink else "bilinear"
+    kwargs = {} if shrink else {"align_corners": False}
+    g = F.interpolate(gain[None], size=(size, size), mode=mode, **kwargs)[0]
+    b = F.interpolate(buildings[None], size=(size, size), mode="nearest")[0]
+    g = torch.where(b > 0.5, torch.zeros_like(g), g).clamp_(0.0, 1.0)
+    x = (tx[0] + 0.5) * size / w - 0.5  # pixel centres map onto pixel centres
+    y = (tx[1] + 0.5) * size / h - 0.5
+    return g, b, (x, y)

@@ -1,0 +1,137 @@
+"""The RadioMapSeer loader reading folders the synthetic generator wrote."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from radiodiff_lib.config import Config, DataConfig
+from radiodiff_lib.data import build_dataset
+from radiodiff_lib.data.radiomapseer import RadioMapSeer
+from radiodiff_lib.data.synthetic import generate_scene, write_radiomapseer_folder
+from radiodiff_lib.errors import DataError
+
+SIZE, MAPS, TX, SEED = 64, 5, 3, 11
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("rms") / "RadioMapSeer"
+    return write_radiomapseer_folder(root, MAPS, SEED, size=SIZE, simulations=("DPM", "IRT2"), cars=True, tx_per_map=TX)
+
+
+def _copy(folder: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(folder, tmp_path / "copy"))
+
+
+def test_writer_layout(folder):
+    for m in range(MAPS):
+        assert (folder / "png" / "buildings_complete" / f"{m}.png").is_file()
+        assert (folder / "png" / "cars" / f"{m}.png").is_file()
+        assert len(json.loads((folder / "antenna" / f"{m}.json").read_text())) == TX
+        for t in range(TX):
+            for sim in ("DPM", "IRT2", "carsDPM", "carsIRT2"):
+                assert (folder / "gain" / sim / f"{m}_{t}.png").is_file()
+            assert (folder / "png" / "antennas" / f"{m}_{t}.png").is_file()
+    rows = list(csv.DictReader(open(folder / "dataset.csv")))
+    assert len(rows) == MAPS * TX and rows[0]["gain_DPM"] == "gain/DPM/0_0.png"
+    dpm = np.asarray(Image.open(folder / "gain" / "DPM" / "0_1.png"), dtype=int)
+    cars = np.asarray(Image.open(folder / "gain" / "carsDPM" / "0_1.png"), dtype=int)
+    assert np.all(cars <= dpm) and np.any(cars < dpm)  # cars only attenuate
+
+
+def test_loader_reads_generated_folder(folder):
+    sets = {s: RadioMapSeer(folder, s, image_size=SIZE) for s in ("train", "val", "test")}
+    maps = {s: set(ds.split_maps) for s, ds in sets.items()}
+    assert [len(maps[s]) for s in ("train", "val", "test")] == [3, 1, 1]  # 600/50/51 of 701, scaled
+    assert set.union(*maps.values()) == set(range(MAPS)) and sum(len(ds) for ds in sets.values()) == MAPS * TX
+    for ds in sets.values():
+        for i in range(len(ds)):
+            item = ds[i]
+            m, t = map(int, item["name"].split("_"))
+            if t != 0:
+                continue
+            scene = generate_scene(SEED, m, SIZE)  # transmitter 0 of map m is scene m
+            gain = (item["image"][0].numpy() + 1) / 2
+            assert np.abs(gain - scene.gain).max() <= 0.5 / 255 + 1e-6  # PNG quantisation only
+            assert np.array_equal(item["buildings"][0].numpy() > 0, scene.buildings)
+            assert item["tx"].tolist() == list(scene.tx)
+
+
+def test_maps_numbered_from_one(tmp_path, folder):
+    one = write_radiomapseer_folder(tmp_path / "one", MAPS, SEED, size=SIZE, tx_per_map=TX, first_map=1)
+    zero = RadioMapSeer(folder, "train", image_size=SIZE)
+    ds = RadioMapSeer(one, "train", image_size=SIZE)
+    assert ds.first_map == 1 and sorted(ds.split_maps) == sorted(m + 1 for m in zero.split_maps)
+    a, b = zero[0], ds[0]
+    assert b["name"] == f"{int(a['name'].split('_')[0]) + 1}_0"
+    assert torch.equal(a["image"], b["image"]) and torch.equal(a["tx"], b["tx"])
+
+
+def test_buildings_polarity_is_detected_not_hard_coded(tmp_path, folder):
+    root = _copy(folder, tmp_path)
+    reference = RadioMapSeer(folder, "train", image_size=SIZE)[0]
+    for png in (root / "png" / "buildings_complete").glob("*.png"):
+        Image.fromarray(255 - np.asarray(Image.open(png))).save(png)  # buildings black now
+    ds = RadioMapSeer(root, "train", image_size=SIZE)
+    assert torch.equal(ds[0]["buildings"], reference["buildings"]) and ds._building_rule == "black"
+    shutil.rmtree(root / "png" / "buildings_complete")  # no PNG: derived from the gains
+    ds = RadioMapSeer(root, "train", image_size=SIZE)
+    derived = ds[0]["buildings"] > 0
+    assert ds._building_rule == "derived"
+    assert torch.all(derived[reference["buildings"] > 0])  # every building pixel found
+    assert torch.all((ds[0]["image"] == -1)[derived])
+
+
+def test_resize_and_build_dataset(folder):
+    cfg = Config(data=DataConfig(name="radio", root=str(folder), image_size=32))
+    ds = build_dataset(cfg, "test")
+    full = RadioMapSeer(folder, "test", image_size=SIZE)
+    item, big = ds[0], full[0]
+    assert item["image"].shape == (1, 32, 32) and item["buildings"].shape == (1, 32, 32)
+    assert torch.all(item["image"][item["buildings"] > 0] == -1.0)
+    assert item["tx"].tolist() == pytest.approx([(v + 0.5) / 2 - 0.5 for v in big["tx"].tolist()])
+    pooled = torch.nn.functional.avg_pool2d((big["image"] + 1) / 2, 2)
+    street = item["buildings"][0] == 0
+    diff = ((item["image"] + 1) / 2 - pooled)[0][street].abs()
+    assert float(diff.max()) < 1e-5  # area averaging where no building pixel was zeroed
+    assert len(build_dataset(cfg.__class__(data=DataConfig(name="radio", root=str(folder), cars=True,
+                                                           simulation="IRT2")), "train")) == 3 * TX
+
+
+def test_json_xy_order_checked_against_antenna_png(tmp_path, folder):
+    root = _copy(folder, tmp_path)
+    for path in (root / "antenna").glob("*.json"):
+        path.write_text(json.dumps([[y, x] for x, y in json.loads(path.read_text())]))
+    ds, ref = RadioMapSeer(root, "train", image_size=SIZE), RadioMapSeer(folder, "train", image_size=SIZE)
+    assert [ds[i]["tx"].tolist() for i in range(3)] == [ref[i]["tx"].tolist() for i in range(3)]
+
+
+def test_missing_folder_and_files_are_clear_errors(tmp_path, folder):
+    with pytest.raises(DataError, match=r"not found: .*nowhere(.|\n)*gain/<DPM"):
+        RadioMapSeer(tmp_path / "nowhere", "train")
+    with pytest.raises(DataError, match=r"gain/IRT4(.|\n)*holds: DPM, IRT2, carsDPM, carsIRT2"):
+        RadioMapSeer(folder, "train", simulation="IRT4")
+    with pytest.raises(DataError, match="Unknown RadioMapSeer simulation"):
+        RadioMapSeer(folder, "train", simulation="FDTD")
+    root = _copy(folder, tmp_path)
+    ds = RadioMapSeer(root, "train", image_size=SIZE)
+    m, t = ds.items[0]
+    (root / "antenna" / f"{m}.json").unlink()
+    assert ds[0]["tx"].tolist() == RadioMapSeer(folder, "train", image_size=SIZE)[0]["tx"].tolist()  # from the PNG
+    (root / "png" / "antennas" / f"{m}_{t}.png").unlink()
+    with pytest.raises(DataError, match=rf"antenna/{m}\.json.*png/antennas/{m}_{t}\.png"):
+        ds[0]
+    (root / "gain" / "DPM" / f"{m}_{t}.png").unlink()
+    with pytest.raises(DataError, match=rf"Missing file .*gain/DPM/{m}_{t}\.png"):
+        ds[0]
+    empty = tmp_path / "empty"
+    (empty / "gain" / "DPM").mkdir(parents=True)
+    with pytest.raises(DataError, match="No <map>_<tx>.png gain files"):
+        RadioMapSeer(empty, "train")
