@@ -69,6 +69,8 @@ class EvalResult:
         """Strict-JSON dict: ``inf`` is written as ``"inf"``, NaN as ``null``."""
         return M.json_safe({
             "checkpoint": self.checkpoint,
+            "checkpoint_format": self.info.get("format"),  # "workbench" | "radiodiff"
+            "step": self.info.get("step"),
             "data": self.data,
             "split": self.split,
             "use_ema": self.use_ema,
