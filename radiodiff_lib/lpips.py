@@ -39,6 +39,18 @@ WEIGHTS_HELP = (
 )
 
 
+def weight_shapes() -> dict[str, tuple[int, ...]]:
+    """Names and shapes of every LPIPS weight (what ``LPIPS().weights_dict()`` holds), without building it."""
+    shapes: dict[str, tuple[int, ...]] = {"scaling_layer.shift": (1, 3, 1, 1), "scaling_layer.scale": (1, 3, 1, 1)}
+    for k, convs in enumerate(_VGG_SLICES):
+        for i, cin, cout in convs:
+            shapes[f"net.slice{k + 1}.{i}.weight"] = (cout, cin, 3, 3)
+            shapes[f"net.slice{k + 1}.{i}.bias"] = (cout,)
+    for k, c in enumerate(CHANNELS):
+        shapes[f"lin{k}.model.1.weight"] = (1, c, 1, 1)
+    return shapes
+
+
 class _FrozenConv(nn.Module):
     """A conv whose weight and bias are non-persistent buffers (frozen, never checkpointed)."""
 

@@ -206,11 +206,9 @@ def load_radiodiff_weights(
 
 def _fake_lpips() -> dict[str, torch.Tensor]:
     """LPIPS names and shapes with zero values that take no space (a stride-0 view of one element)."""
-    from .lpips import LPIPS
+    from .lpips import weight_shapes
 
-    with torch.device("meta"):
-        shapes = {k: tuple(v.shape) for k, v in LPIPS().weights_dict().items()}
-    return {k: torch.zeros(()).expand(s) for k, s in shapes.items()}
+    return {k: torch.zeros(()).expand(s) for k, s in weight_shapes().items()}
 
 
 def radiodiff_model_state(model: nn.Module, loss: nn.Module | None, with_lpips_copies: bool = True) -> dict[str, torch.Tensor]:
@@ -227,6 +225,15 @@ def radiodiff_model_state(model: nn.Module, loss: nn.Module | None, with_lpips_c
         # The copies share tensors with loss.*, so torch.save stores each storage once.
         state.update({f"{name}.{k}": v for k, v in loss_state.items()})
     return state
+
+
+def _fresh_adamw_state(n_params: int, lr: float) -> dict:
+    """An AdamW state dict before its first step (what torch.optim.AdamW(...).state_dict() gives),
+    written out by hand because constructing an optimizer imports torch's compiler (seconds)."""
+    group = {"lr": lr, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01, "amsgrad": False,
+             "foreach": None, "maximize": False, "capturable": False, "differentiable": False,
+             "fused": None, "decoupled_weight_decay": True, "params": list(range(n_params))}
+    return {"state": {}, "param_groups": [group] if n_params else []}
 
 
 def save_radiodiff_layout(
@@ -250,10 +257,10 @@ def save_radiodiff_layout(
     ema["initted"] = torch.tensor(True)
     ema["step"] = torch.tensor(int(step))
 
-    ae_params = [p for name in ("encoder", "decoder", "quant_conv", "post_quant_conv")
-                 for p in getattr(model, name).parameters()]
+    n_ae = sum(1 for name in ("encoder", "decoder", "quant_conv", "post_quant_conv")
+               for _ in getattr(model, name).parameters())
     disc = getattr(loss, "discriminator", None) if loss is not None else None
-    opt_disc = torch.optim.AdamW(disc.parameters(), lr=lr) if disc is not None else None
+    n_disc = sum(1 for _ in disc.parameters()) if disc is not None else 0
 
     def sched() -> dict:
         return {"base_lrs": [lr], "last_epoch": int(step), "_step_count": int(step) + 1,
@@ -262,9 +269,9 @@ def save_radiodiff_layout(
     ckpt = {
         "step": int(step),
         "model": state,
-        "opt_ae": torch.optim.AdamW(ae_params, lr=lr).state_dict(),
+        "opt_ae": _fresh_adamw_state(n_ae, lr),
         "lr_scheduler_ae": sched(),
-        "opt_disc": opt_disc.state_dict() if opt_disc is not None else {"state": {}, "param_groups": []},
+        "opt_disc": _fresh_adamw_state(n_disc, lr),
         "lr_scheduler_disc": sched(),
         "ema": ema,
         "scaler": None,  # RadioDiff stores None when amp is off

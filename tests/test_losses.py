@@ -254,3 +254,10 @@ def test_lpips_missing_weights_is_config_error(tmp_path):
     junk.write_bytes(b"not a torch file at all")
     with pytest.raises(ConfigError, match="cannot be read"):
         build_loss(replace(cfg, **{"model.lossconfig.lpips_weights": str(junk)}))
+
+
+def test_lpips_weight_shapes_match_the_network():
+    from radiodiff_lib.lpips import weight_shapes
+
+    assert {k: tuple(v.shape) for k, v in LPIPS().weights_dict().items()} == weight_shapes()
+    assert sum(torch.Size(s).numel() for k, s in weight_shapes().items() if k.startswith("net.")) == 14_714_688  # VGG16 features
