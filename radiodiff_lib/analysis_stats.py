@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _sps
+from scipy.special import stdtr  # Student t CDF; scipy.stats would cost seconds of import
 
 from .errors import RadiodiffError
 
@@ -71,7 +71,7 @@ def normalize_minmax(values: Any) -> np.ndarray | None:
     if not fin.any():
         return None
     lo, hi = float(y[fin].min()), float(y[fin].max())
-    if hi <= lo:
+    if hi - lo <= 1e-9 * max(abs(hi), abs(lo)):  # constant up to float rounding (e.g. after smoothing)
         return None
     return np.where(fin, (y - lo) / (hi - lo), np.nan)
 
@@ -98,20 +98,28 @@ class Trend:
 
 
 def fit_trend(steps: np.ndarray, values: np.ndarray, alpha: float = 0.05) -> Trend | None:
-    """Linear regression of values on steps (scipy linregress, two-sided t-test on the slope)."""
+    """Least-squares line of values on steps with a two-sided t-test on the slope (as scipy linregress)."""
     s = np.asarray(steps, dtype=float)
     y = np.asarray(values, dtype=float)
     ok = np.isfinite(s) & np.isfinite(y)
     s, y = s[ok], y[ok]
     if s.size < 3 or np.ptp(s) == 0:
         return None
-    if np.ptp(y) == 0:  # a constant series: slope exactly 0, no test needed (linregress would divide by 0)
+    if np.ptp(y) == 0:  # a constant series: slope exactly 0, no test needed
         slope, icpt, se, t, p = 0.0, float(y[0]), 0.0, 0.0, 1.0
-    else:
-        r = _sps.linregress(s, y)
-        slope, icpt, se = float(r.slope), float(r.intercept), float(r.stderr)
-        t = slope / se if se > 0 else float("inf") * np.sign(slope)
-        p = float(r.pvalue)
+    else:  # ordinary least squares and the t-test of scipy.stats.linregress (n - 2 degrees of freedom)
+        xm, ym = s.mean(), y.mean()
+        sxx = float(np.sum((s - xm) ** 2))
+        slope = float(np.sum((s - xm) * (y - ym)) / sxx)
+        icpt = float(ym - slope * xm)
+        dof = s.size - 2
+        sse = float(np.sum((y - icpt - slope * s) ** 2))
+        se = float(np.sqrt(sse / dof / sxx)) if dof > 0 else float("nan")
+        if se > 0:
+            t = slope / se
+            p = float(2.0 * stdtr(dof, -abs(t)))
+        else:  # points exactly on a sloped line
+            t, p = float("inf") * np.sign(slope), 0.0
     change = slope * float(s[-1] - s[0])
     mean = float(np.mean(y))
     rel = change / abs(mean) if mean != 0 else None

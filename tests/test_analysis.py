@@ -60,6 +60,16 @@ def test_trend_noise_not_significant_slope_significant():
     assert t.slope_per_1k_steps == pytest.approx(1000 * t.slope_per_step)
 
 
+def test_trend_matches_scipy_linregress():
+    from scipy.stats import linregress
+    rng = np.random.default_rng(7)
+    s = np.arange(0, 3000, 100).astype(float)
+    y = 0.3 + 1e-5 * s + rng.normal(0, 0.01, s.size)
+    t, r = fit_trend(s, y), linregress(s, y)
+    assert t.slope_per_step == pytest.approx(r.slope) and t.intercept == pytest.approx(r.intercept)
+    assert t.stderr == pytest.approx(r.stderr) and t.p_value == pytest.approx(r.pvalue)
+
+
 def _stat_run(values, name="train/rec_loss", **kw):
     steps = np.arange(len(values)) * 100
     return analyze(make_run(frame(steps, {name: values})), **kw).metrics[name]
