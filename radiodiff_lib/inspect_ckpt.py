@@ -105,11 +105,12 @@ def load_model_from_checkpoint(path: str | Path, use_ema: bool = False, config: 
     if config.model.lossconfig.perceptual_weight > 0:
         config = replace(config, **{"model.lossconfig.perceptual_weight": 0.0})
         info["perceptual_disabled"] = True
-    if fmt == "radiodiff":
-        disc_keys = [k for k in obj["model"] if k.startswith("loss.discriminator.main.") and k.endswith(".weight")]
-        if disc_keys:  # the discriminator's input channels come from the file
-            first = obj["model"]["loss.discriminator.main.0.weight"]
-            config = replace(config, **{"model.lossconfig.disc_in_channels": int(first.shape[1])})
+    if info.get("config_inferred"):
+        convs = [v for k, v in obj["model"].items()
+                 if k.startswith("loss.discriminator.main.") and k.endswith(".weight") and v.dim() == 4]
+        if convs:  # the discriminator's depth and input channels come from the file too
+            config = replace(config, **{"model.lossconfig.disc_in_channels": int(convs[0].shape[1]),
+                                        "model.lossconfig.disc_num_layers": len(convs) - 2})
     model, loss = build_model(config), build_loss(config)
     if fmt == "workbench":
         load_model_state(model, loss, obj["model"], where=str(path))

@@ -18,7 +18,8 @@ class Dist:
     def __init__(self) -> None:
         from accelerate import PartialState
 
-        self.state = PartialState()
+        # cpu=True is what makes Accelerate set up a gloo group for CPU-only multi-process runs
+        self.state = PartialState(cpu=not torch.cuda.is_available())
         self.rank, self.world = self.state.process_index, self.state.num_processes
         self.is_main = self.state.is_main_process
         self.device = self.state.device

@@ -210,9 +210,8 @@ class Trainer:
     def save(self, logger: Any) -> Path | None:
         """Write a checkpoint for the current step (all ranks call this; the main one writes)."""
         rng = self.dist.gather_object(capture_rng())
-        path = None
+        path = self.folder / ckpt.checkpoint_name(self.step, self.tr.save_and_sample_every)
         if self.dist.is_main:
-            path = self.folder / ckpt.checkpoint_name(self.step, self.tr.save_and_sample_every)
             ckpt.save_checkpoint(path, self.state_dict(rng, logger.metrics_offset()))
             deleted = ckpt.prune_checkpoints(self.folder, self.tr.keep_last, self.tr.keep_every)
             logger.note(f"[Checkpoint] step {self.step}: {path.name}" + (f" (removed {', '.join(p.name for p in deleted)})" if deleted else ""))
