@@ -92,9 +92,10 @@ class EvalResult:
         """A few lines for a terminal or a notebook."""
         which = "EMA" if self.use_ema else "model"
         h, w = self.image_size
+        source = "synthetic data" if self.data == "synthetic" else f"RadioMapSeer folder {self.data}"
         lines = [
             f"Evaluated {self.checkpoint} ({which} weights, posterior mode) on {self.n_maps} "
-            f"{self.data} {self.split} maps at {h}x{w}, device {self.device}.",
+            f"{self.split} maps of {source} at {h}x{w}, device {self.device}.",
             _metrics_table(self.metrics, "all pixels"),
             _metrics_table(self.metrics_street, "street pixels only (buildings mask 0)"),
         ]

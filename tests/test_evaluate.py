@@ -107,3 +107,12 @@ def test_user_errors(trained, tmp_path):
         evaluate_checkpoint(trained, n=0)
     with pytest.raises(DataError, match="no such folder"):
         evaluate_checkpoint(trained, data=str(tmp_path / "missing"))
+
+
+def test_radiomapseer_folder(trained, tmp_path):
+    from radiodiff_lib.data.synthetic import write_radiomapseer_folder
+
+    root = write_radiomapseer_folder(tmp_path / "RadioMapSeer", num_maps=3, seed=0, size=32)
+    r = evaluate_checkpoint(trained, data=str(root), split="test", n=3)
+    assert r.n_maps == 3 and r.data == str(root) and "RadioMapSeer folder" in r.summary_text()
+    assert r.per_map["nmse_street"].notna().all()
