@@ -9,6 +9,7 @@ sometimes rotated so streets are not always axis-aligned.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -93,10 +94,12 @@ def _building(u: "Uniforms", parcel: tuple[float, float, float, float]) -> list[
     return ops
 
 
-def city_plan(rng: np.random.Generator) -> tuple[list[Rect], float]:
-    """Draw a city: building drawing operations (metres, un-rotated canvas) and the grid angle."""
+def city_plan(rng: np.random.Generator) -> tuple[list[Rect], float, float]:
+    """Draw a city: drawing operations (metres, un-rotated canvas), grid angle, canvas side."""
     u = Uniforms(rng)
-    side = SCENE_METERS * math.sqrt(2.0)  # the canvas covers the scene at any rotation
+    angle = 0.0 if u() < 0.4 else u(-math.pi / 5, math.pi / 5)
+    # The canvas just covers the scene turned by the angle: no city is drawn out of sight.
+    side = SCENE_METERS * (abs(math.cos(angle)) + abs(math.sin(angle)))
     ops: list[Rect] = []
     for bx0, bx1 in _blocks_along(u, side):
         for by0, by1 in _blocks_along(u, side):
@@ -106,36 +109,43 @@ def city_plan(rng: np.random.Generator) -> tuple[list[Rect], float]:
                 if u() < 0.08:  # an empty lot
                     continue
                 ops.extend(_building(u, parcel))
-    angle = 0.0 if u() < 0.4 else u(-math.pi / 5, math.pi / 5)
-    return ops, angle
+    return ops, angle, side
 
 
-def rasterize(ops: list[Rect], angle: float, size: int) -> np.ndarray:
+@lru_cache(maxsize=8)
+def _centres(size: int) -> np.ndarray:
+    """Pixel-centre coordinates (metres from the scene centre) of a size-pixel axis."""
+    px = SCENE_METERS / size
+    return ((np.arange(size) + 0.5) * px - SCENE_METERS / 2).astype(np.float32)
+
+
+def rasterize(ops: list[Rect], angle: float, side: float, size: int) -> np.ndarray:
     """Rasterise a city plan to a [size, size] bool mask (True inside buildings)."""
     px = SCENE_METERS / size
-    side = SCENE_METERS * math.sqrt(2.0)
-    n = int(math.ceil(side / px)) + 2
+    n = int(math.ceil(side / px)) + 1
     canvas = np.zeros((n, n), dtype=bool)
     for x0, x1, y0, y1, value in ops:
         j0, j1 = max(int(round(x0 / px)), 0), min(int(round(x1 / px)), n)
         i0, i1 = max(int(round(y0 / px)), 0), min(int(round(y1 / px)), n)
         if j1 > j0 and i1 > i0:
             canvas[i0:i1, j0:j1] = value
+    if angle == 0.0:  # the canvas is the scene
+        return canvas[:size, :size].copy()
     # Each output pixel centre, rotated into the canvas frame (nearest-neighbour lookup).
-    centres = (np.arange(size, dtype=np.float64) + 0.5) * px - SCENE_METERS / 2
-    c, s = math.cos(angle), math.sin(angle)
-    dx, dy = centres[None, :], centres[:, None]
-    u = (c * dx + s * dy + side / 2) / px
-    v = (-s * dx + c * dy + side / 2) / px
-    ui = np.clip(u.astype(np.int64), 0, n - 1)
-    vi = np.clip(v.astype(np.int64), 0, n - 1)
-    return canvas[vi, ui]
+    c, s = np.float32(math.cos(angle) / px), np.float32(math.sin(angle) / px)
+    dx, dy = _centres(size)[None, :], _centres(size)[:, None]
+    half = np.float32(side / 2 / px)
+    ui = (c * dx + s * dy + half).astype(np.intp)
+    vi = (c * dy - s * dx + half).astype(np.intp)
+    np.clip(ui, 0, n - 1, out=ui)
+    np.clip(vi, 0, n - 1, out=vi)
+    return canvas.ravel().take(vi * n + ui)
 
 
 def random_buildings(rng: np.random.Generator, size: int) -> np.ndarray:
     """A random city's buildings mask [size, size] (True inside buildings)."""
-    ops, angle = city_plan(rng)
-    return rasterize(ops, angle, size)
+    ops, angle, side = city_plan(rng)
+    return rasterize(ops, angle, side, size)
 
 
 def tx_candidates(buildings: np.ndarray) -> np.ndarray:

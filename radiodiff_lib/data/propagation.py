@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.ndimage import gaussian_filter, zoom
+from scipy.ndimage import gaussian_filter
 
 from .city import SCENE_METERS
 
@@ -38,7 +38,7 @@ class PropagationParams:
     exponent_far: float = 3.3  # ... urban street-level slope beyond it
     wall_loss_db: float = 12.0  # per building the straight path enters
     loss_per_m_db: float = 0.6  # per metre of building along the straight path
-    max_obstruction_db: float = 70.0
+    max_obstruction_db: float = 60.0  # soft bound of the obstruction loss
     diffraction_m: float = 2.5  # Gaussian sigma (metres) of the obstruction field
     corner_loss_db: float = 12.0  # one-off loss of a path bent around a corner ...
     corner_loss_per_m_db: float = 0.9  # ... plus this per metre along the street after it
@@ -109,7 +109,27 @@ def obstruction_db(buildings: np.ndarray, tx: tuple[int, int], params: Propagati
     for j in range(1, r_need):  # running sum along every ray at once (faster than cumsum here)
         np.add(loss[j - 1], loss[j], out=loss[j])
     window = t.lookup[h - 1 - y:2 * h - 1 - y, w - 1 - x:2 * w - 1 - x]
-    return np.minimum(loss.ravel().take(window), np.float32(params.max_obstruction_db))
+    # Soft saturation (M tanh(L / M)): linear for a few walls, bounded by the diffracted paths
+    # that always exist; a hard cap would give every deep shadow the same level.
+    cap = np.float32(params.max_obstruction_db)
+    return np.tanh(loss.ravel().take(window) / cap) * cap
+
+
+@lru_cache(maxsize=16)
+def _linear_upsample(n: int, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows and weights that upsample n coarse cells by f, linearly between cell centres."""
+    pos = np.clip((np.arange(n * f) + 0.5) / f - 0.5, 0.0, n - 1.0)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, n - 1)
+    return lo, hi, (pos - lo).astype(np.float32)
+
+
+def _upsample(coarse: np.ndarray, f: int) -> np.ndarray:
+    """Bilinear upsampling by an integer factor (separable; much faster than scipy's zoom here)."""
+    lo, hi, wt = _linear_upsample(coarse.shape[0], f)
+    rows = coarse[lo] + (coarse[hi] - coarse[lo]) * wt[:, None]
+    lo, hi, wt = _linear_upsample(coarse.shape[1], f)
+    return rows[:, lo] + (rows[:, hi] - rows[:, lo]) * wt[None, :]
 
 
 def around_corners_db(db: np.ndarray, buildings: np.ndarray, params: PropagationParams,
@@ -123,16 +143,23 @@ def around_corners_db(db: np.ndarray, buildings: np.ndarray, params: Propagation
     h, w = db.shape
     f = max(1, int(round(4.0 / pixel_m)))
     hc, wc = -(-h // f), -(-w // f)
-    pad = ((0, hc * f - h), (0, wc * f - w))
-    open_ = ~np.pad(buildings, pad, mode="edge")
-    street_db = np.where(open_, np.pad(db, pad, mode="edge"), -np.inf)
-    coarse = street_db.reshape(hc, f, wc, f).max(axis=(1, 3))
-    blocked = open_.reshape(hc, f, wc, f).mean(axis=(1, 3)) < 0.5
-    step = params.corner_loss_per_m_db * f * pixel_m
+    if hc * f != h or wc * f != w:
+        pad = ((0, hc * f - h), (0, wc * f - w))
+        db, buildings = np.pad(db, pad, mode="edge"), np.pad(buildings, pad, mode="edge")
+    street_db = np.where(buildings, np.float32(-np.inf), db)
+    coarse = street_db[::f, ::f].copy()
+    open_count = (~buildings[::f, ::f]).astype(np.int16)
+    for i in range(f):  # max over each f x f cell via strided views (a reshape-max is slower)
+        for j in range(f):
+            if i or j:
+                np.maximum(coarse, street_db[i::f, j::f], out=coarse)
+                open_count += ~buildings[i::f, j::f]
+    blocked = open_count * 2 < f * f  # a cell mostly of building blocks the spreading
+    step = np.float32(params.corner_loss_per_m_db * f * pixel_m)
     coarse[blocked] = -np.inf
     for _ in range(int(math.ceil(params.corner_reach_m / (f * pixel_m)))):
         best = coarse.copy()
-        # 4-neighbour moves, one cell each (diagonals follow in two moves, a fair Manhattan metric
+        # 4-neighbour moves, one cell each (diagonals take two moves: a Manhattan metric, fair
         # along a street grid).
         np.maximum(best[1:], coarse[:-1] - step, out=best[1:])
         np.maximum(best[:-1], coarse[1:] - step, out=best[:-1])
@@ -140,8 +167,8 @@ def around_corners_db(db: np.ndarray, buildings: np.ndarray, params: Propagation
         np.maximum(best[:, :-1], coarse[:, 1:] - step, out=best[:, :-1])
         best[blocked] = -np.inf
         coarse = best
-    coarse = np.maximum(coarse, -400.0)  # finite for interpolation; far below any noise floor
-    fine = zoom(coarse, f, order=1, mode="nearest", grid_mode=True) if f > 1 else coarse
+    coarse = np.maximum(coarse, np.float32(-400.0))  # finite for interpolation; far below any floor
+    fine = _upsample(coarse, f) if f > 1 else coarse
     return fine[:h, :w] - np.float32(params.corner_loss_db)
 
 
@@ -165,7 +192,7 @@ def gain_db_map(buildings: np.ndarray, tx: tuple[int, int], params: PropagationP
     path_loss += 10 * p.exponent_far * np.maximum(log_d - log_bp, 0.0)
     obstruction = obstruction_db(buildings, (x, y), p, pixel_m)
     if p.diffraction_m > 0:
-        obstruction = gaussian_filter(obstruction, sigma=p.diffraction_m / pixel_m, mode="nearest")
+        obstruction = gaussian_filter(obstruction, sigma=p.diffraction_m / pixel_m, mode="nearest", truncate=3.0)
     db = np.float32(p.gain_at_1m_db) - path_loss - obstruction
     if p.corner_reach_m > 0:
         db = np.maximum(db, around_corners_db(db, buildings, p, pixel_m))

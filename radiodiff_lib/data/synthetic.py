@@ -111,21 +111,24 @@ class SyntheticRadioMaps(Dataset):
 
 def preview_figure(n: int = 8, seed: int = 0, size: int = 256):
     """A matplotlib Figure with the first ``n`` synthetic maps (transmitter marked)."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
 
     cols = min(4, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows + 0.4), squeeze=False)
+    fig = Figure(figsize=(2.6 * cols + 0.8, 2.6 * rows + 0.5), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    im = None
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if i >= n:
             continue
         scene = generate_scene(seed, i, size)
-        im = ax.imshow(scene.gain, cmap="viridis", vmin=0.0, vmax=1.0)
-        ax.plot(*scene.tx, marker="+", color="red", markersize=8)
+        im = ax.imshow(scene.gain, cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.plot(*scene.tx, marker="+", color="red", markersize=7)
         ax.set_title(f"map {i}", fontsize=9)
-    fig.suptitle(f"Synthetic radio maps (seed {seed}, {size} x {size}): path gain, 0 = -186 dB, 1 = -47 dB")
-    fig.colorbar(im, ax=axes, shrink=0.6, label="gain (RadioMapSeer scale)")
+    fig.suptitle(f"Synthetic radio maps (seed {seed}, {size} x {size} px, transmitter +)", fontsize=10)
+    if im is not None:
+        fig.colorbar(im, ax=axes, shrink=0.8, label="path gain: 0 = -186 dB, 1 = -47 dB")
     return fig
 
 

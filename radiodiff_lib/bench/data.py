@@ -1,0 +1,39 @@
+"""`radiodiff bench data`: synthetic radio maps per second at 256 x 256 on one CPU thread."""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+
+def run(size: int = 256, maps_per_run: int = 20, runs: int = 5) -> dict:
+    """Time whole data-set items (city, transmitter, gain map, tensors); median of ``runs`` runs."""
+    # One thread everywhere: the figure is per core, what each data-loader worker delivers.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    import torch
+
+    from ..data.synthetic import SyntheticRadioMaps
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ds = SyntheticRadioMaps(num_maps=maps_per_run * (runs + 1), image_size=size, seed=0, split="train",
+                                val_fraction=0.0, test_fraction=0.0)
+        ds[0]  # warm-up: builds the cached ray tables for this size
+        rates = []
+        for r in range(runs):
+            start = time.perf_counter()
+            for i in range(maps_per_run):
+                ds[(r + 1) * maps_per_run + i - 1]
+            rates.append(maps_per_run / (time.perf_counter() - start))
+    finally:
+        torch.set_num_threads(threads)
+    return {
+        "maps_per_second": round(statistics.median(rates), 2),
+        "size": size,
+        "maps_per_run": maps_per_run,
+        "runs": [round(x, 2) for x in rates],
+        "threads": 1,
+        "goal_maps_per_second": 50,
+    }
