@@ -15,7 +15,7 @@ import pandas as pd
 
 from .analysis_run import (
     Phase, Resume, all_rows, cfg_float, cfg_get, decomposition, estimate_kl_weight, first_disc_step,
-    gan_boundary, metric_columns, phases, resumes, sorted_rows, steps_per_hour,
+    gan_boundary, metric_columns, phases, resumes, sorted_rows, sorted_with_mask, steps_per_hour,
 )
 from .analysis_stats import (
     META_COLUMNS, STATUS_RULES, AnalysisError, MetricStats, Thresholds, Trend, metric_stats,
@@ -73,7 +73,7 @@ def analyze(run: Any, total_steps: int | None = None, window: int = 50, **thresh
     th = Thresholds.from_kwargs(window=window, **thresholds)
     if th.window < 3:
         raise AnalysisError(f"window must be at least 3 entries to fit a trend, got {th.window}")
-    df = sorted_rows(run.df)
+    df, logged = sorted_with_mask(run.df, getattr(run, "logged", None))
     cfg = getattr(run, "config", None)
     names = metric_columns(df, META_COLUMNS)
 
@@ -93,7 +93,8 @@ def analyze(run: Any, total_steps: int | None = None, window: int = 50, **thresh
         gan_prog = _clip01((latest - disc_start) / (total - disc_start))
 
     stats = {k: metric_stats(df, k, window=th.window, alpha=th.alpha, min_points=th.min_points,
-                             unstable_cv=th.unstable_cv, flat_rel_change=th.flat_rel_change) for k in names}
+                             unstable_cv=th.unstable_cv, flat_rel_change=th.flat_rel_change, logged=logged)
+             for k in names}
     phase_list = phases(df, names, boundary)
     for p in phase_list:
         for k, s in p.stats.items():
@@ -104,7 +105,8 @@ def analyze(run: Any, total_steps: int | None = None, window: int = 50, **thresh
     disc_weight = th.disc_weight if th.disc_weight is not None else cfg_float(cfg, "model.lossconfig.disc_weight")
     if disc_weight is None and cfg_get(cfg, "model.lossconfig") is not None:
         disc_weight = 1.0  # the loss's own default when the config omits it (reference section 1)
-    res = resumes(run, df, names, window=th.continuity_window, jump_sigma=th.jump_sigma, alpha=th.alpha)
+    res = resumes(run, df, names, window=th.continuity_window, jump_sigma=th.jump_sigma, alpha=th.alpha,
+                  min_rel=th.jump_min_rel)
     ga = cfg_float(cfg, "trainer.gradient_accumulate_every")
     diags = diagnose(df, stats, decomp, boundary=boundary, disc_weight=disc_weight,
                      config_lr=cfg_float(cfg, "trainer.lr"), grad_accum=int(ga) if ga is not None else None,

@@ -47,6 +47,18 @@ def sorted_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
+def sorted_with_mask(df: pd.DataFrame, logged: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Rows by step (then segment) and the reader's logged-mask in the same order (None if not aligned)."""
+    if df.empty or "step" not in df.columns:
+        return df.reset_index(drop=True), None
+    keys = [df[k].to_numpy() for k in ("segment", "step") if k in df.columns]
+    pos = np.lexsort(keys)  # last key is primary: step, then segment
+    out = df.iloc[pos].reset_index(drop=True)
+    if isinstance(logged, pd.DataFrame) and len(logged) == len(df):
+        return out, logged.iloc[pos].reset_index(drop=True)
+    return out, None
+
+
 def all_rows(run: Any) -> pd.DataFrame:
     """Current and superseded rows together (each segment as it was logged)."""
     parts = [run.df]
@@ -146,7 +158,7 @@ class Resume:
 
 
 def resumes(run: Any, df: pd.DataFrame, metrics: list[str], *, window: int, jump_sigma: float,
-            alpha: float) -> list[Resume]:
+            alpha: float, min_rel: float = 0.0) -> list[Resume]:
     """Every segment boundary after the first, in segment order."""
     rows = all_rows(run)
     if "segment" not in rows.columns or rows.empty:
@@ -175,7 +187,7 @@ def resumes(run: Any, df: pd.DataFrame, metrics: list[str], *, window: int, jump
                 continue
             ev = continuity(before["step"].to_numpy(float), before[k].to_numpy(float),
                             after["step"].to_numpy(float), after[k].to_numpy(float),
-                            jump_sigma=jump_sigma, alpha=alpha)
+                            jump_sigma=jump_sigma, alpha=alpha, min_rel=min_rel)
             r.continuity[k] = ev["verdict"]
             r.evidence[k] = ev
         out.append(r)

@@ -194,8 +194,11 @@ def metric_status(name: str, window_steps: np.ndarray, window_vals: np.ndarray, 
     return word, f"slope {trend.slope_per_1k_steps:+.4g} per 1k steps, p={trend.p_value:.3g}"
 
 
-def logged_mask(df: pd.DataFrame, name: str) -> np.ndarray:
-    """Rows where `name` was logged: a value present, or a NaN while its line-mates were present."""
+def logged_mask(df: pd.DataFrame, name: str, logged: pd.DataFrame | None = None) -> np.ndarray:
+    """Rows where `name` was logged: the reader's mask when it has one (Run.logged), else a value
+    present or a NaN while its line-mates were present (a logged 'nan' rather than 'not on this line')."""
+    if logged is not None and name in logged.columns:
+        return logged[name].to_numpy(dtype=bool)
     col = df[name].to_numpy(dtype=float)
     present = ~np.isnan(col)
     group = next((g for g in METRIC_GROUPS if name in g), ())
@@ -212,11 +215,11 @@ def _seen_before(col: np.ndarray) -> np.ndarray:
 
 
 def metric_stats(df: pd.DataFrame, name: str, *, window: int, alpha: float, min_points: int,
-                 unstable_cv: float, flat_rel_change: float) -> MetricStats:
+                 unstable_cv: float, flat_rel_change: float, logged: pd.DataFrame | None = None) -> MetricStats:
     """All per-metric statistics of issue 4 item 3 for one metric of a step-sorted DataFrame."""
     if name not in df.columns:
         return _absent(name)
-    mask = logged_mask(df, name)
+    mask = logged_mask(df, name, logged)
     steps = df["step"].to_numpy()[mask]
     vals = df[name].to_numpy(dtype=float)[mask]
     if vals.size == 0:
@@ -281,8 +284,11 @@ def spikes(steps: np.ndarray, values: np.ndarray, *, k: float, half_window: int)
 
 
 def continuity(before_steps: np.ndarray, before: np.ndarray, after_steps: np.ndarray, after: np.ndarray,
-               *, jump_sigma: float, alpha: float, min_points: int = 3) -> dict[str, Any]:
+               *, jump_sigma: float, alpha: float, min_rel: float = 0.0, min_points: int = 3) -> dict[str, Any]:
     """Shift across a resume in units of the noise of the window before.
+
+    A "jump" needs |shift| > jump_sigma x noise and also > min_rel x |median before|, so that an
+    almost noiseless curve (quantised 5-decimal prints) is not called discontinuous for a hair.
 
     The window before is detrended by its fitted line when that slope is significant (so a
     steadily falling loss is not called a jump); the shift is median(after - prediction) and the
@@ -309,8 +315,11 @@ def continuity(before_steps: np.ndarray, before: np.ndarray, after_steps: np.nda
         z = shift / noise
     else:  # noiseless window (e.g. frozen logvar): any change at all is a jump
         z = 0.0 if shift == 0 else float("inf") * np.sign(shift)
-    verdict = "jump" if abs(z) > jump_sigma else "continuous"
-    return {"verdict": verdict, "shift": shift, "noise": noise, "shift_sigma": float(z),
+    level = float(abs(np.median(bv)))
+    rel = shift / level if level > 0 else None
+    big = abs(shift) > min_rel * level
+    verdict = "jump" if abs(z) > jump_sigma and big else "continuous"
+    return {"verdict": verdict, "shift": shift, "noise": noise, "shift_sigma": float(z), "relative_shift": rel,
             "n_before": int(bv.size), "n_after": int(av.size)}
 
 
@@ -323,7 +332,8 @@ class Thresholds:
     unstable_cv: float = 0.5  # scatter around the window's line above this x median |value| -> "unstable"
     flat_rel_change: float = 0.01  # fitted change over the window below this x |mean| -> "flat"
     continuity_window: int = 20  # entries before/after a resume compared for continuity
-    jump_sigma: float = 5.0  # |shift| above this many noise sigmas of the window before -> "jump"
+    jump_sigma: float = 5.0  # |shift| above this many noise sigmas of the window before -> "jump" ...
+    jump_min_rel: float = 0.01  # ... and above this fraction of the level before (ignores print-rounding hairs)
     saturated_fraction: float = 0.5  # share of GAN-phase d_weight entries at the clamp -> saturated
     saturation_rtol: float = 1e-6  # relative tolerance of "equal to the clamp 1e4 * disc_weight"
     disc_still_tol: float = 1e-6  # disc_loss peak-to-peak at or below this in the GAN phase -> "never moves"
