@@ -253,7 +253,15 @@ def evaluate_checkpoint(
     batch_size: int = 8,
     device: str | torch.device | None = None,
 ) -> EvalResult:
-    """Reconstruction metrics, latent statistics and time per map of a checkpoint (ours or RadioDiff's)."""
+    """Reconstruction metrics, latent statistics and time per map of a checkpoint (ours or RadioDiff's).
+
+    ``data``: "synthetic" (the checkpoint config's generator) or a RadioMapSeer folder. ``n``: at
+    most this many maps of ``split``, drawn by ``seed`` (all when unset). ``config``: a Config, YAML
+    path or built-in name for the architecture (needed for RadioDiff files whose shapes do not
+    say it). ``seconds_per_map`` is the wall time of the model forward alone (encode, mode,
+    decode; GPU synchronised), after one untimed warm-up batch. ``figures_dir``: write
+    ``examples.png`` and ``histograms.png`` there.
+    """
     from .checkpoint import load_model_from_checkpoint
     from .data import build_dataset
 
@@ -264,6 +272,8 @@ def evaluate_checkpoint(
     if split not in ("train", "val", "test"):
         raise ConfigError(f"split '{split}': use train, val or test.")
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device '{device}': no CUDA GPU is visible to torch here; use device='cpu' or leave it unset.")
 
     given = resolve_config(config) if config is not None else None
     model, _loss, cfg, info = load_model_from_checkpoint(checkpoint, use_ema=use_ema, config=given)
