@@ -166,3 +166,22 @@ def test_dataloader_workers_give_same_batches():
         batches[workers] = list(loader)
     for a, b in zip(batches[0], batches[2], strict=True):
         assert torch.equal(a["image"], b["image"]) and torch.equal(a["tx"], b["tx"]) and a["name"] == b["name"]
+
+
+@pytest.mark.parametrize("size", [50, 320])
+def test_transmitter_is_the_maximum_at_other_sizes(size):
+    for index in range(2):
+        s = generate_scene(1, index, size)
+        x, y = s.tx
+        assert s.gain[y, x] == s.gain.max() and np.all(s.gain[s.buildings] == 0)
+
+
+def test_preview_figure_and_bench_smoke():
+    from radiodiff_lib.bench.data import run
+    from radiodiff_lib.data.synthetic import preview_figure
+
+    fig = preview_figure(n=3, seed=0, size=32)
+    images = [im for ax in fig.axes for im in ax.get_images()]
+    assert len(images) == 3 and images[0].get_array().shape == (32, 32)
+    result = run(size=32, maps_per_run=2, runs=2)
+    assert result["size"] == 32 and len(result["runs"]) == 2 and result["maps_per_second"] > 0

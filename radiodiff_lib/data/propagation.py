@@ -64,6 +64,7 @@ class _Tables:
     shift: int  # subtracted from the offsets to make them >= 0
     lookup: np.ndarray  # [2h-1, 2w-1] intp index (radius * n_ang + angle) into the ray arrays
     log10_dist: np.ndarray  # [2h-1, 2w-1] float32 log10 of the distance in pixels
+    dist: np.ndarray  # [2h-1, 2w-1] float32 distance in pixels
 
 
 @lru_cache(maxsize=8)
@@ -88,7 +89,7 @@ def _tables(h: int, w: int) -> _Tables:
     rad = np.clip(np.rint(dist).astype(np.intp) - 1, 0, r_max)
     with np.errstate(divide="ignore"):
         log10_dist = np.log10(dist).astype(np.float32)  # -inf at the transmitter
-    return _Tables(n_ang, pad, offsets - shift, shift, rad * n_ang + ang, log10_dist)
+    return _Tables(n_ang, pad, offsets - shift, shift, rad * n_ang + ang, log10_dist, dist.astype(np.float32))
 
 
 def obstruction_db(buildings: np.ndarray, tx: tuple[int, int], params: PropagationParams,
@@ -192,7 +193,12 @@ def gain_db_map(buildings: np.ndarray, tx: tuple[int, int], params: PropagationP
     path_loss += 10 * p.exponent_far * np.maximum(log_d - log_bp, 0.0)
     obstruction = obstruction_db(buildings, (x, y), p, pixel_m)
     if p.diffraction_m > 0:
-        obstruction = gaussian_filter(obstruction, sigma=p.diffraction_m / pixel_m, mode="nearest", truncate=3.0)
+        blurred = gaussian_filter(obstruction, sigma=p.diffraction_m / pixel_m, mode="nearest", truncate=3.0)
+        # Penumbrae widen away from the transmitter; next to it the blur would only smear the
+        # shadow of a nearby wall onto the transmitter itself, so fade it in over 3 sigma.
+        dist = t.dist[h - 1 - y:2 * h - 1 - y, w - 1 - x:2 * w - 1 - x]
+        ramp = np.minimum(dist * np.float32(pixel_m / (3 * p.diffraction_m)), np.float32(1.0))
+        obstruction += (blurred - obstruction) * ramp
     db = np.float32(p.gain_at_1m_db) - path_loss - obstruction
     if p.corner_reach_m > 0:
         db = np.maximum(db, around_corners_db(db, buildings, p, pixel_m))
