@@ -142,6 +142,11 @@ def phases(df: pd.DataFrame, metrics: list[str], boundary: int | None) -> list[P
     return out
 
 
+# Metrics that change by design when the GAN phase begins (the term switches on, D starts learning).
+PHASE_SWITCHED = ("train/total_loss", "train/disc_factor", "train/disc_loss", "train/d_weight", "train/g_loss",
+                  "train/logits_real", "train/logits_fake")
+
+
 @dataclass
 class Resume:
     """One segment boundary (a relaunch) with its replayed steps, gap and per-metric continuity."""
@@ -158,8 +163,12 @@ class Resume:
 
 
 def resumes(run: Any, df: pd.DataFrame, metrics: list[str], *, window: int, jump_sigma: float,
-            alpha: float, min_rel: float = 0.0) -> list[Resume]:
-    """Every segment boundary after the first, in segment order."""
+            alpha: float, min_rel: float = 0.0, boundary: int | None = None) -> list[Resume]:
+    """Every segment boundary after the first, in segment order.
+
+    For the metrics in PHASE_SWITCHED the windows compared stay inside the phase of the resume
+    step: the GAN term switching on at `boundary` is a planned change, not a resume artefact.
+    """
     rows = all_rows(run)
     if "segment" not in rows.columns or rows.empty:
         return []
@@ -180,9 +189,15 @@ def resumes(run: Any, df: pd.DataFrame, metrics: list[str], *, window: int, jump
                    replayed_steps=int(replayed["step"].nunique()), replayed_range=rr, gap_seconds=gap,
                    file=str(mine["file"].iloc[0]) if "file" in mine.columns and len(mine) else None)
         # before: the current rows just before the resume step; after: the new segment's first rows
-        before = df[df["step"] < step].tail(window)
-        after = mine.sort_values("step").head(window)  # as logged, even if a later launch superseded it
+        before_all = df[df["step"] < step]
+        after_all = mine.sort_values("step")  # as logged, even if a later launch superseded it
         for k in metrics:
+            before, after = before_all, after_all
+            if boundary is not None and k in PHASE_SWITCHED:
+                gan_side = step >= boundary
+                before = before[(before["step"] >= boundary) == gan_side]
+                after = after[(after["step"] >= boundary) == gan_side]
+            before, after = before.tail(window), after.head(window)
             if k not in df.columns or (before[k].isna().all() and after[k].isna().all()):
                 continue
             ev = continuity(before["step"].to_numpy(float), before[k].to_numpy(float),

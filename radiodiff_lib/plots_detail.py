@@ -80,9 +80,10 @@ def resume_zoom_figure(run: Any, analysis: Any, resume_index: int, metrics: Sequ
     lo, hi = step_range if step_range is not None else _zoom_span(run, r)
     fig, axes = new_figure(len(names), 1, width=9.0, height=2.6 * len(names) + 0.4, sharex=True)
     sup = getattr(run, "superseded", None)
-    for ax, name in zip(axes[:, 0], names):
+    for k, (ax, name) in enumerate(zip(axes[:, 0], names)):
         cur = metric_rows(run, name)
         cur = cur[(cur["step"] >= lo) & (cur["step"] <= hi)]
+        mark_phases_and_resumes(ax, cur, analysis, labels=(k == 0), resumes=False)
         for seg, g in cur.groupby("segment"):
             ln, = ax.plot(g["step"], g[name], marker="o", ms=3, lw=1.1, color=color_of(name),
                           alpha=1.0 if seg == r.segment else 0.55, label=f"segment {seg}")
@@ -97,9 +98,10 @@ def resume_zoom_figure(run: Any, analysis: Any, resume_index: int, metrics: Sequ
         ln.set_gid("resume")
         ev = r.evidence.get(name, {})
         verdict = r.continuity.get(name, "not compared")
-        z = ev.get("shift_sigma")
+        z, rel = ev.get("shift_sigma"), ev.get("relative_shift")
         extra = f", shift {z:+.2g} sigma" if z is not None and np.isfinite(z) else ""
-        finish(ax, title=f"{short(name)}: {verdict}{extra}", ylabel=short(name))
+        extra += f" ({rel:+.2%} of the level)" if rel is not None else ""
+        finish(ax, title=f"{short(name)}: {verdict}{extra}", ylabel=short(name), legend=(k == 0))
     gap = f", gap {r.gap_seconds / 3600:.1f} h" if r.gap_seconds is not None else ""
     fig.suptitle(f"resume {resume_index} at step {r.step}: {r.replayed_steps} logged step(s) replayed{gap}")
     axes[-1, 0].set_xlabel("step")

@@ -156,6 +156,20 @@ def test_resume_boundary_replay_gap_and_continuity():
     assert j.evidence["train/rec_loss"]["shift"] == pytest.approx(0.1, abs=0.01)
 
 
+def test_continuity_ignores_the_gan_term_switching_on_after_a_resume():
+    s0, s1 = np.arange(0, 3001, 100), np.arange(2900, 6001, 100)
+
+    def cols(s):  # total jumps by -2000 at disc_start 3001: planned, not a resume artefact
+        return {"train/total_loss": 1000.0 - 2000.0 * (s >= 3001) + 0.01 * (s % 300),
+                "train/disc_factor": (s >= 3001).astype(float), "train/rec_loss": 0.05 + 1e-4 * (s % 300)}
+    run = make_run([frame(s0, cols(s0), segment=0), frame(s1, cols(s1), segment=1, t0="2025-03-04")],
+                   config(disc_start=3001, total=8000))
+    a = analyze(run)
+    assert a.resumes[0].continuity["train/total_loss"] in ("continuous", "insufficient data")
+    assert a.resumes[0].continuity["train/rec_loss"] == "continuous"  # compared across disc_start as usual
+    assert "resume_discontinuity" not in a.diagnostic_ids
+
+
 def test_continuity_detrends_a_falling_loss():
     rng = np.random.default_rng(2)
     s = np.arange(0, 2000, 100).astype(float)
