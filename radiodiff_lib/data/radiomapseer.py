@@ -90,6 +90,7 @@ class RadioMapSeer(Dataset):
         self._building_rule: str | None = None  # "white", "black" or "derived", found on first use
         self._swap_json: bool | None = None
         self._derived: dict[int, np.ndarray] = {}
+        self._positions: dict[int, list] = {}
         # Transmitters numbered from 0 or 1 in file names; the JSON list is always 0-based.
         self.first_tx = 1 if min(min(t) for t in self.tx_of_map.values()) == 1 else 0
 
@@ -131,10 +132,11 @@ class RadioMapSeer(Dataset):
 
     def _find_building_rule(self) -> str:
         """Which buildings-PNG value marks buildings, checked against the gains of the first map."""
-        first = self.map_ids[0]
-        path = self.root / "png" / "buildings_complete" / f"{first}.png"
-        if not path.is_file():
+        folder = self.root / "png" / "buildings_complete"
+        first = next((m for m in self.map_ids if (folder / f"{m}.png").is_file()), None)
+        if first is None:
             return "derived"
+        path = folder / f"{first}.png"
         derived = self.derived_buildings(first)
         white = read_png(path) > 127
         best, best_recall = "derived", 0.0
@@ -168,15 +170,20 @@ class RadioMapSeer(Dataset):
         return int(x), int(y)
 
     def _json_positions(self, map_id: int) -> list | None:
+        if map_id in self._positions:
+            return self._positions[map_id]
         path = self.root / "antenna" / f"{map_id}.json"
         if not path.is_file():
-            return None
+            return None  # not cached: the file may yet appear; the PNG is the fallback
         try:
             pos = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise DataError(f"{path}: not a JSON list of [x, y] transmitter positions ({exc}).") from exc
         if not isinstance(pos, list):
             raise DataError(f"{path}: expected a JSON list of [x, y] transmitter positions.")
+        if len(self._positions) >= 256:
+            self._positions.pop(next(iter(self._positions)))
+        self._positions[map_id] = pos
         return pos
 
     def tx_position(self, map_id: int, tx: int) -> tuple[float, float]:
@@ -184,7 +191,11 @@ class RadioMapSeer(Dataset):
         pos = self._json_positions(map_id)
         k = tx - self.first_tx
         if pos is not None and 0 <= k < len(pos):
-            a, b = float(pos[k][0]), float(pos[k][1])
+            try:
+                a, b = float(pos[k][0]), float(pos[k][1])
+            except (TypeError, ValueError, IndexError, KeyError):
+                raise DataError(f"{self.root / 'antenna' / f'{map_id}.json'}: entry {k} is {pos[k]!r}, "
+                                "expected [x, y].") from None
             if self._swap_json is None:  # check the order of x and y once against the antenna PNG
                 png = self._antenna_png_xy(map_id, tx)
                 self._swap_json = png is not None and (round(b), round(a)) == png and (round(a), round(b)) != png

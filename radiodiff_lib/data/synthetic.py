@@ -36,7 +36,8 @@ class Scene:
     tx: tuple[int, int]
 
 
-def _rng(seed: int, index: int, stream: int) -> np.random.Generator:
+def scene_rng(seed: int, index: int, stream: int) -> np.random.Generator:
+    """The NumPy generator of one random stream (city 0, transmitters 1, physics 2, cars 3) of a scene."""
     if int(seed) < 0 or int(index) < 0:
         raise DataError(f"Synthetic maps need a non-negative seed and index, got seed={seed}, index={index}.")
     return np.random.default_rng([int(seed), int(index), stream])
@@ -46,7 +47,7 @@ def scene_params(seed: int, index: int, simulation: str = "DPM") -> PropagationP
     """The propagation parameters of one scene: mild per-scene variation around the defaults."""
     if simulation not in SIMULATIONS:
         raise DataError(f"Unknown simulation {simulation!r}: use one of {', '.join(SIMULATIONS)}.")
-    rng = _rng(seed, index, 2)
+    rng = scene_rng(seed, index, 2)
     exponent, wall, per_m = rng.uniform((3.0, 10.0, 0.4), (3.6, 14.0, 0.8))
     base = PropagationParams(exponent_far=float(exponent), wall_loss_db=float(wall), loss_per_m_db=float(per_m))
     return replace(base, **SIMULATIONS[simulation])
@@ -56,8 +57,8 @@ def scene_city(seed: int, index: int, size: int = 256, tx_count: int = 1) -> tup
     """The buildings mask and ``tx_count`` transmitter positions of scene (seed, index)."""
     if int(size) < 8:
         raise DataError(f"Synthetic maps need image_size >= 8, got {size}.")
-    buildings = random_buildings(_rng(seed, index, 0), int(size))
-    txs = place_transmitters(buildings, _rng(seed, index, 1), tx_count)
+    buildings = random_buildings(scene_rng(seed, index, 0), int(size))
+    txs = place_transmitters(buildings, scene_rng(seed, index, 1), tx_count)
     return buildings, txs
 
 

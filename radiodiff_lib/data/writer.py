@@ -18,7 +18,7 @@ from PIL import Image
 
 from ..errors import DataError
 from .propagation import PropagationParams, finish_gain, gain_db_map, obstruction_db
-from .synthetic import SIMULATIONS, _rng, scene_city, scene_params
+from .synthetic import SIMULATIONS, scene_city, scene_rng, scene_params
 
 # Cars: low obstacles in the street, a few dB each, never shadowing like a building.
 CAR_PARAMS = PropagationParams(wall_loss_db=3.0, loss_per_m_db=0.3, max_obstruction_db=12.0)
@@ -28,7 +28,7 @@ def _cars(buildings: np.ndarray, seed: int, index: int) -> np.ndarray:
     """A mask of parked cars (about 2 x 4.5 m) on street pixels of scene (seed, index)."""
     h, w = buildings.shape
     px = 256.0 / max(h, w)
-    rng = _rng(seed, index, 3)
+    rng = scene_rng(seed, index, 3)
     cars = np.zeros_like(buildings)
     street = np.flatnonzero(~buildings)
     if street.size == 0:
