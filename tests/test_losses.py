@@ -261,3 +261,44 @@ def test_lpips_weight_shapes_match_the_network():
 
     assert {k: tuple(v.shape) for k, v in LPIPS().weights_dict().items()} == weight_shapes()
     assert sum(torch.Size(s).numel() for k, s in weight_shapes().items() if k.startswith("net.")) == 14_714_688  # VGG16 features
+
+
+def test_disc_factor_scales_the_adversarial_term():
+    x, rec, w, post = setup_batch()
+    full = VAEGANLoss(lossconfig())
+    part = VAEGANLoss(lossconfig(disc_factor=0.7))
+    part.load_state_dict(full.state_dict())
+    t1, l1 = full.generator_loss(x, rec, post, step=10, last_layer=w)
+    t0, l0 = part.generator_loss(x, rec, post, step=10, last_layer=w)
+    base = l1["train/nll_loss"] + 1e-3 * l1["train/kl_loss"]
+    adv = l1["train/d_weight"] * l1["train/g_loss"]
+    assert float(l0["train/disc_factor"]) == pytest.approx(0.7)
+    assert t1.item() == pytest.approx((base + adv).item(), rel=1e-5)
+    assert t0.item() == pytest.approx((base + 0.7 * adv).item(), rel=1e-5)
+
+
+def test_lpips_matches_an_explicit_computation():
+    import torch.nn.functional as F
+
+    torch.manual_seed(3)
+    net = LPIPS()
+    w = net.weights_dict()
+    x, y = torch.rand(1, 1, 16, 16) * 2 - 1, torch.rand(1, 1, 16, 16) * 2 - 1
+
+    def feats(img):
+        h = (img.repeat(1, 3, 1, 1) - w["scaling_layer.shift"]) / w["scaling_layer.scale"]
+        out = []
+        for s, convs in enumerate([[0, 2], [5, 7], [10, 12, 14], [17, 19, 21], [24, 26, 28]]):
+            if s:
+                h = F.max_pool2d(h, 2)
+            for i in convs:
+                h = F.relu(F.conv2d(h, w[f"net.slice{s + 1}.{i}.weight"], w[f"net.slice{s + 1}.{i}.bias"], padding=1))
+            out.append(h)
+        return out
+
+    total = 0.0
+    for k, (a, b) in enumerate(zip(feats(x), feats(y))):
+        a = a / (a.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        b = b / (b.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        total = total + F.conv2d((a - b) ** 2, w[f"lin{k}.model.1.weight"]).mean()
+    assert net(x, y).item() == pytest.approx(total.item(), rel=1e-5)
