@@ -185,3 +185,14 @@ def test_preview_figure_and_bench_smoke():
     assert len(images) == 3 and images[0].get_array().shape == (32, 32)
     result = run(size=32, maps_per_run=2, runs=2)
     assert result["size"] == 32 and len(result["runs"]) == 2 and result["maps_per_second"] > 0
+
+
+def test_synthetic_dataset_errors():
+    with pytest.raises(DataError, match="split is empty"):
+        SyntheticRadioMaps(num_maps=5, image_size=16, split="val", val_fraction=0.0)
+    with pytest.raises(DataError, match="at least 8"):
+        SyntheticRadioMaps(num_maps=5, image_size=4)
+    with pytest.raises(DataError, match="non-negative"):
+        generate_scene(-1, 0, 16)
+    with pytest.raises(DataError, match="val_fraction"):
+        SyntheticRadioMaps(num_maps=5, image_size=16, val_fraction=1.5)

@@ -135,3 +135,14 @@ def test_missing_folder_and_files_are_clear_errors(tmp_path, folder):
     (empty / "gain" / "DPM").mkdir(parents=True)
     with pytest.raises(DataError, match="No <map>_<tx>.png gain files"):
         RadioMapSeer(empty, "train")
+
+
+def test_writer_and_split_errors(tmp_path):
+    with pytest.raises(DataError, match="Unknown simulation 'FDTD'"):
+        write_radiomapseer_folder(tmp_path / "x", 1, 0, size=32, simulations=("FDTD",))
+    root = write_radiomapseer_folder(tmp_path / "two", 2, 0, size=32, tx_per_map=1)
+    assert len(RadioMapSeer(root, "train", image_size=32)) == 2  # two maps: both train ...
+    with pytest.raises(DataError, match="'test' split .* is empty"):
+        RadioMapSeer(root, "test", image_size=32)  # ... and a clear error for the empty test split
+    with pytest.raises(DataError, match="Unknown data split"):
+        RadioMapSeer(root, "dev")
