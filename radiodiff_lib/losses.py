@@ -35,7 +35,8 @@ def reconstruction_loss(
     perceptual: LPIPS | None = None, perceptual_weight: float = 0.0,
 ) -> torch.Tensor:
     """Per-pixel rec = |x - x'| + (x - x')^2 (+ perceptual_weight * LPIPS(x, x'), broadcast) [B, C, H, W]."""
-    diff = inputs.contiguous() - reconstructions.contiguous()
+    # float32 even under bf16/fp16 autocast: nll_loss sums ~1e5 pixels, too many for half precision.
+    diff = inputs.float() - reconstructions.float()
     rec = diff.abs() + diff.pow(2)
     if perceptual is not None and perceptual_weight > 0:
         rec = rec + perceptual_weight * perceptual(inputs.contiguous(), reconstructions.contiguous())

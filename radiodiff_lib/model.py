@@ -220,8 +220,10 @@ class DiagonalGaussianDistribution:
     def kl(self) -> torch.Tensor:
         """KL(posterior || N(0, I)) per sample [B]: 0.5 * sum_{C,H,W}(mean^2 + var - 1 - logvar)."""
         if self.deterministic:
-            return torch.zeros(self.mean.shape[0], device=self.mean.device, dtype=self.mean.dtype)
-        return 0.5 * torch.sum(self.mean.pow(2) + self.var - 1.0 - self.logvar, dim=[1, 2, 3])
+            return torch.zeros(self.mean.shape[0], device=self.mean.device)
+        # float32 even when the moments come out of bf16/fp16 autocast (a sum over C*H*W terms).
+        mean, var, logvar = self.mean.float(), self.var.float(), self.logvar.float()
+        return 0.5 * torch.sum(mean.pow(2) + var - 1.0 - logvar, dim=[1, 2, 3])
 
 
 class AutoencoderKL(nn.Module):

@@ -302,3 +302,14 @@ def test_lpips_matches_an_explicit_computation():
         b = b / (b.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
         total = total + F.conv2d((a - b) ** 2, w[f"lin{k}.model.1.weight"]).mean()
     assert net(x, y).item() == pytest.approx(total.item(), rel=1e-5)
+
+
+def test_loss_sums_in_float32_under_bf16_autocast():
+    loss = VAEGANLoss(lossconfig())
+    x, rec, w, post = setup_batch()
+    ref, _ = loss.generator_loss(x, rec, post, step=0, last_layer=None)
+    half = DiagonalGaussianDistribution(post.parameters.bfloat16())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        total, logs = loss.generator_loss(x, rec.bfloat16(), half, step=0, last_layer=None)
+    assert total.dtype == torch.float32 and logs["train/kl_loss"].dtype == torch.float32
+    assert total.item() == pytest.approx(ref.item(), rel=1e-2)
