@@ -36,7 +36,7 @@ class Uniforms:
         return low + (high - low) * self.buf[self.i - 1]
 
 
-def _blocks_along(u: "Uniforms", length: float) -> list[tuple[float, float]]:
+def _blocks_along(u: Uniforms, length: float) -> list[tuple[float, float]]:
     """Cut [0, length] into blocks separated by streets; returns the (start, end) of each block."""
     pos = -u(0.0, 40.0)
     blocks = []
@@ -50,7 +50,7 @@ def _blocks_along(u: "Uniforms", length: float) -> list[tuple[float, float]]:
     return blocks
 
 
-def _parcels(u: "Uniforms", box: tuple[float, float, float, float], depth: int = 0) -> list:
+def _parcels(u: Uniforms, box: tuple[float, float, float, float], depth: int = 0) -> list:
     """Split a block into parcels recursively along its longer side, sometimes leaving an alley."""
     x0, x1, y0, y1 = box
     w, h = x1 - x0, y1 - y0
@@ -68,7 +68,7 @@ def _parcels(u: "Uniforms", box: tuple[float, float, float, float], depth: int =
             + _parcels(u, (x0, x1, ym + gap / 2, y1), depth + 1))
 
 
-def _building(u: "Uniforms", parcel: tuple[float, float, float, float]) -> list[Rect]:
+def _building(u: Uniforms, parcel: tuple[float, float, float, float]) -> list[Rect]:
     """Drawing operations for one building on a parcel (set-back, then a shape)."""
     x0, x1, y0, y1 = parcel
     x0 += u(0.0, 3.0)
