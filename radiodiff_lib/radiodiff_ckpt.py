@@ -119,6 +119,8 @@ def _weights_from(obj: Any, use_ema: bool, source: str) -> tuple[dict[str, Any],
                 f"{source} has no 'ema' weights (top-level keys: {sorted(map(str, obj))[:10]}). Load with use_ema=False."
             )
         step = step if step is not None else _as_int(state.get("step"))
+        if isinstance(state.get("shadow"), Mapping):
+            state = state["shadow"]  # the workbench trainer's EMA: {"shadow": AutoencoderKL keys, ...}
     else:
         state = obj.get("model")
         if not isinstance(state, Mapping):

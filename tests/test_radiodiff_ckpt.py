@@ -186,3 +186,15 @@ def test_infer_ddconfig():
     assert dd3 == resolve_config("radiodiff").model.ddconfig and embed3 == 3
     with pytest.raises(CheckpointError, match="encoder.conv_in.weight"):
         infer_ddconfig({"fc.weight": torch.zeros(1)})
+
+
+def test_workbench_layout_and_bare_state_dict_load():
+    src, _ = make(8)
+    shadow = {k: v + 3.0 if v.is_floating_point() else v for k, v in src.state_dict().items()}
+    ours = {"format": "radiodiff-workbench", "step": 12, "model": dict(src.state_dict()), "ema": {"shadow": shadow}}
+    dst = AutoencoderKL(DD, 3)
+    rep = load_radiodiff_weights(dst, ours, use_ema=True)
+    assert rep.missing == [] and rep.unexpected == [] and rep.step == 12
+    assert torch.equal(dst.state_dict()["quant_conv.weight"], src.state_dict()["quant_conv.weight"] + 3.0)
+    rep = load_radiodiff_weights(dst, src.state_dict())  # a bare AutoencoderKL state dict
+    assert rep.missing == [] and torch.equal(dst.state_dict()["quant_conv.weight"], src.state_dict()["quant_conv.weight"])
