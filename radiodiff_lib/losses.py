@@ -141,9 +141,10 @@ class VAEGANLoss(nn.Module):
                 d_weight = torch.zeros((), device=inputs.device)
             total = total + d_weight * disc_factor * g_loss
             logs["train/d_weight"] = d_weight.detach()
-            logs["train/g_loss"] = g_loss.detach()
-        logs["train/total_loss"] = total.detach()
         logs["train/disc_factor"] = torch.tensor(disc_factor)
+        if disc_factor > 0:
+            logs["train/g_loss"] = g_loss.detach()
+        logs["train/total_loss"] = total.detach()  # RadioDiff's key order, total first
         return total, logs
 
     def discriminator_loss(

@@ -150,24 +150,31 @@ def _as_int(value: Any) -> int | None:
 
 
 def _check_shapes(module: nn.Module, state: dict[str, Any], prefix: str, source: str, full: dict) -> None:
+    """CheckpointError naming every key whose shape differs between the file and ``module``."""
     own = module.state_dict()
     bad = [
         f"{prefix}{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
         for k, v in state.items() if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape
     ]
-    if bad:
-        hint = ""
-        try:
-            dd, embed = infer_ddconfig(full)
-            hint = (f" The file looks like ddconfig ch={dd.ch}, ch_mult={dd.ch_mult}, num_res_blocks="
-                    f"{dd.num_res_blocks}, z_channels={dd.z_channels}, in_channels={dd.in_channels}, "
-                    f"out_ch={dd.out_ch}, embed_dim={embed}.")
-        except CheckpointError:
-            pass
-        raise CheckpointError(
-            f"{source} does not fit this model: {len(bad)} shape mismatches: " + "; ".join(bad[:8])
-            + ("; ..." if len(bad) > 8 else "") + "." + hint + " Use the config the checkpoint was trained with."
-        )
+    if not bad:
+        return
+    raise CheckpointError(
+        f"{source} does not fit this model: {len(bad)} shape mismatches: " + "; ".join(bad[:8])
+        + ("; ..." if len(bad) > 8 else "") + "." + _architecture_hint(prefix, full)
+        + " Use the config the checkpoint was trained with."
+    )
+
+
+def _architecture_hint(prefix: str, full: dict) -> str:
+    if prefix == "loss.":
+        return " Set model.lossconfig.disc_in_channels / disc_num_layers to match the file's discriminator."
+    try:
+        dd, embed = infer_ddconfig(full)
+    except CheckpointError:
+        return ""
+    return (f" The file looks like ddconfig ch={dd.ch}, ch_mult={dd.ch_mult}, num_res_blocks="
+            f"{dd.num_res_blocks}, z_channels={dd.z_channels}, in_channels={dd.in_channels}, "
+            f"out_ch={dd.out_ch}, embed_dim={embed}.")
 
 
 def load_radiodiff_weights(

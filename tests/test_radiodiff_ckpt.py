@@ -198,3 +198,10 @@ def test_workbench_layout_and_bare_state_dict_load():
     assert torch.equal(dst.state_dict()["quant_conv.weight"], src.state_dict()["quant_conv.weight"] + 3.0)
     rep = load_radiodiff_weights(dst, src.state_dict())  # a bare AutoencoderKL state dict
     assert rep.missing == [] and torch.equal(dst.state_dict()["quant_conv.weight"], src.state_dict()["quant_conv.weight"])
+
+
+def test_discriminator_mismatch_names_loss_keys():
+    src, _ = make(9)
+    ck = handmade_radiodiff_dict(src, VAEGANLoss(LossConfig(disc_in_channels=3, disc_num_layers=2, perceptual_weight=0.0)))
+    with pytest.raises(CheckpointError, match=r"loss\.discriminator\.main\.0\.weight: file \(64, 3, 4, 4\).*disc_in_channels"):
+        load_radiodiff_weights(AutoencoderKL(DD, 3), ck, loss=VAEGANLoss(LC))
