@@ -42,16 +42,27 @@ def smooth_tensorboard(values: Any, weight: float) -> np.ndarray:
     if not 0.0 <= w < 1.0:
         raise AnalysisError(f"smoothing weight must be in [0, 1), got {weight!r}: use e.g. 0.6 (1 would freeze the curve at 0)")
     y = np.asarray(values, dtype=float)
+    fin = np.isfinite(y)
+    if fin.sum() > _LFILTER_FROM:
+        # same recursion in C (scipy.signal.lfilter): long TensorBoard series would take seconds in Python
+        from scipy.signal import lfilter
+        out = y.copy()
+        last = lfilter([1.0 - w], [1.0, -w], y[fin])
+        out[fin] = last / (1.0 - w ** np.arange(1, last.size + 1))
+        return out
     out = np.empty_like(y)
     last, n = 0.0, 0
     for i, v in enumerate(y):
-        if not np.isfinite(v):
+        if not fin[i]:
             out[i] = v  # passed through, does not touch the running average
             continue
         last = last * w + (1.0 - w) * v
         n += 1
         out[i] = last / (1.0 - w ** n)
     return out
+
+
+_LFILTER_FROM = 5000  # finite points above which smoothing runs in scipy (its import costs ~1 s)
 
 
 def robust_sigma(x: np.ndarray) -> float:

@@ -16,7 +16,7 @@ import pandas as pd
 from .analysis import AnalysisError, normalize_minmax, smooth_tensorboard
 from .plots_style import (
     color_of, existing_metrics, finish, mark_phases_and_resumes, metric_rows as _rows, new_figure,
-    set_value_scale, short, styled, x_values,
+    set_value_scale, short, styled, thin, x_values,
 )
 
 __all__ = ["metric_figure", "overview_grid", "normalized_figure", "multi_axis_figure", "decomposition_figure",
@@ -52,9 +52,10 @@ def draw_metric(ax: Any, run: Any, analysis: Any, name: str, smoothing: float = 
         [np.flatnonzero((df["segment"] == s).to_numpy()) for s in pd.unique(df["segment"])]
     for j, idx in enumerate(parts):
         first = labels and j == 0
-        raw, = ax.plot(x[idx], y[idx], color=c, alpha=0.3, lw=0.9, label="raw" if first else None)
+        ri, si = idx[thin(idx.size, y[idx])], idx[thin(idx.size)]  # long runs: draw what the pixels can show
+        raw, = ax.plot(x[ri], y[ri], color=c, alpha=0.3, lw=0.9, label="raw" if first else None)
         raw.set_gid("raw")
-        smooth, = ax.plot(x[idx], sm[idx], color=c, lw=1.8, label=f"smoothed ({smoothing:g})" if first else None)
+        smooth, = ax.plot(x[si], sm[si], color=c, lw=1.8, label=f"smoothed ({smoothing:g})" if first else None)
         smooth.set_gid("smoothed")
     mark_phases_and_resumes(ax, df, analysis, x_axis, labels=labels)
     set_value_scale(ax, y, log_scale)
@@ -107,7 +108,8 @@ def normalized_figure(run: Any, analysis: Any, metrics: Sequence[str] | None = N
         if z is None:
             skipped.append(short(name))  # constant: nothing to normalise
             continue
-        ln, = ax.plot(df["step"].to_numpy(), z, color=color_of(name), lw=1.6, label=short(name))
+        i = thin(z.size)
+        ln, = ax.plot(df["step"].to_numpy()[i], z[i], color=color_of(name), lw=1.6, label=short(name))
         ln.set_gid("metric")
     mark_phases_and_resumes(ax, run.df.sort_values("step"), analysis, labels=False)
     ax.set_ylim(-0.03, 1.03)
@@ -143,8 +145,9 @@ def multi_axis_figure(run: Any, analysis: Any, metrics: Sequence[str] | None = N
             ax.grid(False)
         df = _rows(run, name)
         c = color_of(name)
-        ln, = ax.plot(df["step"].to_numpy(), smooth_tensorboard(df[name].to_numpy(dtype=float), smoothing),
-                      color=c, lw=1.6, label=short(name))
+        sm = smooth_tensorboard(df[name].to_numpy(dtype=float), smoothing)
+        i = thin(sm.size)
+        ln, = ax.plot(df["step"].to_numpy()[i], sm[i], color=c, lw=1.6, label=short(name))
         ln.set_gid("metric")
         lines.append(ln)
         ax.set_ylabel(short(name), color=c)

@@ -9,7 +9,7 @@ import pandas as pd
 from .analysis_stats import AnalysisError, smooth_tensorboard
 from .plots_style import (
     SUPERSEDED_COLOR, RESUME_COLOR, color_of, finish, mark_phases_and_resumes, metric_rows, new_figure,
-    set_value_scale, short, styled,
+    set_value_scale, short, styled, thin,
 )
 
 ZOOM_DEFAULT = ("train/rec_loss", "train/total_loss", "train/nll_loss", "train/kl_loss", "train/g_loss",
@@ -32,13 +32,15 @@ def decomposition_figure(run: Any, analysis: Any, smoothing: float = 0.0):
         y = d[col].to_numpy(dtype=float)
         if not np.isfinite(y).any():
             continue
-        ln, = top.plot(steps, smooth_tensorboard(y, smoothing) if smoothing else y, color=color_of(col),
+        i = thin(y.size, y)
+        ln, = top.plot(steps[i], (smooth_tensorboard(y, smoothing) if smoothing else y)[i], color=color_of(col),
                        lw=2.2 if col == "logged_total" else 1.4, label=label,
                        alpha=0.9 if col == "logged_total" else 1.0)
         ln.set_gid(col)
         drawn.append(y)
     rec = d["reconstructed_total"].to_numpy(dtype=float)
-    ln, = top.plot(steps, smooth_tensorboard(rec, smoothing) if smoothing else rec, color="black", lw=1.0,
+    i = thin(rec.size, rec)
+    ln, = top.plot(steps[i], (smooth_tensorboard(rec, smoothing) if smoothing else rec)[i], color="black", lw=1.0,
                    ls="--", label="sum of the terms")
     ln.set_gid("reconstructed_total")
     top.axhline(0.0, color="0.2", lw=0.8)
@@ -48,7 +50,9 @@ def decomposition_figure(run: Any, analysis: Any, smoothing: float = 0.0):
         else "kl_weight unknown"
     finish(top, title=f"total_loss = nll_loss + kl_weight x kl_loss + d_weight x disc_factor x g_loss; {src}",
            ylabel="loss term")
-    res, = bottom.plot(steps, d["residual"].to_numpy(dtype=float), color="0.3", lw=1.0, label="residual")
+    r = d["residual"].to_numpy(dtype=float)
+    i = thin(r.size, r)
+    res, = bottom.plot(steps[i], r[i], color="0.3", lw=1.0, label="residual")
     res.set_gid("residual")
     bottom.axhline(0.0, color="0.2", lw=0.8)
     mark_phases_and_resumes(bottom, d, analysis, labels=False)
@@ -123,12 +127,13 @@ def discriminator_figure(run: Any, analysis: Any, smoothing: float = 0.6):
             if name not in df.columns or df[name].notna().sum() == 0:
                 continue
             g = metric_rows(run, name)
-            y = g[name].to_numpy(dtype=float)
-            ln, = ax.plot(g["step"], y, color=color_of(name), alpha=0.3, lw=0.9)
+            y, x = g[name].to_numpy(dtype=float), g["step"].to_numpy()
+            i = thin(y.size, y)
+            ln, = ax.plot(x[i], y[i], color=color_of(name), alpha=0.3, lw=0.9)
             ln.set_gid("raw")
             w = 0.0 if name == "train/disc_factor" else smoothing  # a 0 -> 1 switch must stay a switch
-            ln, = ax.plot(g["step"], smooth_tensorboard(y, w), color=color_of(name), lw=1.6,
-                          label=short(name))
+            i = thin(y.size, y) if w == 0 else thin(y.size)
+            ln, = ax.plot(x[i], smooth_tensorboard(y, w)[i], color=color_of(name), lw=1.6, label=short(name))
             ln.set_gid("smoothed")
             drawn = True
         if names == ("train/d_weight",) and drawn and analysis.disc_weight is not None:

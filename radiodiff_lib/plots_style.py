@@ -156,3 +156,23 @@ def metric_rows(run: Any, name: str) -> pd.DataFrame:
         logged = [c for c in df.columns if c.startswith("train/") or c == "lr"]
         raise AnalysisError(f"metric {name!r} is not in this run; logged metrics: {logged}")
     return df[df[name].notna()]
+
+
+MAX_POINTS = 4000  # a line never needs more points than the figure has pixels across (x 4)
+
+
+def thin(n: int, y: np.ndarray | None = None, max_points: int = MAX_POINTS) -> np.ndarray:
+    """Indices of the points to draw: all when few; else each bin's min and max of y (spikes stay
+    visible), or an even stride when y is None (for curves that are already smooth)."""
+    if n <= max_points:
+        return np.arange(n)
+    if y is None:
+        return np.unique(np.linspace(0, n - 1, max_points).astype(int))
+    yy = np.where(np.isfinite(y), y, np.nan)
+    edges = np.linspace(0, n, max_points // 2 + 1).astype(int)
+    keep = [0, n - 1]
+    for a, b in zip(edges[:-1], edges[1:]):
+        seg = yy[a:b]
+        if b > a and not np.isnan(seg).all():
+            keep += [a + int(np.nanargmin(seg)), a + int(np.nanargmax(seg))]
+    return np.unique(keep)

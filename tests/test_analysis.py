@@ -34,6 +34,19 @@ def test_smoothing_matches_hand_computation_with_nonfinite_passthrough():
     assert got[4] == pytest.approx(1.875 / 0.875)
 
 
+def test_long_series_smoothing_equals_the_loop(monkeypatch):
+    import radiodiff_lib.analysis_stats as st
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=8000)
+    x[rng.integers(0, 8000, 50)] = np.nan
+    x[17] = -np.inf
+    fast = smooth_tensorboard(x, 0.9)  # above the threshold: scipy lfilter
+    monkeypatch.setattr(st, "_LFILTER_FROM", 10**9)
+    slow = smooth_tensorboard(x, 0.9)  # the plain loop
+    assert np.array_equal(np.isnan(fast), np.isnan(x)) and fast[17] == -np.inf
+    assert np.allclose(fast, slow, equal_nan=True, rtol=1e-12, atol=1e-12)
+
+
 def test_smoothing_weight_zero_is_identity_and_bad_weight_refused():
     x = np.array([3.0, -1.0, 7.5])
     assert np.allclose(smooth_tensorboard(x, 0.0), x)

@@ -148,3 +148,14 @@ def test_discriminator_figure(broken, healthy):
     run, a = healthy
     fig = plots.discriminator_figure(run, a)
     assert len(_gid(fig, "smoothed")) == 5 and not any(ax.texts for ax in fig.axes)
+
+
+def test_long_runs_are_thinned_but_keep_spikes():
+    steps = np.arange(20000)
+    y = np.sin(steps / 500.0)
+    y[12345] = 50.0
+    run = make_run(frame(steps, {"train/rec_loss": y}))
+    fig = plots.metric_figure(run, analyze(run), "train/rec_loss")
+    (raw,), (sm,) = _gid(fig, "raw"), _gid(fig, "smoothed")
+    assert len(raw.get_xdata()) <= 4002 and len(sm.get_xdata()) <= 4000
+    assert 12345 in raw.get_xdata() and np.max(raw.get_ydata()) == 50.0
