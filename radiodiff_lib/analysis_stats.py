@@ -40,7 +40,8 @@ def smooth_tensorboard(values: Any, weight: float) -> np.ndarray:
     """TensorBoard's debiased EMA; non-finite points pass through unchanged and are not counted."""
     w = float(weight)
     if not 0.0 <= w < 1.0:
-        raise AnalysisError(f"smoothing weight must be in [0, 1), got {weight!r}: use e.g. 0.6 (1 would freeze the curve at 0)")
+        raise AnalysisError(f"smoothing weight must be in [0, 1), got {weight!r}: use e.g. 0.6 "
+                            f"(1 would freeze the curve at 0)")
     y = np.asarray(values, dtype=float)
     fin = np.isfinite(y)
     if fin.sum() > _LFILTER_FROM:
@@ -239,7 +240,8 @@ def metric_stats(df: pd.DataFrame, name: str, *, window: int, alpha: float, min_
     wv, ws = vals[-window:], steps[-window:]
     trend = fit_trend(ws, wv, alpha)
     first, latest = float(vals[0]), float(vals[-1])
-    change = (latest - first) / abs(first) * 100.0 if np.isfinite(first) and np.isfinite(latest) and first != 0 else None
+    comparable = np.isfinite(first) and np.isfinite(latest) and first != 0
+    change = (latest - first) / abs(first) * 100.0 if comparable else None
     wf = wv[np.isfinite(wv)]
     status, why = metric_status(name, ws, wv, latest, trend, min_points=min_points, unstable_cv=unstable_cv,
                                 flat_rel_change=flat_rel_change)

@@ -1,17 +1,22 @@
 """Diagnostics of a training run: each a rule on the data with its evidence in numbers.
 
-| id | severity | rule (thresholds in analysis_stats.Thresholds) |
-|---|---|---|
-| adaptive_weight_saturated | warning | d_weight == 1e4*disc_weight (rtol saturation_rtol) for >= saturated_fraction of GAN-phase entries |
-| discriminator_not_trained | critical | GAN phase reached and disc_loss never logged there, or its peak-to-peak <= disc_still_tol |
-| adversarial_term_dominates_total | critical if most GAN entries have the total's sign flipped by the GAN term, else warning | >= dominate_entries_fraction of GAN entries have the sign of total set by d_weight*disc_factor*g_loss or |gan term| > dominate_fraction of |nll|+|kl term|+|gan term| |
-| logvar_frozen | info | logvar peak-to-peak <= logvar_still_tol over >= min_points entries |
-| lr_not_logged | info | every logged lr is 0 while the config's trainer.lr > 0 |
-| nonfinite_values | critical if the latest total/rec/nll value is non-finite, else warning | any nan/inf logged |
-| loss_spike | warning | a loss more than spike_k robust sigmas from its rolling median |
-| resume_discontinuity | warning | a resume where rec_loss/nll_loss/total_loss/kl_loss jump (continuity verdict "jump") |
-| reconstruction_target_met | info | mean rec_loss over the last window <= rec_target |
-| reconstruction_target_not_met | info (warning once the run reached total_steps) | mean rec_loss over the last window > rec_target |
+Rules (thresholds are the fields of analysis_stats.Thresholds; "GAN phase" = steps >= disc_start,
+or disc_factor > 0 when the config does not say):
+- adaptive_weight_saturated (warning): d_weight == 1e4 * disc_weight (rtol saturation_rtol) in
+  >= saturated_fraction of the GAN-phase entries (without a config: an exactly repeated maximum >= 100).
+- discriminator_not_trained (critical): GAN phase reached and no disc_loss logged there, or its
+  peak-to-peak <= disc_still_tol.
+- adversarial_term_dominates_total: >= dominate_entries_fraction of the GAN-phase entries have the
+  sign of total_loss set by d_weight*disc_factor*g_loss, or that term's share of
+  |nll| + |kl term| + |gan term| above dominate_fraction. Critical when the sign is flipped in
+  most entries, else warning.
+- logvar_frozen (info): logvar peak-to-peak <= logvar_still_tol over >= min_points entries.
+- lr_not_logged (info): every logged lr is 0 while the config's trainer.lr > 0.
+- nonfinite_values: any nan/inf logged; critical when the latest total/rec/nll is non-finite.
+- loss_spike (warning): a loss more than spike_k robust sigmas from its rolling median.
+- resume_discontinuity (warning): continuity verdict "jump" for rec/nll/total/kl at a resume.
+- reconstruction_target_met (info) / reconstruction_target_not_met (info; warning once the run
+  reached total_steps): mean rec_loss over the last window <= / > rec_target.
 """
 from __future__ import annotations
 

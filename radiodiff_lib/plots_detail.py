@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-import pandas as pd
 
 from .analysis_stats import AnalysisError, smooth_tensorboard
 from .plots_style import (

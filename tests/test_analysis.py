@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from radiodiff_lib.analysis import AnalysisError, analyze, smooth_tensorboard, summary_text, to_json
@@ -231,7 +230,8 @@ def test_to_json_fields_serialisable_and_fractions_in_unit_interval(broken):
         for m in jj["metrics"].values():
             assert {"first", "latest", "min", "max", "change_pct", "trend", "status"} <= set(m)
         for d in jj["diagnostics"]:
-            assert set(d) >= {"id", "severity", "message", "evidence"} and d["severity"] in ("info", "warning", "critical")
+            assert set(d) >= {"id", "severity", "message", "evidence"}
+            assert d["severity"] in ("info", "warning", "critical")
     r = j["resumes"][0]
     assert (r["step"], r["replayed_steps"], r["continuity"]["train/rec_loss"]) == (3500, 6, "jump")
     assert j["skipped"] == {"count": 0, "reasons": {}}
