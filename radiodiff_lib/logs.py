@@ -208,6 +208,7 @@ class RunReader:
         self.stitcher = Stitcher()
         self.skipped: list[SkippedLine] = []
         self.notes: list[str] = []
+        self._discover_notes: list[str] = []
         self.run = Run()
 
     def _sources(self) -> list[Path]:

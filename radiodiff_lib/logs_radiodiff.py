@@ -18,82 +18,20 @@ in a file that already has step rows it starts a new segment (``train.log`` hold
 """
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
-import pandas as pd
 
+from .logs_lines import SlowPath, bulk_timestamps, classify_foreign, parse_config_text, parse_timestamp
 from .logs_stitch import NAT, ColumnStore, SegmentInfo, batch_from_columns
 
 MARK = "[Train Step] "
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./\-]*\Z")
-_TS_FMT = "%Y-%m-%d %H:%M:%S,%f"
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _BAD = "\x00bad-bytes\x00"  # placeholder for a line already counted as non-UTF-8
 # a repeated key in a merged second line is kept under another name instead of being dropped
 SECOND_LINE_RENAMES = {"lr": "lr_disc"}
-
-
-class _SlowPath(Exception):
-    """The fast bulk conversion found a bad value: redo the chunk validating line by line."""
-
-
-def parse_timestamp(text: str) -> np.datetime64 | None:
-    """A logging asctime (or empty) -> datetime64 / NaT; None when it is something else."""
-    text = text.rsplit("\r", 1)[-1].strip()
-    if not text:
-        return NAT
-    try:
-        return np.datetime64(datetime.strptime(text, _TS_FMT), "ns")
-    except ValueError:
-        return None
-
-
-def _literal(node: ast.AST, source: str):
-    """Safe conversion of a parsed dict repr: literals only; names/calls become floats or text."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Dict):
-        return {_literal(k, source): _literal(v, source) for k, v in zip(node.keys, node.values)}
-    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-        items = [_literal(e, source) for e in node.elts]
-        return items if isinstance(node, ast.List) else tuple(items)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = _literal(node.operand, source)
-        if isinstance(value, (int, float)):
-            return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.Name) and node.id in ("inf", "nan"):
-        return float(node.id)
-    # e.g. PosixPath('...') or a custom object's repr: keep its text, never evaluate it
-    return ast.get_source_segment(source, node)
-
-
-def parse_config_text(message: str) -> dict | None:
-    """The config dict from a line's message (a Python dict repr), or None when it is not one."""
-    try:
-        tree = ast.parse(message.strip(), mode="eval")
-    except (SyntaxError, ValueError):
-        return None
-    if not isinstance(tree.body, ast.Dict):
-        return None
-    value = _literal(tree.body, message.strip())
-    return value if isinstance(value, dict) else None
-
-
-def classify_foreign(line: str) -> str:
-    """The skip reason of a line that is neither a step line nor a config line."""
-    s = line.strip()
-    if not s:
-        return "blank"
-    if s.startswith("Traceback") or line.startswith(("  File ", "    ")) or re.match(
-            r"[\w.]*(Error|Exception|Interrupt|Exit)\b", s):
-        return "traceback"
-    if "warn" in s.lower():
-        return "warning"
-    return "foreign"
 
 
 @dataclass
@@ -116,7 +54,7 @@ class _Carry:
     sig: int
     prefix: str
     line: int
-    entries: list = field(default_factory=list)  # (effective sig id, values)
+    entries: list = field(default_factory=list)  # (pair id, float values)
 
 
 class TextLogParser:
@@ -127,6 +65,9 @@ class TextLogParser:
         self.sigs: dict[tuple, int] = {}
         self.sig_keys: list[tuple | None] = []
         self.merge_table: dict[tuple[int, int], tuple[int, int] | None] = {}
+        self.self_pair: list[int] = []  # sig -> pair id of (sig, sig)
+        self.pairs: list[tuple[int, int]] = []  # pair id -> (printed sig, stored sig)
+        self.pair_ids: dict[tuple[int, int], int] = {}
         self.local = -1
         self.info: SegmentInfo | None = None  # the current segment
         self.seg_rows = 0  # rows in the current segment
@@ -139,16 +80,26 @@ class TextLogParser:
 
     # ---- signatures -----------------------------------------------------------------------
     def _sig(self, keys: tuple) -> int:
+        """The id of a key tuple (-1 when it is not a valid set of keys)."""
         sid = self.sigs.get(keys)
         if sid is None:
             ok = len(set(keys)) == len(keys) and all(_KEY.match(k) for k in keys)
             sid = len(self.sig_keys)
             self.sigs[keys] = sid
             self.sig_keys.append(keys if ok else None)
+            self.self_pair.append(self._pair(sid, sid) if ok else -1)
         return sid if self.sig_keys[sid] is not None else -1
 
+    def _pair(self, raw: int, eff: int) -> int:
+        """Id of (keys as printed, column names they are stored under)."""
+        pid = self.pair_ids.get((raw, eff))
+        if pid is None:
+            pid = self.pair_ids[(raw, eff)] = len(self.pairs)
+            self.pairs.append((raw, eff))
+        return pid
+
     def _merge(self, row_sig: int, sid: int) -> tuple[int, int] | None:
-        """(union sig, effective sig of the line) when a line can join the row, else None."""
+        """(sig of the merged row, pair id of the line) when a line can join the row, else None."""
         got = self.merge_table.get((row_sig, sid), False)
         if got is not False:
             return got
@@ -157,9 +108,9 @@ class TextLogParser:
         result = None
         if all(k in SECOND_LINE_RENAMES and SECOND_LINE_RENAMES[k] not in row_keys for k in clash):
             eff = tuple(SECOND_LINE_RENAMES[k] if k in clash else k for k in keys)
-            result = (self._sig(row_keys + eff), self._sig(eff))
-            if result[0] < 0 or result[1] < 0:
-                result = None
+            union, eff_id = self._sig(row_keys + eff), self._sig(eff)
+            if union >= 0 and eff_id >= 0:
+                result = (union, self._pair(sid, eff_id))
         self.merge_table[(row_sig, sid)] = result
         return result
 
@@ -190,42 +141,43 @@ class TextLogParser:
         saved = (self.local, self.info, self.seg_rows, self.carry, self.prev, len(self.skipped))
         try:
             return self._parse(lines, first_line, partial and at_eof, validate=False)
-        except _SlowPath:
+        except SlowPath:
             self.local, self.info, self.seg_rows, self.carry, self.prev, n_skipped = saved
             del self.skipped[n_skipped:]
             return self._parse(lines, first_line, partial and at_eof, validate=True)
 
     def _parse(self, lines: list[str], first_line: int, last_is_cut: bool, validate: bool) -> list[Event]:
+        """One pass over the lines. Fast mode groups step lines by their first key and converts
+        their values in bulk afterwards (SlowPath when anything is off); validate mode checks
+        every line and skips the bad ones."""
         skipped = self.skipped
         row_step: list[int] = []
         row_prefix: list[str] = []
         row_line: list[int] = []
-        buckets: dict[int, tuple[list[int], list[list[str]]]] = {}
-        # segment bounds of this chunk: (first row index, local id, info to announce or None)
+        merged_prefix: list[str] = []  # prefixes of lines merged into a row: checked, not used
+        buckets: dict[int, tuple[list[int], list]] = {}  # pair id -> (row indices, payloads)
+        shapes: dict[str, int] = {}  # first key -> sig (fast mode; checked in bulk later)
         if self.local < 0:
             info = self._new_segment()
             bounds: list[tuple[int, int, SegmentInfo | None]] = [(0, info.key[1], info)]
-        else:
+        else:  # (first row index, local segment id, info to announce or None)
             bounds = [(0, self.local, None)]
         carry = self.carry
         carry_touched = False
-        last_entries: list = []
         if carry is not None:
             row_step.append(carry.step)
             row_prefix.append(carry.prefix)
             row_line.append(carry.line)
-            for eff, vals in carry.entries:
-                buckets.setdefault(eff, ([], []))
-                buckets[eff][0].append(0)
-                buckets[eff][1].append(vals)
-            last_entries = list(carry.entries)
+            for pid, vals in carry.entries:
+                bucket = buckets.setdefault(pid, ([], []))
+                bucket[0].append(0)
+                bucket[1].append(vals)
             cur_step_s, cur_step, cur_sig = carry.step_s, carry.step, carry.sig
         else:
             cur_step_s, cur_step, cur_sig = None, -1, -1
         prev_head, prev_body = self.prev if self.prev else (None, None)
         seg_rows = self.seg_rows
-        n_step_lines = 0
-        total_s = ""
+        merge, self_pair = self._merge, self.self_pair
         mark_len = len(MARK)
         last_index = len(lines) - 1
         for k, line in enumerate(lines):
@@ -238,8 +190,7 @@ class TextLogParser:
                     when = parse_timestamp(line[:j])
                     config = parse_config_text(line[j:]) if when is not None else None
                     if config is not None:
-                        if seg_rows:
-                            self.seg_rows = seg_rows  # (reset by _new_segment)
+                        if seg_rows:  # a new launch logged into the same file
                             info = self._new_segment(when, config)
                             bounds.append((len(row_step), info.key[1], info))
                             seg_rows = 0
@@ -253,14 +204,11 @@ class TextLogParser:
                 skipped.append((first_line + k, classify_foreign(line), line))
                 continue
             c = line.find(": ", i + mark_len)
-            body = line[c + 2:]
-            if body[-2:] == ", ":
-                body = body[:-2]
-            elif body[-1:] == ",":
-                body = body[:-1]
+            if c >= 0 and line[-2:] == ", ":
+                body = line[c + 2:-2]
+            elif c >= 0 and line[-1:] == ",":
+                body = line[c + 2:-1]
             else:
-                c = -1
-            if c < 0:
                 skipped.append((first_line + k, "cut-off line" if (k == last_index and last_is_cut)
                                 else "malformed step line", line))
                 continue
@@ -268,71 +216,73 @@ class TextLogParser:
             if body == prev_body and head == prev_head:
                 skipped.append((first_line + k, "duplicate line", line))
                 continue
-            flat = body.replace(": ", ", ").split(", ")
-            vals = flat[1::2]
-            keys = tuple(flat[0::2])
-            sid = self.sigs.get(keys)
-            if sid is None or self.sig_keys[sid] is None:
-                sid = self._sig(keys)
-            if sid < 0 or len(vals) != len(keys):
-                skipped.append((first_line + k, "malformed step line", line))
-                continue
-            step_s, slash, tot = head.partition("/")
-            prefix = line[:i]
+            step_s = head.partition("/")[0]
             if validate:
+                flat = body.replace(": ", ", ").split(", ")
+                sid = self._sig(tuple(flat[0::2]))
                 try:
-                    [float(v) for v in vals]
-                    if not (step_s.isascii() and step_s.isdigit()) or (
-                            slash and not (tot.isascii() and tot.isdigit())):
+                    if sid < 0 or len(flat) % 2 or not (step_s.isdigit() and step_s.isascii()):
                         raise ValueError
+                    payload = [float(v) for v in flat[1::2]]
                 except ValueError:
                     skipped.append((first_line + k, "malformed step line", line))
                     continue
-                if parse_timestamp(prefix) is None:
+                if parse_timestamp(line[:i]) is None:
                     skipped.append((first_line + k, "unrecognised prefix", line))
                     continue
-            n_step_lines += 1
+            else:
+                sid = shapes.get(body[:body.find(": ")])
+                if sid is None:
+                    flat = body.replace(": ", ", ").split(", ")
+                    sid = self._sig(tuple(flat[0::2]))
+                    if sid < 0 or len(flat) % 2:
+                        raise SlowPath
+                    shapes[body[:body.find(": ")]] = sid
+                payload = body
             prev_head, prev_body = head, body
-            merged = self._merge(cur_sig, sid) if step_s == cur_step_s else None
-            if merged is not None:
-                cur_sig, eff = merged
+            got = merge(cur_sig, sid) if step_s == cur_step_s else None
+            if got is not None:
+                cur_sig, pid = got
                 row = len(row_step) - 1
+                merged_prefix.append(line[:i])
                 if row == 0 and carry is not None:
                     carry_touched = True
             else:
-                try:
-                    step_i = int(step_s)
-                except ValueError:
-                    raise _SlowPath from None
+                if not (step_s.isdigit() and step_s.isascii()):
+                    raise SlowPath
+                step_i = int(step_s)
                 if step_i <= cur_step and seg_rows:
                     # the step went back inside one file: a restart logged into the same file
                     info = self._new_segment()
                     bounds.append((len(row_step), info.key[1], info))
                     seg_rows = 0
-                cur_step_s, cur_step, cur_sig, eff = step_s, step_i, sid, sid
+                cur_step_s, cur_step, cur_sig, pid = step_s, step_i, sid, self_pair[sid]
                 row = len(row_step)
                 row_step.append(step_i)
-                row_prefix.append(prefix)
+                row_prefix.append(line[:i])
                 row_line.append(first_line + k)
-                last_entries = []
                 seg_rows += 1
-            bucket = buckets.get(eff)
+            bucket = buckets.get(pid)
             if bucket is None:
-                bucket = buckets[eff] = ([], [])
+                bucket = buckets[pid] = ([], [])
             bucket[0].append(row)
-            bucket[1].append(vals)
-            last_entries.append((eff, vals))
-            total_s = tot
+            bucket[1].append(payload)
         batch = self._assemble(row_step, row_prefix, row_line, buckets)
-        # state for the next chunk (only now: _assemble may still send us to the slow path)
-        self.step_lines += n_step_lines
-        if total_s.isdigit():
-            self.total_steps = int(total_s)
+        if merged_prefix:
+            bulk_timestamps(merged_prefix)  # SlowPath when one is not a timestamp
+        # state for the next chunk (only now: the bulk steps may still send us to the slow path)
+        self.step_lines += sum(len(rows) for rows, _ in buckets.values()) - (
+            len(carry.entries) if carry is not None else 0)
+        total = prev_head.partition("/")[2] if prev_head else ""
+        if total.isdigit() and total.isascii():
+            self.total_steps = int(total)
         self.seg_rows = seg_rows
         self.prev = (prev_head, prev_body) if prev_head is not None else None
         if row_step and bounds[-1][0] < len(row_step):
             r = len(row_step) - 1
-            self.carry = _Carry(cur_step_s, cur_step, cur_sig, row_prefix[r], row_line[r], last_entries)
+            entries = [(pid, _as_floats(payloads[-1], self.sig_keys[self.pairs[pid][0]]))
+                       for pid, (rows, payloads) in buckets.items() if rows[-1] == r]
+            self.carry = _Carry(cur_step_s, cur_step, cur_sig, row_prefix[r], row_line[r], entries)
         else:
             self.carry = None
         events: list[Event] = []
@@ -349,42 +299,64 @@ class TextLogParser:
         return events
 
     def _assemble(self, row_step, row_prefix, row_line, buckets) -> ColumnStore:
+        """Rows -> columns: each bucket's values are converted in one numpy call."""
         n = len(row_step)
         metrics: dict[str, np.ndarray] = {}
         logged: dict[str, np.ndarray] = {}
-        for sid, (rows, vals) in buckets.items():
-            try:
-                arr = np.array(vals, dtype=np.float64)
-            except ValueError:
-                raise _SlowPath from None
+        for pid, (rows, payloads) in buckets.items():
+            raw, eff = self.pairs[pid]
+            arr = _values(payloads, self.sig_keys[raw])
             idx = np.asarray(rows, dtype=np.int64)
-            for j, key in enumerate(self.sig_keys[sid]):
+            for j, key in enumerate(self.sig_keys[eff]):
                 if key not in metrics:
                     metrics[key] = np.full(n, np.nan)
                     logged[key] = np.zeros(n, bool)
                 metrics[key][idx] = arr[:, j]
                 logged[key][idx] = True
-        times = _timestamps(row_prefix)
+        times = bulk_timestamps(row_prefix)
         return batch_from_columns(np.asarray(row_step, np.int64), times, np.asarray(row_line, np.int64),
                                   metrics, logged)
 
 
-def _timestamps(prefixes: list[str]) -> np.ndarray:
-    """Bulk-convert asctime prefixes; any that is not one sends the chunk to the slow path."""
-    if not prefixes:
-        return np.empty(0, "datetime64[ns]")
+def _values(payloads: list, keys: tuple) -> np.ndarray:
+    """Bodies of one shape -> (m, k) floats, all lines split at once; SlowPath when a line differs.
+    A payload that is a list already holds floats (the row carried over from the previous chunk)."""
+    m, width = len(payloads), len(keys)
+    out = np.empty((m, width), np.float64)
+    done = [r for r, p in enumerate(payloads) if not isinstance(p, str)] if not isinstance(payloads[0], str) \
+        or not isinstance(payloads[-1], str) else []
+    for r in done:
+        out[r] = payloads[r]
+    strings = [p for p in payloads if isinstance(p, str)] if done else payloads
+    if not strings:
+        return out
+    flat = ", ".join(strings).replace(": ", ", ").split(", ")
+    ms = len(strings)
+    if len(flat) != 2 * ms * width or flat[0::2] != list(keys) * ms:
+        raise SlowPath
     try:
-        out = pd.to_datetime(prefixes, format=_TS_FMT + " ", errors="raise")
-        return np.asarray(out, dtype="datetime64[ns]")
-    except (ValueError, TypeError):
-        pass
-    result = np.empty(len(prefixes), "datetime64[ns]")
-    for k, p in enumerate(prefixes):
-        t = parse_timestamp(p)
-        if t is None:
-            raise _SlowPath
-        result[k] = t
-    return result
+        vals = np.array(flat[1::2], dtype=np.float64).reshape(ms, width)
+    except ValueError:
+        raise SlowPath from None
+    if not done:
+        return vals
+    mask = np.ones(m, bool)
+    mask[done] = False
+    out[mask] = vals
+    return out
+
+
+def _as_floats(payload, keys: tuple) -> list[float]:
+    """One line's values as floats (a body string, or values already converted)."""
+    if not isinstance(payload, str):
+        return list(payload)
+    flat = payload.replace(": ", ", ").split(", ")
+    if len(flat) != 2 * len(keys) or tuple(flat[0::2]) != keys:
+        raise SlowPath
+    try:
+        return [float(v) for v in flat[1::2]]
+    except ValueError:
+        raise SlowPath from None
 
 
 def _slice(batch: ColumnStore, lo: int, hi: int) -> ColumnStore:

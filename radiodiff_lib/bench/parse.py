@@ -1,0 +1,101 @@
+"""Benchmark of the log reader: lines per second on a generated RadioDiff log, and the cost of
+``RunReader.update()`` after appending 100 lines to a big file vs. a small one.
+
+``radiodiff bench parse [--json FILE]``. One process, one core (the parser is pure Python + numpy).
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from ..logs import RunReader, read_run
+
+N_LINES = 200_000  # step lines (generator + discriminator), plus the config line
+REPEATS = 5
+_CONFIG = {"model": {"embed_dim": 3, "lossconfig": {"disc_start": 50001, "kl_weight": 1e-06, "disc_weight": 0.5,
+                                                    "disc_in_channels": 1}},
+           "trainer": {"gradient_accumulate_every": 2, "lr": 5e-06, "train_num_steps": 10_000_000,
+                       "log_freq": 100}}
+
+
+def _lines(first_step: int, n_steps: int, t0: datetime) -> list[str]:
+    """RadioDiff log lines: a generator and a discriminator line per step, {:.5f}, trailing ", "."""
+    out = []
+    for k in range(n_steps):
+        step = first_step + 100 * k
+        when = t0 + timedelta(seconds=0.3 * step)
+        stamp = when.strftime("%Y-%m-%d %H:%M:%S") + f",{when.microsecond // 1000:03d}"
+        rec = 0.02 + 0.06 * math.exp(-step / 4e6)
+        factor = 1.0 if step >= 50001 else 0.0
+        g = -0.4 + 0.001 * (k % 13)
+        nll = rec * 65536
+        total = nll + 1e-6 * 61234.125 + 5000.0 * factor * g
+        out.append(f"{stamp} [Train Step] {step}/10000000: train/total_loss: {total:.5f}, train/logvar: 0.00000, "
+                   f"train/kl_loss: {61234.125 + k:.5f}, train/nll_loss: {nll:.5f}, train/rec_loss: {rec:.5f}, "
+                   f"train/d_weight: 5000.00000, train/disc_factor: {factor:.5f}, train/g_loss: {g:.5f}, "
+                   f"lr: 0.00000, ")
+        out.append(f"{stamp} [Train Step] {step}/10000000: train/disc_loss: {factor * 0.99:.5f}, "
+                   f"train/logits_real: {-0.01211 - 1e-5 * (k % 7):.5f}, train/logits_fake: -0.01304, lr: 0.00000, ")
+    return out
+
+
+def write_log(path: Path, n_lines: int = N_LINES) -> int:
+    """Write a RadioDiff log of about n_lines lines; returns its line count."""
+    t0 = datetime(2025, 3, 2, 9, 14, 5)
+    lines = [t0.strftime("%Y-%m-%d %H:%M:%S") + f",311 {_CONFIG!r}"] + _lines(0, n_lines // 2, t0)
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def _update_cost(path: Path, first_step: int, repeats: int = 9) -> float:
+    """Median seconds of RunReader.update() after appending 100 lines to path."""
+    reader = RunReader(path)
+    reader.update()
+    times = []
+    t0 = datetime(2025, 3, 3)
+    for r in range(repeats):
+        text = "\n".join(_lines(first_step + r * 5000, 50, t0)) + "\n"
+        with open(path, "a") as fh:
+            fh.write(text)
+        start = time.perf_counter()
+        run = reader.update()
+        times.append(time.perf_counter() - start)
+        assert run.df["step"].iloc[-1] == first_step + r * 5000 + 4900
+    return statistics.median(times)
+
+
+def run() -> dict:
+    """Median lines/s of read_run over REPEATS runs; update() cost after 100 appended lines."""
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "2025-03-02-09-14_.log"
+        lines = write_log(big)
+        speeds = []
+        for _ in range(REPEATS):
+            start = time.perf_counter()
+            result = read_run(big)
+            speeds.append(lines / (time.perf_counter() - start))
+        assert len(result.df) == (lines - 1) // 2 and not result.skipped
+        small = Path(tmp) / "small.log"
+        small_lines = write_log(small, 200)
+        big_update = _update_cost(big, 100 * lines)
+        small_update = _update_cost(small, 100 * lines)
+    return {
+        "lines_per_second": round(statistics.median(speeds)),
+        "lines": lines,
+        "runs": REPEATS,
+        "update_seconds_per_100_lines": big_update,
+        "file_lines": lines,
+        "update_seconds_per_100_lines_small_file": small_update,
+        "small_file_lines": small_lines,
+        "update_big_over_small": round(big_update / small_update, 2),
+    }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))
