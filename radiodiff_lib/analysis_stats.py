@@ -161,6 +161,7 @@ class MetricStats:
     status: str
     status_reason: str
     phases: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    first_nonfinite_step: int | None = None
 
 
 STATUS_RULES = """\
@@ -252,7 +253,8 @@ def metric_stats(df: pd.DataFrame, name: str, *, window: int, alpha: float, min_
         change_pct=change, window_n=int(wv.size),
         window_mean=float(wf.mean()) if wf.size else None,
         window_std=float(wf.std(ddof=1)) if wf.size > 1 else None,
-        window_sigma=_none_if_nan(robust_sigma(wf)), trend=trend, status=status, status_reason=why)
+        window_sigma=_none_if_nan(robust_sigma(wf)), trend=trend, status=status, status_reason=why,
+        first_nonfinite_step=int(steps[~fin][0]) if (~fin).any() else None)
 
 
 def _absent(name: str) -> MetricStats:

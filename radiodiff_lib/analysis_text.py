@@ -162,7 +162,7 @@ def analysis_to_json(a: Any) -> dict:
                       "status_reason": m.status_reason, "count": m.count, "nonfinite": m.nonfinite,
                       "first_step": m.first_step, "latest_step": m.latest_step, "window_n": m.window_n,
                       "window_mean": m.window_mean, "window_std": m.window_std, "window_sigma": m.window_sigma,
-                      "phases": m.phases}
+                      "first_nonfinite_step": m.first_nonfinite_step, "phases": m.phases}
     dec = a.decomposition
     fin = dec.dropna(subset=["residual"]) if len(dec) else dec
     out = {

@@ -199,12 +199,13 @@ def _nonfinite(metrics: dict[str, MetricStats]) -> list[Diagnostic]:
     key = ("train/total_loss", "train/rec_loss", "train/nll_loss")
     latest_bad = [k for k in key if k in metrics and metrics[k].latest is not None
                   and not np.isfinite(metrics[k].latest)]
-    listing = ", ".join(f"{k} ({n})" for k, n in bad.items())
+    first = {k: metrics[k].first_nonfinite_step for k in bad}
+    listing = ", ".join(f"{k} ({n}, first at step {first[k]})" for k, n in bad.items())
     msg = f"Non-finite values (nan/inf) were logged: {listing}."
     if latest_bad:
         msg += f" The latest {', '.join(latest_bad)} is non-finite: training has diverged."
     return [Diagnostic("nonfinite_values", "critical" if latest_bad else "warning", msg,
-                       {"counts": bad, "latest_nonfinite": latest_bad})]
+                       {"counts": bad, "first_steps": first, "latest_nonfinite": latest_bad})]
 
 
 def _spikes(df: pd.DataFrame, th: Thresholds) -> list[Diagnostic]:

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("radiodiff_lib.logs")
 
-from logfactory import START, write_radiodiff_log  # noqa: E402
+from logfactory import START, default_values, write_radiodiff_log  # noqa: E402
 from radiodiff_lib.analysis import analyze, summary_text, to_json  # noqa: E402
 from radiodiff_lib.logs import read_run  # noqa: E402
 
@@ -86,3 +86,19 @@ def test_plots_of_a_read_run(analysed):
         assert len(plots.resume_zoom_figure(run, a, 0).axes) >= 1
     finally:
         plt.close("all")
+
+
+def test_nan_and_inf_in_a_log_are_counted_not_absent(tmp_path):
+    def values(step):
+        gen, disc = default_values(step, 50001)
+        if step == 3000:
+            gen.update({"train/rec_loss": float("nan"), "train/nll_loss": float("nan"),
+                        "train/total_loss": float("inf")})
+        return gen, disc
+    write_radiodiff_log(tmp_path / "2025-03-02-09-14_.log", range(0, 5001, 100), values=values)
+    a = analyze(read_run(tmp_path))
+    d = a.diagnostic("nonfinite_values")
+    assert d.severity == "warning"  # not the latest value: the run went on
+    assert d.evidence["counts"] == {"train/total_loss": 1, "train/nll_loss": 1, "train/rec_loss": 1}
+    assert d.evidence["first_steps"] == {"train/total_loss": 3000, "train/nll_loss": 3000, "train/rec_loss": 3000}
+    assert a.metrics["train/disc_loss"].nonfinite == 0

@@ -102,6 +102,7 @@ def test_nonfinite_values_both_ways():
     d = analyze(run).diagnostic("nonfinite_values")
     assert d.severity == "critical"
     assert d.evidence["counts"] == {"train/total_loss": 1, "train/nll_loss": 1, "train/rec_loss": 1}
+    assert d.evidence["first_steps"]["train/rec_loss"] == 20000 and "first at step 20000" in d.message
     # d_weight/g_loss absent before the GAN phase (our trainer omits them) are not "non-finite values"
     run = healthy_run()
     run.df.loc[run.df["step"] < 10001, ["train/d_weight", "train/g_loss"]] = np.nan
