@@ -15,7 +15,7 @@ import pandas as pd
 
 from .analysis import AnalysisError, normalize_minmax, smooth_tensorboard
 from .plots_style import (
-    color_of, existing_metrics, finish, mark_phases_and_resumes, metric_rows as _rows, new_figure,
+    NOT_SMOOTHED, color_of, existing_metrics, finish, mark_phases_and_resumes, metric_rows as _rows, new_figure,
     set_value_scale, short, styled, thin, x_values,
 )
 
@@ -41,7 +41,8 @@ def draw_metric(ax: Any, run: Any, analysis: Any, name: str, smoothing: float = 
     """Raw (faint) and TensorBoard-smoothed curves of one metric with phases and resumes on one axes."""
     df = _rows(run, name)
     y = df[name].to_numpy(dtype=float)
-    sm = smooth_tensorboard(y, smoothing)  # over the whole run, then cropped, so the crop does not change it
+    # over the whole run, then cropped, so the crop does not change it
+    sm = smooth_tensorboard(y, 0.0 if name in NOT_SMOOTHED else smoothing)
     if step_range is not None:
         keep = ((df["step"] >= step_range[0]) & (df["step"] <= step_range[1])).to_numpy()
         df, y, sm = df[keep], y[keep], sm[keep]

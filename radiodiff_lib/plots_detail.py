@@ -7,7 +7,7 @@ import numpy as np
 
 from .analysis_stats import AnalysisError, smooth_tensorboard
 from .plots_style import (
-    SUPERSEDED_COLOR, RESUME_COLOR, color_of, finish, mark_phases_and_resumes, metric_rows, new_figure,
+    NOT_SMOOTHED, SUPERSEDED_COLOR, RESUME_COLOR, color_of, finish, mark_phases_and_resumes, metric_rows, new_figure,
     set_value_scale, short, styled, thin,
 )
 
@@ -130,7 +130,7 @@ def discriminator_figure(run: Any, analysis: Any, smoothing: float = 0.6):
             i = thin(y.size, y)
             ln, = ax.plot(x[i], y[i], color=color_of(name), alpha=0.3, lw=0.9)
             ln.set_gid("raw")
-            w = 0.0 if name == "train/disc_factor" else smoothing  # a 0 -> 1 switch must stay a switch
+            w = 0.0 if name in NOT_SMOOTHED else smoothing  # a 0 -> 1 switch must stay a switch
             i = thin(y.size, y) if w == 0 else thin(y.size)
             ln, = ax.plot(x[i], smooth_tensorboard(y, w)[i], color=color_of(name), lw=1.6, label=short(name))
             ln.set_gid("smoothed")

@@ -32,6 +32,8 @@ PALETTE: dict[str, Any] = dict(zip(METRIC_ORDER, _BASE))
 # Terms of the total-loss decomposition wear the colour of the metric they come from.
 PALETTE.update({"nll_loss": PALETTE["train/nll_loss"], "kl_term": PALETTE["train/kl_loss"],
                 "gan_term": PALETTE["train/g_loss"], "logged_total": PALETTE["train/total_loss"]})
+# Switches, not noisy measurements: smoothing would draw a ramp where the value jumps.
+NOT_SMOOTHED = ("train/disc_factor",)
 GAN_SHADE = "#c9b458"  # khaki: unlike every metric colour
 GAN_LINE = "#6b5d12"
 RESUME_COLOR = "0.35"
