@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from radiodiff_lib.analysis import AnalysisError, analyze, smooth_tensorboard, summary_text, to_json
@@ -252,3 +253,11 @@ def test_summary_never_praises_the_broken_run(broken):
     assert "negative" in text and "not a better model" in text
     assert "train/rec_loss" in text and "discriminator_not_trained" in text
     assert all("converg" not in s.lower() for s in broken.summary_sentences)
+
+
+def test_analyze_does_not_modify_the_run():
+    run = _two_segment_run(jump=0.1)
+    before_df, before_sup = run.df.copy(), run.superseded.copy()
+    analyze(run)
+    pd.testing.assert_frame_equal(run.df, before_df)
+    pd.testing.assert_frame_equal(run.superseded, before_sup)
