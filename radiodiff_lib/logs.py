@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .errors import LogFormatError
@@ -141,6 +140,10 @@ def _discover(folder: Path, notes: list[str]) -> list[Path]:
     return chosen
 
 
+class _Shrunk(Exception):
+    """A file got shorter than what was read of it: it was rewritten, read it again from the start."""
+
+
 class _File:
     """Read state of one file: its parser and how far it has been read."""
 
@@ -166,7 +169,9 @@ class _File:
             size = self.path.stat().st_size
         except OSError as exc:
             raise LogFormatError(f"cannot read log file {self.path}: {exc}") from exc
-        if size <= self.offset:
+        if size < self.offset:
+            raise _Shrunk(self.name)
+        if size == self.offset:
             return []
         with open(self.path, "rb") as fh:
             fh.seek(self.offset)
@@ -209,6 +214,7 @@ class RunReader:
         self.skipped: list[SkippedLine] = []
         self.notes: list[str] = []
         self._discover_notes: list[str] = []
+        self._sup_cache: tuple | None = None
         self.run = Run()
 
     def _sources(self) -> list[Path]:
@@ -225,8 +231,14 @@ class RunReader:
             key = str(path)
             if key not in self.files:
                 self.files[key] = _File(path)
-        for f in self.files.values():
-            for ev in f.read(final):
+        for name in list(self.files):
+            f = self.files[name]
+            try:
+                events = f.read(final)
+            except _Shrunk:
+                f = self._reread(name)
+                events = f.read(final)
+            for ev in events:
                 if ev.kind == "segment":
                     self.stitcher.open_segment(ev.segment)
                 else:
@@ -237,12 +249,26 @@ class RunReader:
         self.run = self._build()
         return self.run
 
+    def _reread(self, name: str) -> "_File":
+        """Forget what was read of a file that was rewritten, and start it again."""
+        st = self.stitcher
+        for key in [k for k, info in st.segments.items() if info.file == name]:
+            del st.segments[key]
+        st.dirty = True
+        self.skipped = [s for s in self.skipped if s.file != name]
+        self.notes.append(f"{name}: the file got shorter (rewritten); read again from its start")
+        self.files[name] = _File(Path(name))
+        return self.files[name]
+
     def _build(self) -> Run:
         st = self.stitcher
         if st.dirty:
             st.restitch()
         df, logged = st.cur.frame(st.files, METRIC_NAMES)
-        superseded, _ = st.sup.frame(st.files, METRIC_NAMES)
+        key = (st.sup.version, len(st.files))
+        if self._sup_cache is None or self._sup_cache[0] != key:  # superseded rows rarely change
+            self._sup_cache = (key, st.sup.frame(st.files, METRIC_NAMES)[0])
+        superseded = self._sup_cache[1]
         configs = [st.segments[k].config for k in st.order]
         config = next((c for c in reversed(configs) if c is not None), None)
         if config is None:

@@ -6,7 +6,6 @@ import re
 from datetime import datetime
 
 import numpy as np
-import pandas as pd
 
 from .logs_stitch import NAT
 

@@ -9,6 +9,7 @@ is not a number keeps its other values and the bad key is counted as ``non-numer
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from .logs_radiodiff import Event
 from .logs_stitch import NAT, PHASES, SegmentInfo, batch_from_columns, unix_to_local
 
 _RESERVED = {"kind", "launch", "time", "step", "phase"}
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 def _unix_to_dt(value) -> np.datetime64:
@@ -70,6 +72,10 @@ class MetricsParser:
 
         for k, line in enumerate(lines):
             ln = first_line + k
+            if bad_bytes and _SURROGATE.search(line):
+                shown = line.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                self.skipped.append((ln, "non-utf8 bytes", shown))
+                continue
             if not line.strip():
                 self.skipped.append((ln, "blank", line))
                 continue
@@ -77,8 +83,6 @@ class MetricsParser:
                 rec = json.loads(line)
             except ValueError:
                 reason = "cut-off line" if (partial and at_eof and k == len(lines) - 1) else "not JSON"
-                if bad_bytes and "\ufffd" in line:
-                    reason = "non-utf8 bytes"
                 self.skipped.append((ln, reason, line))
                 continue
             kind = rec.get("kind") if isinstance(rec, dict) else None

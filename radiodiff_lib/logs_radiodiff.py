@@ -4,17 +4,22 @@ A step line is ``[<asctime> ][Train Step] <step>/<total>: <key>: <value>, <key>:
 Grammar accepted (anything else is skipped and counted with a reason):
 - the text before ``[Train Step] `` is empty or a ``logging`` asctime (``%Y-%m-%d %H:%M:%S,%f``);
   a ``\\r`` inside it (a progress bar printed on the same terminal line) is cut off first;
-- keys match ``[A-Za-z_][A-Za-z0-9_./-]*`` and are unique within the line; every value is
-  something Python's ``float`` reads (``-2292.09155``, ``nan``, ``inf``, ``1.2e+03``);
-- the line ends with ``", "`` (or ``","``); one that does not is cut off: at the end of the data it
-  is skipped as ``cut-off line``, elsewhere as ``malformed step line``; its pairs are not used.
-Lines of the same step that follow each other (ignoring foreign lines between them) and carry
-different keys are one row: the generator line, then the discriminator line. Both carry ``lr``;
-the second one's is kept as ``lr_disc``. An exact repeat of the previous step line (a logger with
-two handlers) is skipped as ``duplicate line``. A step lower than (or equal to, with clashing
-keys) the previous row's starts a new segment in the same file: the run was restarted there.
+- ``<step>`` is ASCII digits; keys match ``[A-Za-z_][A-Za-z0-9_./-]*`` and are unique within the
+  line; every value is something Python's ``float`` reads (``-2292.09155``, ``nan``, ``inf``,
+  ``1.2345678e+03``), so ``{:.5f}`` (RadioDiff) and ``{:.8g}`` (ours) both read back exactly;
+- the line ends with ``", "`` (or ``","``). One that does not was cut off: at the end of the data
+  it is skipped as ``cut-off line``, elsewhere as ``malformed step line``; its complete pairs are
+  not used (a row missing some values would look like a row that did not log them).
+- a line holding bytes that are not UTF-8 is skipped as ``non-utf8 bytes`` (text kept escaped).
+Consecutive step lines with the same ``<step>/<total>`` (foreign lines between them ignored) whose
+keys do not clash are one row: the generator line, then the discriminator line. Both print
+``lr``; the second one's is kept as ``lr_disc``. An exact repeat of the previous step line (a
+logger with two handlers) is skipped as ``duplicate line``. A step not above the previous row's
+starts a new segment in the same file: a restart logged into it (later rows win, see stitching).
 A line whose message is a dict repr is the launch's config (read with ``ast``, never ``eval``);
 in a file that already has step rows it starts a new segment (``train.log`` holds every launch).
+Speed: the fast pass groups step lines by their first key and converts each group's values in
+one numpy call; anything unexpected sends the chunk through the line-by-line validating pass.
 """
 from __future__ import annotations
 
@@ -49,7 +54,7 @@ class Event:
 class _Carry:
     """The last row of the previous chunk, which the next chunk's lines may still merge into."""
 
-    step_s: str
+    head: str  # "<step>/<total>" as printed
     step: int
     sig: int
     prefix: str
@@ -172,12 +177,12 @@ class TextLogParser:
                 bucket = buckets.setdefault(pid, ([], []))
                 bucket[0].append(0)
                 bucket[1].append(vals)
-            cur_step_s, cur_step, cur_sig = carry.step_s, carry.step, carry.sig
+            cur_head, cur_step, cur_sig = carry.head, carry.step, carry.sig
         else:
-            cur_step_s, cur_step, cur_sig = None, -1, -1
+            cur_head, cur_step, cur_sig = None, -1, -1
         prev_head, prev_body = self.prev if self.prev else (None, None)
         seg_rows = self.seg_rows
-        merge, self_pair = self._merge, self.self_pair
+        merge, self_pair, merge_table = self._merge, self.self_pair, self.merge_table
         mark_len = len(MARK)
         last_index = len(lines) - 1
         for k, line in enumerate(lines):
@@ -194,7 +199,7 @@ class TextLogParser:
                             info = self._new_segment(when, config)
                             bounds.append((len(row_step), info.key[1], info))
                             seg_rows = 0
-                            cur_step_s, cur_step, cur_sig = None, -1, -1
+                            cur_head, cur_step, cur_sig = None, -1, -1
                             prev_head = prev_body = None
                         else:  # a config line before any step row: the launch's config
                             self.info.config, self.info.start_time = config, when
@@ -204,7 +209,7 @@ class TextLogParser:
                 skipped.append((first_line + k, classify_foreign(line), line))
                 continue
             c = line.find(": ", i + mark_len)
-            if c >= 0 and line[-2:] == ", ":
+            if c >= 0 and line.endswith(", "):
                 body = line[c + 2:-2]
             elif c >= 0 and line[-1:] == ",":
                 body = line[c + 2:-1]
@@ -216,8 +221,8 @@ class TextLogParser:
             if body == prev_body and head == prev_head:
                 skipped.append((first_line + k, "duplicate line", line))
                 continue
-            step_s = head.partition("/")[0]
             if validate:
+                step_s = head.partition("/")[0]
                 flat = body.replace(": ", ", ").split(", ")
                 sid = self._sig(tuple(flat[0::2]))
                 try:
@@ -240,7 +245,10 @@ class TextLogParser:
                     shapes[body[:body.find(": ")]] = sid
                 payload = body
             prev_head, prev_body = head, body
-            got = merge(cur_sig, sid) if step_s == cur_step_s else None
+            # lines with the same "<step>/<total>" join the row when their keys allow it
+            got = (merge_table.get((cur_sig, sid), 0) if head == cur_head else None)
+            if got == 0:
+                got = merge(cur_sig, sid)
             if got is not None:
                 cur_sig, pid = got
                 row = len(row_step) - 1
@@ -248,6 +256,7 @@ class TextLogParser:
                 if row == 0 and carry is not None:
                     carry_touched = True
             else:
+                step_s = head.partition("/")[0]
                 if not (step_s.isdigit() and step_s.isascii()):
                     raise SlowPath
                 step_i = int(step_s)
@@ -256,7 +265,7 @@ class TextLogParser:
                     info = self._new_segment()
                     bounds.append((len(row_step), info.key[1], info))
                     seg_rows = 0
-                cur_step_s, cur_step, cur_sig, pid = step_s, step_i, sid, self_pair[sid]
+                cur_head, cur_step, cur_sig, pid = head, step_i, sid, self_pair[sid]
                 row = len(row_step)
                 row_step.append(step_i)
                 row_prefix.append(line[:i])
@@ -282,7 +291,7 @@ class TextLogParser:
             r = len(row_step) - 1
             entries = [(pid, _as_floats(payloads[-1], self.sig_keys[self.pairs[pid][0]]))
                        for pid, (rows, payloads) in buckets.items() if rows[-1] == r]
-            self.carry = _Carry(cur_step_s, cur_step, cur_sig, row_prefix[r], row_line[r], entries)
+            self.carry = _Carry(cur_head, cur_step, cur_sig, row_prefix[r], row_line[r], entries)
         else:
             self.carry = None
         events: list[Event] = []

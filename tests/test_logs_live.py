@@ -94,3 +94,14 @@ def test_rows_arriving_for_an_older_segment_restitch(tmp_path):
     assert run.df["step"].tolist() == [0, 100, 200, 300, 400]
     assert run.superseded["step"].tolist() == [200, 300]
     assert (run.df["segment"] == [0, 0, 1, 1, 1]).all()
+
+
+def test_a_rewritten_file_is_read_again_from_its_start(tmp_path):
+    path = tmp_path / "train.log"
+    write_radiodiff_log(path, range(0, 1000, 100), start_time=T)
+    reader = RunReader(path)
+    assert len(reader.update().df) == 10
+    spec = write_radiodiff_log(path, range(0, 300, 100), start_time=datetime(2025, 3, 2, 12, 0, 0))
+    run = reader.update()
+    assert run.df["step"].tolist() == spec.steps and run.superseded.empty
+    assert any("read again from its start" in n for n in run.notes)

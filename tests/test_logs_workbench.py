@@ -111,3 +111,24 @@ def test_text_log_preferred_over_events_in_a_folder(tmp_path):
     assert run.segments["kind"].tolist() == ["radiodiff-log"]
     assert run.df["step"].tolist() == spec.steps
     assert any("TensorBoard event file(s)" in n for n in run.notes)
+
+
+def test_cut_off_event_record_is_counted(tmp_path):
+    pytest.importorskip("torch.utils.tensorboard")
+    _write_events(tmp_path, range(0, 4))
+    (events,) = tmp_path.glob("events.out.tfevents.*")
+    events.write_bytes(events.read_bytes()[:-7])  # the process was killed mid-record
+    run = read_run(events)
+    assert run.df["step"].tolist() == [0, 1, 2, 3]
+    assert run.logged["custom_tag"].tolist() == [True, True, True, False]  # the last scalar was cut
+    assert run.skipped_counts() == {"cut-off record": 1}
+
+
+def test_metrics_line_with_bytes_that_are_not_utf8(tmp_path):
+    lines = [line.encode() for line in _metrics_lines()[:4]]
+    lines.insert(2, b'{"kind": "step", "launch": 0, "note": "\xff\xfe"}')
+    (tmp_path / "metrics.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    run = read_run(tmp_path / "metrics.jsonl")
+    assert run.df["step"].tolist() == [0, 1, 2]
+    assert [(s.line, s.reason) for s in run.skipped] == [(3, "non-utf8 bytes")]
+    assert "\\xff\\xfe" in run.skipped[0].text
