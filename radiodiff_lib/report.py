@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import NotebookError
+from .notebook_env import HEADLESS_ENV
 from .notebook_params import find_notebook, read_notebook, validate_params
 from .report_export import export_html, export_markdown
 
 KERNEL_NAME = "python3"
 FALLBACK_KERNEL_NAME = "radiodiff-python3"
-HEADLESS_ENV = "RADIODIFF_HEADLESS"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 

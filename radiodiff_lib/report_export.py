@@ -17,9 +17,8 @@ from jinja2 import DictLoader
 from nbconvert import HTMLExporter, MarkdownExporter
 
 from .errors import NotebookError
+from .notebook_env import RECORD_MIME
 
-# Outputs of this type carry numbers for tests (see report_text.record); never shown to readers.
-RECORD_MIME = "application/vnd.radiodiff.record+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 _OFFLINE_TEMPLATE = r"""{%- extends 'lab/index.html.j2' -%}

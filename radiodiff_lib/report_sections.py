@@ -11,15 +11,21 @@ from typing import Any
 from IPython.display import Markdown, display
 
 from . import report_text as text
-from .report_export import RECORD_MIME
+from .notebook_env import RECORD_MIME
 
 
-def show_figure(fig: Any) -> None:
-    """Display a matplotlib figure once and release it."""
+def show_figure(fig: Any, dpi: int = 100) -> None:
+    """Display a matplotlib figure once, as a PNG drawn once (no tight-bbox second pass), and release it."""
+    import io
+
     import matplotlib.pyplot as plt
+    from IPython.display import Image
 
-    display(fig)
+    buf = io.BytesIO()
+    # fast zlib level: the figures are large and compression, not drawing, was a third of the time
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white", pil_kwargs={"compress_level": 1})
     plt.close(fig)
+    display(Image(data=buf.getvalue(), format="png"))
 
 
 def record(**values: Any) -> None:
@@ -47,7 +53,7 @@ def resume_points(run: Any, analysis: Any, interactive: bool = False) -> None:
 
 
 def losses(run: Any, analysis: Any, smoothing: float = 0.6, interactive: bool = False,
-           log_paths: Any = None) -> None:
+           log_paths: Any = None, section: int = 5) -> None:
     """Each metric: figure (raw + TensorBoard smoothing), observations and meaning; an explorer in JupyterLab."""
     from . import plots
 
@@ -56,7 +62,7 @@ def losses(run: Any, analysis: Any, smoothing: float = 0.6, interactive: bool = 
 
         display(explorer(run, analysis, smoothing=smoothing, log_paths=log_paths))
     for i, name in enumerate(analysis.metrics, 1):
-        display(Markdown(f"### {i}. `{name}`"))
+        display(Markdown(f"### {section}.{i} `{name}`"))
         if not interactive:
             show_figure(plots.metric_figure(run, analysis, name, smoothing=smoothing))
         display(text.metric_text(analysis, name))

@@ -63,6 +63,14 @@ def num(x: Any, fmt: str = ".5g") -> str:
     return format(v, fmt) if math.isfinite(v) else str(v)
 
 
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*_[]<>|`"})
+
+
+def esc(sentence: str) -> str:
+    """A sentence from the analysis as literal Markdown text (d_weight*disc_factor*g_loss stays as written)."""
+    return str(sentence).translate(_MD_SPECIAL)
+
+
 def pct(x: float | None) -> str:
     """A fraction in [0, 1] as a percentage."""
     return "-" if x is None else f"{x:.1%}"
@@ -88,16 +96,16 @@ def table(headers: list[str], rows: Iterable[Iterable[Any]]) -> str:
     return "\n".join(lines)
 
 
-def title(run: Any, analysis: Any, heading: str = "Training run analysis") -> Markdown:
-    """The report's title with the sources it read."""
+def title(run: Any, analysis: Any) -> Markdown:
+    """What the report read: sources, logged steps, segments."""
     sources = ", ".join(f"`{s}`" for s in getattr(run, "sources", []) or []) or "(no source)"
-    return Markdown(f"# {heading}\n\nRead from {sources}: {analysis.entries} logged steps, "
-                    f"{analysis.segments} launch segment(s).")
+    return Markdown(f"**Run:** {sources}: {analysis.entries} logged steps from step {analysis.first_step} to "
+                    f"{analysis.latest_step}, {analysis.segments} launch segment(s).")
 
 
 def summary(analysis: Any) -> Markdown:
     """The analysis' summary sentences as a list."""
-    return Markdown("\n".join(f"- {s}" for s in analysis.summary_sentences))
+    return Markdown("\n".join(f"- {esc(s)}" for s in analysis.summary_sentences))
 
 
 def key_statistics(analysis: Any) -> Markdown:
@@ -140,20 +148,24 @@ def resume_text(analysis: Any, index: int) -> Markdown:
     r = analysis.resumes[index]
     replay = (f"{r.replayed_steps} logged step(s) replayed ({r.replayed_range[0]}..{r.replayed_range[1]}, "
               "earlier values kept as superseded rows)" if r.replayed_steps and r.replayed_range else "no step replayed")
-    head = (f"### Resume {index + 1}: step {r.step}\n\nSegment {r.segment} starts at step {r.step} after the previous "
+    head = (f"### Resume at step {r.step}\n\nSegment {r.segment} starts at step {r.step} after the previous "
             f"launch last logged step {r.previous_last_step}; {replay}; wall-clock gap "
             f"{duration(r.gap_seconds)}. File: `{r.file}`.\n\n")
     rows = []
     for name, verdict in r.continuity.items():
         ev = r.evidence.get(name, {})
+        rel = ev.get("relative_shift")
         rows.append([f"`{name}`", f"**{verdict}**", num(ev.get("shift"), ".3g"), num(ev.get("noise"), ".3g"),
-                     num(ev.get("shift_sigma"), "+.2f"), f"{ev.get('n_before', '-')} / {ev.get('n_after', '-')}"])
+                     num(ev.get("shift_sigma"), "+.2f"), f"{rel:+.2%}" if rel is not None else "-",
+                     f"{ev.get('n_before', '-')} / {ev.get('n_after', '-')}"])
     th = analysis.thresholds
-    return Markdown(head + table(["metric", "verdict", "shift", "noise (before)", "shift / noise",
+    min_rel = getattr(th, "jump_min_rel", None)
+    also = f" and of more than {min_rel:.0%} of the level before" if min_rel else ""
+    return Markdown(head + table(["metric", "verdict", "shift", "noise (before)", "shift / noise", "shift / level",
                                   "entries before / after"], rows)
-                    + f"\n\nA jump is a shift of more than {th.jump_sigma:g} noise units between the "
-                    f"{th.continuity_window} entries before and after (trend-corrected when the trend before is "
-                    "significant).")
+                    + f"\n\nA jump is a shift of more than {th.jump_sigma:g} noise units{also}, comparing the "
+                    f"{th.continuity_window} entries before and after the resume (the shift is measured from the "
+                    "trend line of the entries before when that trend is significant).")
 
 
 def no_resumes() -> Markdown:
@@ -184,14 +196,14 @@ def metric_text(analysis: Any, name: str) -> Markdown:
                    f"{num(m.window_mean, '.4g')} with noise {num(m.window_sigma, '.2g')}; the fitted slope is "
                    f"{t.slope_per_1k_steps:+.3g} per 1k steps (p={t.p_value:.2g}, "
                    f"{'distinguishable' if t.significant else 'not distinguishable'} from noise).")
-    obs.append(f"Status **{m.status}**: {m.status_reason}.")
+    obs.append(f"Status **{m.status}**: {esc(m.status_reason)}.")
     if len(m.phases) > 1:
         parts = [f"{p} phase mean {num(s.get('mean'), '.4g')} over {s.get('n')} entries"
                  for p, s in m.phases.items() if s.get("n")]
         if parts:
             obs.append("By phase: " + "; ".join(parts) + ".")
     for d in diagnostics_for(analysis, name):
-        obs.append(f"Finding `{d.id}` ({SEVERITY_MARK.get(d.severity, d.severity)}): {d.message}")
+        obs.append(f"Finding `{d.id}` ({SEVERITY_MARK.get(d.severity, d.severity)}): {esc(d.message)}")
     meaning = MEANING.get(name, "A quantity the training log records.")
     return Markdown("\n".join(f"- {o}" for o in obs) + f"\n\n*What it is:* {meaning}")
 
@@ -233,8 +245,8 @@ def diagnostics(analysis: Any) -> Markdown:
     parts = []
     for d in sorted(analysis.diagnostics, key=lambda d: order.get(d.severity, 3)):
         ev = "; ".join(f"{k} = {_evidence(v)}" for k, v in d.evidence.items())
-        parts.append(f"- **{SEVERITY_MARK.get(d.severity, d.severity)}** `{d.id}`: {d.message}"
-                     + (f"<br>*Evidence:* {ev}" if ev else ""))
+        parts.append(f"- **{SEVERITY_MARK.get(d.severity, d.severity)}** `{d.id}`: {esc(d.message)}"
+                     + (f"<br>*Evidence:* {esc(ev)}" if ev else ""))
     return Markdown("\n".join(parts))
 
 
@@ -251,7 +263,7 @@ def recommendations(analysis: Any) -> Markdown:
     if not analysis.recommendations:
         return Markdown("No diagnostic calls for a change; keep training to `train_num_steps` and evaluate on "
                         "held-out maps.")
-    return Markdown("\n".join(f"{i}. {r}" for i, r in enumerate(analysis.recommendations, 1)))
+    return Markdown("\n".join(f"{i}. {esc(r)}" for i, r in enumerate(analysis.recommendations, 1)))
 
 
 def reconstruction_text(result: Any) -> Markdown:

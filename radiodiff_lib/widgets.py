@@ -15,7 +15,7 @@ from typing import Any
 
 from IPython.display import Markdown, display
 
-from .report import HEADLESS_ENV
+from .notebook_env import HEADLESS_ENV
 
 
 def resolve_interactive(flag: bool | None) -> bool:
@@ -31,6 +31,16 @@ def resolve_interactive(flag: bool | None) -> bool:
     except ImportError:
         return False
     return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"  # a Jupyter kernel
+
+
+def repo_root_cwd() -> Path:
+    """In JupyterLab the kernel starts in notebooks/: move to the repo root so relative paths match the CLI's."""
+    from .notebook_params import notebooks_dir
+
+    here = Path.cwd().resolve()
+    if here == notebooks_dir().resolve():
+        os.chdir(here.parent)
+    return Path.cwd()
 
 
 def _draw(out: Any, fig: Any) -> None:
@@ -146,7 +156,7 @@ def resume_picker(run: Any, analysis: Any) -> Any:
     from . import plots
     from . import report_text as text
 
-    options = [(f"resume {i + 1} at step {r.step}", i) for i, r in enumerate(analysis.resumes)]
+    options = [(f"resume at step {r.step}", i) for i, r in enumerate(analysis.resumes)]
     pick = W.Dropdown(options=options, description="resume")
     out = W.Output()
 
