@@ -215,6 +215,7 @@ class RunReader:
         self.notes: list[str] = []
         self._discover_notes: list[str] = []
         self._sup_cache: tuple | None = None
+        self._seen: set[Path] = set()
         self.run = Run()
 
     def _sources(self) -> list[Path]:
@@ -228,9 +229,10 @@ class RunReader:
     def update(self, final: bool = False) -> Run:
         """Read appended bytes of known files and any new file; return the current Run."""
         for path in self._sources():
-            key = str(path)
-            if key not in self.files:
-                self.files[key] = _File(path)
+            real = path.resolve()  # the same file named twice (a folder and its file) is read once
+            if real not in self._seen:
+                self._seen.add(real)
+                self.files[str(path)] = _File(path)
         for name in list(self.files):
             f = self.files[name]
             try:

@@ -199,3 +199,9 @@ def test_huge_values_and_radiodiff_config(tmp_path):
     assert run.config["model"]["lossconfig"]["disc_start"] == 100
     assert np.issubdtype(run.df["time"].dtype, np.datetime64)
     assert spec.steps == [0, 100]
+
+
+def test_a_file_named_twice_is_read_once(tmp_path):
+    spec = write_radiodiff_log(tmp_path / "2025-03-02-09-14_.log", [0, 100])
+    run = read_run([tmp_path, spec.path, str(spec.path)])
+    assert run.df["step"].tolist() == [0, 100] and run.superseded.empty and len(run.sources) == 1
