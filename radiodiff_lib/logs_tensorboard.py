@@ -54,16 +54,15 @@ class TensorBoardParser:
         from tensorboard.compat.proto import event_pb2
 
         pos, events = 0, []
-        rows: dict[int, dict] = {}
-        order: list[int] = []
+        rows: list[dict] = []  # one dict per step, in file order
         replace_first = False
 
         def flush() -> None:
-            nonlocal rows, order, replace_first
-            if order:
-                events.append(Event("rows", key=self.info.key, rows=self._batch(order, rows),
+            nonlocal rows, replace_first
+            if rows:
+                events.append(Event("rows", key=self.info.key, rows=self._batch(rows),
                                     replace_last=replace_first))
-            rows, order, replace_first = {}, [], False
+            rows, replace_first = [], False
 
         while pos + 12 <= len(data):
             (length,) = struct.unpack_from("<Q", data, pos)
@@ -82,19 +81,18 @@ class TensorBoardParser:
                 self._open(ev.wall_time, events)
             if not ev.HasField("summary"):
                 continue
-            step = int(ev.step)
-            row = rows.get(step)
-            if row is None:
-                if self.pending is not None and step == self.pending["_step"] and not order:
-                    row = rows[step] = self.pending  # the last step of the previous read goes on
+            step, last = int(ev.step), self.pending
+            if last is not None and step == last["_step"]:
+                row = last  # more scalars of the same step
+                if not rows:  # ... whose row was handed over by the previous read: redo it
+                    rows.append(row)
                     replace_first = True
-                elif self.pending is not None and step <= self.pending["_step"]:
+            else:
+                if last is not None and step < last["_step"]:
                     flush()  # the step went back inside one file: a restart
                     self._open(ev.wall_time, events)
-                    row = rows[step] = {"_time": ev.wall_time, "_line": self.n_lines, "_step": step}
-                else:
-                    row = rows[step] = {"_time": ev.wall_time, "_line": self.n_lines, "_step": step}
-                order.append(step)
+                row = {"_time": ev.wall_time, "_line": self.n_lines, "_step": step}
+                rows.append(row)
                 self.pending = row
             for value in ev.summary.value:
                 x = _scalar(value)
@@ -115,12 +113,12 @@ class TensorBoardParser:
         self.pending = None
         events.append(Event("segment", segment=self.info))
 
-    def _batch(self, order: list[int], rows: dict):
-        n = len(order)
+    def _batch(self, rows: list[dict]):
+        n = len(rows)
         metrics: dict[str, np.ndarray] = {}
         logged: dict[str, np.ndarray] = {}
-        for r, step in enumerate(order):
-            for key, value in rows[step].items():
+        for r, row in enumerate(rows):
+            for key, value in row.items():
                 if key.startswith("_"):
                     continue
                 if key not in metrics:
@@ -128,9 +126,9 @@ class TensorBoardParser:
                     logged[key] = np.zeros(n, bool)
                 metrics[key][r] = value
                 logged[key][r] = True
-        steps = np.array(order, np.int64)
-        times = np.array([_when(rows[s]["_time"]) for s in order], "datetime64[ns]")
-        lines = np.array([rows[s]["_line"] for s in order], np.int64)
+        steps = np.array([row["_step"] for row in rows], np.int64)
+        times = np.array([_when(row["_time"]) for row in rows], "datetime64[ns]")
+        lines = np.array([row["_line"] for row in rows], np.int64)
         return batch_from_columns(steps, times, lines, metrics, logged)
 
 

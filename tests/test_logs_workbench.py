@@ -132,3 +132,27 @@ def test_metrics_line_with_bytes_that_are_not_utf8(tmp_path):
     assert run.df["step"].tolist() == [0, 1, 2]
     assert [(s.line, s.reason) for s in run.skipped] == [(3, "non-utf8 bytes")]
     assert "\\xff\\xfe" in run.skipped[0].text
+
+
+def test_tensorboard_followed_live_and_restart_inside_a_file(tmp_path):
+    pytest.importorskip("torch.utils.tensorboard")
+    from torch.utils.tensorboard import SummaryWriter
+
+    from radiodiff_lib.logs import RunReader
+
+    writer = SummaryWriter(str(tmp_path))
+    for s in (0, 1, 2):
+        writer.add_scalar("total_loss", float(s), s)
+    writer.flush()
+    reader = RunReader(tmp_path)
+    assert reader.update().df["step"].tolist() == [0, 1, 2]
+    writer.add_scalar("rec_loss", 0.5, 2)  # another scalar of step 2 arrives in a later read
+    for s in (1, 2):  # then the steps go back: a restart written into the same file
+        writer.add_scalar("total_loss", 10.0 + s, s)
+    writer.close()
+    run = reader.update()
+    assert run.df["step"].tolist() == [0, 1, 2]
+    assert run.df["train/total_loss"].tolist() == [0.0, 11.0, 12.0]
+    assert run.superseded["step"].tolist() == [1, 2]
+    assert run.superseded["train/rec_loss"].tolist()[1] == 0.5
+    assert run.segments["n_rows"].tolist() == [3, 2]
