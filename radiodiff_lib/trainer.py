@@ -19,8 +19,8 @@ from typing import Any, Callable, Iterable
 import torch
 
 from . import checkpoint as ckpt
-from .config import Config, config_from_dict, config_to_dict, mixed_precision, save_config
-from .errors import CheckpointError, TrainingError
+from .config import Config, config_to_dict, mixed_precision, save_config
+from .errors import TrainingError
 from .train_logging import NullLogger, RunLogger, is_finite
 from .train_state import EMA, LRMultiplier, ResumableBatchSampler, capture_rng, restore_rng, seed_everything
 from .train_dist import Dist
@@ -131,6 +131,9 @@ class Trainer:
         self.data_position = 0
         self.launch = 0
         self.resumed_from: str | None = None
+        # (step, wall seconds, process CPU seconds) per step, checkpoint writes excluded: for the benchmark
+        self.step_seconds: list[tuple[int, float, float]] = []
+        self.untimed_hooks: list[Callable[[int], None]] = []
         seed_everything(self.tr.seed + self.dist.rank)
         self.loader_generator = torch.Generator().manual_seed(self.tr.seed)
 
@@ -162,6 +165,7 @@ class Trainer:
             self.opt_disc.load_state_dict(obj["opt_disc"])
             self.sched_ae.load_state_dict(obj["lr_scheduler_ae"])
             self.sched_disc.load_state_dict(obj["lr_scheduler_disc"])
+            self._apply_schedule_config()
             if self.ema is not None and obj.get("ema") is not None:
                 self.ema.load_state_dict(obj["ema"])
             self.scaler_ae.load_state_dict(obj["scaler"]["ae"]) if obj["scaler"]["ae"] else None
@@ -181,6 +185,16 @@ class Trainer:
                 self.notes.append(f"the checkpoint holds no RNG state for rank {self.dist.rank}; that rank is reseeded.")
             return
         self._load_radiodiff(obj, path)
+
+    def _apply_schedule_config(self) -> None:
+        """The LR schedule follows the config given now (e.g. a longer train_num_steps), noted when it changed."""
+        for sched in (self.sched_ae, self.sched_disc):
+            mult, before = sched.lr_lambdas[0], dict(vars(sched.lr_lambdas[0]))
+            mult.__init__(self.tr.lr, self.tr.min_lr, self.tr.train_num_steps)
+            sched.base_lrs = [self.tr.lr]
+            if vars(mult) != before and sched is self.sched_ae:
+                self.notes.append(f"LR schedule changed on resume ({before} -> {vars(mult)}); the continuation "
+                                  "differs from the original run's.")
 
     def _load_radiodiff(self, obj: dict, path: Path) -> None:
         from .radiodiff_ckpt import load_radiodiff_weights
@@ -315,7 +329,7 @@ class Trainer:
             with _StopRequest() as stop:
                 batches = self._loader()
                 while self.step < target:
-                    s = self.step
+                    s, t_step, c_step = self.step, time.perf_counter(), time.process_time()
                     log = s % self.tr.log_freq == 0
                     lr = self.opt_ae.param_groups[0]["lr"]
                     gen, disc, bad = self.train_step(batches, log)
@@ -340,6 +354,9 @@ class Trainer:
                     if self.ema is not None:
                         self.ema.maybe_update(self.model, self.step)
                     logger.progress(self.step)
+                    self.step_seconds.append((s, time.perf_counter() - t_step, time.process_time() - c_step))
+                    for hook in self.untimed_hooks:  # benchmark: a paired reference step outside the timing
+                        hook(s)
                     stop_now = self.dist.any_flag(stop.signal is not None)
                     if self.step % self.tr.save_and_sample_every == 0 or self.step == target or stop_now:
                         last_path = self.save(logger)
