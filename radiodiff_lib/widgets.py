@@ -43,13 +43,25 @@ def repo_root_cwd() -> Path:
     return Path.cwd()
 
 
-def _draw(out: Any, fig: Any) -> None:
-    """Replace an Output widget's content by ``fig`` (safe from a background thread)."""
-    import matplotlib.pyplot as plt
+def _bundle(obj: Any) -> dict:
+    """A display_data output for an Output widget: a matplotlib figure (PNG), Markdown, or text."""
+    if hasattr(obj, "savefig"):
+        import base64
 
-    out.clear_output(wait=True)
-    out.append_display_data(fig)
-    plt.close(fig)
+        from .report_sections import figure_png
+
+        png = figure_png(obj)
+        return {"output_type": "display_data", "metadata": {},
+                "data": {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": "<figure>"}}
+    if isinstance(obj, Markdown):
+        return {"output_type": "display_data", "metadata": {}, "data": {"text/markdown": obj.data,
+                                                                         "text/plain": obj.data}}
+    return {"output_type": "stream", "name": "stdout", "text": f"{obj}\n"}
+
+
+def _draw(out: Any, *objs: Any) -> None:
+    """Replace an Output widget's content at once (one state update: no stale figure, thread-safe)."""
+    out.outputs = tuple(_bundle(o) for o in objs)
 
 
 # --- analysis ------------------------------------------------------------------------------
@@ -106,8 +118,7 @@ class Explorer:
         try:
             fig = self.figure()
         except Exception as exc:  # a bad range or log scale of a negative metric: say so, keep the UI
-            self.out.clear_output(wait=True)
-            self.out.append_stdout(f"cannot draw: {exc}\n")
+            _draw(self.out, f"cannot draw: {exc}")
             return
         _draw(self.out, fig)
 
@@ -161,13 +172,7 @@ def resume_picker(run: Any, analysis: Any) -> Any:
     out = W.Output()
 
     def show(_change: Any = None) -> None:
-        out.clear_output(wait=True)
-        out.append_display_data(text.resume_text(analysis, pick.value))
-        fig = plots.resume_zoom_figure(run, analysis, pick.value)
-        out.append_display_data(fig)
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+        _draw(out, text.resume_text(analysis, pick.value), plots.resume_zoom_figure(run, analysis, pick.value))
 
     pick.observe(show, names="value")
     show()

@@ -12,7 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from logfactory import START, write_radiodiff_log
+import random
+
+from logfactory import START, default_values, write_radiodiff_log
 from radiodiff_lib.notebook_params import notebook_parameters, notebooks_dir
 from radiodiff_lib.report import render_notebook
 from radiodiff_lib.report_export import RECORD_MIME, external_loads
@@ -36,13 +38,23 @@ def error_outputs(ipynb: Path) -> list:
             if o.get("output_type") == "error" or o.get("name") == "stderr" and "Traceback" in o.get("text", "")]
 
 
+def noisy_values(step: int) -> tuple[dict, dict]:
+    """logfactory's values with reproducible noise on the reconstruction (so smoothing visibly matters)."""
+    gen, disc = default_values(step, 2501, train_num_steps=10000)
+    gen["train/rec_loss"] *= 1 + 0.2 * random.Random(step).gauss(0, 1)
+    gen["train/nll_loss"] = gen["train/rec_loss"] * 20000.0
+    gen["train/total_loss"] = (gen["train/nll_loss"] + 1e-6 * gen["train/kl_loss"]
+                               + gen["train/d_weight"] * gen["train/disc_factor"] * gen["train/g_loss"])
+    return gen, disc
+
+
 def two_launch_log(folder: Path) -> tuple[list[Path], int]:
     """A RadioDiff run in two files: steps 0..3000 every 100, then a resume at 2000 up to 4900."""
     folder.mkdir(parents=True, exist_ok=True)
     a = folder / "2025-03-02-09-14_train_vae.log"
     b = folder / "2025-03-03-20-00_train_vae.log"
-    write_radiodiff_log(a, range(0, 3100, 100), disc_start=2501, total_steps=10000)
-    write_radiodiff_log(b, range(2000, 5000, 100), disc_start=2501, total_steps=10000,
+    write_radiodiff_log(a, range(0, 3100, 100), disc_start=2501, total_steps=10000, values=noisy_values)
+    write_radiodiff_log(b, range(2000, 5000, 100), disc_start=2501, total_steps=10000, values=noisy_values,
                         start_time=START + timedelta(hours=40))
     return [a, b], 50  # unique logged steps 0..4900
 
