@@ -65,8 +65,9 @@ def inspect_checkpoints(path: str | Path) -> pd.DataFrame:
         files = [path]
     else:
         raise CheckpointError(f"{path}: no such file or folder. Pass a results folder or a checkpoint file.")
-    df = pd.DataFrame([_row(p) for p in files], columns=COLUMNS)
-    return df.astype({"milestone": "Int64", "step": "Int64", "bytes": "int64"}) if len(df) else df
+    # object columns: milestone/step/written_at stay ints/str or None, so that --json writes nulls
+    df = pd.DataFrame([_row(p) for p in files], columns=COLUMNS, dtype=object)
+    return df.astype({"bytes": "int64"}) if len(df) else df
 
 
 def inspect_table_text(df: pd.DataFrame) -> str:
@@ -76,6 +77,8 @@ def inspect_table_text(df: pd.DataFrame) -> str:
     show = df.copy()
     show["path"] = show["path"].map(lambda p: Path(p).name)
     show["MB"] = (show.pop("bytes") / 1e6).round(2)
+    show["note"] = show["note"].map(lambda n: n if len(n) <= 70 else n[:67] + "...")
+    show = show.map(lambda v: "-" if v is None else v)
     cols = ["path", "milestone", "step", "written_at", "MB", "format", "integrity", "resume", "note"]
     return show[cols].to_string(index=False, na_rep="-")
 

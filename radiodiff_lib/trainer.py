@@ -278,13 +278,14 @@ class Trainer:
                 total, logs = self.loss.generator_loss(x, rec, posterior, s, last_layer)
             if not torch.isfinite(total):
                 bad = bad or self._first_nonfinite(logs) or "train/total_loss"
+                gen_logs.append(logs)  # logged, so the bad values show in the metrics
                 break
             self.scaler_ae.scale(total / accum).backward()
             pairs.append((x, rec.detach()))
             gen_logs.append(logs)
         if self.dist.any_flag(bad is not None):
             bad = bad or "train/total_loss (on another process)"
-            return {}, None, bad
+            return (_mean_logs(gen_logs, GEN_ORDER) if gen_logs and log else {}), None, bad
         self._optimizer_step(self.opt_ae, self.ae_params, self.scaler_ae)
         disc_logs = []
         if gan:
@@ -295,12 +296,14 @@ class Trainer:
                     d_loss, logs = self.loss.discriminator_loss(x, rec, s)
                 if not torch.isfinite(d_loss):
                     bad = bad or self._first_nonfinite(logs) or "train/disc_loss"
+                    disc_logs.append(logs)
                     break
                 self.scaler_disc.scale(d_loss / accum).backward()
                 disc_logs.append(logs)
             if self.dist.any_flag(bad is not None):
                 bad = bad or "train/disc_loss (on another process)"
-                return {}, None, bad
+                return ((_mean_logs(gen_logs, GEN_ORDER) if log else {}),
+                        (_mean_logs(disc_logs, []) if disc_logs and log else None), bad)
             self._optimizer_step(self.opt_disc, self.disc_params, self.scaler_disc)
             self.dist.broadcast_buffers(self.loss.discriminator)
         if not log:
@@ -334,6 +337,8 @@ class Trainer:
                     lr = self.opt_ae.param_groups[0]["lr"]
                     gen, disc, bad = self.train_step(batches, log)
                     self.data_position += self._samples_per_step()
+                    if log and gen and self.dist.is_main:
+                        logger.log_step(s, "gan" if self.loss.disc_factor_at(s) > 0 else "vae", lr, gen, disc)
                     if bad:
                         if self.tr.on_nonfinite == "stop":
                             msg = (f"non-finite {bad} at step {s}; training stopped. The last good checkpoint "
@@ -342,9 +347,6 @@ class Trainer:
                             logger.note(f"[Error] {msg}")
                             raise TrainingError(msg)
                         logger.note(f"[Skip] non-finite {bad} at step {s}: step skipped (no parameter update)")
-                    elif log and self.dist.is_main:
-                        phase = "gan" if disc is not None else "vae"
-                        logger.log_step(s, phase, lr, gen, disc)
                     with warnings.catch_warnings():
                         # before disc_start opt_disc is idle on purpose; its LR still follows the schedule
                         warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)

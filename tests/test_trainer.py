@@ -219,6 +219,18 @@ def test_nonfinite_loss_can_skip_steps(tmp_path: Path):
     result = train(cfg, results_folder=tmp_path, dataset=NaNData(), model=model, loss=loss, progress=False)
     assert result.step == 2 and torch.equal(model.decoder.conv_out.weight, w0)
     assert (tmp_path / "train.log").read_text().count("[Skip] non-finite") == 2
+    rows = current_steps(tmp_path)  # the bad values are logged (JSON NaN), so the log reader sees them
+    assert sorted(rows) == [0, 1] and math.isnan(rows[0]["train/rec_loss"])
+
+
+def test_longer_schedule_on_resume_is_noted(dataset, tmp_path: Path):
+    train(make_tiny_config(), max_steps=1, results_folder=tmp_path, dataset=dataset, progress=False)
+    result = train(make_tiny_config(**{"trainer.train_num_steps": 20}), max_steps=2, resume="latest",
+                   results_folder=tmp_path, dataset=dataset, progress=True)
+    assert any("LR schedule changed" in n for n in result.notes)
+    rows = current_steps(tmp_path)
+    cfg = make_tiny_config()
+    assert rows[1]["lr"] == pytest.approx(lr_at(1, cfg.trainer.lr, cfg.trainer.min_lr, 8))  # set by step 0's scheduler
 
 
 def test_resume_from_radiodiff_checkpoint_warns(dataset, tmp_path: Path):
