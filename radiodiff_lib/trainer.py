@@ -135,7 +135,6 @@ class Trainer:
         self.step_seconds: list[tuple[int, float, float]] = []
         self.untimed_hooks: list[Callable[[int], None]] = []
         seed_everything(self.tr.seed + self.dist.rank)
-        self.loader_generator = torch.Generator().manual_seed(self.tr.seed)
 
     # --- state -----------------------------------------------------------------------------
 
@@ -151,8 +150,7 @@ class Trainer:
             "scaler": {"ae": self.scaler_ae.state_dict(), "disc": self.scaler_disc.state_dict()},
             "rng": rng,
             "data_state": {"seed": self.tr.seed, "position": self.data_position, "num_items": len(self.dataset),
-                           "batch_size": self.config.data.batch_size, "world": self.dist.world,
-                           "loader_generator": self.loader_generator.get_state()},
+                           "batch_size": self.config.data.batch_size, "world": self.dist.world},
             "metrics_offset": metrics_offset, "launch": self.launch, "written_at": time.time(),
         }
 
@@ -173,7 +171,6 @@ class Trainer:
             self.step = int(obj["step"])
             ds = obj["data_state"]
             self.data_position = int(ds["position"])
-            self.loader_generator.set_state(ds["loader_generator"])
             if ds["seed"] != self.tr.seed or ds["num_items"] != len(self.dataset):
                 self.notes.append(f"data order differs from the checkpoint's (seed {ds['seed']}, {ds['num_items']} items); "
                                   "the continuation is not exact.")
@@ -346,7 +343,8 @@ class Trainer:
                                    "check the data, or set trainer.on_nonfinite: skip.")
                             logger.note(f"[Error] {msg}")
                             raise TrainingError(msg)
-                        logger.note(f"[Skip] non-finite {bad} at step {s}: step skipped (no parameter update)")
+                        part = "discriminator update" if "disc" in bad or "logits" in bad else "step (no parameter update)"
+                        logger.note(f"[Skip] non-finite {bad} at step {s}: {part} skipped")
                     with warnings.catch_warnings():
                         # before disc_start opt_disc is idle on purpose; its LR still follows the schedule
                         warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
