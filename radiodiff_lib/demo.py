@@ -28,7 +28,8 @@ def train_demo(folder: Path = DEMO_FOLDER, progress: bool = True) -> tuple[Path,
     from .config import resolve_config
     from .trainer import resume, train
 
-    torch.set_num_threads(min(2, torch.get_num_threads()))  # the demo is sized for 2 cores
+    # One thread: at this model size two threads were 2x slower on a 2-core machine (sync overhead)
+    torch.set_num_threads(1)
     cfg = resolve_config("demo")
     tr, disc_start = cfg.trainer, cfg.model.lossconfig.disc_start
     if folder.exists():

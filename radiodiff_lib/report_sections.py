@@ -67,6 +67,8 @@ def losses(run: Any, analysis: Any, smoothing: float = 0.6, interactive: bool = 
         from .widgets import explorer
 
         display(explorer(run, analysis, smoothing=smoothing, log_paths=log_paths))
+    else:
+        explore_note(interactive)
     for i, name in enumerate(analysis.metrics, 1):
         display(Markdown(f"### {section}.{i} `{name}`"))
         if not interactive:
@@ -125,9 +127,9 @@ def reconstruction(checkpoint: str | Path | None, data: str = "synthetic", split
 def explore_note(interactive: bool) -> None:
     """In a static report: say what the JupyterLab version of this notebook offers."""
     if not interactive:
-        display(Markdown("Open `notebooks/analyze.ipynb` in JupyterLab (`make lab`) for controls over these "
-                         "figures: metric, TensorBoard smoothing, step range, log scale, step or wall-time axis, a "
-                         "resume-point picker, and a live mode that follows a log while it is written."))
+        display(Markdown("*In JupyterLab (`make lab`, `notebooks/analyze.ipynb`) these figures come with controls: "
+                         "metric, smoothing, step range, log scale, step or wall-time axis, a resume-point picker, "
+                         "and a live mode that follows a log while it is written.*"))
 
 
 def training_curves(session: Any) -> Any:

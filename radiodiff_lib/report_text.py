@@ -119,9 +119,11 @@ def key_statistics(analysis: Any) -> Markdown:
         rows.append([f"`{name}`", f"{num(m.latest)} @ {m.latest_step}", num(m.first), f"{num(m.min, '.4g')} .. "
                      f"{num(m.max, '.4g')}", num(m.change_pct, "+.1f") if m.change_pct is not None else "-",
                      window, trend, f"**{m.status}**"])
-    text = table(["metric", "latest @ step", "first", "range", "change %", f"last {analysis.thresholds.window} "
-                  "mean ± noise", "slope", "status"], rows)
-    return Markdown(text + "\n\nStatus rules (first that applies): not logged, non-finite, insufficient data, "
+    text = table(["metric", "latest @ step", "first", "range", "change %", "window mean ± noise", "slope", "status"],
+                 rows)
+    return Markdown(text + f"\n\nThe window is the last {analysis.thresholds.window} logged entries (all of them when "
+                    "there are fewer); the slope is fitted over it. "
+                    "Status rules (first that applies): not logged, non-finite, insufficient data, "
                     "constant, unstable, flat (slope not distinguishable from noise), improving/worsening "
                     "(rec_loss, nll_loss), falling/rising (others). The noise is 1.4826 x MAD.")
 
@@ -309,7 +311,8 @@ def appendix(run: Any, analysis: Any, params: dict | None = None) -> Markdown:
     cfg = getattr(run, "config", None)
     if cfg:
         import yaml
-        parts.append("**Config recovered from the log**\n\n```yaml\n" + yaml.safe_dump(_plain(cfg), sort_keys=False)
+        parts.append("**Config recovered from the log**\n\n```yaml\n" + yaml.safe_dump(_plain(cfg), sort_keys=False,
+                                                                                   default_flow_style=None, width=100)
                      + "```")
     else:
         parts.append("**Config:** none found in the log.")
