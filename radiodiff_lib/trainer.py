@@ -238,6 +238,7 @@ class Trainer:
         return iter(torch.utils.data.DataLoader(
             self.dataset, batch_sampler=sampler, num_workers=self.config.data.num_workers,
             generator=torch.Generator().manual_seed(self.tr.seed + self.data_position),
+            worker_init_fn=_worker_ignores_sigint if self.config.data.num_workers else None,
             pin_memory=self.device.type == "cuda"))
 
     def _autocast(self) -> Any:
@@ -372,6 +373,11 @@ class Trainer:
         return TrainResult(step=self.step, target_step=target, results_folder=self.folder, last_checkpoint=last_path,
                            interrupted=interrupted, resumed_from=self.resumed_from, seconds=time.time() - t0,
                            launch=self.launch, notes=self.notes)
+
+
+def _worker_ignores_sigint(worker_id: int) -> None:
+    """Ctrl-C reaches the data workers too; only the main process reacts (it finishes the step and saves)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _mean_logs(logs: list[dict], order: list[str]) -> dict:
