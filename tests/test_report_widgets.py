@@ -87,3 +87,18 @@ def test_train_form_trains_on_click(tmp_path):
     button.click()
     assert session.errors == [] and session.result.step == 3
     assert (tmp_path / "run" / "metrics.jsonl").is_file()
+
+
+def test_resume_form_offers_checkpoints_and_resumes_on_click(tmp_path):
+    from radiodiff_lib.checkpoint import inspect_checkpoints
+    from radiodiff_lib.trainer import train
+
+    cfg = make_tiny_config(**{"trainer.train_num_steps": 4, "trainer.save_and_sample_every": 2})
+    train(cfg, max_steps=2, results_folder=tmp_path / "run", progress=False)
+    table = inspect_checkpoints(tmp_path / "run")
+    session = widgets.resume_panel(tmp_path / "run", interactive=True, table=table)
+    (pick, steps, button), _out = session.widget.children[0].children, session.widget.children[1]
+    assert [v for _, v in pick.options][0] == "latest" and len(pick.options) == 1 + len(table)
+    pick.value = pick.options[-1][1]
+    button.click()
+    assert session.errors == [] and session.result.step == 4 and session.checkpoint == pick.value
