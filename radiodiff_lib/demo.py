@@ -18,19 +18,28 @@ EVAL_MAPS = 16
 def stop_step(train_num_steps: int, save_every: int) -> int:
     """Where the first launch stops: about 5/8 of the way, never on a checkpoint milestone."""
     k = max(1, (train_num_steps * 5) // 8)
-    return k + 1 if k % save_every == 0 else k
+    k = k + 1 if k % save_every == 0 else k
+    return min(k, max(1, train_num_steps - 1))
 
 
-def train_demo(folder: Path = DEMO_FOLDER, progress: bool = True) -> tuple[Path, list[str]]:
+def train_demo(folder: Path = DEMO_FOLDER, progress: bool = True, say=print) -> tuple[Path, list[str]]:
     """Train the demo config in ``folder`` (fresh): stop part-way, resume to the end; (checkpoint, story lines)."""
     import torch
 
     from .config import resolve_config
     from .trainer import resume, train
 
+    threads = torch.get_num_threads()
     # One thread: at this model size two threads were 2x slower on a 2-core machine (sync overhead)
     torch.set_num_threads(1)
-    cfg = resolve_config("demo")
+    try:
+        return _train_story(resolve_config("demo"), folder, progress, say, train, resume)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_story(cfg, folder: Path, progress: bool, say, train, resume) -> tuple[Path, list[str]]:
+    """Launch 1 to the stop step, launch 2 resumed to the end; say what happened."""
     tr, disc_start = cfg.trainer, cfg.model.lossconfig.disc_start
     if folder.exists():
         shutil.rmtree(folder)  # a fresh run each time: the trainer refuses a folder with old checkpoints
@@ -40,11 +49,13 @@ def train_demo(folder: Path = DEMO_FOLDER, progress: bool = True) -> tuple[Path,
     first = train(cfg, max_steps=k, results_folder=folder, progress=progress)
     story.append(f"launch 1: trained steps 0..{first.step} of {tr.train_num_steps} and stopped part-way "
                  f"(as an interruption would) in {time.perf_counter() - t0:.0f} s")
+    say(story[-1])
     t1 = time.perf_counter()
     second = resume(folder, checkpoint="latest", progress=progress)
     story.append(f"launch 2: resumed from {Path(str(second.resumed_from)).name if second.resumed_from else 'latest'} "
                  f"to step {second.step} in {time.perf_counter() - t1:.0f} s (the discriminator starts at step "
                  f"{disc_start})")
+    say(story[-1])
     if second.last_checkpoint is None:
         raise NotebookError(f"The demo training in {folder} left no checkpoint to evaluate.")
     return Path(second.last_checkpoint), story
@@ -61,9 +72,7 @@ def demo_report(out_dir: str | Path = "reports", log: str | Path | None = None):
                                 "file, a workbench results folder or TensorBoard events.")
         paths = render_notebook("analyze", {"log_paths": [str(log)]}, out_dir=out_dir)
     else:
-        checkpoint, story = train_demo()
-        for line in story:
-            print(line, flush=True)
+        checkpoint, _story = train_demo(say=lambda line: print(line, flush=True))
         print("rendering the analysis report ...", flush=True)
         paths = render_notebook("analyze", {"log_paths": [str(DEMO_FOLDER)], "checkpoint": str(checkpoint),
                                             "eval_n": EVAL_MAPS}, out_dir=out_dir)

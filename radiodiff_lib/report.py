@@ -115,10 +115,17 @@ def execute_notebook(source: Path, out: Path, params: dict[str, Any], cwd: str |
         try:
             papermill.execute_notebook(str(source), str(out), parameters=params, kernel_name=kernel,
                                        cwd=str(cwd or os.getcwd()), progress_bar=False, log_output=False,
+                                       # a save (and schema validation) of the growing notebook after
+                                       # every cell costs a second on a report; it is still saved at the
+                                       # end, on a failure, and every 30 s of a long cell
+                                       request_save_on_cell_execute=False,
                                        # the kernel warns on stderr about plain-TCP transport on localhost
                                        extra_arguments=["--IPKernelApp.log_level=ERROR"])
         except PapermillExecutionError as exc:
             raise _failure(exc, source, out) from None
+        except (RuntimeError, TimeoutError) as exc:  # the kernel died or timed out (nbclient's DeadKernelError, timeouts)
+            raise NotebookError(f"{source.name}: the notebook kernel stopped before the end ({type(exc).__name__}: "
+                                f"{exc}); nothing was saved. Run it in JupyterLab to see where.") from exc
 
 
 def render_notebook(notebook: str | Path, params: dict[str, Any] | None = None, out_dir: str | Path = "reports",
