@@ -136,7 +136,7 @@ def render_notebook(notebook: str | Path, params: dict[str, Any] | None = None, 
     started = time.perf_counter()
     source = find_notebook(notebook)
     values = validate_params(source, dict(params or {}), raw=raw_params)
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()  # absolute paths in the summary: the user can open them from anywhere
     out.mkdir(parents=True, exist_ok=True)
     name = source.stem
     executed = out / f"{name}.ipynb"

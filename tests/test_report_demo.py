@@ -27,7 +27,8 @@ def test_whole_story_on_a_tiny_config(tmp_path, monkeypatch):
     import radiodiff_lib.config as config
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(config, "resolve_config", lambda spec: make_tiny_config())  # 8 steps, disc_start 4
+    tiny = make_tiny_config()  # 8 steps, disc_start 4, checkpoints every 3
+    monkeypatch.setattr(config, "resolve_config", lambda spec: tiny)
     paths = demo.demo_report(out_dir="reports")
     assert paths.html == tmp_path / "reports" / "analyze.html"
     rec = {}
