@@ -141,7 +141,6 @@ def training_curves(session: Any) -> Any:
     if session.result is None:
         display(Markdown("Training has not run yet: press **Train** above, then run this cell again."))
         return None
-    display(Markdown(f"```\n{session.result.summary()}\n```"))
     run = read_run(session.result.results_folder)
     analysis = analyze(run, window=max(3, min(50, len(run.df))))
     display(text.summary(analysis))
@@ -158,7 +157,6 @@ def resume_continuity(session: Any) -> Any:
     if session.result is None:
         display(Markdown("Not resumed yet: pick a checkpoint and press **Resume** above, then run this cell again."))
         return None
-    display(Markdown(f"```\n{session.result.summary()}\n```"))
     run = read_run(session.result.results_folder)
     analysis = analyze(run, window=max(3, min(50, len(run.df))))
     if not analysis.resumes:

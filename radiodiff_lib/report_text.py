@@ -347,16 +347,24 @@ def training_settings(config: Any, max_steps: int | None, results_folder: str | 
     return Markdown(table(["setting", "value"], rows))
 
 
+def _when(value: Any) -> str:
+    """A checkpoint's written_at (unix seconds or ISO text) as 'YYYY-MM-DD HH:MM:SS'."""
+    import datetime as dt
+
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return dt.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, str) and value:
+        return value.replace("T", " ")[:19]
+    return "-"
+
+
 def checkpoint_table(df: pd.DataFrame) -> Markdown:
     """The inspect table (checkpoint.inspect_checkpoints) as Markdown."""
     if df is None or not len(df):
         return Markdown("No checkpoint found.")
-    import datetime as dt
-
     rows = []
     for r in df.itertuples(index=False):
-        when = dt.datetime.fromtimestamp(r.written_at).strftime("%Y-%m-%d %H:%M:%S") \
-            if isinstance(r.written_at, (int, float)) and math.isfinite(r.written_at) else "-"
+        when = _when(r.written_at)
         rows.append([f"`{Path(str(r.path)).name}`", r.milestone, r.step, when, f"{int(r.bytes) / 1e6:.1f} MB",
                      r.format, r.integrity, r.resume])
     return Markdown(table(["file", "milestone", "step", "written", "size", "format", "integrity", "resume"], rows))

@@ -106,3 +106,5 @@ def test_checkpoint_table_formats_rows():
     md = text.checkpoint_table(df).data
     assert "| `model-2.pt` | 2 | 80 | 1970-01-0" in md and "| 2.5 MB | workbench | ok | exact |" in md
     assert text.checkpoint_table(df.iloc[:0]).data == "No checkpoint found."
+    df["written_at"] = ["2026-11-26T12:09:28"]  # the inspect table's ISO text
+    assert "| 80 | 2026-11-26 12:09:28 |" in text.checkpoint_table(df).data
