@@ -106,7 +106,7 @@ def analyze(run: Any, total_steps: int | None = None, window: int = 50, **thresh
     if disc_weight is None and cfg_get(cfg, "model.lossconfig") is not None:
         disc_weight = 1.0  # the loss's own default when the config omits it (reference section 1)
     res = resumes(run, df, names, window=th.continuity_window, jump_sigma=th.jump_sigma, alpha=th.alpha,
-                  min_rel=th.jump_min_rel, boundary=boundary)
+                  min_rel=th.jump_min_rel, boundary=boundary, after_points=th.continuity_after)
     ga = cfg_float(cfg, "trainer.gradient_accumulate_every")
     diags = diagnose(df, stats, decomp, boundary=boundary, disc_weight=disc_weight,
                      config_lr=cfg_float(cfg, "trainer.lr"), grad_accum=int(ga) if ga is not None else None,

@@ -163,7 +163,8 @@ class Resume:
 
 
 def resumes(run: Any, df: pd.DataFrame, metrics: list[str], *, window: int, jump_sigma: float,
-            alpha: float, min_rel: float = 0.0, boundary: int | None = None) -> list[Resume]:
+            alpha: float, min_rel: float = 0.0, boundary: int | None = None,
+            after_points: int = 5) -> list[Resume]:
     """Every segment boundary after the first, in segment order.
 
     For the metrics in PHASE_SWITCHED the windows compared stay inside the phase of the resume
@@ -202,7 +203,7 @@ def resumes(run: Any, df: pd.DataFrame, metrics: list[str], *, window: int, jump
                 continue
             ev = continuity(before["step"].to_numpy(float), before[k].to_numpy(float),
                             after["step"].to_numpy(float), after[k].to_numpy(float),
-                            jump_sigma=jump_sigma, alpha=alpha, min_rel=min_rel)
+                            jump_sigma=jump_sigma, alpha=alpha, min_rel=min_rel, after_points=after_points)
             r.continuity[k] = ev["verdict"]
             r.evidence[k] = ev
         out.append(r)

@@ -170,7 +170,8 @@ Status of a metric, first rule that applies wins (window = last `window` logged 
   non-finite        the latest logged value, or any value in the window, is nan/inf
   insufficient data fewer than `min_points` finite values in the window
   constant          every finite value in the window is identical (e.g. a frozen logvar, lr printed as 0)
-  unstable          scatter around the window's fitted line > `unstable_cv` x median |value| of the window
+  unstable          point-to-point noise (1.4826 x MAD of second differences / sqrt 6, blind to a
+                    smooth trend) > `unstable_cv` x median |value| of the window
   flat              slope not distinguishable from noise (p >= `alpha`, scipy linregress t-test), or the
                     fitted change over the window is < `flat_rel_change` x |window mean|
   improving/worsening   significant fall/rise of a lower-is-better metric (rec_loss, nll_loss)
@@ -193,10 +194,9 @@ def metric_status(name: str, window_steps: np.ndarray, window_vals: np.ndarray, 
         return "constant", f"every value in the window equals {fin[0]:.6g}"
     level = float(np.median(np.abs(fin)))
     # every window value is finite here (the non-finite rule came first)
-    resid = fin - (trend.intercept + trend.slope_per_step * np.asarray(window_steps, dtype=float))
-    scatter = float(np.std(resid))
+    scatter = point_noise(fin)
     if level > 0 and scatter > unstable_cv * level:
-        return "unstable", f"scatter {scatter:.3g} > {unstable_cv:g} x median |value| {level:.3g}"
+        return "unstable", f"point-to-point noise {scatter:.3g} > {unstable_cv:g} x median |value| {level:.3g}"
     small = trend.relative_change is not None and abs(trend.relative_change) < flat_rel_change
     if not trend.significant or small:
         why = (f"slope p={trend.p_value:.3g} >= alpha" if not trend.significant
@@ -298,44 +298,87 @@ def spikes(steps: np.ndarray, values: np.ndarray, *, k: float, half_window: int)
     return idx[np.abs(r) > k * sigma], sigma
 
 
+def point_noise(values: np.ndarray) -> float:
+    """Robust point-to-point noise: 1.4826 x MAD of second differences / sqrt(6).
+
+    Second differences cancel a local trend and most of its curvature, so a falling, curving loss
+    is not mistaken for a noisy one (the scatter around a straight-line fit over a curve would be)."""
+    v = np.asarray(values, dtype=float)
+    d2 = v[2:] - 2.0 * v[1:-1] + v[:-2]
+    d2 = d2[np.isfinite(d2)]
+    if d2.size < 2:
+        return 0.0
+    return float(np.median(np.abs(d2 - np.median(d2)))) * MAD_TO_STD / np.sqrt(6.0)
+
+
+def _extrapolation(bs: np.ndarray, bv: np.ndarray, as_: np.ndarray, m: int) -> np.ndarray:
+    """Prediction of the entries after a resume from the entries before, using local data only.
+
+    A noiseless series (a schedule such as the LR: a quadratic through its last 3m entries fits to
+    1e-6 of the level) follows that quadratic. Any other series is extrapolated from two blocks of
+    m entries: the median of the last block plus the drift per step between the medians of the
+    last two blocks (no drift when there is one block). Block medians ignore noise and outliers,
+    and a local drift follows a curving loss without the overshoot of a fit over a long window."""
+    tail_s, tail_v = bs[-3 * m:], bv[-3 * m:]
+    level = float(np.median(np.abs(tail_v))) or 1.0
+    if tail_v.size >= 4 and np.ptp(tail_s) > 0:
+        centre, scale = float(tail_s[-1]), float(np.ptp(tail_s))
+        coef = np.polyfit((tail_s - centre) / scale, tail_v, 2)
+        resid = tail_v - np.polyval(coef, (tail_s - centre) / scale)
+        if float(np.max(np.abs(resid))) <= 1e-6 * level:
+            return np.polyval(coef, (as_ - centre) / scale)
+    b2s, b2v = bs[-m:], bv[-m:]
+    c2, v2 = float(np.median(b2s)), float(np.median(b2v))
+    drift = 0.0
+    if bv.size >= 2 * m:
+        b1s, b1v = bs[-2 * m:-m], bv[-2 * m:-m]
+        c1 = float(np.median(b1s))
+        if c2 > c1:
+            drift = (v2 - float(np.median(b1v))) / (c2 - c1)
+    return v2 + drift * (as_ - c2)
+
+
 def continuity(before_steps: np.ndarray, before: np.ndarray, after_steps: np.ndarray, after: np.ndarray,
-               *, jump_sigma: float, alpha: float, min_rel: float = 0.0, min_points: int = 3) -> dict[str, Any]:
+               *, jump_sigma: float, alpha: float, min_rel: float = 0.0, min_points: int = 5,
+               after_points: int = 5) -> dict[str, Any]:
     """Shift across a resume in units of the noise of the window before.
 
-    A "jump" needs |shift| > jump_sigma x noise and also > min_rel x |median before|, so that an
-    almost noiseless curve (quantised 5-decimal prints) is not called discontinuous for a hair.
-
-    The window before is detrended by its fitted line when that slope is significant (so a
-    steadily falling loss is not called a jump); the shift is median(after - prediction) and the
-    noise 1.4826 * MAD of the before-window residuals.
+    The entries before are extrapolated locally to the first `after_points` entries after the
+    resume (``_extrapolation``), so a curving loss or a decaying LR is followed rather than called
+    a jump. The shift is median(after - prediction); the noise combines the point-to-point noise of
+    the window before (``point_noise``) with the error of the same extrapolation on the last block
+    before the resume (a back-test). A "jump" needs |shift| > jump_sigma x noise and also
+    > min_rel x |median before|, so that an almost noiseless curve (5-decimal prints) is not
+    called discontinuous for a hair.
     """
     b_ok, a_ok = np.isfinite(before), np.isfinite(after)
     bs, bv, as_, av = before_steps[b_ok], before[b_ok], after_steps[a_ok], after[a_ok]
-    if bv.size < min_points or av.size < min_points:
+    as_, av = as_[:after_points], av[:after_points]
+    if bv.size < min_points or av.size < 1:
         return {"verdict": "insufficient data", "shift": None, "noise": None, "shift_sigma": None,
                 "n_before": int(bv.size), "n_after": int(av.size)}
-    tr = fit_trend(bs, bv, alpha)
-    if tr is not None and tr.significant:
-        pred_b = tr.intercept + tr.slope_per_step * bs
-        pred_a = tr.intercept + tr.slope_per_step * as_
-    else:
-        pred_b = np.full(bv.shape, np.median(bv))
-        pred_a = np.full(av.shape, np.median(bv))
-    resid = bv - pred_b
-    noise = float(np.median(np.abs(resid - np.median(resid)))) * MAD_TO_STD
-    if not noise > 0:
-        noise = float(np.std(resid, ddof=1)) if resid.size > 1 else 0.0
+    pred_a = _extrapolation(bs, bv, as_, after_points)
+    noise = point_noise(bv)
+    # how well the same extrapolation predicted the last block before the resume: a loss whose
+    # curve bends fast (a short run) earns a wider tolerance than a steady one
+    backtest = 0.0
+    if bv.size >= 3 * after_points:
+        m = after_points
+        backtest = abs(float(np.median(bv[-m:] - _extrapolation(bs[:-m], bv[:-m], bs[-m:], m))))
+    noise = float(np.hypot(noise, backtest))
     shift = float(np.median(av - pred_a))
+    level = float(abs(np.median(bv)))
+    if abs(shift) <= 1e-9 * level:  # floating-point residue of an exactly followed curve
+        shift = 0.0
     if noise > 0:
         z = shift / noise
     else:  # noiseless window (e.g. frozen logvar): any change at all is a jump
         z = 0.0 if shift == 0 else float("inf") * np.sign(shift)
-    level = float(abs(np.median(bv)))
     rel = shift / level if level > 0 else None
     big = abs(shift) > min_rel * level
     verdict = "jump" if abs(z) > jump_sigma and big else "continuous"
     return {"verdict": verdict, "shift": shift, "noise": noise, "shift_sigma": float(z), "relative_shift": rel,
-            "n_before": int(bv.size), "n_after": int(av.size)}
+            "extrapolation_error": backtest, "n_before": int(bv.size), "n_after": int(av.size)}
 
 
 @dataclass
@@ -344,9 +387,10 @@ class Thresholds:
     window: int = 50  # "last window": this many latest logged entries of a metric
     alpha: float = 0.05  # slope significance level (two-sided linregress t-test)
     min_points: int = 5  # fewer finite values in the window -> "insufficient data"
-    unstable_cv: float = 0.5  # scatter around the window's line above this x median |value| -> "unstable"
+    unstable_cv: float = 0.5  # point-to-point noise above this x median |value| -> "unstable"
     flat_rel_change: float = 0.01  # fitted change over the window below this x |mean| -> "flat"
-    continuity_window: int = 20  # entries before/after a resume compared for continuity
+    continuity_window: int = 20  # entries before a resume whose extrapolation the entries after are compared with
+    continuity_after: int = 5  # first entries after a resume compared with that extrapolation
     jump_sigma: float = 5.0  # |shift| above this many noise sigmas of the window before -> "jump" ...
     jump_min_rel: float = 0.01  # ... and above this fraction of the level before (ignores print-rounding hairs)
     saturated_fraction: float = 0.5  # share of GAN-phase d_weight entries at the clamp -> saturated

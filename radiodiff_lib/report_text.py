@@ -165,9 +165,12 @@ def resume_text(analysis: Any, index: int) -> Markdown:
     also = f" and of more than {min_rel:.0%} of the level before" if min_rel else ""
     return Markdown(head + table(["metric", "verdict", "shift", "noise (before)", "shift / noise", "shift / level",
                                   "entries before / after"], rows)
-                    + f"\n\nA jump is a shift of more than {th.jump_sigma:g} noise units{also}, comparing the "
-                    f"{th.continuity_window} entries before and after the resume (the shift is measured from the "
-                    "trend line of the entries before when that trend is significant).")
+                    + f"\n\nA jump is a shift of more than {th.jump_sigma:g} noise units{also}: the "
+                    f"entries before the resume are extrapolated to the first {th.continuity_after} entries after it "
+                    "(the median of the last block of entries plus its drift from the block before; a noiseless "
+                    f"schedule such as the LR follows its local curve); the noise is the point-to-point noise "
+                    f"of the {th.continuity_window} entries before, widened by the error of the same extrapolation "
+                    "on the last block before the resume.")
 
 
 def no_resumes() -> Markdown:

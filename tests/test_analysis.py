@@ -261,3 +261,27 @@ def test_analyze_does_not_modify_the_run():
     analyze(run)
     pd.testing.assert_frame_equal(run.df, before_df)
     pd.testing.assert_frame_equal(run.superseded, before_sup)
+
+
+def test_continuity_follows_a_curving_loss_and_a_decaying_lr():
+    # a resume in the middle of a curving decay (a real run logged every 100 steps) is not a jump;
+    # the same curve shifted by 10 noise sigmas after the resume is
+    rng = np.random.default_rng(3)
+    s = np.arange(0, 8000, 100).astype(float)
+    y = 0.05 + 0.05 * np.exp(-s / 3000.0) + rng.normal(0, 0.001, s.size)
+    before, after = s < 5000, s >= 5000
+    ev = continuity(s[before], y[before], s[after], y[after], jump_sigma=5, alpha=0.05, min_rel=0.01)
+    assert ev["verdict"] == "continuous"
+    ev = continuity(s[before], y[before], s[after], y[after] + 0.01, jump_sigma=5, alpha=0.05, min_rel=0.01)
+    assert ev["verdict"] == "jump" and ev["shift"] == pytest.approx(0.01, abs=0.003)
+    lr = np.maximum(2e-4 * (1 - s / 8000) ** 0.95, 1e-5)  # the LR schedule: noiseless and curving
+    ev = continuity(s[before], lr[before], s[after], lr[after], jump_sigma=5, alpha=0.05, min_rel=0.01)
+    assert ev["verdict"] == "continuous"
+    ev = continuity(s[before], lr[before], s[after], lr[after] * 1.5, jump_sigma=5, alpha=0.05, min_rel=0.01)
+    assert ev["verdict"] == "jump"
+
+
+def test_continuity_needs_enough_entries_before():
+    s = np.arange(0, 40, 5).astype(float)
+    ev = continuity(s[:3], np.ones(3), s[3:], np.ones(5), jump_sigma=5, alpha=0.05)
+    assert ev["verdict"] == "insufficient data"
