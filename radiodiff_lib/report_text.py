@@ -119,13 +119,15 @@ def key_statistics(analysis: Any) -> Markdown:
         rows.append([f"`{name}`", f"{num(m.latest)} @ {m.latest_step}", num(m.first), f"{num(m.min, '.4g')} .. "
                      f"{num(m.max, '.4g')}", num(m.change_pct, "+.1f") if m.change_pct is not None else "-",
                      window, trend, f"**{m.status}**"])
-    text = table(["metric", "latest @ step", "first", "range", "change %", "window mean ± noise", "slope", "status"],
+    text = table(["metric", "latest @ step", "first", "range", "change %", "window mean ± spread", "slope", "status"],
                  rows)
     return Markdown(text + f"\n\nThe window is the last {analysis.thresholds.window} logged entries (all of them when "
                     "there are fewer); the slope is fitted over it. "
                     "Status rules (first that applies): not logged, non-finite, insufficient data, "
-                    "constant, unstable, flat (slope not distinguishable from noise), improving/worsening "
-                    "(rec_loss, nll_loss), falling/rising (others). The noise is 1.4826 x MAD.")
+                    "constant, unstable (point-to-point noise, from second differences, above "
+                    f"{analysis.thresholds.unstable_cv:g} x the level), flat (slope not distinguishable from noise), "
+                    "improving/worsening (rec_loss, nll_loss), falling/rising (others). "
+                    "The ± is the window's spread, 1.4826 x MAD.")
 
 
 def progress(analysis: Any) -> Markdown:
