@@ -6,6 +6,7 @@ progress bar shows in the terminal. Only the analysis report runs as a notebook.
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -72,7 +73,8 @@ def demo_report(out_dir: str | Path = "reports", log: str | Path | None = None):
                                 "file, a workbench results folder or TensorBoard events.")
         paths = render_notebook("analyze", {"log_paths": [str(log)]}, out_dir=out_dir)
     else:
-        checkpoint, _story = train_demo(say=lambda line: print(line, flush=True))
+        # a progress bar in a terminal; in a CI log its carriage-return updates would be one long line
+        checkpoint, _story = train_demo(progress=sys.stderr.isatty(), say=lambda line: print(line, flush=True))
         print("rendering the analysis report ...", flush=True)
         paths = render_notebook("analyze", {"log_paths": [str(DEMO_FOLDER)], "checkpoint": str(checkpoint),
                                             "eval_n": EVAL_MAPS}, out_dir=out_dir)
