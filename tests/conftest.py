@@ -36,3 +36,21 @@ def make_tiny_config(**overrides):
 def tiny_config():
     """Factory fixture: ``tiny_config(**dotted_overrides)`` -> Config."""
     return make_tiny_config
+
+
+@pytest.fixture(scope="session")
+def broken():
+    """Analysis of RadioDiff's classic broken run (discriminator never trained, clamped d_weight)."""
+    from radiodiff_lib.analysis import analyze
+    from test_analysis_fixtures import broken_radiodiff_run
+
+    return analyze(broken_radiodiff_run())
+
+
+@pytest.fixture(scope="session")
+def healthy():
+    """Analysis of a healthy two-phase run."""
+    from radiodiff_lib.analysis import analyze
+    from test_analysis_fixtures import healthy_run
+
+    return analyze(healthy_run())

@@ -12,15 +12,6 @@ from radiodiff_lib.analysis_stats import continuity, fit_trend, normalize_minmax
 from test_analysis_fixtures import broken_radiodiff_run, config, frame, healthy_run, make_run
 
 
-@pytest.fixture(scope="module")
-def broken():
-    return analyze(broken_radiodiff_run())
-
-
-@pytest.fixture(scope="module")
-def healthy():
-    return analyze(healthy_run())
-
 
 # --- smoothing -------------------------------------------------------------------------------
 

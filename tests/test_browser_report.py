@@ -6,20 +6,15 @@ Every request that is not a file:// or data: URL is aborted and recorded (there 
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import pytest
 
 from test_notebooks import two_launch_log
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+from browser_env import ARGS, BROWSER_MARKS, CHROMIUM
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                 reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM)")]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,6 @@ from radiodiff_lib.analysis import analyze
 from test_analysis_fixtures import broken_radiodiff_run, config, frame, healthy_run, make_run
 
 
-@pytest.fixture(scope="module")
-def broken():
-    return analyze(broken_radiodiff_run())
-
-
-@pytest.fixture(scope="module")
-def healthy():
-    return analyze(healthy_run())
-
 
 def test_broken_run_findings(broken):
     ids = broken.diagnostic_ids

@@ -18,13 +18,9 @@ import pytest
 from radiodiff_lib.notebook_params import notebooks_dir
 from test_notebooks import two_launch_log
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+from browser_env import ARGS, BROWSER_MARKS, CHROMIUM
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                 reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM)")]
+pytestmark = BROWSER_MARKS
 
 
 def _free_port() -> int:
