@@ -189,9 +189,10 @@ class _File:
             text, bad = chunk.decode("utf-8"), False
         except UnicodeDecodeError:
             text, bad = chunk.decode("utf-8", "surrogateescape"), True
+        before = self.parser.n_lines  # the parser counts the lines it split (no second pass here)
         events = self.parser.feed(text, self.lines + 1, at_eof=final, bad_bytes=bad)
         self.offset += end
-        self.lines += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+        self.lines += self.parser.n_lines - before
         return events
 
 

@@ -72,6 +72,22 @@ def classify_foreign(line: str) -> str:
 
 
 
+# the 37 characters that open a regular step line: asctime (digits at the "0"s) and the marker;
+# LIMIT is how far above the template each may be (0: exactly it; 9: any digit; 1, 3, 2, 5: the
+# year's first digit is 1 or 2, tens of month, day, hour, minute, second)
+TEMPLATE = np.frombuffer(b"1000-00-00 00:00:00,000 [Train Step] ", np.uint8)
+LIMIT = np.array([1, 9, 9, 9, 0, 1, 9, 0, 3, 9, 0, 2, 9, 0, 5, 9, 0, 5, 9, 0, 9, 9, 9] + [0] * 14, np.uint8)
+
+
+def strict_asctime(over: np.ndarray) -> bool:
+    """Whether rows of (prefix - TEMPLATE) are asctimes strptime reads, given numpy checks the day."""
+    if not (over <= LIMIT[:over.shape[1]]).all():
+        return False
+    year = over[:, :4].astype(np.int64) @ np.array([1000, 100, 10, 1]) + 1000
+    # strptime's ranges (numpy would take hour 24); years that fit datetime64[ns]
+    return bool((year >= 1900).all() and (year <= 2200).all() and (over[:, 11] * 10 + over[:, 12] <= 23).all())
+
+
 def bulk_timestamps(prefixes: list[str]) -> np.ndarray:
     """Convert asctime prefixes (``2025-03-02 09:15:41,120 `` or empty) at C speed; SlowPath if odd."""
     n = len(prefixes)
@@ -79,8 +95,8 @@ def bulk_timestamps(prefixes: list[str]) -> np.ndarray:
         return np.empty(0, "datetime64[ns]")
     arr = np.array(prefixes, dtype="U25")
     codes = arr.view(np.uint32).reshape(n, 25)
-    # exactly 24 characters ending in a space, with the comma of the milliseconds at 19
-    if not ((codes[:, 23] == 32).all() and (codes[:, 24] == 0).all() and (codes[:, 19] == 44).all()):
+    # exactly logging's asctime and a space (numpy alone would also read "T" or hour 24)
+    if not ((codes[:, 24] == 0).all() and strict_asctime(codes[:, :24] - TEMPLATE[:24].astype(np.uint32))):
         return _timestamps_general(prefixes)
     codes = codes.copy()
     codes[:, 19] = 46  # "," -> "." so numpy reads the milliseconds

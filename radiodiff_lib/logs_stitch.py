@@ -192,12 +192,12 @@ class Stitcher:
         seg_rows = info.rows
         if replace_last:
             seg_rows.truncate(seg_rows.n - 1)
+        first = seg_rows.n == 0
         seg_rows.append_from(batch)
         if batch.n:
-            t = batch.base["time"][batch.n - 1]
-            if not np.isnat(t):
-                info.end_time = t
-            if np.isnat(info.start_time):
+            # the times of the segment's first and last rows, whatever batches the rows came in
+            info.end_time = batch.base["time"][batch.n - 1]
+            if first and np.isnat(info.start_time):
                 info.start_time = batch.base["time"][0]
         if self.dirty:
             return

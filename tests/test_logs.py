@@ -205,3 +205,85 @@ def test_a_file_named_twice_is_read_once(tmp_path):
     spec = write_radiodiff_log(tmp_path / "2025-03-02-09-14_.log", [0, 100])
     run = read_run([tmp_path, spec.path, str(spec.path)])
     assert run.df["step"].tolist() == [0, 100] and run.superseded.empty and len(run.sources) == 1
+
+
+# ---- bulk pass (logs_bulk) vs. the line-by-line pass: same Run for any input ----------------------
+def _variants(rng, step: int, when: datetime) -> list[str]:
+    """Lines for one step: mostly regular, sometimes one of the odd forms the bulk pass must refuse."""
+    stamp = asctime(when) + " "
+    head = f"{step}/100000"
+    gen = "".join(f"{k}: {rng.choice(['{:.5f}', '{:.8g}', '{!r}']).format(rng.uniform(-1e4, 1e4))}, "
+                  for k in GEN_KEYS + ["lr"])
+    disc = "".join(f"{k}: {rng.uniform(-2, 2):.5f}, " for k in DISC_KEYS + ["lr"])
+    odd = rng.random()
+    if odd < 0.85:
+        lines = [stamp + "[Train Step] " + head + ": " + gen]
+        if rng.random() < 0.7:
+            later = asctime(when + pd.Timedelta(milliseconds=rng.randrange(3))) + " "
+            lines.append(later + "[Train Step] " + head + ": " + disc)
+        return lines
+    return [rng.choice([
+        stamp + "[Train Step] " + head + ", " + gen,  # ", " before the first ": "
+        stamp + "[Train Step] " + head + ": " + gen.replace(", train/logvar", ": train/logvar", 1),  # lax separator
+        stamp + "[Train Step] " + head + ": " + gen[:-2],  # no trailing ", "
+        stamp + "[Train Step] " + head + ": " + gen.replace("lr: ", "lr: ١", 1),  # non-ASCII digit: float() reads it
+        stamp + "[Train Step] " + head + ": " + gen.replace("train/logvar", "train/logvar2", 1),  # other key
+        stamp + "[Train Step] " + head + ": " + gen.replace("lr: ", "lr: x", 1),  # not a number
+        stamp + "[Train Step] " + head + ": " + gen + stamp + "[Train Step] " + head + ": " + disc,  # two in one
+        "2025-02-30 09:00:00,000 [Train Step] " + head + ": " + gen,  # no such day
+        "2025-03-02 24:00:00,000 [Train Step] " + head + ": " + gen,  # no such hour
+        "2025-03-02T09:00:00,000 [Train Step] " + head + ": " + gen,  # not logging's asctime
+        "[Train Step] " + head + ": " + gen,  # no prefix
+        stamp + "[Train Step] x" + head + ": " + gen,  # step not a number
+        WARNING, "", "Epoch 3: 100%|#####| 10/10",
+        stamp + repr(radiodiff_config()),  # a new launch logged into the same file
+    ])]
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_bulk_pass_reads_exactly_what_the_line_pass_reads(tmp_path, monkeypatch, seed):
+    import random
+
+    import radiodiff_lib.logs_radiodiff as parser
+
+    rng = random.Random(seed)
+    lines = [asctime(START_T) + " " + repr(radiodiff_config())]
+    step, when = 0, START_T
+    for _ in range(rng.randrange(50, 400)):
+        step = step + 100 if rng.random() > 0.03 else max(0, step - 300)  # sometimes a restart
+        when += pd.Timedelta(seconds=30)
+        lines += _variants(rng, step, when)
+        if rng.random() < 0.02:
+            lines.append(lines[-1])  # a duplicate
+    path = tmp_path / "2025-03-02-09-00_.log"
+    path.write_bytes(("\n".join(lines) + ("" if seed % 3 else "\n")).encode() + (b"\xff\n" if seed % 4 == 1 else b""))
+
+    def read(bulk_min: int, piece_chars: int, chunks: int):
+        monkeypatch.setattr(parser, "BULK_MIN", bulk_min)
+        monkeypatch.setattr(parser, "PIECE_CHARS", piece_chars)
+        if chunks == 1:
+            return read_run(path)
+        from radiodiff_lib.logs import RunReader  # follow the file while it is written, in pieces
+        data = path.read_bytes()
+        live = tmp_path / f"live{bulk_min}" / path.name  # (the name's time orders segments without one)
+        live.parent.mkdir()
+        live.write_bytes(b"")
+        reader = RunReader(live)
+        cuts = sorted(rng.sample(range(1, len(data)), chunks - 1)) + [len(data)]
+        start = 0
+        for cut in cuts:
+            with open(live, "ab") as fh:
+                fh.write(data[start:cut])
+            start = cut
+            run = reader.update(final=cut == len(data))
+        return run
+
+    expected = read(10**9, 10**12, 1)
+    for got in (read(1, 10**12, 1), read(8, 700, 1), read(2, 5000, 7)):
+        for name in ("df", "superseded", "segments"):
+            pd.testing.assert_frame_equal(getattr(got, name).drop(columns="file").reset_index(drop=True),
+                                          getattr(expected, name).drop(columns="file").reset_index(drop=True))
+        pd.testing.assert_frame_equal(got.logged, expected.logged)
+        assert sorted((s.line, s.reason, s.text) for s in got.skipped) == sorted(
+            (s.line, s.reason, s.text) for s in expected.skipped)  # (non-UTF-8 lines come first per piece)
+        assert got.config == expected.config and got.total_steps == expected.total_steps
