@@ -223,7 +223,12 @@ def read_block(p, lines: list[str], lo: int, hi: int, first_line: int) -> list:
             row_sig[sel - 1] = got[0]
     firsts = np.flatnonzero(new)
     m = len(firsts)
-    step_s = [h.partition("/")[0] for h in head[firsts].tolist()]
+    row_heads = head[firsts].tolist()
+    parts = "/".join(row_heads).split("/")  # "<step>/<total>" each, as a rule: one split for all
+    step_s = parts[0::2]
+    if len(parts) != 2 * m or (np.fromiter(map(len, row_heads), np.int64, m) != 1 + np.fromiter(
+            map(len, step_s), np.int64, m) + np.fromiter(map(len, parts[1::2]), np.int64, m)).any():
+        step_s = [h.partition("/")[0] for h in row_heads]  # a head with no or several "/"
     digits = "".join(step_s)
     if "" in step_s or not (digits.isdigit() and digits.isascii()):
         raise SlowPath

@@ -235,6 +235,8 @@ def _variants(rng, step: int, when: datetime) -> list[str]:
         "2025-03-02T09:00:00,000 [Train Step] " + head + ": " + gen,  # not logging's asctime
         "[Train Step] " + head + ": " + gen,  # no prefix
         stamp + "[Train Step] x" + head + ": " + gen,  # step not a number
+        stamp + f"[Train Step] {step}: " + gen,  # no total
+        stamp + f"[Train Step] {step}/100000/7: " + gen,  # two "/"
         WARNING, "", "Epoch 3: 100%|#####| 10/10",
         stamp + repr(radiodiff_config()),  # a new launch logged into the same file
     ])]
@@ -287,3 +289,20 @@ def test_bulk_pass_reads_exactly_what_the_line_pass_reads(tmp_path, monkeypatch,
         assert sorted((s.line, s.reason, s.text) for s in got.skipped) == sorted(
             (s.line, s.reason, s.text) for s in expected.skipped)  # (non-UTF-8 lines come first per piece)
         assert got.config == expected.config and got.total_steps == expected.total_steps
+
+
+def test_regular_log_goes_through_the_bulk_pass(tmp_path, monkeypatch):
+    """Speed guard: in a regular log only the config line is read line by line."""
+    import radiodiff_lib.logs_radiodiff as parser
+    from radiodiff_lib.bench.parse import write_log
+
+    path = tmp_path / "2025-03-02-09-14_.log"
+    n = write_log(path, 3000)
+    slow: list[int] = []
+    orig = parser.TextLogParser._lines
+    monkeypatch.setattr(parser.TextLogParser, "_lines",
+                        lambda self, lines, first, cut: slow.append(len(lines)) or orig(self, lines, first, cut))
+    monkeypatch.setattr(parser, "PIECE_CHARS", 50_000)  # several pieces, rows cut between them
+    run = read_run(path)
+    assert len(run.df) == (n - 1) // 2 and not run.skipped
+    assert slow[0] == 1 and sum(slow) <= 1 + len(slow)  # the config line, one line at some piece ends
