@@ -43,7 +43,7 @@ _BAD = "\x00bad-bytes\x00"  # placeholder for a line already counted as non-UTF-
 # a repeated key in a merged second line is kept under another name instead of being dropped
 SECOND_LINE_RENAMES = {"lr": "lr_disc"}
 PIECE_CHARS = 1 << 21  # a text longer than this is parsed in pieces of about this size
-BULK_MIN = 64  # lines: below this a chunk is read line by line (a live update of a few lines)
+BULK_MIN = 256  # lines: below this a chunk is read line by line (a live update of 100 lines: cheaper)
 
 
 @dataclass
@@ -147,6 +147,8 @@ class TextLogParser:
         start = 0
         while start < len(text):
             cut = text.find("\n", start + PIECE_CHARS) + 1 or len(text)
+            if len(text) - cut < PIECE_CHARS // 2:
+                cut = len(text)  # no small last piece (it would be read line by line)
             piece = text[start:cut]
             bad = bad_bytes and _SURROGATE.search(piece) is not None
             got, n = self._feed(piece, first_line, at_eof and cut == len(text), bad)

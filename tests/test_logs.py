@@ -302,7 +302,7 @@ def test_regular_log_goes_through_the_bulk_pass(tmp_path, monkeypatch):
     orig = parser.TextLogParser._lines
     monkeypatch.setattr(parser.TextLogParser, "_lines",
                         lambda self, lines, first, cut: slow.append(len(lines)) or orig(self, lines, first, cut))
-    monkeypatch.setattr(parser, "PIECE_CHARS", 50_000)  # several pieces, rows cut between them
+    monkeypatch.setattr(parser, "PIECE_CHARS", 200_000)  # several pieces, rows cut between them
     run = read_run(path)
     assert len(run.df) == (n - 1) // 2 and not run.skipped
     assert slow[0] == 1 and sum(slow) <= 1 + len(slow)  # the config line, one line at some piece ends
