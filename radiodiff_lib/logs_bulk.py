@@ -29,7 +29,7 @@ MARK = "[Train Step] "
 _AR37 = np.arange(37)
 _PREFIX = 24  # len("2025-03-02 09:14:05,311 ")
 _HEAD = _PREFIX + len(MARK)
-PIECE = 2048  # lines converted at once
+PIECE = 8192  # lines converted at once
 
 
 def opens_block(line: str, open_head: str | None) -> bool:
