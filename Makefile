@@ -37,4 +37,4 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) runs reports/*.html reports/*.md reports/*.ipynb reports/*_files
+	rm -rf $(VENV) runs reports

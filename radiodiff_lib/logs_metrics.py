@@ -27,6 +27,24 @@ def _unix_to_dt(value) -> np.datetime64:
         return NAT
 
 
+def metric_columns(rows: list[dict], keep) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Records -> one float column per metric (NaN where a record lacks it) and its logged mask;
+    ``keep(key, value)`` says which entries are metrics."""
+    n = len(rows)
+    metrics: dict[str, np.ndarray] = {}
+    logged: dict[str, np.ndarray] = {}
+    for r, rec in enumerate(rows):
+        for key, value in rec.items():
+            if not keep(key, value):
+                continue
+            if key not in metrics:
+                metrics[key] = np.full(n, np.nan)
+                logged[key] = np.zeros(n, bool)
+            metrics[key][r] = value
+            logged[key][r] = True
+    return metrics, logged
+
+
 class MetricsParser:
     """Incremental parser of one metrics.jsonl: ``feed`` complete lines, get events."""
 
@@ -133,20 +151,11 @@ class MetricsParser:
 
     def _batch(self, rows: list[dict]):
         n = len(rows)
-        metrics: dict[str, np.ndarray] = {}
-        logged: dict[str, np.ndarray] = {}
+        metrics, logged = metric_columns(
+            rows, lambda key, value: key not in _RESERVED and key != "_line"
+            and isinstance(value, (int, float)) and not isinstance(value, bool))
         phase = np.full(n, -1, np.int8)
         for r, rec in enumerate(rows):
-            for key, value in rec.items():
-                if key in _RESERVED or key == "_line":
-                    continue
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    continue
-                if key not in metrics:
-                    metrics[key] = np.full(n, np.nan)
-                    logged[key] = np.zeros(n, bool)
-                metrics[key][r] = value
-                logged[key][r] = True
             if rec.get("phase") in PHASES:
                 phase[r] = PHASES.index(rec["phase"])
         steps = np.array([rec["step"] for rec in rows], np.int64)

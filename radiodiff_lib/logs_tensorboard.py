@@ -11,6 +11,7 @@ import struct
 
 import numpy as np
 
+from .logs_metrics import metric_columns
 from .logs_radiodiff import Event
 from .logs_stitch import NAT, SegmentInfo, batch_from_columns, unix_to_local
 
@@ -114,18 +115,7 @@ class TensorBoardParser:
         events.append(Event("segment", segment=self.info))
 
     def _batch(self, rows: list[dict]):
-        n = len(rows)
-        metrics: dict[str, np.ndarray] = {}
-        logged: dict[str, np.ndarray] = {}
-        for r, row in enumerate(rows):
-            for key, value in row.items():
-                if key.startswith("_"):
-                    continue
-                if key not in metrics:
-                    metrics[key] = np.full(n, np.nan)
-                    logged[key] = np.zeros(n, bool)
-                metrics[key][r] = value
-                logged[key][r] = True
+        metrics, logged = metric_columns(rows, lambda key, _value: not key.startswith("_"))
         steps = np.array([row["_step"] for row in rows], np.int64)
         times = np.array([_when(row["_time"]) for row in rows], "datetime64[ns]")
         lines = np.array([row["_line"] for row in rows], np.int64)

@@ -132,17 +132,26 @@ def explore_note(interactive: bool) -> None:
                          "and a live mode that follows a log while it is written.*"))
 
 
-def training_curves(session: Any) -> Any:
-    """After a training launch: its summary and the overview of its logged losses."""
-    from . import plots
+def _analyse_session_run(session: Any, not_yet: str) -> tuple[Any, Any] | None:
+    """Read and analyse the run a train/resume form produced; say `not_yet` when it has not run."""
     from .analysis import analyze
     from .logs import read_run
 
     if session.result is None:
-        display(Markdown("Training has not run yet: press **Train** above, then run this cell again."))
+        display(Markdown(not_yet))
         return None
     run = read_run(session.result.results_folder)
-    analysis = analyze(run, window=max(3, min(50, len(run.df))))
+    return run, analyze(run, window=max(3, min(50, len(run.df))))
+
+
+def training_curves(session: Any) -> Any:
+    """After a training launch: its summary and the overview of its logged losses."""
+    from . import plots
+
+    got = _analyse_session_run(session, "Training has not run yet: press **Train** above, then run this cell again.")
+    if got is None:
+        return None
+    run, analysis = got
     display(text.summary(analysis))
     show_figure(plots.overview_grid(run, analysis))
     return analysis
@@ -151,14 +160,12 @@ def training_curves(session: Any) -> Any:
 def resume_continuity(session: Any) -> Any:
     """After a resume: the verdicts at the newest resume point and its zoom figure."""
     from . import plots
-    from .analysis import analyze
-    from .logs import read_run
 
-    if session.result is None:
-        display(Markdown("Not resumed yet: pick a checkpoint and press **Resume** above, then run this cell again."))
+    got = _analyse_session_run(session, "Not resumed yet: pick a checkpoint and press **Resume** above, then run "
+                                        "this cell again.")
+    if got is None:
         return None
-    run = read_run(session.result.results_folder)
-    analysis = analyze(run, window=max(3, min(50, len(run.df))))
+    run, analysis = got
     if not analysis.resumes:
         display(text.no_resumes())
         return analysis
