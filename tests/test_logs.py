@@ -306,3 +306,27 @@ def test_regular_log_goes_through_the_bulk_pass(tmp_path, monkeypatch):
     run = read_run(path)
     assert len(run.df) == (n - 1) // 2 and not run.skipped
     assert slow[0] == 1 and sum(slow) <= 1 + len(slow)  # the config line, one line at some piece ends
+
+
+@pytest.mark.parametrize("const", ["0.00000", "-0.00000", "nan", "-inf", "1e-05", "5e-06", " 7", "1_0"])
+def test_bulk_pass_reads_constant_columns_as_the_line_pass(tmp_path, monkeypatch, const):
+    """A column printing one token throughout is converted once in bulk: same values, same sign."""
+    import radiodiff_lib.logs_radiodiff as parser
+
+    lines = [asctime(START_T) + " " + repr(radiodiff_config())]
+    for k in range(600):
+        stamp = asctime(START_T + pd.Timedelta(seconds=30 * k)) + " [Train Step] " + f"{100 * k}/100000: "
+        gen = "".join(f"{key}: {const if j % 2 else format(k + j / 7, '.5f')}, " for j, key in enumerate(GEN_KEYS))
+        lines.append(stamp + gen + f"lr: {const}, ")
+        lines.append(stamp + "".join(f"{key}: {const}, " for key in DISC_KEYS) + f"lr: {const}, ")
+    path = tmp_path / "2025-03-02-09-00_.log"
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(parser, "BULK_MIN", 10**9)
+    expected = read_run(path)
+    monkeypatch.setattr(parser, "BULK_MIN", 1)
+    got = read_run(path)
+    pd.testing.assert_frame_equal(got.df, expected.df)
+    assert len(got.df) == 600 and not got.skipped
+    lr = got.df["lr"].to_numpy()
+    assert np.array_equal(np.signbit(lr), np.signbit(expected.df["lr"].to_numpy()))
+    assert np.array_equal(lr, np.full(600, float(const)), equal_nan=True)
