@@ -342,11 +342,6 @@ def mixed_precision(cfg: Config) -> str:
     return "no"
 
 
-def image_hw(cfg: Config) -> tuple[int, int]:
-    """The training image size (height, width): the data's image_size."""
-    return cfg.data.image_size, cfg.data.image_size
-
-
 BUILTIN_CONFIGS = ("demo", "radiodiff", "bench")
 
 

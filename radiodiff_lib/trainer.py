@@ -131,6 +131,7 @@ class Trainer:
         self.data_position = 0
         self.launch = 0
         self.resumed_from: str | None = None
+        self.from_workbench_checkpoint = False  # resumed from one of ours (not fresh, not RadioDiff's)
         # (step, wall seconds, process CPU seconds) per step, checkpoint writes excluded: for the benchmark
         self.step_seconds: list[tuple[int, float, float]] = []
         self.untimed_hooks: list[Callable[[int], None]] = []
@@ -158,6 +159,7 @@ class Trainer:
         """Restore from a workbench checkpoint (exactly) or a RadioDiff one (weights, optimizers, EMA)."""
         self.resumed_from = str(path)
         if fmt == "workbench":
+            self.from_workbench_checkpoint = True
             ckpt.load_model_state(self.model, self.loss, obj["model"], where=str(path))
             self.opt_ae.load_state_dict(obj["opt_ae"])
             self.opt_disc.load_state_dict(obj["opt_disc"])
@@ -315,7 +317,7 @@ class Trainer:
         if self.dist.is_main:
             ckpt.remove_stale_temporaries(self.folder)
             notes = list(self.notes)
-            if self.resumed_from is None or "RadioDiff" in " ".join(self.notes):
+            if not self.from_workbench_checkpoint:  # a fresh launch or a RadioDiff checkpoint: say how we differ
                 notes = radiodiff_differences(self.config) + notes
             logger: Any = RunLogger(self.folder, start_step=self.step, total_steps=self.tr.train_num_steps,
                                     target_step=target, config_dict=config_to_dict(self.config),

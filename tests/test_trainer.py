@@ -260,3 +260,17 @@ def test_cli_train_overrides_results_folder(tmp_path: Path, capsys):
     assert (tmp_path / "run" / "model-0-step1.pt").is_file() and not (tmp_path / "ignored").exists()
     assert main(["train", "--config", str(cfg), "--resume", "9", "--results-folder", str(tmp_path / "run")]) == 2
     assert "model-0-step1.pt" in capsys.readouterr().err
+
+
+def test_radiodiff_differences_are_said_once_per_run(dataset, tmp_path: Path):
+    # a fresh launch says where our keys mean something else than RadioDiff's; an exact resume does not repeat it
+    train(make_tiny_config(), max_steps=3, results_folder=tmp_path, dataset=dataset, progress=False)
+    train(make_tiny_config(), resume="latest", results_folder=tmp_path, dataset=dataset, progress=False)
+    log = (tmp_path / "train.log").read_text()
+    for phrase in ("real gradient accumulation", "floor on the learning rate itself", "clipped to max_grad_norm"):
+        assert log.count(phrase) == 1, phrase
+    launches = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+                if '"kind": "launch"' in line]
+    assert len(launches) == 2
+    assert any("real gradient accumulation" in n for n in launches[0]["notes"])
+    assert not any("real gradient accumulation" in n for n in launches[1]["notes"])
