@@ -14,7 +14,8 @@ from PIL import Image
 from radiodiff_lib.config import Config, DataConfig
 from radiodiff_lib.data import build_dataset
 from radiodiff_lib.data.radiomapseer import RadioMapSeer
-from radiodiff_lib.data.synthetic import generate_scene, write_radiomapseer_folder
+from radiodiff_lib.data.synthetic import generate_scene
+from radiodiff_lib.data.writer import write_radiomapseer_folder
 from radiodiff_lib.errors import DataError
 
 SIZE, MAPS, TX, SEED = 64, 5, 3, 11

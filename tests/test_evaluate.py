@@ -110,7 +110,7 @@ def test_user_errors(trained, tmp_path):
 
 
 def test_radiomapseer_folder(trained, tmp_path):
-    from radiodiff_lib.data.synthetic import write_radiomapseer_folder
+    from radiodiff_lib.data.writer import write_radiomapseer_folder
 
     root = write_radiomapseer_folder(tmp_path / "RadioMapSeer", num_maps=3, seed=0, size=32)
     r = evaluate_checkpoint(trained, data=str(root), split="test", n=3)

@@ -35,4 +35,11 @@ def build_dataset(config, split: str = "train"):
                     f"use one of {', '.join(DATA_NAMES)}.")
 
 
-__all__ = ["build_dataset", "DATA_NAMES"]
+def write_radiomapseer_folder(*args, **kwargs):
+    """Write synthetic maps in RadioMapSeer's folder layout (see ``data.writer``)."""
+    from .writer import write_radiomapseer_folder as write
+
+    return write(*args, **kwargs)
+
+
+__all__ = ["build_dataset", "write_radiomapseer_folder", "DATA_NAMES"]

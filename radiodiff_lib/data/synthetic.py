@@ -131,7 +131,3 @@ def preview_figure(n: int = 8, seed: int = 0, size: int = 256):
     if im is not None:
         fig.colorbar(im, ax=axes, shrink=0.8, label="path gain: 0 = -186 dB, 1 = -47 dB")
     return fig
-
-
-# The folder writer builds on the scene functions above; imported last to avoid a cycle.
-from .writer import write_radiomapseer_folder  # noqa: E402,F401
