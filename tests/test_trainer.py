@@ -274,3 +274,21 @@ def test_radiodiff_differences_are_said_once_per_run(dataset, tmp_path: Path):
     assert len(launches) == 2
     assert any("real gradient accumulation" in n for n in launches[0]["notes"])
     assert not any("real gradient accumulation" in n for n in launches[1]["notes"])
+
+
+def test_cli_resume_and_inspect(tmp_path: Path, capsys):
+    from radiodiff_lib.cli import main
+    from radiodiff_lib.config import save_config
+
+    cfg = save_config(make_tiny_config(**{"trainer.train_num_steps": 4}), tmp_path / "c.yaml")
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--max-steps", "2", "--results-folder", str(run), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["resume", str(run), "--no-progress"]) == 0
+    assert "training finished at step 4/4" in capsys.readouterr().out
+    assert main(["inspect", str(run), "--json", str(tmp_path / "ck.json")]) == 0
+    table = json.loads((tmp_path / "ck.json").read_text())
+    assert [r["step"] for r in table][-1] == 4
+    assert {(r["format"], r["integrity"], r["resume"]) for r in table} == {("workbench", "ok", "exact")}
+    assert main(["resume", str(tmp_path / "nowhere"), "--no-progress"]) == 2
+    assert "nowhere" in capsys.readouterr().err
