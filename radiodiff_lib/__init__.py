@@ -8,18 +8,13 @@ from __future__ import annotations
 import importlib
 
 from .errors import (
-    CheckpointError,
-    ConfigError,
-    DataError,
-    LogFormatError,
-    NotebookError,
-    RadiodiffError,
+    AnalysisError, CheckpointError, ConfigError, DataError, LogFormatError, NotebookError, RadiodiffError,
     TrainingError,
 )
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
+# public name -> package that defines it
 _EXPORTS = {
     "load_config": "config",
     "save_config": "config",
@@ -28,20 +23,21 @@ _EXPORTS = {
     "Config": "config",
     "build_model": "model",
     "AutoencoderKL": "model",
-    "build_loss": "losses",
-    "load_radiodiff_weights": "radiodiff_ckpt",
+    "build_loss": "model",
+    "load_radiodiff_weights": "checkpoints",
+    "inspect_checkpoints": "checkpoints",
     "build_dataset": "data",
-    "train": "trainer",
-    "inspect_checkpoints": "checkpoint",
+    "train": "training",
+    "resume": "training",
     "read_run": "logs",
     "RunReader": "logs",
     "analyze": "analysis",
-    "evaluate_checkpoint": "evaluate",
+    "evaluate_checkpoint": "evaluation",
     "render_notebook": "report",
 }
 
 __all__ = sorted(_EXPORTS) + [
-    "CheckpointError", "ConfigError", "DataError", "LogFormatError", "NotebookError",
+    "AnalysisError", "CheckpointError", "ConfigError", "DataError", "LogFormatError", "NotebookError",
     "RadiodiffError", "TrainingError",
 ]
 

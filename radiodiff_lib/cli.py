@@ -26,24 +26,20 @@ def _parse_resume(value: str | None) -> str | int | None:
     return int(value) if value.isdigit() else value
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from .config import resolve_config
-    from .trainer import train
+# Each command imports what it needs when it runs: `radiodiff analyze` must not pay for torch, nor
+# `radiodiff --help` for anything (the lazy imports below are for that reason alone).
 
-    config = resolve_config(args.config)
-    result = train(
-        config,
-        max_steps=args.max_steps,
-        resume=_parse_resume(args.resume),
-        results_folder=args.results_folder,
-        progress=not args.no_progress,
-    )
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training import train  # lazy: torch
+
+    result = train(args.config, max_steps=args.max_steps, resume=_parse_resume(args.resume),
+                   results_folder=args.results_folder, progress=not args.no_progress)
     print(result.summary())
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .trainer import resume
+    from .training import resume  # lazy: torch
 
     result = resume(args.folder, checkpoint=_parse_resume(args.checkpoint), max_steps=args.max_steps,
                     progress=not args.no_progress)
@@ -52,8 +48,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from .analysis import analyze, summary_text, to_json
-    from .logs import read_run
+    from .analysis import analyze, summary_text, to_json  # lazy: pandas and scipy
+    from .logs import read_run  # lazy: pandas
 
     run = read_run(args.paths)
     result = analyze(run, total_steps=args.total_steps)
@@ -63,19 +59,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_checkpoint
+    from .evaluation import evaluate_checkpoint  # lazy: torch
+    from .plots import write_evaluation_figures  # lazy: matplotlib
 
-    result = evaluate_checkpoint(
-        args.checkpoint, data=args.data, split=args.split, n=args.n, use_ema=args.ema,
-        config=args.config, seed=args.seed, figures_dir=args.figures,
-    )
+    result = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split, n=args.n, use_ema=args.ema,
+                                 config=args.config, seed=args.seed)
+    if args.figures:
+        write_evaluation_figures(result, args.figures)
     print(result.summary_text())
     _write_json(args.json, result.to_json())
     return 0
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .checkpoint import inspect_checkpoints, inspect_table_text
+    from .checkpoints import inspect_checkpoints, inspect_table_text  # lazy: torch
 
     table = inspect_checkpoints(args.path)
     print(inspect_table_text(table))
@@ -84,7 +81,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import render_notebook
+    from .report import render_notebook  # lazy: nbconvert and papermill
 
     params = {name: value for name, value in (args.param or [])}
     paths = render_notebook(args.notebook, params, out_dir=args.out, with_code=args.with_code,
@@ -94,7 +91,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_report(args: argparse.Namespace) -> int:
-    from .report import demo_report
+    from .report.demo import demo_report  # lazy: torch, nbconvert and papermill
 
     paths = demo_report(out_dir=args.out, log=args.log)
     print(paths.summary())

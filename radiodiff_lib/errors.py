@@ -27,3 +27,7 @@ class TrainingError(RadiodiffError):
 
 class NotebookError(RadiodiffError):
     """A notebook parameter is unknown or a notebook cell failed."""
+
+
+class AnalysisError(RadiodiffError, ValueError):
+    """An analysis or plot argument is impossible (unknown metric, bad smoothing weight, ...)."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers.configs import make_tiny_config
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread():
@@ -18,20 +20,6 @@ def _one_torch_thread():
     torch.set_num_threads(old)
 
 
-def make_tiny_config(**overrides):
-    """The demo config shrunk to ch 32, ch_mult [1, 2], 32x32 synthetic maps, batch 2, plus overrides."""
-    from radiodiff_lib.config import replace, resolve_config
-
-    base = {
-        "model.ddconfig.ch": 32, "model.ddconfig.ch_mult": [1, 2], "model.ddconfig.num_res_blocks": 1,
-        "model.ddconfig.resolution": [32, 32], "data.image_size": 32, "data.batch_size": 2, "data.num_maps": 24,
-        "model.lossconfig.disc_start": 4, "trainer.train_num_steps": 8, "trainer.save_and_sample_every": 3,
-        "trainer.log_freq": 1, "trainer.ema_update_every": 2, "trainer.keep_last": 10,
-    }
-    base.update(overrides)
-    return replace(resolve_config("demo"), **base)
-
-
 @pytest.fixture
 def tiny_config():
     """Factory fixture: ``tiny_config(**dotted_overrides)`` -> Config."""
@@ -42,7 +30,7 @@ def tiny_config():
 def broken():
     """Analysis of RadioDiff's classic broken run (discriminator never trained, clamped d_weight)."""
     from radiodiff_lib.analysis import analyze
-    from test_analysis_fixtures import broken_radiodiff_run
+    from tests.helpers.runs import broken_radiodiff_run
 
     return analyze(broken_radiodiff_run())
 
@@ -51,6 +39,6 @@ def broken():
 def healthy():
     """Analysis of a healthy two-phase run."""
     from radiodiff_lib.analysis import analyze
-    from test_analysis_fixtures import healthy_run
+    from tests.helpers.runs import healthy_run
 
     return analyze(healthy_run())

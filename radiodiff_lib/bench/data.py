@@ -17,7 +17,7 @@ def run(size: int = 256, maps_per_run: int = 20, runs: int = 5) -> dict:
         os.environ.setdefault(var, "1")
     import torch
 
-    from ..data.synthetic import SyntheticRadioMaps
+    from ..data import SyntheticRadioMaps  # lazy: after the thread variables above, which torch reads at import
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -14,10 +14,10 @@ import time
 
 import torch
 
-from .. import metrics as M
 from ..config import replace, resolve_config
-from ..evaluate import reconstruct, to_unit
-from ..model import build_model, count_parameters
+from ..evaluation import metrics as M
+from ..evaluation.evaluate import reconstruct, to_unit
+from ..model.autoencoder import build_model, count_parameters
 
 
 def _inputs(batch: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:

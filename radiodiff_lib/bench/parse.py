@@ -16,7 +16,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ..logs import RunReader, read_run
+from ..logs.reader import RunReader, read_run
 
 N_LINES = 200_000  # step lines (generator + discriminator), plus the config line
 REPEATS = 5

@@ -18,7 +18,11 @@ from pathlib import Path
 
 import torch
 
+from ..checkpoints import save_checkpoint
 from ..config import replace, resolve_config
+from ..data import build_dataset
+from ..model import build_loss, build_model
+from ..training import StepHook, Trainer, capture_rng, seed_everything
 
 RADIODIFF_CHECKPOINT_MB = 1327.0
 
@@ -36,12 +40,6 @@ def _bare_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tens
 
 def checkpoint_megabytes(config_name: str = "radiodiff") -> float:
     """MB (1e6 bytes) of one of our checkpoints for ``config_name``, Adam state included (zero-initialised)."""
-    from ..checkpoint import save_checkpoint
-    from ..losses import build_loss
-    from ..model import build_model
-    from ..train_state import capture_rng
-    from ..trainer import Trainer
-
     cfg = replace(resolve_config(config_name), **{"model.lossconfig.perceptual_weight": 0.0})  # LPIPS is never stored
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, build_model(cfg), build_loss(cfg), [None], results_folder=tmp, progress=False)
@@ -52,6 +50,24 @@ def checkpoint_megabytes(config_name: str = "radiodiff") -> float:
         size = path.stat().st_size
         del trainer
     return size / 1e6
+
+
+class StepTimer(StepHook):
+    """Times every training step (wall and process CPU seconds, checkpoint writes excluded) and runs
+    one bare VAE step after each, untimed by the trainer, so that both see the same machine load."""
+
+    def __init__(self, bare_step) -> None:
+        self.bare_step = bare_step
+        self.steps: list[tuple[int, float, float]] = []  # (step, wall, CPU)
+        self.bare: dict[int, tuple[float, float]] = {}
+        self._start = (0.0, 0.0)
+
+    def before_step(self, step: int) -> None:
+        self._start = (time.perf_counter(), time.process_time())
+
+    def after_step(self, step: int) -> None:
+        self.steps.append((step, time.perf_counter() - self._start[0], time.process_time() - self._start[1]))
+        self.bare[step] = self.bare_step()
 
 
 def _median(rows: list[tuple[float, float]], col: int) -> float:
@@ -66,12 +82,6 @@ def run(threads: int | None = 1, disc_start: int = 6, steps: int = 12,
     reported beside them). ``disc_start``/``steps`` shorten the bench config's schedule so that
     each phase gets ``disc_start - 1`` timed steps.
     """
-    from ..data import build_dataset
-    from ..losses import build_loss
-    from ..model import build_model
-    from ..trainer import Trainer
-    from ..train_state import seed_everything
-
     old_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
@@ -84,14 +94,13 @@ def run(threads: int | None = 1, disc_start: int = 6, steps: int = 12,
         bare_model = build_model(cfg)
         bare_opt = torch.optim.AdamW(bare_model.parameters(), lr=cfg.trainer.lr)
         _bare_step(bare_model, bare_opt, x)  # warm-up: allocates the optimizer state
-        bare_by_step: dict[int, tuple[float, float]] = {}
+        timer = StepTimer(lambda: _bare_step(bare_model, bare_opt, x))
         seed_everything(cfg.trainer.seed)
         with tempfile.TemporaryDirectory() as tmp:
-            trainer = Trainer(cfg, build_model(cfg), build_loss(cfg), dataset, results_folder=tmp, progress=False)
-            # one bare step after every training step: both see the same machine load
-            trainer.untimed_hooks.append(lambda s: bare_by_step.__setitem__(s, _bare_step(bare_model, bare_opt, x)))
+            trainer = Trainer(cfg, build_model(cfg), build_loss(cfg), dataset, results_folder=tmp, progress=False,
+                              hooks=[timer])
             trainer.train(max_steps=steps)
-            timed = trainer.step_seconds
+        timed, bare_by_step = timer.steps, timer.bare
         # the first step of each phase allocates optimizer state: leave it out
         pre = [(w, c) for s, w, c in timed if 0 < s < disc_start]
         gan = [(w, c) for s, w, c in timed if s > disc_start]

@@ -18,7 +18,7 @@ from PIL import Image
 
 from ..errors import DataError
 from .propagation import PropagationParams, finish_gain, gain_db_map, obstruction_db
-from .synthetic import SIMULATIONS, scene_city, scene_rng, scene_params
+from .synthetic import SIMULATIONS, scene_city, scene_params, scene_rng
 
 # Cars: low obstacles in the street, a few dB each, never shadowing like a building.
 CAR_PARAMS = PropagationParams(wall_loss_db=3.0, loss_per_m_db=0.3, max_obstruction_db=12.0)

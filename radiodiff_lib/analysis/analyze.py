@@ -1,0 +1,145 @@
+"""Analysis of a training run: statistics, phases, resumes, loss decomposition, diagnostics.
+
+`analyze(run)` is a pure function of the Run's fields (df, superseded, segments, config,
+skipped); it reads no file and draws nothing. Every verdict comes from a stated rule:
+metric statuses from `stats.STATUS_RULES`, diagnostics from the table in
+`diagnostics.py`, thresholds from `stats.Thresholds` (pass any as a keyword).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import AnalysisError
+from ..logs import Run
+from .diagnostics import Diagnostic, diagnose, recommendations
+from .stats import META_COLUMNS, MetricStats, Thresholds, metric_stats
+from .structure import (
+    Phase, Resume, all_rows, cfg_float, cfg_get, decomposition, estimate_kl_weight, first_disc_step, gan_boundary,
+    metric_columns, phases, resumes, sorted_rows, sorted_with_mask, steps_per_hour,
+)
+from .text import summary_sentences
+
+
+@dataclass
+class Analysis:
+    """Everything the analysis found; plain data for tests, notebooks, JSON and the CLI."""
+    entries: int  # logged steps analysed, each once (superseded rows not counted)
+    first_step: int | None
+    latest_step: int | None
+    total_steps: int | None
+    total_steps_source: str | None  # "parameter" | "config" | None
+    progress: float | None  # latest_step / total_steps, clipped to [0, 1]
+    steps_per_hour: float | None  # from timestamps within segments only
+    time_left: float | None  # seconds to total_steps at steps_per_hour
+    disc_start: int | None  # config model.lossconfig.disc_start
+    disc_first_logged_step: int | None  # first logged step with disc_factor > 0
+    gan_phase_progress: float | None  # (latest - disc_start) / (total - disc_start), clipped to [0, 1]
+    metrics: dict[str, MetricStats]
+    phases: list[Phase]
+    resumes: list[Resume]
+    decomposition: pd.DataFrame
+    diagnostics: list[Diagnostic]
+    skipped: dict[str, Any]  # {"count": n, "reasons": {reason: count}}
+    summary_sentences: list[str] = field(default_factory=list)
+    recommendations: list[str] = field(default_factory=list)
+    superseded_rows: int = 0
+    segments: int = 0
+    kl_weight: float | None = None
+    kl_weight_source: str | None = None  # "parameter" | "config" | "estimated from the log" | None
+    disc_weight: float | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def diagnostic(self, id: str) -> Diagnostic | None:
+        """The diagnostic with this id, or None."""
+        return next((d for d in self.diagnostics if d.id == id), None)
+
+    @property
+    def diagnostic_ids(self) -> list[str]:
+        """Ids of every diagnostic found, in order."""
+        return [d.id for d in self.diagnostics]
+
+
+def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresholds: Any) -> Analysis:
+    """Analyse a Run (``logs.read_run``); thresholds are the keyword fields of ``stats.Thresholds``."""
+    th = Thresholds.from_kwargs(window=window, **thresholds)
+    if th.window < 3:
+        raise AnalysisError(f"window must be at least 3 entries to fit a trend, got {th.window}")
+    df, logged = sorted_with_mask(run.df, run.logged)
+    cfg = run.config
+    names = metric_columns(df, META_COLUMNS)
+
+    first = int(df["step"].min()) if len(df) else None
+    latest = int(df["step"].max()) if len(df) else None
+    total, total_src = _total_steps(total_steps, cfg)
+    progress = _clip01(latest / total) if total and latest is not None else None
+    sph, _ = steps_per_hour(sorted_rows(all_rows(run)))
+    time_left = (max(total - latest, 0) / sph * 3600.0) if (sph and total and latest is not None) else None
+
+    ds = cfg_float(cfg, "model.lossconfig.disc_start")
+    disc_start = int(ds) if ds is not None else None
+    disc_first = first_disc_step(df)
+    boundary = gan_boundary(disc_start, disc_first)
+    gan_prog = None
+    if disc_start is not None and total and latest is not None and total > disc_start:
+        gan_prog = _clip01((latest - disc_start) / (total - disc_start))
+
+    stats = {k: metric_stats(df, k, window=th.window, alpha=th.alpha, min_points=th.min_points,
+                             unstable_cv=th.unstable_cv, flat_rel_change=th.flat_rel_change, logged=logged)
+             for k in names}
+    phase_list = phases(df, names, boundary)
+    for p in phase_list:
+        for k, s in p.stats.items():
+            stats[k].phases[p.name] = s
+
+    kl_w, kl_src = _kl_weight(th, cfg, df)
+    decomp = decomposition(df, kl_w, disc_start)
+    disc_weight = th.disc_weight if th.disc_weight is not None else cfg_float(cfg, "model.lossconfig.disc_weight")
+    if disc_weight is None and cfg_get(cfg, "model.lossconfig") is not None:
+        disc_weight = 1.0  # the loss's own default (LPIPSWithDiscriminator) when the config omits it
+    res = resumes(run, df, names, window=th.continuity_window, jump_sigma=th.jump_sigma, alpha=th.alpha,
+                  min_rel=th.jump_min_rel, boundary=boundary, after_points=th.continuity_after)
+    ga = cfg_float(cfg, "trainer.gradient_accumulate_every")
+    diags = diagnose(df, stats, decomp, boundary=boundary, disc_weight=disc_weight,
+                     config_lr=cfg_float(cfg, "trainer.lr"), grad_accum=int(ga) if ga is not None else None,
+                     progress=progress, resumes=res, th=th)
+
+    a = Analysis(
+        entries=int(df["step"].nunique()) if len(df) else 0, first_step=first, latest_step=latest,
+        total_steps=total, total_steps_source=total_src, progress=progress, steps_per_hour=sph,
+        time_left=time_left, disc_start=disc_start, disc_first_logged_step=disc_first,
+        gan_phase_progress=gan_prog, metrics=stats, phases=phase_list, resumes=res, decomposition=decomp,
+        diagnostics=diags, skipped={"count": len(run.skipped), "reasons": run.skipped_counts()},
+        recommendations=recommendations(diags), superseded_rows=int(len(run.superseded)),
+        segments=int(df["segment"].nunique()) if "segment" in df.columns and len(df) else 0,
+        kl_weight=kl_w, kl_weight_source=kl_src, disc_weight=disc_weight, thresholds=th)
+    a.summary_sentences = summary_sentences(a)
+    return a
+
+
+def _clip01(x: float) -> float:
+    return float(min(1.0, max(0.0, x)))
+
+
+def _total_steps(param: int | None, cfg: dict | None) -> tuple[int | None, str | None]:
+    if param is not None:
+        if int(param) <= 0:
+            raise AnalysisError(f"total_steps must be a positive number of steps, got {param}")
+        return int(param), "parameter"
+    v = cfg_float(cfg, "trainer.train_num_steps")
+    return (int(v), "config") if v else (None, None)
+
+
+def _kl_weight(th: Thresholds, cfg: dict | None, df: pd.DataFrame) -> tuple[float | None, str | None]:
+    if th.kl_weight is not None:
+        return th.kl_weight, "parameter"
+    v = cfg_float(cfg, "model.lossconfig.kl_weight")
+    if v is not None:
+        return v, "config"
+    if cfg_get(cfg, "model.lossconfig") is not None:
+        return 1.0, "config default"  # LPIPSWithDiscriminator's default kl_weight
+    est = estimate_kl_weight(df)
+    return (est, "estimated from the log") if est is not None and np.isfinite(est) else (None, None)

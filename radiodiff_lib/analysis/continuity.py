@@ -1,0 +1,82 @@
+"""Continuity across a resume: is the first stretch after a relaunch where the curve before predicts it?
+
+A pure function of two short series (the entries before and after a resume step); ``structure.resumes``
+applies it to every metric at every segment boundary.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .stats import point_noise
+
+
+def _extrapolation(bs: np.ndarray, bv: np.ndarray, as_: np.ndarray, m: int) -> np.ndarray:
+    """Prediction of the entries after a resume from the entries before, using local data only.
+
+    A noiseless series (a schedule such as the LR: a quadratic through its last 3m entries fits to
+    1e-6 of the level) follows that quadratic. Any other series is extrapolated from two blocks of
+    m entries: the median of the last block plus the drift per step between the medians of the
+    last two blocks (no drift when there is one block). Block medians ignore noise and outliers,
+    and a local drift follows a curving loss without the overshoot of a fit over a long window."""
+    tail_s, tail_v = bs[-3 * m:], bv[-3 * m:]
+    level = float(np.median(np.abs(tail_v))) or 1.0
+    if tail_v.size >= 4 and np.ptp(tail_s) > 0:
+        centre, scale = float(tail_s[-1]), float(np.ptp(tail_s))
+        coef = np.polyfit((tail_s - centre) / scale, tail_v, 2)
+        resid = tail_v - np.polyval(coef, (tail_s - centre) / scale)
+        if float(np.max(np.abs(resid))) <= 1e-6 * level:
+            return np.polyval(coef, (as_ - centre) / scale)
+    b2s, b2v = bs[-m:], bv[-m:]
+    c2, v2 = float(np.median(b2s)), float(np.median(b2v))
+    drift = 0.0
+    if bv.size >= 2 * m:
+        b1s, b1v = bs[-2 * m:-m], bv[-2 * m:-m]
+        c1 = float(np.median(b1s))
+        if c2 > c1:
+            drift = (v2 - float(np.median(b1v))) / (c2 - c1)
+    return v2 + drift * (as_ - c2)
+
+
+def continuity(before_steps: np.ndarray, before: np.ndarray, after_steps: np.ndarray, after: np.ndarray,
+               *, jump_sigma: float, alpha: float, min_rel: float = 0.0, min_points: int = 5,
+               after_points: int = 5) -> dict[str, Any]:
+    """Shift across a resume in units of the noise of the window before.
+
+    The entries before are extrapolated locally to the first `after_points` entries after the
+    resume (``_extrapolation``), so a curving loss or a decaying LR is followed rather than called
+    a jump. The shift is median(after - prediction); the noise combines the point-to-point noise of
+    the window before (``point_noise``) with the error of the same extrapolation on the last block
+    before the resume (a back-test). A "jump" needs |shift| > jump_sigma x noise and also
+    > min_rel x |median before|, so that an almost noiseless curve (5-decimal prints) is not
+    called discontinuous for a hair.
+    """
+    b_ok, a_ok = np.isfinite(before), np.isfinite(after)
+    bs, bv, as_, av = before_steps[b_ok], before[b_ok], after_steps[a_ok], after[a_ok]
+    as_, av = as_[:after_points], av[:after_points]
+    if bv.size < min_points or av.size < 1:
+        return {"verdict": "insufficient data", "shift": None, "noise": None, "shift_sigma": None,
+                "n_before": int(bv.size), "n_after": int(av.size)}
+    pred_a = _extrapolation(bs, bv, as_, after_points)
+    noise = point_noise(bv)
+    # how well the same extrapolation predicted the last block before the resume: a loss whose
+    # curve bends fast (a short run) earns a wider tolerance than a steady one
+    backtest = 0.0
+    if bv.size >= 3 * after_points:
+        m = after_points
+        backtest = abs(float(np.median(bv[-m:] - _extrapolation(bs[:-m], bv[:-m], bs[-m:], m))))
+    noise = float(np.hypot(noise, backtest))
+    shift = float(np.median(av - pred_a))
+    level = float(abs(np.median(bv)))
+    if abs(shift) <= 1e-9 * level:  # floating-point residue of an exactly followed curve
+        shift = 0.0
+    if noise > 0:
+        z = shift / noise
+    else:  # noiseless window (e.g. frozen logvar): any change at all is a jump
+        z = 0.0 if shift == 0 else float("inf") * np.sign(shift)
+    rel = shift / level if level > 0 else None
+    big = abs(shift) > min_rel * level
+    verdict = "jump" if abs(z) > jump_sigma and big else "continuous"
+    return {"verdict": verdict, "shift": shift, "noise": noise, "shift_sigma": float(z), "relative_shift": rel,
+            "extrapolation_error": backtest, "n_before": int(bv.size), "n_after": int(av.size)}

@@ -1,0 +1,255 @@
+"""Diagnostics of a training run: each a rule on the data with its evidence in numbers.
+
+Rules (thresholds are the fields of analysis_stats.Thresholds; "GAN phase" = steps >= disc_start,
+or disc_factor > 0 when the config does not say):
+- adaptive_weight_saturated (warning): d_weight == 1e4 * disc_weight (rtol saturation_rtol) in
+  >= saturated_fraction of the GAN-phase entries (without a config: an exactly repeated maximum >= 100).
+- discriminator_not_trained (critical): GAN phase reached and no disc_loss logged there, or its
+  peak-to-peak <= disc_still_tol.
+- adversarial_term_dominates_total: >= dominate_entries_fraction of the GAN-phase entries have the
+  sign of total_loss set by d_weight*disc_factor*g_loss, or that term's share of
+  |nll| + |kl term| + |gan term| above dominate_fraction. Critical when the sign is flipped in
+  most entries, else warning.
+- logvar_frozen (info): logvar peak-to-peak <= logvar_still_tol over >= min_points entries.
+- lr_not_logged (info): every logged lr is 0 while the config's trainer.lr > 0.
+- nonfinite_values: any nan/inf logged; critical when the latest total/rec/nll is non-finite.
+- loss_spike (warning): a loss more than spike_k robust sigmas from its rolling median.
+- resume_discontinuity (warning): continuity verdict "jump" for rec/nll/total/kl at a resume.
+- reconstruction_target_met (info) / reconstruction_target_not_met (info; warning once the run
+  reached total_steps): mean rec_loss over the last window <= / > rec_target.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .stats import MetricStats, Thresholds, spikes
+from .structure import Resume, gan_mask
+
+SEVERITIES = ("info", "warning", "critical")
+SPIKE_METRICS = ("train/total_loss", "train/rec_loss", "train/nll_loss", "train/kl_loss", "train/g_loss",
+                 "train/disc_loss")
+CONTINUITY_METRICS = ("train/rec_loss", "train/nll_loss", "train/total_loss", "train/kl_loss")
+
+
+@dataclass
+class Diagnostic:
+    """One finding: a stable id, a severity, one plain sentence and the numbers behind it."""
+    id: str
+    severity: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+# What to do about each finding; every recommendation names the diagnostic it follows from.
+RECOMMENDATIONS = {
+    "adaptive_weight_saturated": "the adaptive weight sits at its clamp, so the GAN term is as strong as the "
+        "clamp allows whatever the gradients say: lower lossconfig.disc_weight or check that the "
+        "discriminator really trains before trusting the GAN phase.",
+    "discriminator_not_trained": "the generator is pushed by a discriminator that never learns: with RadioDiff's "
+        "train_vae.py set trainer.gradient_accumulate_every: 2 (it is the optimizer index, not accumulation), "
+        "or train with the workbench trainer, which steps the discriminator.",
+    "adversarial_term_dominates_total": "judge progress by rec_loss and nll_loss, not total_loss: the total is "
+        "mostly d_weight*disc_factor*g_loss, and a negative total is not better reconstruction.",
+    "logvar_frozen": "expected with latent-diffusion's optimizer (logvar is not in it); nll_loss then moves only "
+        "with rec_loss, so read them together.",
+    "lr_not_logged": "the log prints values with 5 decimals, so this LR shows as 0: read the LR from the config "
+        "schedule or from the workbench metrics file, which keeps full precision.",
+    "nonfinite_values": "resume from the last checkpoint before the first non-finite step with a lower LR or "
+        "full precision (amp/fp16 off), and check the batches at those steps.",
+    "loss_spike": "look at the batches and the LR at the spike steps; note that RadioDiff's gradient clipping "
+        "runs after the optimizer step and never clips.",
+    "resume_discontinuity": "RadioDiff's resume restores weights but not the RNG or data order, which shows as a "
+        "jump; the workbench trainer resumes exactly.",
+    "reconstruction_target_not_met": "keep training or revisit the LR; compare with evaluation metrics (NMSE, "
+        "SSIM) on held-out maps before deciding.",
+    "reconstruction_target_met": "confirm on held-out maps with the evaluation notebook before using this VAE "
+        "for the diffusion stage.",
+}
+
+
+def recommendations(diags: list[Diagnostic]) -> list[str]:
+    """One recommendation per diagnostic that has one, prefixed with its id."""
+    return [f"{d.id}: {RECOMMENDATIONS[d.id]}" for d in diags if d.id in RECOMMENDATIONS]
+
+
+def _col(df: pd.DataFrame, name: str) -> np.ndarray:
+    return df[name].to_numpy(dtype=float) if name in df.columns else np.full(len(df), np.nan)
+
+
+def diagnose(df: pd.DataFrame, metrics: dict[str, MetricStats], decomp: pd.DataFrame, *,
+             boundary: int | None, disc_weight: float | None, config_lr: float | None,
+             grad_accum: int | None, progress: float | None, resumes: list[Resume],
+             th: Thresholds) -> list[Diagnostic]:
+    """All diagnostics for a step-sorted DataFrame of current rows."""
+    gan = gan_mask(df, boundary)
+    out: list[Diagnostic] = []
+    for check in (_saturated, _disc_not_trained, _dominates):
+        d = check(df, gan, decomp, disc_weight=disc_weight, grad_accum=grad_accum, th=th)
+        if d:
+            out.append(d)
+    out += _logvar(metrics, th) + _lr(df, config_lr) + _nonfinite(metrics) + _spikes(df, th)
+    out += _resume_jumps(resumes) + _rec_target(metrics, progress, th)
+    return out
+
+
+def _saturated(df, gan, decomp, *, disc_weight, th, **_) -> Diagnostic | None:
+    dw = _col(df, "train/d_weight")[gan]
+    dw = dw[np.isfinite(dw)]
+    if dw.size == 0:
+        return None
+    inferred = disc_weight is None
+    # Without a config, a clamp shows as an exactly repeated maximum; infer disc_weight from it.
+    clamp = 1e4 * disc_weight if disc_weight is not None else float(dw.max())
+    at = np.isclose(dw, clamp, rtol=th.saturation_rtol, atol=0.0)
+    frac = float(at.mean())
+    if frac < th.saturated_fraction or (inferred and clamp < 1e2):
+        return None
+    return Diagnostic("adaptive_weight_saturated", "warning",
+                      f"d_weight sits at its clamp {clamp:g} (1e4 x disc_weight) in {at.sum()} of {dw.size} "
+                      f"GAN-phase entries ({frac:.0%}).",
+                      {"clamp": clamp, "disc_weight": clamp / 1e4, "disc_weight_inferred": inferred,
+                       "saturated_entries": int(at.sum()), "gan_entries": int(dw.size), "fraction": frac,
+                       "median_d_weight": float(np.median(dw))})
+
+
+def _disc_not_trained(df, gan, decomp, *, grad_accum, th, **_) -> Diagnostic | None:
+    if not gan.any():
+        return None
+    dl = _col(df, "train/disc_loss")[gan]
+    fin = dl[np.isfinite(dl)]
+    ev = {"gan_entries": int(gan.sum()), "disc_loss_entries": int(fin.size),
+          "gradient_accumulate_every": grad_accum, "first_gan_step": int(df["step"][gan].min())}
+    if fin.size == 0:
+        msg = (f"No discriminator loss was logged in {gan.sum()} GAN-phase entries, so the discriminator was "
+               f"never stepped while its output still drives the generator.")
+    else:
+        ptp = float(np.ptp(fin))
+        ev.update(disc_loss_min=float(fin.min()), disc_loss_max=float(fin.max()), disc_loss_ptp=ptp)
+        if ptp > th.disc_still_tol:
+            return None
+        msg = (f"disc_loss stayed at {fin[0]:.6g} (range {ptp:.3g}) over {fin.size} GAN-phase entries: "
+               f"the discriminator is not learning.")
+    if grad_accum == 1:
+        msg += " The config has gradient_accumulate_every 1, which in RadioDiff never steps the discriminator."
+    return Diagnostic("discriminator_not_trained", "critical", msg, ev)
+
+
+def _dominates(df, gan, decomp, *, th, **_) -> Diagnostic | None:
+    d = decomp[gan]
+    total, gt = d["logged_total"].to_numpy(), d["gan_term"].to_numpy()
+    rest = d["nll_loss"].to_numpy() + d["kl_term"].fillna(0.0).to_numpy()
+    ok = np.isfinite(total) & np.isfinite(gt) & np.isfinite(rest)
+    if not ok.any():
+        return None
+    total, gt, rest = total[ok], gt[ok], rest[ok]
+    flipped = (np.sign(total) != np.sign(rest)) & (gt != 0)
+    share = np.abs(gt) / np.maximum(np.abs(rest) + np.abs(gt), 1e-300)
+    dominated = flipped | (share > th.dominate_fraction)
+    frac = float(dominated.mean())
+    if frac < th.dominate_entries_fraction:
+        return None
+    frac_flip = float(flipped.mean())
+    i = int(np.flatnonzero(ok)[-1])
+    latest = {"step": int(d["step"].iloc[i]), "total": float(d["logged_total"].iloc[i]),
+              "gan_term": float(d["gan_term"].iloc[i]), "nll_plus_kl": float(rest[-1])}
+    msg = (f"The adversarial term d_weight*disc_factor*g_loss sets the total loss in {dominated.sum()} of "
+           f"{ok.sum()} GAN-phase entries ({frac:.0%}); at step {latest['step']} the total is "
+           f"{latest['total']:.6g}, of which {latest['gan_term']:.6g} is the GAN term and "
+           f"{latest['nll_plus_kl']:.6g} the reconstruction and KL terms.")
+    if frac_flip >= th.dominate_entries_fraction:
+        msg += " Its sign comes from the GAN term, so a negative total does not mean better reconstruction."
+    return Diagnostic("adversarial_term_dominates_total",
+                      "critical" if frac_flip >= th.dominate_entries_fraction else "warning", msg,
+                      {"dominated_entries": int(dominated.sum()), "gan_entries": int(ok.sum()), "fraction": frac,
+                       "sign_flipped_fraction": frac_flip, "median_gan_share": float(np.median(share)),
+                       "latest": latest})
+
+
+def _logvar(metrics: dict[str, MetricStats], th: Thresholds) -> list[Diagnostic]:
+    m = metrics.get("train/logvar")
+    if m is None or m.min is None or m.count < th.min_points or m.nonfinite:
+        return []
+    ptp = m.max - m.min
+    if ptp > th.logvar_still_tol:
+        return []
+    return [Diagnostic("logvar_frozen", "info",
+                       f"logvar stayed at {m.latest:.6g} over {m.count} entries (range {ptp:.3g}): it is not "
+                       f"being learned.", {"value": m.latest, "range": ptp, "entries": m.count})]
+
+
+def _lr(df: pd.DataFrame, config_lr: float | None) -> list[Diagnostic]:
+    lr = _col(df, "lr")
+    lr = lr[np.isfinite(lr)]
+    if lr.size == 0 or config_lr is None or config_lr <= 0 or np.any(lr != 0):
+        return []
+    return [Diagnostic("lr_not_logged", "info",
+                       f"The learning rate is logged as 0 in all {lr.size} entries while the config's lr is "
+                       f"{config_lr:g}: the log's 5-decimal format hides it.",
+                       {"config_lr": config_lr, "zero_entries": int(lr.size)})]
+
+
+def _nonfinite(metrics: dict[str, MetricStats]) -> list[Diagnostic]:
+    bad = {k: m.nonfinite for k, m in metrics.items() if m.nonfinite}
+    if not bad:
+        return []
+    key = ("train/total_loss", "train/rec_loss", "train/nll_loss")
+    latest_bad = [k for k in key if k in metrics and metrics[k].latest is not None
+                  and not np.isfinite(metrics[k].latest)]
+    first = {k: metrics[k].first_nonfinite_step for k in bad}
+    listing = ", ".join(f"{k} ({n}, first at step {first[k]})" for k, n in bad.items())
+    msg = f"Non-finite values (nan/inf) were logged: {listing}."
+    if latest_bad:
+        msg += f" The latest {', '.join(latest_bad)} is non-finite: training has diverged."
+    return [Diagnostic("nonfinite_values", "critical" if latest_bad else "warning", msg,
+                       {"counts": bad, "first_steps": first, "latest_nonfinite": latest_bad})]
+
+
+def _spikes(df: pd.DataFrame, th: Thresholds) -> list[Diagnostic]:
+    found: dict[str, dict[str, Any]] = {}
+    steps = df["step"].to_numpy()
+    for k in SPIKE_METRICS:
+        if k not in df.columns:
+            continue
+        v = df[k].to_numpy(dtype=float)
+        idx, sigma = spikes(steps, v, k=th.spike_k, half_window=th.spike_half_window)
+        if idx.size:
+            med = pd.Series(v).rolling(2 * th.spike_half_window + 1, center=True).median()
+            size = np.abs(v[idx] - med.to_numpy()[idx]) / sigma
+            found[k] = {"count": int(idx.size), "steps": [int(s) for s in steps[idx][:10]],
+                        "max_sigmas": float(size.max()), "sigma": sigma}
+    if not found:
+        return []
+    listing = "; ".join(f"{k} at step(s) {', '.join(map(str, e['steps'][:5]))}" for k, e in found.items())
+    return [Diagnostic("loss_spike", "warning",
+                       f"Spikes more than {th.spike_k:g} robust sigmas from the rolling median: {listing}.",
+                       {"k": th.spike_k, "metrics": found})]
+
+
+def _resume_jumps(resumes: list[Resume]) -> list[Diagnostic]:
+    hits = [(r, k) for r in resumes for k in CONTINUITY_METRICS if r.continuity.get(k) == "jump"]
+    if not hits:
+        return []
+    listing = "; ".join(f"{k} at step {r.step} ({r.evidence[k]['shift_sigma']:+.3g} sigma)" for r, k in hits)
+    return [Diagnostic("resume_discontinuity", "warning", f"The losses jump at a resume: {listing}.",
+                       {"jumps": [{"step": r.step, "metric": k, **{x: r.evidence[k][x] for x in
+                                   ("shift", "noise", "shift_sigma")}} for r, k in hits]})]
+
+
+def _rec_target(metrics: dict[str, MetricStats], progress: float | None, th: Thresholds) -> list[Diagnostic]:
+    m = metrics.get("train/rec_loss")
+    if m is None or m.window_mean is None:
+        return []
+    ev = {"window_mean": m.window_mean, "threshold": th.rec_target, "window_entries": m.window_n,
+          "latest": m.latest, "latest_step": m.latest_step}
+    if m.window_mean <= th.rec_target:
+        return [Diagnostic("reconstruction_target_met", "info",
+                           f"rec_loss averages {m.window_mean:.4g} over the last {m.window_n} entries, at or "
+                           f"below the target {th.rec_target:g}.", ev)]
+    done = progress is not None and progress >= 1.0
+    return [Diagnostic("reconstruction_target_not_met", "warning" if done else "info",
+                       f"rec_loss averages {m.window_mean:.4g} over the last {m.window_n} entries, above the "
+                       f"target {th.rec_target:g}.", ev)]

@@ -1,0 +1,191 @@
+"""Words and JSON for an Analysis: summary sentences, the terminal summary, to_json.
+
+Every sentence is computed from the numbers of the Analysis; none praises a run (no "excellent",
+no "converging"): it states values, slopes with their p-values, and the diagnostics' findings.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def _g(x: float | None, fmt: str = ".6g") -> str:
+    if x is None:
+        return "-"
+    return format(x, fmt) if np.isfinite(x) else str(x)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    h = seconds / 3600.0
+    return f"{h:.1f} h" if h < 48 else f"{h / 24:.1f} days"
+
+
+def summary_sentences(a: Any) -> list[str]:
+    """Plain sentences, each computed from the analysis numbers."""
+    out = []
+    if a.entries == 0:
+        return ["The run has no logged steps to analyse."]
+    out.append(f"Analysed {a.entries} logged steps from step {a.first_step} to step {a.latest_step} in "
+               f"{a.segments} segment(s); {a.superseded_rows} superseded row(s) re-logged by a later launch "
+               f"are kept aside and not counted.")
+    if a.total_steps:
+        s = (f"The latest step {a.latest_step} is {a.progress:.1%} of train_num_steps {a.total_steps} "
+             f"(from the {a.total_steps_source})")
+        if a.steps_per_hour:
+            s += f"; at {a.steps_per_hour:,.0f} steps per hour about {_duration(a.time_left)} remain"
+        out.append(s + ".")
+    elif a.steps_per_hour:
+        out.append(f"Training ran at {a.steps_per_hour:,.0f} steps per hour; the total number of steps is "
+                   f"unknown (no train_num_steps in the config and no total_steps given).")
+    if a.disc_start is not None:
+        s = f"The GAN phase starts at disc_start {a.disc_start} (config)"
+        if a.disc_first_logged_step is not None:
+            s += f"; disc_factor is first above 0 at logged step {a.disc_first_logged_step}"
+        else:
+            s += "; no logged step has disc_factor above 0 yet"
+        if a.gan_phase_progress is not None:
+            s += f"; the run is {a.gan_phase_progress:.1%} through the GAN phase"
+        out.append(s + ".")
+    elif a.disc_first_logged_step is not None:
+        out.append(f"disc_factor is first above 0 at logged step {a.disc_first_logged_step} (no disc_start in "
+                   f"the config).")
+    for k in ("train/rec_loss", "train/total_loss"):
+        m = a.metrics.get(k)
+        if m is None or m.latest is None:
+            continue
+        s = f"{k} is {_g(m.latest)} at step {m.latest_step} (first {_g(m.first)}"
+        s += f", {m.change_pct:+.1f}%)" if m.change_pct is not None else ")"
+        t = m.trend
+        if t is not None:
+            s += (f"; over the last {t.n} entries its slope is {t.slope_per_1k_steps:+.4g} per 1k steps "
+                  f"(p={t.p_value:.3g}, {'distinguishable' if t.significant else 'not distinguishable'} from noise)")
+        out.append(s + f"; status: {m.status}.")
+    tot = a.metrics.get("train/total_loss")
+    if tot is not None and tot.latest is not None and np.isfinite(tot.latest) and tot.latest < 0 \
+            and len(a.decomposition):
+        last = a.decomposition.dropna(subset=["logged_total"]).iloc[-1]
+        rest = last["nll_loss"] + (0.0 if pd.isna(last["kl_term"]) else last["kl_term"])
+        gan = last["gan_term"]
+        if np.isfinite(gan) and gan < 0 < rest:
+            out.append(f"The total loss is negative ({last['logged_total']:.6g} at step {int(last['step'])}) "
+                       f"because the GAN term contributes {gan:.6g} against {rest:.6g} from reconstruction "
+                       f"and KL; a negative total is not a better model.")
+        elif np.isfinite(rest):
+            out.append(f"The total loss is negative ({last['logged_total']:.6g} at step {int(last['step'])}): "
+                       f"nll_loss plus the KL term is {rest:.6g} and the GAN term {_g(gan)}.")
+    for r in a.resumes:
+        jumps = [k for k, v in r.continuity.items() if v == "jump"]
+        out.append(f"Resume at step {r.step}: {r.replayed_steps} logged step(s) replayed, wall-clock gap "
+                   f"{_duration(r.gap_seconds) if r.gap_seconds is not None else 'unknown'}; "
+                   + (f"jump in {', '.join(jumps)}." if jumps else "no metric jumps."))
+    if a.skipped["count"]:
+        out.append(f"{a.skipped['count']} log line(s) were skipped: "
+                   + ", ".join(f"{n} {r}" for r, n in a.skipped["reasons"].items()) + ".")
+    crit = [d.id for d in a.diagnostics if d.severity == "critical"]
+    warn = [d.id for d in a.diagnostics if d.severity == "warning"]
+    out.append(f"{len(crit)} critical finding(s){': ' + ', '.join(crit) if crit else ''}; "
+               f"{len(warn)} warning(s){': ' + ', '.join(warn) if warn else ''}.")
+    return out
+
+
+def _row(cells: list[str], widths: list[int]) -> str:
+    return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+
+def summary_text(a: Any) -> str:
+    """Terminal table of the metrics, then the sentences, diagnostics and recommendations."""
+    head = ["metric", "first", "latest", "min", "max", "change %", "slope/1k (p)", "status"]
+    rows = []
+    for k, m in a.metrics.items():
+        t = m.trend
+        slope = f"{t.slope_per_1k_steps:+.3g} ({t.p_value:.2g})" if t is not None else "-"
+        rows.append([k, _g(m.first), _g(m.latest), _g(m.min), _g(m.max),
+                     _g(m.change_pct, "+.1f") if m.change_pct is not None else "-", slope, m.status])
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    lines = [_row(head, widths), _row(["-" * w for w in widths], widths)] + [_row(r, widths) for r in rows]
+    lines += ["", *a.summary_sentences, ""]
+    lines.append(f"Diagnostics ({len(a.diagnostics)}):" if a.diagnostics else "Diagnostics: none.")
+    for d in a.diagnostics:
+        lines.append(f"  [{d.severity.upper()}] {d.id}: {d.message}")
+    if a.recommendations:
+        lines += ["", "Recommendations:"] + [f"  - {r}" for r in a.recommendations]
+    return "\n".join(lines)
+
+
+def jsonable(x: Any) -> Any:
+    """Convert numpy/pandas/dataclass values to JSON types; non-finite floats become None."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return {f.name: jsonable(getattr(x, f.name)) for f in dataclasses.fields(x)}
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple, set)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(float(x)) else None
+    if isinstance(x, np.ndarray):
+        return [jsonable(v) for v in x.tolist()]
+    if isinstance(x, (pd.Timestamp, _dt.datetime)):
+        return None if pd.isna(x) else x.isoformat()
+    if x is None or isinstance(x, str):
+        return x
+    if pd.api.types.is_scalar(x) and pd.isna(x):
+        return None
+    return str(x)
+
+
+def _trend_json(t: Any) -> dict | None:
+    if t is None:
+        return None
+    d = dataclasses.asdict(t)
+    d["slope_per_1k_steps"] = t.slope_per_1k_steps
+    d["direction"] = "none" if not t.significant else ("down" if t.slope_per_step < 0 else "up")
+    return d
+
+
+def to_json(a: Any) -> dict:
+    """The whole analysis as JSON-serialisable data: headline numbers, metrics, phases, resumes,
+    decomposition, diagnostics, sentences, skipped lines and thresholds."""
+    metrics = {}
+    for k, m in a.metrics.items():
+        metrics[k] = {"first": m.first, "latest": m.latest, "min": m.min, "max": m.max,
+                      "change_pct": m.change_pct, "trend": _trend_json(m.trend), "status": m.status,
+                      "status_reason": m.status_reason, "count": m.count, "nonfinite": m.nonfinite,
+                      "first_step": m.first_step, "latest_step": m.latest_step, "window_n": m.window_n,
+                      "window_mean": m.window_mean, "window_std": m.window_std, "window_sigma": m.window_sigma,
+                      "first_nonfinite_step": m.first_nonfinite_step, "phases": m.phases}
+    dec = a.decomposition
+    fin = dec.dropna(subset=["residual"]) if len(dec) else dec
+    out = {
+        "entries": a.entries, "first_step": a.first_step, "latest_step": a.latest_step,
+        "total_steps": a.total_steps, "total_steps_source": a.total_steps_source, "progress": a.progress,
+        "steps_per_hour": a.steps_per_hour, "time_left_seconds": a.time_left,
+        "disc_start": a.disc_start, "disc_first_logged_step": a.disc_first_logged_step,
+        "gan_phase_progress": a.gan_phase_progress, "segments": a.segments, "superseded_rows": a.superseded_rows,
+        "metrics": metrics,
+        "phases": [{"name": p.name, "first_step": p.first_step, "last_step": p.last_step, "entries": p.entries}
+                   for p in a.phases],
+        "resumes": [{"step": r.step, "segment": r.segment, "replayed_steps": r.replayed_steps,
+                     "replayed_range": r.replayed_range, "gap_seconds": r.gap_seconds, "file": r.file,
+                     "continuity": r.continuity, "continuity_evidence": r.evidence} for r in a.resumes],
+        "decomposition": {"kl_weight": a.kl_weight, "kl_weight_source": a.kl_weight_source,
+                          "entries": int(len(fin)),
+                          "max_abs_residual": float(fin["residual"].abs().max()) if len(fin) else None,
+                          "latest": fin.iloc[-1].to_dict() if len(fin) else None},
+        "diagnostics": [{"id": d.id, "severity": d.severity, "message": d.message, "evidence": d.evidence}
+                        for d in a.diagnostics],
+        "recommendations": a.recommendations, "summary_sentences": a.summary_sentences,
+        "skipped": {"count": a.skipped["count"], "reasons": a.skipped["reasons"]},
+        "thresholds": a.thresholds,
+    }
+    return jsonable(out)

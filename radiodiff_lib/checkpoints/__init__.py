@@ -1,0 +1,25 @@
+"""Checkpoints: our atomic checksummed format, RadioDiff's ``model-N.pt`` import and export, the
+choice of a resume checkpoint, and the inspection table. Every file is read with the one safe
+loader (``radiodiff_lib.safe_load``): tensors and plain containers only.
+"""
+from ..safe_load import torch_load_safely
+from .inspection import inspect_checkpoints, inspect_table_text, load_model_from_checkpoint
+from .radiodiff import (
+    LoadReport, infer_ddconfig, is_radiodiff_checkpoint, load_radiodiff_weights, radiodiff_model_state,
+    save_radiodiff_layout,
+)
+from .resume import find_resume_checkpoint, load_any, locate_and_load
+from .workbench import (
+    FORMAT, FORMAT_VERSION, checkpoint_name, compute_checksum, is_workbench_checkpoint, list_checkpoints,
+    load_checkpoint, load_model_state, model_state, parse_checkpoint_name, prune_checkpoints, remove_stale_temporaries,
+    save_checkpoint, verify_checkpoint,
+)
+
+__all__ = [
+    "FORMAT", "FORMAT_VERSION", "LoadReport", "checkpoint_name", "compute_checksum", "find_resume_checkpoint",
+    "infer_ddconfig", "inspect_checkpoints", "inspect_table_text", "is_radiodiff_checkpoint",
+    "is_workbench_checkpoint", "list_checkpoints", "load_any", "load_checkpoint", "load_model_from_checkpoint",
+    "load_model_state", "load_radiodiff_weights", "locate_and_load", "model_state", "parse_checkpoint_name",
+    "prune_checkpoints", "radiodiff_model_state", "remove_stale_temporaries", "save_checkpoint",
+    "save_radiodiff_layout", "torch_load_safely", "verify_checkpoint",
+]

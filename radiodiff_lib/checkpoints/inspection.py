@@ -1,0 +1,121 @@
+"""Checkpoint inspection (table of a results folder) and loading a model from any checkpoint."""
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..config import config_from_dict, replace, resolve_config
+from ..errors import CheckpointError
+from ..model import build_loss, build_model
+from ..safe_load import torch_load_safely
+from .radiodiff import infer_ddconfig, is_radiodiff_checkpoint, load_radiodiff_weights
+from .resume import load_any
+from .workbench import (
+    compute_checksum, is_workbench_checkpoint, list_checkpoints, load_model_state, parse_checkpoint_name,
+)
+
+COLUMNS = ["path", "milestone", "step", "written_at", "bytes", "format", "integrity", "resume", "note"]
+
+
+def _row(path: Path) -> dict[str, Any]:
+    parsed = parse_checkpoint_name(path.name)
+    row: dict[str, Any] = {
+        "path": str(path), "milestone": parsed[0] if parsed else None, "step": None,
+        "written_at": None, "bytes": path.stat().st_size, "format": "unknown",
+        "integrity": "corrupt", "resume": "none", "note": "",
+    }
+    try:
+        obj = torch_load_safely(path)
+    except CheckpointError as exc:
+        row["note"] = str(exc).split(": ", 1)[-1][:160]
+        return row
+    if is_workbench_checkpoint(obj):
+        row["format"] = "workbench"
+        row["step"] = obj.get("step")
+        written = obj.get("written_at")
+        row["written_at"] = _dt.datetime.fromtimestamp(written).isoformat(timespec="seconds") if written else None
+        try:
+            ok = obj.get("checksum") == compute_checksum(obj)
+        except CheckpointError as exc:
+            ok, row["note"] = False, str(exc)
+        if ok:
+            row["integrity"], row["resume"] = "ok", "exact"
+        else:
+            row["note"] = row["note"] or "checksum mismatch"
+        return row
+    if is_radiodiff_checkpoint(obj):
+        row["format"], row["integrity"], row["resume"] = "radiodiff", "unverifiable", "weights-only"
+        row["step"] = int(obj["step"]) if obj.get("step") is not None else None
+        row["written_at"] = _dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
+        row["note"] = "RadioDiff layout: no checksum, RNG or data state"
+        return row
+    row["note"] = "a torch file, but neither a workbench nor a RadioDiff checkpoint"
+    return row
+
+
+def inspect_checkpoints(path: str | Path) -> pd.DataFrame:
+    """Table of the checkpoints in a folder (or one file): milestone, step, size, format, integrity, resume."""
+    path = Path(path)
+    if path.is_dir():
+        files = list_checkpoints(path)
+        # also show other *.pt files (e.g. a RadioDiff file renamed by the user) after ours
+        files += sorted(p for p in path.glob("*.pt") if p not in files)
+    elif path.is_file():
+        files = [path]
+    else:
+        raise CheckpointError(f"{path}: no such file or folder. Pass a results folder or a checkpoint file.")
+    # object columns: milestone/step/written_at stay ints/str or None, so that --json writes nulls
+    df = pd.DataFrame([_row(p) for p in files], columns=COLUMNS, dtype=object)
+    return df.astype({"bytes": "int64"}) if len(df) else df
+
+
+def inspect_table_text(df: pd.DataFrame) -> str:
+    """The inspection table as aligned text (file names only, sizes in MB)."""
+    if df.empty:
+        return "no checkpoints found"
+    show = df.copy()
+    show["path"] = show["path"].map(lambda p: Path(p).name)
+    show["MB"] = (show.pop("bytes") / 1e6).round(2)
+    show["note"] = show["note"].map(lambda n: n if len(n) <= 70 else n[:67] + "...")
+    show = show.map(lambda v: "-" if v is None else v)
+    cols = ["path", "milestone", "step", "written_at", "MB", "format", "integrity", "resume", "note"]
+    return show[cols].to_string(index=False, na_rep="-")
+
+
+def load_model_from_checkpoint(path: str | Path, use_ema: bool = False, config: Any = None) -> tuple[Any, Any, Any, dict]:
+    """(model, loss, config, info) from a workbench or RadioDiff checkpoint (EMA weights if asked)."""
+    path = Path(path)
+    obj, fmt = load_any(path)
+    info: dict[str, Any] = {"path": str(path), "format": fmt, "step": obj.get("step"), "ema": use_ema}
+    if fmt == "workbench":
+        config = resolve_config(config) if config is not None else config_from_dict(obj["config"], source=f"{path} (config)")
+    elif config is None:
+        dd, embed_dim = infer_ddconfig(obj["model"])
+        config = resolve_config("radiodiff")
+        config.model.ddconfig, config.model.embed_dim = dd, embed_dim
+        info["config_inferred"] = True
+    else:
+        config = resolve_config(config)
+    # Loading for use needs no LPIPS (it is never stored in our checkpoints).
+    if config.model.lossconfig.perceptual_weight > 0:
+        config = replace(config, **{"model.lossconfig.perceptual_weight": 0.0})
+        info["perceptual_disabled"] = True
+    if info.get("config_inferred"):
+        convs = [v for k, v in obj["model"].items()
+                 if k.startswith("loss.discriminator.main.") and k.endswith(".weight") and v.dim() == 4]
+        if convs:  # the discriminator's depth and input channels come from the file too
+            config = replace(config, **{"model.lossconfig.disc_in_channels": int(convs[0].shape[1]),
+                                        "model.lossconfig.disc_num_layers": len(convs) - 2})
+    model, loss = build_model(config), build_loss(config)
+    if fmt == "workbench":
+        load_model_state(model, loss, obj["model"], where=str(path))
+        if use_ema:
+            model.load_state_dict(obj["ema"]["shadow"])
+    else:
+        report = load_radiodiff_weights(model, obj, loss=loss, use_ema=use_ema)
+        info["load_report"] = report
+    model.eval()
+    return model, loss, config, info

@@ -1,0 +1,332 @@
+"""Evaluate a VAE checkpoint: reconstruction metrics, latent statistics and speed on a held-out split.
+
+The VAE runs in eval mode under ``torch.no_grad`` with the posterior *mode* (no sampling), so a
+result depends only on the weights, the data and ``seed`` (which picks the maps when ``n`` is
+smaller than the split). Outputs are mapped from [-1, 1] to [0, 1] and clamped before the
+metrics of :mod:`radiodiff_lib.metrics` are computed, over all pixels and over street pixels
+(buildings mask 0) only.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..checkpoints import load_model_from_checkpoint
+from ..config import Config, replace, resolve_config
+from ..data import build_dataset
+from ..errors import ConfigError, DataError
+from ..vocabulary import EVAL_METRICS
+from . import metrics as M
+
+EXAMPLE_LABELS = ("best", "median", "worst")
+
+
+@dataclass
+class Example:
+    """One map kept for the figures: arrays ``[H, W]`` in [0, 1] and its NMSE."""
+
+    label: str
+    index: int
+    name: str
+    input: np.ndarray
+    reconstruction: np.ndarray
+    buildings: np.ndarray
+    nmse: float
+    nmse_street: float
+
+    @property
+    def error(self) -> np.ndarray:
+        """Absolute error map |reconstruction - input|."""
+        return np.abs(self.reconstruction - self.input)
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate_checkpoint` measured; ``to_json()`` and ``summary_text()`` report it."""
+
+    per_map: pd.DataFrame  # index, name, nmse, rmse, ssim, psnr, nmse_street, ..., psnr_street
+    metrics: dict[str, dict[str, float]]  # {nmse: {mean, median, p5, p95, count, n_inf}, ...}
+    metrics_street: dict[str, dict[str, float]]
+    latent: dict[str, Any]  # {mean: [C], std: [C], scale_factor, channels, shape}
+    seconds_per_map: float
+    n_maps: int
+    checkpoint: str
+    examples: list[Example] = field(default_factory=list)
+    data: str = "synthetic"
+    split: str = "test"
+    use_ema: bool = False
+    seed: int = 0
+    device: str = "cpu"
+    image_size: tuple[int, int] = (0, 0)
+    config: Config | None = None
+    info: dict = field(default_factory=dict)
+    figures: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """Strict-JSON dict: ``inf`` is written as ``"inf"``, NaN as ``null``."""
+        return M.json_safe({
+            "checkpoint": self.checkpoint,
+            "checkpoint_format": self.info.get("format"),  # "workbench" | "radiodiff"
+            "step": self.info.get("step"),
+            "data": self.data,
+            "split": self.split,
+            "use_ema": self.use_ema,
+            "seed": self.seed,
+            "device": self.device,
+            "image_size": list(self.image_size),
+            "n_maps": self.n_maps,
+            "metrics": self.metrics,
+            "metrics_street": self.metrics_street,
+            "latent": self.latent,
+            "seconds_per_map": self.seconds_per_map,
+            "maps_per_second": (1.0 / self.seconds_per_map) if self.seconds_per_map > 0 else None,
+            "examples": [{"label": e.label, "index": e.index, "name": e.name, "nmse": e.nmse} for e in self.examples],
+            "figures": self.figures,
+            "encoding": "metrics in [0, 1] maps; inf written as \"inf\", undefined (NaN) as null",
+        })
+
+    def summary_text(self) -> str:
+        """A few lines for a terminal or a notebook."""
+        which = "EMA" if self.use_ema else "model"
+        h, w = self.image_size
+        source = "synthetic data" if self.data == "synthetic" else f"RadioMapSeer folder {self.data}"
+        lines = [
+            f"Evaluated {self.checkpoint} ({which} weights, posterior mode) on {self.n_maps} "
+            f"{self.split} maps of {source} at {h}x{w}, device {self.device}.",
+            _metrics_table(self.metrics, "all pixels"),
+            _metrics_table(self.metrics_street, "street pixels only (buildings mask 0)"),
+        ]
+        lat = self.latent
+        fmt = lambda xs: "[" + ", ".join(f"{x:.4g}" for x in xs) + "]"  # noqa: E731
+        lines.append(
+            f"Latent {lat['shape']}: per-channel mean {fmt(lat['mean'])}, std {fmt(lat['std'])}; "
+            f"scale_factor = 1/std(all latents) = {lat['scale_factor']:.6g}"
+        )
+        lines.append(
+            f"Time: {self.seconds_per_map * 1e3:.2f} ms per map "
+            f"({1 / max(self.seconds_per_map, 1e-12):.2f} maps/s; model forward only)."
+        )
+        if self.examples:
+            lines.append("Examples by NMSE: " + ", ".join(
+                f"{e.label} {e.name} ({e.nmse:.4g})" for e in self.examples))
+        for kind, path in self.figures.items():
+            lines.append(f"Figure {kind}: {path}")
+        return "\n".join(lines)
+
+
+def _fmt(x: float) -> str:
+    if np.isnan(x):
+        return "n/a"
+    if np.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.5g}"
+
+
+def _metrics_table(stats: dict[str, dict[str, float]], title: str) -> str:
+    rows = [f"  {title}:", f"    {'':6s}{'mean':>12s}{'median':>12s}{'p5':>12s}{'p95':>12s}"]
+    for name in EVAL_METRICS:
+        s = stats[name]
+        note = f"  ({s['n_inf']} inf)" if s.get("n_inf") else ""
+        rows.append(f"    {name.upper():6s}" + "".join(f"{_fmt(s[k]):>12s}" for k in ("mean", "median", "p5", "p95")) + note)
+    return "\n".join(rows)
+
+
+# --- the pieces (shared with the benchmark) -----------------------------------------------------
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """Map [-1, 1] to [0, 1] and clamp (the metrics' scale)."""
+    return ((x + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+@torch.no_grad()
+def reconstruct(model: torch.nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(reconstruction in [-1, 1], latents) with the posterior mode: no sampling."""
+    posterior = model.encode(images)
+    z = posterior.mode()
+    return model.decode(z), z
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class LatentStats:
+    """Running per-channel and overall mean/std of latents ``[B, C, h, w]`` in float64."""
+
+    def __init__(self) -> None:
+        self.sum = self.sumsq = None
+        self.count = 0
+        self.shape: tuple[int, ...] = ()
+
+    def update(self, z: torch.Tensor) -> None:
+        """Add a batch of latents."""
+        z = z.detach().double()
+        if self.sum is None:
+            self.sum = torch.zeros(z.shape[1], dtype=torch.float64, device=z.device)
+            self.sumsq = torch.zeros_like(self.sum)
+            self.shape = tuple(z.shape[1:])
+        self.sum += z.sum(dim=(0, 2, 3))
+        self.sumsq += (z * z).sum(dim=(0, 2, 3))
+        self.count += z.shape[0] * z.shape[2] * z.shape[3]
+
+    def result(self) -> dict[str, Any]:
+        """``{mean, std, scale_factor, channels, shape}``; std with Bessel's correction as ``torch.std``."""
+        s, ss, n = self.sum.cpu().numpy(), self.sumsq.cpu().numpy(), self.count
+        mean = s / n
+        var = np.maximum(ss - s * s / n, 0.0) / max(n - 1, 1)
+        total_n = n * len(s)
+        total_mean = s.sum() / total_n
+        total_var = max(ss.sum() - total_n * total_mean**2, 0.0) / max(total_n - 1, 1)
+        total_std = float(np.sqrt(total_var))
+        return {
+            "mean": mean.tolist(),
+            "std": np.sqrt(var).tolist(),
+            "overall_mean": float(total_mean),
+            "overall_std": total_std,
+            # Latent-diffusion convention: scale_factor = 1 / z.flatten().std() over all elements.
+            "scale_factor": (1.0 / total_std) if total_std > 0 else float("inf"),
+            "channels": len(s),
+            "shape": list(self.shape),
+        }
+
+
+# --- the evaluation -----------------------------------------------------------------------------
+
+def _eval_config(cfg: Config, data: str | Path) -> Config:
+    """The checkpoint's config pointed at the data to evaluate on."""
+    if str(data) == "synthetic":
+        return replace(cfg, **{"data.name": "synthetic"})
+    root = Path(data).expanduser()
+    if not root.is_dir():
+        raise DataError(
+            f"--data {data}: no such folder. Pass 'synthetic' or the path of a RadioMapSeer folder "
+            "(with png/buildings_complete and gain/<simulation>)."
+        )
+    return replace(cfg, **{"data.name": "radio", "data.root": str(root)})
+
+
+def _pick_indices(total: int, n: int | None, seed: int) -> list[int]:
+    """All maps, or ``n`` of them drawn without replacement by ``seed`` (sorted)."""
+    if n is None or n >= total:
+        return list(range(total))
+    return sorted(int(i) for i in np.random.default_rng(seed).choice(total, size=n, replace=False))
+
+
+def _stack(dataset, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    items = [dataset[i] for i in indices]
+    images = torch.stack([torch.as_tensor(it["image"], dtype=torch.float32) for it in items])
+    buildings = torch.stack([torch.as_tensor(it["buildings"], dtype=torch.float32) for it in items])
+    return images, buildings, [str(it.get("name", i)) for it, i in zip(items, indices)]
+
+
+def _examples(model, dataset, per_map: pd.DataFrame, device: torch.device) -> list[Example]:
+    """Best, median and worst maps by NMSE, re-run through the model (deterministic: mode)."""
+    order = per_map["nmse"].to_numpy().argsort(kind="stable")  # NaN sorts last
+    k = int(per_map["nmse"].notna().sum())
+    if k == 0:
+        return []
+    rows = [order[0], order[(k - 1) // 2], order[k - 1]]
+    indices = [int(per_map["index"].iloc[r]) for r in rows]
+    images, buildings, names = _stack(dataset, indices)
+    rec, _ = reconstruct(model, images.to(device))
+    inp, out = to_unit(images)[:, 0].numpy(), to_unit(rec.float().cpu())[:, 0].numpy()
+    return [
+        Example(label, idx, name, inp[j], out[j], buildings[j, 0].numpy(),
+                float(per_map["nmse"].iloc[r]), float(per_map["nmse_street"].iloc[r]))
+        for j, (label, idx, name, r) in enumerate(zip(EXAMPLE_LABELS, indices, names, rows))
+    ]
+
+
+def _check_arguments(n: int | None, batch_size: int, split: str, device: str | torch.device | None) -> torch.device:
+    """The device to run on; ConfigError for an impossible n, batch size, split or device."""
+    if n is not None and n < 1:
+        raise ConfigError(f"n={n}: evaluate at least one map (or leave n unset for the whole split).")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size={batch_size}: must be at least 1.")
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"split '{split}': use train, val or test.")
+    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device '{device}': no CUDA GPU is visible to torch here; use device='cpu' or leave it unset.")
+    return dev
+
+
+def _measure(model: torch.nn.Module, dataset, indices: list[int], batch_size: int,
+             dev: torch.device) -> tuple[pd.DataFrame, LatentStats, float, tuple[int, int]]:
+    """Per-map metrics (all and street pixels), latent statistics, forward seconds and map size."""
+    rows: dict[str, list] = {"index": [], "name": []}
+    latent = LatentStats()
+    forward_seconds = 0.0
+    hw = (0, 0)
+    for start in range(0, len(indices), batch_size):
+        chunk = indices[start:start + batch_size]
+        images, buildings, names = _stack(dataset, chunk)
+        images, buildings = images.to(dev), buildings.to(dev)
+        hw = tuple(images.shape[-2:])
+        if start == 0:
+            reconstruct(model, images)  # untimed warm-up: first-call allocations and kernel choice
+        _sync(dev)
+        t0 = time.perf_counter()
+        rec, z = reconstruct(model, images)
+        _sync(dev)
+        forward_seconds += time.perf_counter() - t0
+        latent.update(z)
+        target, pred = to_unit(images), to_unit(rec.float())
+        street = M.street_mask(buildings)
+        for suffix, mask in (("", None), ("_street", street)):
+            for name, values in M.map_metrics(pred, target, mask).items():
+                rows.setdefault(name + suffix, []).extend(values.tolist())
+        rows["index"].extend(chunk)
+        rows["name"].extend(names)
+    columns = ["index", "name"] + list(EVAL_METRICS) + [m + "_street" for m in EVAL_METRICS]
+    return pd.DataFrame({c: rows[c] for c in columns}), latent, forward_seconds, hw
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    data: str | Path = "synthetic",
+    split: str = "test",
+    n: int | None = None,
+    use_ema: bool = False,
+    config: str | Path | Config | None = None,
+    seed: int = 0,
+    batch_size: int = 8,
+    device: str | torch.device | None = None,
+) -> EvalResult:
+    """Reconstruction metrics, latent statistics and time per map of a checkpoint (ours or RadioDiff's).
+
+    ``data``: "synthetic" (the checkpoint config's generator) or a RadioMapSeer folder. ``n``: at
+    most this many maps of ``split``, drawn by ``seed`` (all when unset). ``config``: a Config, YAML
+    path or built-in name for the architecture (needed for RadioDiff files whose shapes do not
+    say it). ``seconds_per_map`` is the wall time of the model forward alone (encode, mode,
+    decode; GPU synchronised), after one untimed warm-up batch. The figures of a result are drawn
+    by ``radiodiff_lib.plots.write_evaluation_figures``.
+    """
+    dev = _check_arguments(n, batch_size, split, device)
+    given = resolve_config(config) if config is not None else None
+    model, _loss, cfg, info = load_model_from_checkpoint(checkpoint, use_ema=use_ema, config=given)
+    model = model.to(dev).eval()
+    dataset = build_dataset(_eval_config(cfg, data), split)
+    if len(dataset) == 0:
+        raise DataError(f"The {split} split of {data} has no maps; choose another split or a larger data set.")
+    indices = _pick_indices(len(dataset), n, seed)
+    per_map, latent, forward_seconds, hw = _measure(model, dataset, indices, batch_size, dev)
+    return EvalResult(
+        per_map=per_map,
+        metrics=M.aggregate_metrics(per_map),
+        metrics_street=M.aggregate_metrics(per_map, "_street"),
+        latent=latent.result(),
+        seconds_per_map=forward_seconds / len(indices),
+        n_maps=len(indices),
+        checkpoint=str(checkpoint),
+        examples=_examples(model, dataset, per_map, dev),
+        data=str(data), split=split, use_ema=use_ema, seed=seed, device=str(dev),
+        image_size=hw, config=cfg, info=dict(info or {}),
+    )

@@ -1,0 +1,389 @@
+"""Parser for RadioDiff ``train_vae.py`` text logs and the workbench's ``train.log`` (same shape).
+
+A step line is ``[<asctime> ][Train Step] <step>/<total>: <key>: <value>, <key>: <value>, ``.
+Grammar accepted (anything else is skipped and counted with a reason):
+- the text before ``[Train Step] `` is empty or a ``logging`` asctime (``%Y-%m-%d %H:%M:%S,%f``);
+  a ``\\r`` inside it (a progress bar printed on the same terminal line) is cut off first;
+- ``<step>`` is ASCII digits; keys match ``[A-Za-z_][A-Za-z0-9_./-]*`` and are unique within the
+  line; every value is something Python's ``float`` reads (``-2292.09155``, ``nan``, ``inf``,
+  ``1.2345678e+03``), so ``{:.5f}`` (RadioDiff) and ``{:.8g}`` (ours) both read back exactly;
+- the line ends with ``", "`` (or ``","``). One that does not was cut off: at the end of the data
+  it is skipped as ``cut-off line``, elsewhere as ``malformed step line``; its complete pairs are
+  not used (a row missing some values would look like a row that did not log them).
+- a line holding bytes that are not UTF-8 is skipped as ``non-utf8 bytes`` (text kept escaped).
+Consecutive step lines with the same ``<step>/<total>`` (foreign lines between them ignored) whose
+keys do not clash are one row: the generator line, then the discriminator line. Both print
+``lr``; the second one's is kept as ``lr_disc``. An exact repeat of the previous step line (a
+logger with two handlers) is skipped as ``duplicate line``. A step not above the previous row's
+starts a new segment in the same file: a restart logged into it (later rows win, see stitching).
+A line whose message is a dict repr is the launch's config (read with ``ast``, never ``eval``);
+in a file that already has step rows it starts a new segment (``train.log`` holds every launch).
+Speed: a big text is parsed in pieces of about 2 MB (cache-friendly); in a piece, runs of regular
+step lines go through the bulk pass of ``logs_bulk`` (string operations per key shape, not per
+line), the other lines (and any run the bulk pass refuses) through the line-by-line pass here: a
+grouping pass that converts each key shape's values at once, and when that meets anything
+unexpected, the validating pass, which checks every line and skips the bad ones. All three give
+the same rows (tests/test_logs.py compares them on randomly broken logs).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..vocabulary import LR, LR_DISC, STEP_MARK
+from .columns import NAT, ColumnStore, batch_from_columns
+from .events import Event, SegmentInfo
+from .text_bulk import feed_blocks
+from .text_lines import Carry, SlowPath, bulk_timestamps, classify_foreign, parse_config_text, parse_timestamp
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./\-]*\Z")
+_SURROGATE = re.compile("[\udc80-\udcff]")
+_BAD = "\x00bad-bytes\x00"  # placeholder for a line already counted as non-UTF-8
+# a repeated key in a merged second line is kept under another name instead of being dropped
+SECOND_LINE_RENAMES = {LR: LR_DISC}
+PIECE_CHARS = 1 << 21  # a text longer than this is parsed in pieces of about this size
+BULK_MIN = 256  # lines: below this a chunk is read line by line (a live update of 100 lines: cheaper)
+
+
+class TextLogParser:
+    """Incremental parser of one text log file: ``feed`` complete lines, get events."""
+
+    def __init__(self, path: str, kind: str, sort_hint: float = 0.0) -> None:
+        self.path, self.kind, self.sort_hint = path, kind, sort_hint
+        self.sigs: dict[tuple, int] = {}
+        self.sig_keys: list[tuple | None] = []
+        self.merge_table: dict[tuple[int, int], tuple[int, int] | None] = {}
+        self.self_pair: list[int] = []  # sig -> pair id of (sig, sig)
+        self.pairs: list[tuple[int, int]] = []  # pair id -> (printed sig, stored sig)
+        self.pair_ids: dict[tuple[int, int], int] = {}
+        self.local = -1
+        self.info: SegmentInfo | None = None  # the current segment
+        self.seg_rows = 0  # rows in the current segment
+        self.carry: Carry | None = None
+        self.prev: tuple[str, str] | None = None  # (head, body) of the last step line
+        self.skipped: list[tuple[int, str, str]] = []  # (line, reason, text)
+        self.n_lines = 0
+        self.step_lines = 0
+        self.total_steps: int | None = None
+
+    # ---- signatures -----------------------------------------------------------------------
+    def _sig(self, keys: tuple) -> int:
+        """The id of a key tuple (-1 when it is not a valid set of keys)."""
+        sid = self.sigs.get(keys)
+        if sid is None:
+            ok = len(set(keys)) == len(keys) and all(_KEY.match(k) for k in keys)
+            sid = len(self.sig_keys)
+            self.sigs[keys] = sid
+            self.sig_keys.append(keys if ok else None)
+            self.self_pair.append(self._pair(sid, sid) if ok else -1)
+        return sid if self.sig_keys[sid] is not None else -1
+
+    def _pair(self, raw: int, eff: int) -> int:
+        """Id of (keys as printed, column names they are stored under)."""
+        pid = self.pair_ids.get((raw, eff))
+        if pid is None:
+            pid = self.pair_ids[(raw, eff)] = len(self.pairs)
+            self.pairs.append((raw, eff))
+        return pid
+
+    def _merge(self, row_sig: int, sid: int) -> tuple[int, int] | None:
+        """(sig of the merged row, pair id of the line) when a line can join the row, else None."""
+        got = self.merge_table.get((row_sig, sid), False)
+        if got is not False:
+            return got
+        row_keys, keys = self.sig_keys[row_sig], self.sig_keys[sid]
+        clash = set(row_keys) & set(keys)
+        result = None
+        if all(k in SECOND_LINE_RENAMES and SECOND_LINE_RENAMES[k] not in row_keys for k in clash):
+            eff = tuple(SECOND_LINE_RENAMES[k] if k in clash else k for k in keys)
+            union, eff_id = self._sig(row_keys + eff), self._sig(eff)
+            if union >= 0 and eff_id >= 0:
+                result = (union, self._pair(sid, eff_id))
+        self.merge_table[(row_sig, sid)] = result
+        return result
+
+    def _new_segment(self, start_time=NAT, config=None) -> SegmentInfo:
+        self.local += 1
+        self.seg_rows = 0
+        self.carry = None
+        self.info = SegmentInfo(key=(self.path, self.local), file=self.path, kind=self.kind,
+                                start_time=start_time, config=config, sort_hint=self.sort_hint)
+        return self.info
+
+    # ---- main entry -----------------------------------------------------------------------
+    def feed(self, text: str, first_line: int, at_eof: bool, bad_bytes: bool = False) -> list[Event]:
+        """Parse complete lines (the last one may lack its newline only when at_eof)."""
+        if "\r" in text and "\r\n" in text:  # (a 1-character search is much faster)
+            text = text.replace("\r\n", "\n")
+        if len(text) <= PIECE_CHARS:
+            return self._feed(text, first_line, at_eof, bad_bytes)[0]
+        # a big text in pieces cut at newlines: the strings made of one piece stay in the CPU
+        # caches while they are converted (a whole file's would not; measured 1.5x slower)
+        events: list[Event] = []
+        start = 0
+        while start < len(text):
+            cut = text.find("\n", start + PIECE_CHARS) + 1 or len(text)
+            if len(text) - cut < PIECE_CHARS // 2:
+                cut = len(text)  # no small last piece (it would be read line by line)
+            piece = text[start:cut]
+            bad = bad_bytes and _SURROGATE.search(piece) is not None
+            got, n = self._feed(piece, first_line, at_eof and cut == len(text), bad)
+            events += got
+            first_line += n
+            start = cut
+        return events
+
+    def _feed(self, text: str, first_line: int, at_eof: bool, bad_bytes: bool) -> tuple[list[Event], int]:
+        """feed() of one piece; also returns its number of lines."""
+        lines = text.split("\n")
+        partial = bool(lines) and lines[-1] != ""
+        if not partial and lines:
+            lines.pop()
+        if bad_bytes:
+            for k, line in enumerate(lines):
+                if _SURROGATE.search(line):
+                    shown = line.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                    self.skipped.append((first_line + k, "non-utf8 bytes", shown))
+                    lines[k] = _BAD
+        self.n_lines += len(lines)
+        if bad_bytes or len(lines) < BULK_MIN:
+            return self._lines(lines, first_line, partial and at_eof), len(lines)
+        return feed_blocks(self, lines, first_line, partial, at_eof, BULK_MIN), len(lines)
+
+    def _lines(self, lines: list[str], first_line: int, last_is_cut: bool) -> list[Event]:
+        """Line by line: the grouping pass, or the validating pass when it meets anything odd."""
+        saved = (self.local, self.info, self.seg_rows, self.carry, self.prev, len(self.skipped))
+        try:
+            return self._parse(lines, first_line, last_is_cut, validate=False)
+        except SlowPath:
+            self.local, self.info, self.seg_rows, self.carry, self.prev, n_skipped = saved
+            del self.skipped[n_skipped:]
+            return self._parse(lines, first_line, last_is_cut, validate=True)
+
+    def _parse(self, lines: list[str], first_line: int, last_is_cut: bool, validate: bool) -> list[Event]:
+        """One pass over the lines. Fast mode groups step lines by their first key and converts
+        their values in bulk afterwards (SlowPath when anything is off); validate mode checks
+        every line and skips the bad ones."""
+        skipped = self.skipped
+        row_step: list[int] = []
+        row_prefix: list[str] = []
+        row_line: list[int] = []
+        merged_prefix: list[str] = []  # prefixes of lines merged into a row: checked, not used
+        buckets: dict[int, tuple[list[int], list]] = {}  # pair id -> (row indices, payloads)
+        shapes: dict[str, int] = {}  # first key -> sig (fast mode; checked in bulk later)
+        if self.local < 0:
+            info = self._new_segment()
+            bounds: list[tuple[int, int, SegmentInfo | None]] = [(0, info.key[1], info)]
+        else:  # (first row index, local segment id, info to announce or None)
+            bounds = [(0, self.local, None)]
+        carry = self.carry
+        carry_touched = False
+        if carry is not None:
+            row_step.append(carry.step)
+            row_prefix.append(carry.prefix)
+            row_line.append(carry.line)
+            for pid, vals in carry.entries:
+                bucket = buckets.setdefault(pid, ([], []))
+                bucket[0].append(0)
+                bucket[1].append(vals)
+            cur_head, cur_step, cur_sig = carry.head, carry.step, carry.sig
+        else:
+            cur_head, cur_step, cur_sig = None, -1, -1
+        prev_head, prev_body = self.prev if self.prev else (None, None)
+        seg_rows = self.seg_rows
+        merge, self_pair, merge_table = self._merge, self.self_pair, self.merge_table
+        mark_len = len(STEP_MARK)
+        last_index = len(lines) - 1
+        for k, line in enumerate(lines):
+            i = line.find(STEP_MARK)
+            if i < 0:
+                if line is _BAD:
+                    continue
+                j = line.find("{")
+                if j >= 0 and line.rstrip().endswith("}"):
+                    when = parse_timestamp(line[:j])
+                    config = parse_config_text(line[j:]) if when is not None else None
+                    if config is not None:
+                        if seg_rows:  # a new launch logged into the same file
+                            info = self._new_segment(when, config)
+                            bounds.append((len(row_step), info.key[1], info))
+                            seg_rows = 0
+                            cur_head, cur_step, cur_sig = None, -1, -1
+                            prev_head = prev_body = None
+                        else:  # a config line before any step row: the launch's config
+                            self.info.config, self.info.start_time = config, when
+                        continue
+                    skipped.append((first_line + k, "unreadable config line", line))
+                    continue
+                skipped.append((first_line + k, classify_foreign(line), line))
+                continue
+            c = line.find(": ", i + mark_len)
+            if c >= 0 and line.endswith(", "):
+                body = line[c + 2:-2]
+            elif c >= 0 and line[-1:] == ",":
+                body = line[c + 2:-1]
+            else:
+                skipped.append((first_line + k, "cut-off line" if (k == last_index and last_is_cut)
+                                else "malformed step line", line))
+                continue
+            head = line[i + mark_len:c]
+            if body == prev_body and head == prev_head:
+                skipped.append((first_line + k, "duplicate line", line))
+                continue
+            if validate:
+                step_s = head.partition("/")[0]
+                flat = body.replace(": ", ", ").split(", ")
+                sid = self._sig(tuple(flat[0::2]))
+                try:
+                    if sid < 0 or len(flat) % 2 or not (step_s.isdigit() and step_s.isascii()):
+                        raise ValueError
+                    payload = [float(v) for v in flat[1::2]]
+                except ValueError:
+                    skipped.append((first_line + k, "malformed step line", line))
+                    continue
+                if parse_timestamp(line[:i]) is None:
+                    skipped.append((first_line + k, "unrecognised prefix", line))
+                    continue
+            else:
+                sid = shapes.get(body[:body.find(": ")])
+                if sid is None:
+                    flat = body.replace(": ", ", ").split(", ")
+                    sid = self._sig(tuple(flat[0::2]))
+                    if sid < 0 or len(flat) % 2:
+                        raise SlowPath
+                    shapes[body[:body.find(": ")]] = sid
+                payload = body
+            prev_head, prev_body = head, body
+            # lines with the same "<step>/<total>" join the row when their keys allow it
+            got = (merge_table.get((cur_sig, sid), 0) if head == cur_head else None)
+            if got == 0:
+                got = merge(cur_sig, sid)
+            if got is not None:
+                cur_sig, pid = got
+                row = len(row_step) - 1
+                merged_prefix.append(line[:i])
+                if row == 0 and carry is not None:
+                    carry_touched = True
+            else:
+                step_s = head.partition("/")[0]
+                if not (step_s.isdigit() and step_s.isascii()):
+                    raise SlowPath
+                step_i = int(step_s)
+                if step_i <= cur_step and seg_rows:
+                    # the step went back inside one file: a restart logged into the same file
+                    info = self._new_segment()
+                    bounds.append((len(row_step), info.key[1], info))
+                    seg_rows = 0
+                cur_head, cur_step, cur_sig, pid = head, step_i, sid, self_pair[sid]
+                row = len(row_step)
+                row_step.append(step_i)
+                row_prefix.append(line[:i])
+                row_line.append(first_line + k)
+                seg_rows += 1
+            bucket = buckets.get(pid)
+            if bucket is None:
+                bucket = buckets[pid] = ([], [])
+            bucket[0].append(row)
+            bucket[1].append(payload)
+        batch = self._assemble(row_step, row_prefix, row_line, buckets)
+        if merged_prefix:
+            bulk_timestamps(merged_prefix)  # SlowPath when one is not a timestamp
+        # state for the next chunk (only now: the bulk steps may still send us to the slow path)
+        self.step_lines += sum(len(rows) for rows, _ in buckets.values()) - (
+            len(carry.entries) if carry is not None else 0)
+        total = prev_head.partition("/")[2] if prev_head else ""
+        if total.isdigit() and total.isascii():
+            self.total_steps = int(total)
+        self.seg_rows = seg_rows
+        self.prev = (prev_head, prev_body) if prev_head is not None else None
+        if row_step and bounds[-1][0] < len(row_step):
+            r = len(row_step) - 1
+            entries = [(pid, _as_floats(payloads[-1], self.sig_keys[self.pairs[pid][0]]))
+                       for pid, (rows, payloads) in buckets.items() if rows[-1] == r]
+            self.carry = Carry(cur_head, cur_step, cur_sig, row_prefix[r], row_line[r], entries)
+        else:
+            self.carry = None
+        events: list[Event] = []
+        for idx, (lo, local, info) in enumerate(bounds):
+            hi = bounds[idx + 1][0] if idx + 1 < len(bounds) else len(row_step)
+            if info is not None:
+                events.append(Event("segment", segment=info))
+            replace = idx == 0 and carry is not None and carry_touched
+            if idx == 0 and carry is not None and not carry_touched:
+                lo = 1  # the carried row was handed over already and did not change
+            if hi > lo:
+                events.append(Event("rows", key=(self.path, local), rows=_slice(batch, lo, hi),
+                                    replace_last=replace))
+        return events
+
+    def _assemble(self, row_step, row_prefix, row_line, buckets) -> ColumnStore:
+        """Rows -> columns: each bucket's values are converted in one numpy call."""
+        n = len(row_step)
+        metrics: dict[str, np.ndarray] = {}
+        logged: dict[str, np.ndarray] = {}
+        for pid, (rows, payloads) in buckets.items():
+            raw, eff = self.pairs[pid]
+            arr = _values(payloads, self.sig_keys[raw])
+            idx = np.asarray(rows, dtype=np.int64)
+            for j, key in enumerate(self.sig_keys[eff]):
+                if key not in metrics:
+                    metrics[key] = np.full(n, np.nan)
+                    logged[key] = np.zeros(n, bool)
+                metrics[key][idx] = arr[:, j]
+                logged[key][idx] = True
+        times = bulk_timestamps(row_prefix)
+        return batch_from_columns(np.asarray(row_step, np.int64), times, np.asarray(row_line, np.int64),
+                                  metrics, logged)
+
+
+def _values(payloads: list, keys: tuple) -> np.ndarray:
+    """Bodies of one shape -> (m, k) floats, all lines split at once; SlowPath when a line differs.
+    A payload that is a list already holds floats (the row carried over from the previous chunk)."""
+    m, width = len(payloads), len(keys)
+    out = np.empty((m, width), np.float64)
+    done = [r for r, p in enumerate(payloads) if not isinstance(p, str)] if not isinstance(payloads[0], str) \
+        or not isinstance(payloads[-1], str) else []
+    for r in done:
+        out[r] = payloads[r]
+    strings = [p for p in payloads if isinstance(p, str)] if done else payloads
+    if not strings:
+        return out
+    flat = ", ".join(strings).replace(": ", ", ").split(", ")
+    ms = len(strings)
+    if len(flat) != 2 * ms * width or flat[0::2] != list(keys) * ms:
+        raise SlowPath
+    try:
+        vals = np.array(flat[1::2], dtype=np.float64).reshape(ms, width)
+    except ValueError:
+        raise SlowPath from None
+    if not done:
+        return vals
+    mask = np.ones(m, bool)
+    mask[done] = False
+    out[mask] = vals
+    return out
+
+
+def _as_floats(payload, keys: tuple) -> list[float]:
+    """One line's values as floats (a body string, or values already converted)."""
+    if not isinstance(payload, str):
+        return list(payload)
+    flat = payload.replace(": ", ", ").split(", ")
+    if len(flat) != 2 * len(keys) or tuple(flat[0::2]) != keys:
+        raise SlowPath
+    try:
+        return [float(v) for v in flat[1::2]]
+    except ValueError:
+        raise SlowPath from None
+
+
+def _slice(batch: ColumnStore, lo: int, hi: int) -> ColumnStore:
+    if lo == 0 and hi == batch.n:
+        return batch
+    out = ColumnStore(hi - lo)
+    out.append_from(batch, lo, hi)
+    for name in list(out.metrics):
+        if not out.logged[name][: out.n].any():
+            del out.metrics[name], out.logged[name]
+    return out

@@ -1,0 +1,100 @@
+"""Figures of an evaluation: example reconstructions and histograms of the per-map metrics.
+
+Figures are built with ``matplotlib.figure.Figure`` (no pyplot state), so they work headless,
+display once in Jupyter, and are freed when dropped.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..evaluation import EvalResult
+from ..vocabulary import EVAL_METRICS
+
+_TITLES = {"nmse": "NMSE", "rmse": "RMSE", "ssim": "SSIM", "psnr": "PSNR (dB)"}
+
+
+def _outline(ax, buildings: np.ndarray, color: str) -> None:
+    """Draw the building outlines: the 0.5 contour of the buildings mask."""
+    if buildings.min() < 0.5 < buildings.max():
+        ax.contour(buildings, levels=[0.5], colors=color, linewidths=0.7)
+
+
+def examples_figure(result: EvalResult) -> Figure:
+    """Grid of input, reconstruction and |error| for the best, median and worst maps by NMSE."""
+    examples = result.examples
+    fig = Figure(figsize=(10.5, 3.2 * max(len(examples), 1)), layout="constrained")
+    if not examples:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "no maps evaluated", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    # One error scale for all rows, so the rows compare honestly (the best row looks dark).
+    err_max = max(float(e.error.max()) for e in examples) or 1.0
+    axes = fig.subplots(len(examples), 3, squeeze=False)
+    for row, e in zip(axes, examples):
+        im_in = row[0].imshow(e.input, cmap="viridis", vmin=0, vmax=1)
+        row[1].imshow(e.reconstruction, cmap="viridis", vmin=0, vmax=1)
+        im_err = row[2].imshow(e.error, cmap="magma", vmin=0, vmax=err_max)
+        for ax, color in zip(row, ("white", "white", "cyan")):
+            _outline(ax, e.buildings, color)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(f"{e.label}\n{e.name}", fontsize=9)
+        row[0].set_title("input", fontsize=9)
+        row[1].set_title(f"reconstruction (NMSE {e.nmse:.3g}, street {e.nmse_street:.3g})", fontsize=9)
+        row[2].set_title(f"|error| (max {float(e.error.max()):.3g})", fontsize=9)
+    fig.colorbar(im_in, ax=axes[:, :2], shrink=0.8, fraction=0.04, label="gain [0, 1]")
+    fig.colorbar(im_err, ax=axes[:, 2], shrink=0.8, fraction=0.08, label="absolute error")
+    fig.suptitle(f"{result.checkpoint}: best / median / worst of {result.n_maps} maps by NMSE "
+                 "(outlines: buildings)", fontsize=10)
+    return fig
+
+
+def histograms_figure(result: EvalResult) -> Figure:
+    """Histograms of the per-map NMSE, RMSE, SSIM and PSNR, all pixels and street pixels."""
+    fig = Figure(figsize=(13, 3.4), layout="constrained")
+    axes = fig.subplots(1, len(EVAL_METRICS))
+    df = result.per_map
+    bins = int(np.clip(np.sqrt(len(df)) * 2, 5, 40))
+    for ax, name in zip(axes, EVAL_METRICS):
+        notes = []
+        both = df[[name, name + "_street"]].to_numpy(dtype=float).ravel()
+        both = both[np.isfinite(both)]
+        # Shared bin edges so the two series line up bar for bar.
+        edges = np.histogram_bin_edges(both, bins=bins) if both.size else bins
+        for suffix, label, color in (("", "all pixels", "tab:blue"), ("_street", "street", "tab:orange")):
+            v = df[name + suffix].to_numpy(dtype=float)
+            stats = (result.metrics if suffix == "" else result.metrics_street)[name]
+            finite = v[np.isfinite(v)]
+            n_inf = int(np.isinf(v).sum())
+            if n_inf:
+                # inf has no place on an axis: count it (PSNR of a perfect map) instead of dropping it silently
+                notes.append(f"{label}: {n_inf} inf")
+            if finite.size:
+                ax.hist(finite, bins=edges, alpha=0.55, color=color, label=f"{label} (median {stats['median']:.4g})")
+            if np.isfinite(stats["median"]):
+                ax.axvline(stats["median"], color=color, linestyle="--", linewidth=1)
+        ax.set_title(_TITLES[name], fontsize=10)
+        ax.set_xlabel(name)
+        ax.legend(fontsize=7)
+        if notes:
+            ax.text(0.02, 0.98, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=7)
+    axes[0].set_ylabel("maps")
+    for ax in axes:
+        ax.yaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle(f"Per-map metrics over {result.n_maps} maps ({result.split} split)", fontsize=10)
+    return fig
+
+
+def write_evaluation_figures(result: EvalResult, folder: str | Path) -> dict[str, str]:
+    """Write ``examples.png`` and ``histograms.png`` into ``folder``; record and return their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, make in (("examples", examples_figure), ("histograms", histograms_figure)):
+        path = folder / f"{kind}.png"
+        make(result).savefig(path, dpi=110)
+        result.figures[kind] = str(path)
+    return result.figures

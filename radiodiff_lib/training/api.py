@@ -1,0 +1,74 @@
+"""Library entry points ``train`` and ``resume``: build what a launch needs, pick the checkpoint, run the Trainer."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .. import checkpoints as ckpt
+from ..config import Config, config_from_dict, load_config, resolve_config
+from ..data import build_dataset
+from ..errors import CheckpointError, TrainingError
+from ..model import build_loss, build_model
+from ..vocabulary import CONFIG_FILE
+from .state import seed_everything
+from .trainer import Trainer, TrainResult
+
+
+def _build(config: Config, model: Any, loss: Any, dataset: Any) -> tuple[Any, Any, Any]:
+    """The model, loss and training data of ``config``, except those given ready-made."""
+    model = build_model(config) if model is None else model
+    loss = build_loss(config) if loss is None else loss
+    dataset = build_dataset(config, "train") if dataset is None else dataset
+    return model, loss, dataset
+
+
+def train(config: Config | str | Path, *, max_steps: int | None = None, resume: str | int | Path | None = None,
+          results_folder: str | Path | None = None, progress: bool = True,
+          callbacks: Iterable[Callable[[dict], None]] = (), model: Any = None, loss: Any = None,
+          dataset: Any = None) -> TrainResult:
+    """Train from ``config`` (fresh, or resumed from 'latest' / a path / a milestone) and return a TrainResult."""
+    config = resolve_config(config)
+    folder = Path(results_folder or config.trainer.results_folder)
+    if resume is None and config.trainer.resume_milestone is not None:
+        resume = config.trainer.resume_milestone  # RadioDiff's way of asking for a resume
+    located = ckpt.locate_and_load(folder, resume) if resume is not None else None
+    return _run(config, folder, located, max_steps=max_steps, progress=progress, callbacks=callbacks,
+                model=model, loss=loss, dataset=dataset)
+
+
+def _run(config: Config, folder: Path, located: tuple | None, *, max_steps: int | None, progress: bool,
+         callbacks: Iterable[Callable[[dict], None]], model: Any = None, loss: Any = None, dataset: Any = None) -> TrainResult:
+    """Build what is missing, restore ``located`` (path, obj, format, problems) if given, and train."""
+    if located is None and ckpt.list_checkpoints(folder):
+        raise TrainingError(
+            f"{folder} already holds checkpoints of an earlier run ({', '.join(p.name for p in ckpt.list_checkpoints(folder))}). "
+            "Resume it with --resume latest, or give a new --results-folder."
+        )
+    seed_everything(config.trainer.seed)  # the initial weights are part of "every random choice"
+    model, loss, dataset = _build(config, model, loss, dataset)
+    trainer = Trainer(config, model, loss, dataset, results_folder=folder, callbacks=callbacks, progress=progress)
+    if located is not None:
+        path, obj, fmt, problems = located
+        trainer.load_state(obj, fmt, path, skipped=problems)
+    elif config.model.ckpt_path:
+        trainer.start_from_weights(config.model.ckpt_path)
+    return trainer.train(max_steps=max_steps)
+
+
+def resume(folder: str | Path, checkpoint: str | int | Path | None = "latest", max_steps: int | None = None,
+           progress: bool = True, callbacks: Iterable[Callable[[dict], None]] = ()) -> TrainResult:
+    """Resume the run in ``folder`` with the config stored in its checkpoint (or folder/config.yaml)."""
+    folder = Path(folder)
+    which = checkpoint if checkpoint is not None else "latest"
+    path, obj, fmt, problems = ckpt.locate_and_load(folder, which)
+    if fmt == "workbench":
+        config = config_from_dict(obj["config"], source=f"{path} (config)")
+    elif (folder / CONFIG_FILE).is_file():
+        config = load_config(folder / CONFIG_FILE)
+    else:
+        raise CheckpointError(
+            f"{path} is a RadioDiff checkpoint without a config; resume it with "
+            f"`radiodiff train --config YOUR.yaml --resume {path} --results-folder {folder}`."
+        )
+    return _run(config, folder, (path, obj, fmt, problems), max_steps=max_steps, progress=progress,
+                callbacks=callbacks)

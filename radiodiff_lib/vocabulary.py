@@ -1,0 +1,67 @@
+"""The names the whole workbench shares, spelled once: logged metrics, the RadioDiff step-line
+marker, TensorBoard tags, the record kinds of ``metrics.jsonl`` and the files of a results folder.
+
+Imports nothing: every package may use it.
+"""
+from __future__ import annotations
+
+# --- what the VAE-GAN loss logs, as RadioDiff's train_vae.py names it ---------------------------
+TOTAL_LOSS = "train/total_loss"
+LOGVAR = "train/logvar"
+KL_LOSS = "train/kl_loss"
+NLL_LOSS = "train/nll_loss"
+REC_LOSS = "train/rec_loss"
+D_WEIGHT = "train/d_weight"
+DISC_FACTOR = "train/disc_factor"
+G_LOSS = "train/g_loss"
+DISC_LOSS = "train/disc_loss"
+LOGITS_REAL = "train/logits_real"
+LOGITS_FAKE = "train/logits_fake"
+LR = "lr"
+
+# The generator line and the discriminator line of a step, in RadioDiff's print order.
+GENERATOR_METRICS = (TOTAL_LOSS, LOGVAR, KL_LOSS, NLL_LOSS, REC_LOSS, D_WEIGHT, DISC_FACTOR, G_LOSS)
+DISCRIMINATOR_METRICS = (DISC_LOSS, LOGITS_REAL, LOGITS_FAKE)
+# Every metric of a first-stage log in that order (the column order of a read run).
+LOG_METRICS = GENERATOR_METRICS + DISCRIMINATOR_METRICS + (LR,)
+
+# The discriminator line also prints the LR; a reader keeps that second copy under this name.
+LR_DISC = "lr_disc"
+
+# RadioDiff's TensorBoard scalar tag -> the name its text log prints.
+TENSORBOARD_NAMES = {name.split("/", 1)[-1]: name for name in GENERATOR_METRICS + DISCRIMINATOR_METRICS}
+TENSORBOARD_NAMES["Learning_Rate"] = LR
+
+
+def tensorboard_tag(name: str) -> str:
+    """The TensorBoard tag RadioDiff writes for a logged name (``train/rec_loss`` -> ``rec_loss``)."""
+    return "Learning_Rate" if name == LR else name.split("/", 1)[-1]
+
+
+def short_name(name: str) -> str:
+    """A metric name without its ``train/`` prefix, for titles and legends."""
+    return name.split("/", 1)[-1]
+
+
+# --- text logs ------------------------------------------------------------------------------
+STEP_MARK = "[Train Step] "  # opens every step line: "<asctime> [Train Step] <step>/<total>: k: v, ..."
+LOG_FORMAT = "%(asctime)-15s %(message)s"  # RadioDiff's logging format, which ours reproduces
+
+# --- a workbench results folder -------------------------------------------------------------
+METRICS_FILE = "metrics.jsonl"
+TEXT_LOG = "train.log"
+CONFIG_FILE = "config.yaml"
+
+# Record kinds of metrics.jsonl: a launch starts a segment, a rewind says that the launch replaces
+# the rows from ``to_step`` on, a step is one logged row.
+RECORD_LAUNCH = "launch"
+RECORD_REWIND = "rewind"
+RECORD_STEP = "step"
+# Keys of a step record that are bookkeeping, not metrics.
+RECORD_FIELDS = ("kind", "launch", "time", "step", "phase")
+
+# Training phases: the VAE alone before disc_start, then the VAE with its discriminator.
+PHASES = ("vae", "gan")
+
+# --- evaluation -----------------------------------------------------------------------------
+EVAL_METRICS = ("nmse", "rmse", "ssim", "psnr")

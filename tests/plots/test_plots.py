@@ -1,0 +1,160 @@
+"""Each plot function returns a Figure with the expected axes and lines."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from radiodiff_lib import plots  # noqa: E402
+from radiodiff_lib.analysis import AnalysisError, analyze, smooth_tensorboard  # noqa: E402
+from radiodiff_lib.plots.style import PALETTE, color_of  # noqa: E402
+from tests.helpers.runs import broken_radiodiff_run, frame, healthy_run, make_run, two_segment_run  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def broken():
+    run = broken_radiodiff_run(end=60000)
+    return run, analyze(run)
+
+
+@pytest.fixture(scope="module")
+def healthy():
+    run = healthy_run()
+    return run, analyze(run)
+
+
+@pytest.fixture(scope="module")
+def resumed():
+    run = two_segment_run(jump=0.1)
+    return run, analyze(run)
+
+
+def _gid(fig: Figure, gid: str) -> list:
+    return [ln for ax in fig.axes for ln in ax.lines if ln.get_gid() == gid]
+
+
+def test_metric_figure_raw_smoothed_phase_and_resume(broken, resumed):
+    run, a = broken
+    fig = plots.metric_figure(run, a, "train/total_loss", smoothing=0.8)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    (raw,), (sm,) = _gid(fig, "raw"), _gid(fig, "smoothed")
+    assert np.allclose(sm.get_ydata(), smooth_tensorboard(raw.get_ydata(), 0.8))
+    assert len(_gid(fig, "disc_start")) == 1 and not _gid(fig, "resume")
+    assert raw.get_color() == sm.get_color()
+    run2, a2 = resumed
+    fig = plots.metric_figure(run2, a2, "train/rec_loss")
+    assert len(_gid(fig, "resume")) == 1 and _gid(fig, "resume")[0].get_xdata()[0] == 3500
+
+
+def test_metric_figure_options(broken, resumed):
+    run, a = broken
+    fig = plots.metric_figure(run, a, "train/total_loss", log_scale=True)
+    assert fig.axes[0].get_yscale() == "symlog"  # the total goes negative
+    assert plots.metric_figure(run, a, "train/rec_loss", log_scale=True).axes[0].get_yscale() == "log"
+    fig = plots.metric_figure(run, a, "train/rec_loss", step_range=(1000, 2000))
+    x = _gid(fig, "raw")[0].get_xdata()
+    assert x.min() == 1000 and x.max() == 2000
+    run2, a2 = resumed
+    fig = plots.metric_figure(run2, a2, "train/rec_loss", x_axis="time")
+    assert len(_gid(fig, "raw")) == 2  # one per launch: no line across the gap
+    with pytest.raises(AnalysisError, match="x_axis"):
+        plots.metric_figure(run, a, "train/rec_loss", x_axis="epoch")
+    with pytest.raises(AnalysisError, match="logged metrics"):
+        plots.metric_figure(run, a, "train/disc_loss")
+
+
+def test_overview_has_one_panel_per_existing_metric(broken, healthy):
+    for run, a in (broken, healthy):
+        fig = plots.overview_grid(run, a)
+        n = sum(1 for c in run.df.columns if (c.startswith("train/") or c == "lr") and run.df[c].notna().any())
+        assert len(fig.axes) == n == len(plots.existing_metrics(a))
+        assert all(len(_gid_ax(ax, "smoothed")) == 1 for ax in fig.axes)
+    small = make_run(frame(np.arange(0, 1000, 100), {"train/rec_loss": np.linspace(1, 0, 10),
+                                                      "train/kl_loss": 1.0, "train/nll_loss": 2.0,
+                                                      "train/total_loss": 3.0}))
+    assert len(plots.overview_grid(small, analyze(small), ncols=3).axes) == 4  # 2 x 3 grid, 2 empty removed
+
+
+def _gid_ax(ax, gid):
+    return [ln for ln in ax.lines if ln.get_gid() == gid]
+
+
+def test_normalized_figure_in_unit_interval_skips_constants(broken):
+    run, a = broken
+    fig = plots.normalized_figure(run, a)
+    lines = _gid(fig, "metric")
+    # defaults present in this run: total, rec, nll, kl, g_loss, d_weight, lr; d_weight and lr are constant
+    assert sorted(ln.get_label() for ln in lines) == ["g_loss", "kl_loss", "nll_loss", "rec_loss", "total_loss"]
+    for ln in lines:
+        y = np.asarray(ln.get_ydata(), float)
+        assert np.nanmin(y) == pytest.approx(0.0) and np.nanmax(y) == pytest.approx(1.0)
+        assert ln.get_color() == color_of("train/" + ln.get_label())
+    assert "d_weight" in fig.axes[0].get_title()
+
+
+def test_multi_axis_independent_axes(healthy):
+    run, a = healthy
+    fig = plots.multi_axis_figure(run, a)
+    assert len(fig.axes) == 4 and len(_gid(fig, "metric")) == 4
+    assert len({ax.get_ylim() for ax in fig.axes}) == 4
+    assert len(plots.multi_axis_figure(run, a, metrics=["train/rec_loss", "train/kl_loss"]).axes) == 2
+    with pytest.raises(AnalysisError, match="at most 4"):
+        plots.multi_axis_figure(run, a, metrics=list(a.metrics)[:5])
+
+
+def test_decomposition_figure(broken):
+    run, a = broken
+    fig = plots.decomposition_figure(run, a)
+    assert len(fig.axes) == 2
+    for gid in ("nll_loss", "kl_term", "gan_term", "logged_total", "reconstructed_total", "residual"):
+        assert len(_gid(fig, gid)) == 1
+    assert fig.axes[0].get_yscale() == "symlog"
+    assert _gid(fig, "gan_term")[0].get_color() == PALETTE["train/g_loss"]
+
+
+def test_resume_zoom_shows_superseded_rows(resumed, broken):
+    run, a = resumed
+    fig = plots.resume_zoom_figure(run, a, 0)
+    assert len(fig.axes) == 1  # rec_loss is the only compared loss here
+    (sup,) = _gid(fig, "superseded")
+    assert list(sup.get_xdata()) == [3500, 3600, 3700, 3800, 3900, 4000]
+    assert len(_gid(fig, "current")) == 2 and len(_gid(fig, "resume")) == 1
+    with pytest.raises(AnalysisError, match="out of range"):
+        plots.resume_zoom_figure(run, a, 3)
+    with pytest.raises(AnalysisError, match="no resume"):
+        plots.resume_zoom_figure(*broken, 0)
+
+
+def test_discriminator_figure(broken, healthy):
+    run, a = broken
+    fig = plots.discriminator_figure(run, a)
+    assert len(fig.axes) == 4
+    texts = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+    assert "disc_loss never logged" in texts and "not trained" in texts
+    (clamp,) = _gid(fig, "clamp")
+    assert clamp.get_ydata()[0] == 5000
+    run, a = healthy
+    fig = plots.discriminator_figure(run, a)
+    assert len(_gid(fig, "smoothed")) == 5 and not any(ax.texts for ax in fig.axes)
+
+
+def test_long_runs_are_thinned_but_keep_spikes():
+    steps = np.arange(20000)
+    y = np.sin(steps / 500.0)
+    y[12345] = 50.0
+    run = make_run(frame(steps, {"train/rec_loss": y}))
+    fig = plots.metric_figure(run, analyze(run), "train/rec_loss")
+    (raw,), (sm,) = _gid(fig, "raw"), _gid(fig, "smoothed")
+    assert len(raw.get_xdata()) <= 4002 and len(sm.get_xdata()) <= 4000
+    assert 12345 in raw.get_xdata() and np.max(raw.get_ydata()) == 50.0
