@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import RadiodiffError
+from .formatting import to_jsonable
 
 
 def _write_json(path: str | None, payload: Any) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(payload, indent=2, default=str, allow_nan=True) + "\n")
+        Path(path).write_text(json.dumps(to_jsonable(payload), indent=2, allow_nan=False) + "\n")
         print(f"wrote {path}")
 
 

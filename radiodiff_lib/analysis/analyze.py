@@ -100,8 +100,8 @@ def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresh
     disc_weight = th.disc_weight if th.disc_weight is not None else cfg_float(cfg, "model.lossconfig.disc_weight")
     if disc_weight is None and cfg_get(cfg, "model.lossconfig") is not None:
         disc_weight = 1.0  # the loss's own default (LPIPSWithDiscriminator) when the config omits it
-    res = resumes(run, df, names, window=th.continuity_window, jump_sigma=th.jump_sigma, alpha=th.alpha,
-                  min_rel=th.jump_min_rel, boundary=boundary, after_points=th.continuity_after)
+    res = resumes(run, df, names, window=th.continuity_window, jump_sigma=th.jump_sigma, min_rel=th.jump_min_rel,
+                  boundary=boundary, after_points=th.continuity_after)
     ga = cfg_float(cfg, "trainer.gradient_accumulate_every")
     diags = diagnose(df, stats, decomp, boundary=boundary, disc_weight=disc_weight,
                      config_lr=cfg_float(cfg, "trainer.lr"), grad_accum=int(ga) if ga is not None else None,

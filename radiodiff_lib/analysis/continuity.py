@@ -40,7 +40,7 @@ def _extrapolation(bs: np.ndarray, bv: np.ndarray, as_: np.ndarray, m: int) -> n
 
 
 def continuity(before_steps: np.ndarray, before: np.ndarray, after_steps: np.ndarray, after: np.ndarray,
-               *, jump_sigma: float, alpha: float, min_rel: float = 0.0, min_points: int = 5,
+               *, jump_sigma: float, min_rel: float = 0.0, min_points: int = 5,
                after_points: int = 5) -> dict[str, Any]:
     """Shift across a resume in units of the noise of the window before.
 

@@ -26,13 +26,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..vocabulary import D_WEIGHT, DISC_LOSS, G_LOSS, KL_LOSS, LOGVAR, LR, NLL_LOSS, REC_LOSS, TOTAL_LOSS
 from .stats import MetricStats, Thresholds, spikes
 from .structure import Resume, gan_mask
 
-SEVERITIES = ("info", "warning", "critical")
-SPIKE_METRICS = ("train/total_loss", "train/rec_loss", "train/nll_loss", "train/kl_loss", "train/g_loss",
-                 "train/disc_loss")
-CONTINUITY_METRICS = ("train/rec_loss", "train/nll_loss", "train/total_loss", "train/kl_loss")
+SPIKE_METRICS = (TOTAL_LOSS, REC_LOSS, NLL_LOSS, KL_LOSS, G_LOSS, DISC_LOSS)
+CONTINUITY_METRICS = (REC_LOSS, NLL_LOSS, TOTAL_LOSS, KL_LOSS)
 
 
 @dataclass
@@ -97,7 +96,7 @@ def diagnose(df: pd.DataFrame, metrics: dict[str, MetricStats], decomp: pd.DataF
 
 
 def _saturated(df, gan, decomp, *, disc_weight, th, **_) -> Diagnostic | None:
-    dw = _col(df, "train/d_weight")[gan]
+    dw = _col(df, D_WEIGHT)[gan]
     dw = dw[np.isfinite(dw)]
     if dw.size == 0:
         return None
@@ -119,7 +118,7 @@ def _saturated(df, gan, decomp, *, disc_weight, th, **_) -> Diagnostic | None:
 def _disc_not_trained(df, gan, decomp, *, grad_accum, th, **_) -> Diagnostic | None:
     if not gan.any():
         return None
-    dl = _col(df, "train/disc_loss")[gan]
+    dl = _col(df, DISC_LOSS)[gan]
     fin = dl[np.isfinite(dl)]
     ev = {"gan_entries": int(gan.sum()), "disc_loss_entries": int(fin.size),
           "gradient_accumulate_every": grad_accum, "first_gan_step": int(df["step"][gan].min())}
@@ -170,7 +169,7 @@ def _dominates(df, gan, decomp, *, th, **_) -> Diagnostic | None:
 
 
 def _logvar(metrics: dict[str, MetricStats], th: Thresholds) -> list[Diagnostic]:
-    m = metrics.get("train/logvar")
+    m = metrics.get(LOGVAR)
     if m is None or m.min is None or m.count < th.min_points or m.nonfinite:
         return []
     ptp = m.max - m.min
@@ -182,7 +181,7 @@ def _logvar(metrics: dict[str, MetricStats], th: Thresholds) -> list[Diagnostic]
 
 
 def _lr(df: pd.DataFrame, config_lr: float | None) -> list[Diagnostic]:
-    lr = _col(df, "lr")
+    lr = _col(df, LR)
     lr = lr[np.isfinite(lr)]
     if lr.size == 0 or config_lr is None or config_lr <= 0 or np.any(lr != 0):
         return []
@@ -196,7 +195,7 @@ def _nonfinite(metrics: dict[str, MetricStats]) -> list[Diagnostic]:
     bad = {k: m.nonfinite for k, m in metrics.items() if m.nonfinite}
     if not bad:
         return []
-    key = ("train/total_loss", "train/rec_loss", "train/nll_loss")
+    key = (TOTAL_LOSS, REC_LOSS, NLL_LOSS)
     latest_bad = [k for k in key if k in metrics and metrics[k].latest is not None
                   and not np.isfinite(metrics[k].latest)]
     first = {k: metrics[k].first_nonfinite_step for k in bad}
@@ -215,7 +214,7 @@ def _spikes(df: pd.DataFrame, th: Thresholds) -> list[Diagnostic]:
         if k not in df.columns:
             continue
         v = df[k].to_numpy(dtype=float)
-        idx, sigma = spikes(steps, v, k=th.spike_k, half_window=th.spike_half_window)
+        idx, sigma = spikes(v, k=th.spike_k, half_window=th.spike_half_window)
         if idx.size:
             med = pd.Series(v).rolling(2 * th.spike_half_window + 1, center=True).median()
             size = np.abs(v[idx] - med.to_numpy()[idx]) / sigma
@@ -240,7 +239,7 @@ def _resume_jumps(resumes: list[Resume]) -> list[Diagnostic]:
 
 
 def _rec_target(metrics: dict[str, MetricStats], progress: float | None, th: Thresholds) -> list[Diagnostic]:
-    m = metrics.get("train/rec_loss")
+    m = metrics.get(REC_LOSS)
     if m is None or m.window_mean is None:
         return []
     ev = {"window_mean": m.window_mean, "threshold": th.rec_target, "window_entries": m.window_n,

@@ -179,8 +179,7 @@ Status of a metric, first rule that applies wins (window = last `window` logged 
 """
 
 
-def metric_status(name: str, window_steps: np.ndarray, window_vals: np.ndarray, latest: float | None,
-                  trend: Trend | None, *,
+def metric_status(name: str, window_vals: np.ndarray, latest: float | None, trend: Trend | None, *,
                   min_points: int, unstable_cv: float, flat_rel_change: float) -> tuple[str, str]:
     """Apply STATUS_RULES; returns (status, the reason in numbers)."""
     if latest is None:
@@ -245,7 +244,7 @@ def metric_stats(df: pd.DataFrame, name: str, *, window: int, alpha: float, min_
     comparable = np.isfinite(first) and np.isfinite(latest) and first != 0
     change = (latest - first) / abs(first) * 100.0 if comparable else None
     wf = wv[np.isfinite(wv)]
-    status, why = metric_status(name, ws, wv, latest, trend, min_points=min_points, unstable_cv=unstable_cv,
+    status, why = metric_status(name, wv, latest, trend, min_points=min_points, unstable_cv=unstable_cv,
                                 flat_rel_change=flat_rel_change)
     return MetricStats(
         name=name, count=int(vals.size), nonfinite=int((~fin).sum()), first=first, latest=latest,
@@ -279,7 +278,7 @@ def phase_stats(df: pd.DataFrame, name: str) -> dict[str, float | None]:
             "max": float(v.max()), "mean": float(v.mean())}
 
 
-def spikes(steps: np.ndarray, values: np.ndarray, *, k: float, half_window: int) -> tuple[np.ndarray, float]:
+def spikes(values: np.ndarray, *, k: float, half_window: int) -> tuple[np.ndarray, float]:
     """Robust outliers: |value - rolling median| > k * (1.4826 * MAD of those residuals); (indices, sigma).
 
     Only points with a full centred window are tested (the first and last `half_window` are not).

@@ -10,6 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..vocabulary import (
+    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, NLL_LOSS, TOTAL_LOSS,
+)
 from .continuity import continuity
 from .stats import phase_stats
 
@@ -110,16 +113,16 @@ def gan_mask(df: pd.DataFrame, boundary: int | None) -> np.ndarray:
     """Rows in the GAN phase (step >= boundary; disc_factor > 0 when the boundary is unknown)."""
     if boundary is not None:
         return (df["step"] >= boundary).to_numpy()
-    if "train/disc_factor" in df.columns:
-        return (df["train/disc_factor"].to_numpy(dtype=float) > 0)
+    if DISC_FACTOR in df.columns:
+        return (df[DISC_FACTOR].to_numpy(dtype=float) > 0)
     return np.zeros(len(df), dtype=bool)
 
 
 def first_disc_step(df: pd.DataFrame) -> int | None:
     """First logged step with disc_factor > 0, or None."""
-    if "train/disc_factor" not in df.columns:
+    if DISC_FACTOR not in df.columns:
         return None
-    hit = df.loc[df["train/disc_factor"].to_numpy(dtype=float) > 0, "step"]
+    hit = df.loc[df[DISC_FACTOR].to_numpy(dtype=float) > 0, "step"]
     return int(hit.min()) if len(hit) else None
 
 
@@ -127,7 +130,7 @@ def phases(df: pd.DataFrame, metrics: list[str], boundary: int | None) -> list[P
     """Split the current rows at the GAN boundary and take compact statistics per phase."""
     if df.empty:
         return []
-    if boundary is None and "train/disc_factor" not in df.columns:
+    if boundary is None and DISC_FACTOR not in df.columns:
         groups = [("all", df)]
     else:
         m = gan_mask(df, boundary)
@@ -142,8 +145,8 @@ def phases(df: pd.DataFrame, metrics: list[str], boundary: int | None) -> list[P
 
 
 # Metrics that change by design when the GAN phase begins (the term switches on, D starts learning).
-PHASE_SWITCHED = ("train/total_loss", "train/disc_factor", "train/disc_loss", "train/d_weight", "train/g_loss",
-                  "train/logits_real", "train/logits_fake")
+PHASE_SWITCHED = (TOTAL_LOSS, DISC_FACTOR, DISC_LOSS, D_WEIGHT, G_LOSS,
+                  LOGITS_REAL, LOGITS_FAKE)
 
 
 @dataclass
@@ -162,7 +165,7 @@ class Resume:
 
 
 def resumes(run: Any, df: pd.DataFrame, metrics: list[str], *, window: int, jump_sigma: float,
-            alpha: float, min_rel: float = 0.0, boundary: int | None = None,
+            min_rel: float = 0.0, boundary: int | None = None,
             after_points: int = 5) -> list[Resume]:
     """Every segment boundary after the first, in segment order.
 
@@ -202,7 +205,7 @@ def resumes(run: Any, df: pd.DataFrame, metrics: list[str], *, window: int, jump
                 continue
             ev = continuity(before["step"].to_numpy(float), before[k].to_numpy(float),
                             after["step"].to_numpy(float), after[k].to_numpy(float),
-                            jump_sigma=jump_sigma, alpha=alpha, min_rel=min_rel, after_points=after_points)
+                            jump_sigma=jump_sigma, min_rel=min_rel, after_points=after_points)
             r.continuity[k] = ev["verdict"]
             r.evidence[k] = ev
         out.append(r)
@@ -222,10 +225,6 @@ def _gap(seg_tab: pd.DataFrame | None, prev_id: int, seg_id: int, prev: pd.DataF
     return None
 
 
-DECOMPOSITION_COLUMNS = ["step", "nll_loss", "kl_term", "gan_term", "reconstructed_total", "logged_total",
-                         "residual"]
-
-
 def decomposition(df: pd.DataFrame, kl_weight: float | None, disc_start: int | None) -> pd.DataFrame:
     """total = nll_loss + kl_weight*kl_loss + d_weight*disc_factor*g_loss, and the residual vs the log.
 
@@ -235,9 +234,9 @@ def decomposition(df: pd.DataFrame, kl_weight: float | None, disc_start: int | N
     def col(name: str) -> np.ndarray:
         return df[name].to_numpy(dtype=float) if name in df.columns else np.full(len(df), np.nan)
 
-    nll, kl, total = col("train/nll_loss"), col("train/kl_loss"), col("train/total_loss")
-    dw, g = col("train/d_weight"), col("train/g_loss")
-    fac = col("train/disc_factor")
+    nll, kl, total = col(NLL_LOSS), col(KL_LOSS), col(TOTAL_LOSS)
+    dw, g = col(D_WEIGHT), col(G_LOSS)
+    fac = col(DISC_FACTOR)
     steps = df["step"].to_numpy() if "step" in df.columns else np.arange(len(df))
     if disc_start is not None:
         fac = np.where(np.isnan(fac) & (steps < disc_start), 0.0, fac)
@@ -252,10 +251,10 @@ def decomposition(df: pd.DataFrame, kl_weight: float | None, disc_start: int | N
 
 def estimate_kl_weight(df: pd.DataFrame) -> float | None:
     """Least-squares kl_weight from (total - nll - gan) = w * kl when the config does not give it."""
-    if not {"train/kl_loss", "train/nll_loss", "train/total_loss"} <= set(df.columns):
+    if not {KL_LOSS, NLL_LOSS, TOTAL_LOSS} <= set(df.columns):
         return None
     d = decomposition(df, 0.0, None)
-    kl = df["train/kl_loss"].to_numpy(dtype=float)
+    kl = df[KL_LOSS].to_numpy(dtype=float)
     y = (d["logged_total"] - d["nll_loss"] - d["gan_term"]).to_numpy()
     ok = np.isfinite(kl) & np.isfinite(y)
     if ok.sum() < 1 or not np.any(kl[ok] != 0):

@@ -6,25 +6,13 @@ no "converging"): it states values, slopes with their p-values, and the diagnost
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-
-def _g(x: float | None, fmt: str = ".6g") -> str:
-    if x is None:
-        return "-"
-    return format(x, fmt) if np.isfinite(x) else str(x)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    h = seconds / 3600.0
-    return f"{h:.1f} h" if h < 48 else f"{h / 24:.1f} days"
+from ..formatting import duration, num, to_jsonable
+from ..vocabulary import REC_LOSS, TOTAL_LOSS
 
 
 def summary_sentences(a: Any) -> list[str]:
@@ -39,7 +27,7 @@ def summary_sentences(a: Any) -> list[str]:
         s = (f"The latest step {a.latest_step} is {a.progress:.1%} of train_num_steps {a.total_steps} "
              f"(from the {a.total_steps_source})")
         if a.steps_per_hour:
-            s += f"; at {a.steps_per_hour:,.0f} steps per hour about {_duration(a.time_left)} remain"
+            s += f"; at {a.steps_per_hour:,.0f} steps per hour about {duration(a.time_left)} remain"
         out.append(s + ".")
     elif a.steps_per_hour:
         out.append(f"Training ran at {a.steps_per_hour:,.0f} steps per hour; the total number of steps is "
@@ -56,18 +44,18 @@ def summary_sentences(a: Any) -> list[str]:
     elif a.disc_first_logged_step is not None:
         out.append(f"disc_factor is first above 0 at logged step {a.disc_first_logged_step} (no disc_start in "
                    f"the config).")
-    for k in ("train/rec_loss", "train/total_loss"):
+    for k in (REC_LOSS, TOTAL_LOSS):
         m = a.metrics.get(k)
         if m is None or m.latest is None:
             continue
-        s = f"{k} is {_g(m.latest)} at step {m.latest_step} (first {_g(m.first)}"
+        s = f"{k} is {num(m.latest)} at step {m.latest_step} (first {num(m.first)}"
         s += f", {m.change_pct:+.1f}%)" if m.change_pct is not None else ")"
         t = m.trend
         if t is not None:
             s += (f"; over the last {t.n} entries its slope is {t.slope_per_1k_steps:+.4g} per 1k steps "
                   f"(p={t.p_value:.3g}, {'distinguishable' if t.significant else 'not distinguishable'} from noise)")
         out.append(s + f"; status: {m.status}.")
-    tot = a.metrics.get("train/total_loss")
+    tot = a.metrics.get(TOTAL_LOSS)
     if tot is not None and tot.latest is not None and np.isfinite(tot.latest) and tot.latest < 0 \
             and len(a.decomposition):
         last = a.decomposition.dropna(subset=["logged_total"]).iloc[-1]
@@ -79,11 +67,11 @@ def summary_sentences(a: Any) -> list[str]:
                        f"and KL; a negative total is not a better model.")
         elif np.isfinite(rest):
             out.append(f"The total loss is negative ({last['logged_total']:.6g} at step {int(last['step'])}): "
-                       f"nll_loss plus the KL term is {rest:.6g} and the GAN term {_g(gan)}.")
+                       f"nll_loss plus the KL term is {rest:.6g} and the GAN term {num(gan)}.")
     for r in a.resumes:
         jumps = [k for k, v in r.continuity.items() if v == "jump"]
         out.append(f"Resume at step {r.step}: {r.replayed_steps} logged step(s) replayed, wall-clock gap "
-                   f"{_duration(r.gap_seconds) if r.gap_seconds is not None else 'unknown'}; "
+                   f"{duration(r.gap_seconds) if r.gap_seconds is not None else 'unknown'}; "
                    + (f"jump in {', '.join(jumps)}." if jumps else "no metric jumps."))
     if a.skipped["count"]:
         out.append(f"{a.skipped['count']} log line(s) were skipped: "
@@ -106,8 +94,8 @@ def summary_text(a: Any) -> str:
     for k, m in a.metrics.items():
         t = m.trend
         slope = f"{t.slope_per_1k_steps:+.3g} ({t.p_value:.2g})" if t is not None else "-"
-        rows.append([k, _g(m.first), _g(m.latest), _g(m.min), _g(m.max),
-                     _g(m.change_pct, "+.1f") if m.change_pct is not None else "-", slope, m.status])
+        rows.append([k, num(m.first), num(m.latest), num(m.min), num(m.max),
+                     num(m.change_pct, "+.1f") if m.change_pct is not None else "-", slope, m.status])
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     lines = [_row(head, widths), _row(["-" * w for w in widths], widths)] + [_row(r, widths) for r in rows]
     lines += ["", *a.summary_sentences, ""]
@@ -117,31 +105,6 @@ def summary_text(a: Any) -> str:
     if a.recommendations:
         lines += ["", "Recommendations:"] + [f"  - {r}" for r in a.recommendations]
     return "\n".join(lines)
-
-
-def jsonable(x: Any) -> Any:
-    """Convert numpy/pandas/dataclass values to JSON types; non-finite floats become None."""
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return {f.name: jsonable(getattr(x, f.name)) for f in dataclasses.fields(x)}
-    if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple, set)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(float(x)) else None
-    if isinstance(x, np.ndarray):
-        return [jsonable(v) for v in x.tolist()]
-    if isinstance(x, (pd.Timestamp, _dt.datetime)):
-        return None if pd.isna(x) else x.isoformat()
-    if x is None or isinstance(x, str):
-        return x
-    if pd.api.types.is_scalar(x) and pd.isna(x):
-        return None
-    return str(x)
 
 
 def _trend_json(t: Any) -> dict | None:
@@ -188,4 +151,4 @@ def to_json(a: Any) -> dict:
         "skipped": {"count": a.skipped["count"], "reasons": a.skipped["reasons"]},
         "thresholds": a.thresholds,
     }
-    return jsonable(out)
+    return to_jsonable(out)

@@ -21,6 +21,7 @@ from ..checkpoints import load_model_from_checkpoint
 from ..config import Config, replace, resolve_config
 from ..data import build_dataset
 from ..errors import ConfigError, DataError
+from ..formatting import num, to_jsonable
 from ..vocabulary import EVAL_METRICS
 from . import metrics as M
 
@@ -70,7 +71,7 @@ class EvalResult:
 
     def to_json(self) -> dict:
         """Strict-JSON dict: ``inf`` is written as ``"inf"``, NaN as ``null``."""
-        return M.json_safe({
+        return to_jsonable({
             "checkpoint": self.checkpoint,
             "checkpoint_format": self.info.get("format"),  # "workbench" | "radiodiff"
             "step": self.info.get("step"),
@@ -120,20 +121,12 @@ class EvalResult:
         return "\n".join(lines)
 
 
-def _fmt(x: float) -> str:
-    if np.isnan(x):
-        return "n/a"
-    if np.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.5g}"
-
-
 def _metrics_table(stats: dict[str, dict[str, float]], title: str) -> str:
     rows = [f"  {title}:", f"    {'':6s}{'mean':>12s}{'median':>12s}{'p5':>12s}{'p95':>12s}"]
     for name in EVAL_METRICS:
         s = stats[name]
         note = f"  ({s['n_inf']} inf)" if s.get("n_inf") else ""
-        rows.append(f"    {name.upper():6s}" + "".join(f"{_fmt(s[k]):>12s}" for k in ("mean", "median", "p5", "p95")) + note)
+        rows.append(f"    {name.upper():6s}" + "".join(f"{num(s[k]):>12s}" for k in ("mean", "median", "p5", "p95")) + note)
     return "\n".join(rows)
 
 

@@ -25,8 +25,8 @@ SSIM and PSNR go through numpy one map at a time.
 
 Aggregates (:func:`aggregate`) ignore NaN (and count it), keep ``inf``: the mean of values
 with an ``inf`` is ``inf``, and a median or percentile is ``inf`` when the order statistics it
-interpolates between are. For JSON, :func:`json_number` writes ``inf`` as the string ``"inf"``
-(``"-inf"``) and NaN as ``null``, so the output stays strict JSON.
+interpolates between are. In JSON (``formatting.to_jsonable``) ``inf`` is the string ``"inf"``
+(``"-inf"``) and NaN is ``null``, so the output stays strict JSON.
 """
 from __future__ import annotations
 
@@ -190,32 +190,3 @@ def aggregate(values: Iterable[float]) -> dict[str, float]:
 def aggregate_metrics(per_map: Any, suffix: str = "") -> dict[str, dict[str, float]]:
     """Aggregates of each metric column ``name + suffix`` of a DataFrame or dict of arrays."""
     return {name: aggregate(np.asarray(per_map[name + suffix], dtype=np.float64)) for name in EVAL_METRICS}
-
-
-def json_number(x: Any) -> Any:
-    """A number made strict-JSON safe: ``inf`` -> ``"inf"``, ``-inf`` -> ``"-inf"``, NaN -> ``None``."""
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        x = float(x)
-        if math.isnan(x):
-            return None
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        return x
-    return x
-
-
-def json_safe(obj: Any) -> Any:
-    """Recursively make ``obj`` strict-JSON safe: numbers via :func:`json_number`, other objects as text."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [json_safe(v) for v in obj.tolist()]
-    if obj is None or isinstance(obj, (str, bool, int, float, np.generic)):
-        return json_number(obj)
-    return str(obj)  # paths, devices and the like: their text form

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 
@@ -56,6 +58,11 @@ class SkippedLine:
     text: str
 
 
+def count_reasons(reasons: Iterable[str]) -> dict[str, int]:
+    """How many skipped lines each reason has, in the order the reasons first occur."""
+    return dict(Counter(reasons))
+
+
 def _empty_frame() -> pd.DataFrame:
     return pd.DataFrame({"step": pd.Series(dtype="int64")})
 
@@ -78,10 +85,7 @@ class Run:
 
     def skipped_counts(self) -> dict[str, int]:
         """Number of skipped lines per reason."""
-        counts: dict[str, int] = {}
-        for s in self.skipped:
-            counts[s.reason] = counts.get(s.reason, 0) + 1
-        return counts
+        return count_reasons(s.reason for s in self.skipped)
 
     def metric_names(self) -> list[str]:
         """The metric columns present in ``df``, RadioDiff's first in their log order."""
@@ -304,8 +308,6 @@ def read_run(paths, total_steps: int | None = None, *, strict: bool = False) -> 
 def _why_empty(f: _File) -> str:
     if f.bytes_read == 0:
         return f"{f.name} is empty"
-    counts: dict[str, int] = {}
-    for _, reason, _ in f.parser.skipped:
-        counts[reason] = counts.get(reason, 0) + 1
+    counts = count_reasons(reason for _, reason, _ in f.parser.skipped)
     detail = ", ".join(f"{n} {r}" for r, n in sorted(counts.items())) or "no lines"
     return f"{f.name} has no training lines ({f.parser.n_lines} lines: {detail})"

@@ -196,7 +196,7 @@ def _period(block: list[str]) -> int:
     return k
 
 
-def _shape(p, block: list[str], idx: np.ndarray, part: list[str], sample: str) -> Shape:
+def _shape(p, idx: np.ndarray, part: list[str], sample: str) -> Shape:
     """Convert the lines ``part`` (at positions idx of the block), which should all print the keys
     of ``sample``."""
     body = sample[sample.find(": ", _HEAD) + 2:-2]
@@ -213,7 +213,7 @@ def read_block(p, lines: list[str], lo: int, hi: int, first_line: int) -> list:
     block = lines[lo:hi]
     n = len(block)
     try:  # most logs repeat the first row's lines (generator, discriminator): group by position
-        shapes = [_shape(p, block, np.arange(j, n, period), block[j::period], block[j])
+        shapes = [_shape(p, np.arange(j, n, period), block[j::period], block[j])
                   for period in [_period(block)] for j in range(period)]
     except SlowPath:  # e.g. generator lines alone before disc_start, then both: group by ": " count
         widths = [line.count(": ") for line in block]
@@ -221,7 +221,7 @@ def read_block(p, lines: list[str], lo: int, hi: int, first_line: int) -> list:
         shapes = []
         for width in sorted(set(widths), key=widths.index):
             idx = np.flatnonzero(wid == width)
-            shapes.append(_shape(p, block, idx, [block[i] for i in idx.tolist()], block[int(idx[0])]))
+            shapes.append(_shape(p, idx, [block[i] for i in idx.tolist()], block[int(idx[0])]))
     # rows: a line with the head of the line before joins that line's row (two lines at most)
     head = np.empty(n, object)
     sid_of = np.empty(n, np.int64)

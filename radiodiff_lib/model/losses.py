@@ -18,6 +18,9 @@ from torch import nn
 
 from ..config import Config, LossConfig
 from ..errors import ConfigError
+from ..vocabulary import (
+    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, NLL_LOSS, REC_LOSS, TOTAL_LOSS,
+)
 from .discriminator import NLayerDiscriminator
 from .lpips import LPIPS, load_lpips
 from .vae import DiagonalGaussianDistribution
@@ -125,11 +128,11 @@ class VAEGANLoss(nn.Module):
         disc_factor = self.disc_factor_at(step)
         total = nll_loss + self.kl_weight * kl_loss
         logs = {
-            "train/total_loss": None,
-            "train/logvar": self.logvar.detach().clone(),
-            "train/kl_loss": kl_loss.detach(),
-            "train/nll_loss": nll_loss.detach(),
-            "train/rec_loss": rec.detach().mean(),
+            TOTAL_LOSS: None,
+            LOGVAR: self.logvar.detach().clone(),
+            KL_LOSS: kl_loss.detach(),
+            NLL_LOSS: nll_loss.detach(),
+            REC_LOSS: rec.detach().mean(),
         }
         if disc_factor > 0:
             logits_fake = self.discriminator(reconstructions.contiguous())  # [B, 1, h, w]
@@ -140,11 +143,11 @@ class VAEGANLoss(nn.Module):
                 # Evaluation without a graph: as latent diffusion, the weight is 0 there.
                 d_weight = torch.zeros((), device=inputs.device)
             total = total + d_weight * disc_factor * g_loss
-            logs["train/d_weight"] = d_weight.detach()
-        logs["train/disc_factor"] = torch.tensor(disc_factor)
+            logs[D_WEIGHT] = d_weight.detach()
+        logs[DISC_FACTOR] = torch.tensor(disc_factor)
         if disc_factor > 0:
-            logs["train/g_loss"] = g_loss.detach()
-        logs["train/total_loss"] = total.detach()  # RadioDiff's key order, total first
+            logs[G_LOSS] = g_loss.detach()
+        logs[TOTAL_LOSS] = total.detach()  # RadioDiff's key order, total first
         return total, logs
 
     def discriminator_loss(
@@ -155,9 +158,9 @@ class VAEGANLoss(nn.Module):
         logits_fake = self.discriminator(reconstructions_detached.contiguous().detach())
         d_loss = self.disc_factor_at(step) * self.d_loss_fn(logits_real, logits_fake)
         logs = {
-            "train/disc_loss": d_loss.detach(),
-            "train/logits_real": logits_real.detach().mean(),
-            "train/logits_fake": logits_fake.detach().mean(),
+            DISC_LOSS: d_loss.detach(),
+            LOGITS_REAL: logits_real.detach().mean(),
+            LOGITS_FAKE: logits_fake.detach().mean(),
         }
         return d_loss, logs
 

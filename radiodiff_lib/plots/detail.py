@@ -7,13 +7,15 @@ import numpy as np
 
 from ..analysis import smooth_tensorboard
 from ..errors import AnalysisError
+from ..vocabulary import (
+    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, NLL_LOSS, REC_LOSS, TOTAL_LOSS,
+)
 from .style import (
     NOT_SMOOTHED, RESUME_COLOR, SUPERSEDED_COLOR, color_of, finish, mark_phases_and_resumes, metric_rows, new_figure,
     set_value_scale, short, styled, thin,
 )
 
-ZOOM_DEFAULT = ("train/rec_loss", "train/total_loss", "train/nll_loss", "train/kl_loss", "train/g_loss",
-                "train/d_weight")
+ZOOM_DEFAULT = (REC_LOSS, TOTAL_LOSS, NLL_LOSS, KL_LOSS, G_LOSS, D_WEIGHT)
 DECOMP_TERMS = (("nll_loss", "nll_loss"), ("kl_term", "kl_weight x kl_loss"),
                 ("gan_term", "d_weight x disc_factor x g_loss"), ("logged_total", "logged total_loss"))
 
@@ -117,10 +119,10 @@ def discriminator_figure(run: Any, analysis: Any, smoothing: float = 0.6):
     """disc_loss, logits_real/fake, d_weight (with its clamp) and disc_factor, phases shaded."""
     fig, axes = new_figure(2, 2, width=11.0, height=6.5, sharex=True)
     df = run.df.sort_values("step", kind="stable")
-    panels = ((axes[0, 0], ("train/disc_loss",), "discriminator loss"),
-              (axes[0, 1], ("train/logits_real", "train/logits_fake"), "discriminator logits (mean D)"),
-              (axes[1, 0], ("train/d_weight",), "adaptive weight d_weight"),
-              (axes[1, 1], ("train/disc_factor",), "disc_factor"))
+    panels = ((axes[0, 0], (DISC_LOSS,), "discriminator loss"),
+              (axes[0, 1], (LOGITS_REAL, LOGITS_FAKE), "discriminator logits (mean D)"),
+              (axes[1, 0], (D_WEIGHT,), "adaptive weight d_weight"),
+              (axes[1, 1], (DISC_FACTOR,), "disc_factor"))
     for ax, names, title in panels:
         drawn = False
         for name in names:
@@ -136,12 +138,12 @@ def discriminator_figure(run: Any, analysis: Any, smoothing: float = 0.6):
             ln, = ax.plot(x[i], smooth_tensorboard(y, w)[i], color=color_of(name), lw=1.6, label=short(name))
             ln.set_gid("smoothed")
             drawn = True
-        if names == ("train/d_weight",) and drawn and analysis.disc_weight is not None:
+        if names == (D_WEIGHT,) and drawn and analysis.disc_weight is not None:
             ln = ax.axhline(1e4 * analysis.disc_weight, color="crimson", ls="--", lw=1.0,
                             label=f"clamp 1e4 x disc_weight = {1e4 * analysis.disc_weight:g}")
             ln.set_gid("clamp")
         if not drawn:
-            diag = analysis.diagnostic("discriminator_not_trained") if names[0] == "train/disc_loss" else None
+            diag = analysis.diagnostic("discriminator_not_trained") if names[0] == DISC_LOSS else None
             note = f"{', '.join(map(short, names))} never logged"
             if diag is not None:
                 note += "\nthe discriminator was not trained"

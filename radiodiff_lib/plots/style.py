@@ -23,8 +23,8 @@ import seaborn as sns  # noqa: E402
 
 from ..errors import AnalysisError  # noqa: E402
 from ..vocabulary import (  # noqa: E402
-    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LR, NLL_LOSS, REC_LOSS,
-    TOTAL_LOSS, short_name,
+    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOG_METRICS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LR, NLL_LOSS,
+    REC_LOSS, TOTAL_LOSS, short_name,
 )
 
 # Fixed order so that a metric keeps its colour in every figure whatever else is logged.
@@ -157,7 +157,7 @@ def metric_rows(run: Any, name: str) -> pd.DataFrame:
     """Current rows where `name` has a value, by step; a clear error naming the logged metrics if absent."""
     df = run.df.sort_values("step", kind="stable")
     if name not in df.columns:
-        logged = [c for c in df.columns if c.startswith("train/") or c == "lr"]
+        logged = [c for c in df.columns if c in LOG_METRICS or c.startswith("train/")]
         raise AnalysisError(f"metric {name!r} is not in this run; logged metrics: {logged}")
     return df[df[name].notna()]
 

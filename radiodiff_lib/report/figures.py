@@ -7,7 +7,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from IPython.display import Image, display
 
-from ..analysis.text import jsonable
+from ..formatting import to_jsonable
 from .env import RECORD_MIME
 
 
@@ -27,4 +27,4 @@ def show_figure(fig: Any, dpi: int = 100) -> None:
 
 def record(**values: Any) -> None:
     """Numbers for tests, in the executed notebook only (the HTML and Markdown exports drop them)."""
-    display({RECORD_MIME: jsonable(values)}, raw=True)
+    display({RECORD_MIME: to_jsonable(values)}, raw=True)

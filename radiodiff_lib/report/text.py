@@ -14,53 +14,48 @@ from typing import Any, Iterable
 import pandas as pd
 from IPython.display import Markdown
 
-# What each logged quantity is (RadioDiff's loss, reference section 1): fixed explanations.
+from ..formatting import duration, num, pct
+from ..vocabulary import (
+    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LR, NLL_LOSS, REC_LOSS,
+    TOTAL_LOSS,
+)
+
+# What each logged quantity is (RadioDiff's VAE-GAN loss): fixed explanations.
 MEANING = {
-    "train/total_loss": "The generator objective the optimizer minimises: nll_loss + kl_weight x kl_loss + "
+    TOTAL_LOSS: "The generator objective the optimizer minimises: nll_loss + kl_weight x kl_loss + "
         "d_weight x disc_factor x g_loss. Once the discriminator starts it contains the adversarial term, so a "
         "lower (or negative) total is not by itself a better reconstruction.",
-    "train/rec_loss": "Mean absolute pixel error |x - x_rec| (plus the LPIPS term when perceptual_weight > 0), "
+    REC_LOSS: "Mean absolute pixel error |x - x_rec| (plus the LPIPS term when perceptual_weight > 0), "
         "on maps scaled to [-1, 1]: the number that says how well the VAE reconstructs.",
-    "train/nll_loss": "rec_loss / exp(logvar) + logvar, summed over pixels and averaged over the batch; it moves "
+    NLL_LOSS: "rec_loss / exp(logvar) + logvar, summed over pixels and averaged over the batch; it moves "
         "with rec_loss while logvar stays fixed.",
-    "train/kl_loss": "KL divergence of the latent posterior from N(0, I), summed over the latent and averaged "
+    KL_LOSS: "KL divergence of the latent posterior from N(0, I), summed over the latent and averaged "
         "over the batch; it enters the total multiplied by kl_weight, so its size alone says little.",
-    "train/logvar": "The learned output log-variance; latent-diffusion's trainer does not optimise it, so it "
+    LOGVAR: "The learned output log-variance; latent-diffusion's trainer does not optimise it, so it "
         "usually stays at its initial value 0.",
-    "train/d_weight": "Adaptive weight of the GAN term: gradient norm of nll over that of g_loss at the decoder's "
+    D_WEIGHT: "Adaptive weight of the GAN term: gradient norm of nll over that of g_loss at the decoder's "
         "last layer, clamped to [0, 1e4], times disc_weight. At the clamp the GAN term is as strong as allowed.",
-    "train/disc_factor": "0 before disc_start, then the configured factor: the switch of the adversarial terms.",
-    "train/g_loss": "Generator adversarial loss -mean(D(x_rec)); negative when the discriminator rates "
+    DISC_FACTOR: "0 before disc_start, then the configured factor: the switch of the adversarial terms.",
+    G_LOSS: "Generator adversarial loss -mean(D(x_rec)); negative when the discriminator rates "
         "reconstructions as real.",
-    "train/disc_loss": "Discriminator hinge loss 0.5 x (mean relu(1 - D(x)) + mean relu(1 + D(x_rec))) x "
+    DISC_LOSS: "Discriminator hinge loss 0.5 x (mean relu(1 - D(x)) + mean relu(1 + D(x_rec))) x "
         "disc_factor; 1.0 means it cannot tell real maps from reconstructions.",
-    "train/logits_real": "Mean discriminator output on real maps; it rises above logits_fake as D learns.",
-    "train/logits_fake": "Mean discriminator output on reconstructions.",
-    "lr": "Learning rate of the autoencoder optimizer at that step.",
+    LOGITS_REAL: "Mean discriminator output on real maps; it rises above logits_fake as D learns.",
+    LOGITS_FAKE: "Mean discriminator output on reconstructions.",
+    LR: "Learning rate of the autoencoder optimizer at that step.",
 }
 
 # Which metric a diagnostic is about (to show it beside that metric's figure).
 DIAGNOSTIC_METRICS = {
-    "adaptive_weight_saturated": ("train/d_weight",),
-    "discriminator_not_trained": ("train/disc_loss", "train/logits_real", "train/logits_fake"),
-    "adversarial_term_dominates_total": ("train/total_loss", "train/g_loss"),
-    "logvar_frozen": ("train/logvar",),
-    "lr_not_logged": ("lr",),
-    "reconstruction_target_met": ("train/rec_loss",),
-    "reconstruction_target_not_met": ("train/rec_loss",),
+    "adaptive_weight_saturated": (D_WEIGHT,),
+    "discriminator_not_trained": (DISC_LOSS, LOGITS_REAL, LOGITS_FAKE),
+    "adversarial_term_dominates_total": (TOTAL_LOSS, G_LOSS),
+    "logvar_frozen": (LOGVAR,),
+    "lr_not_logged": (LR,),
+    "reconstruction_target_met": (REC_LOSS,),
+    "reconstruction_target_not_met": (REC_LOSS,),
 }
 SEVERITY_MARK = {"critical": "CRITICAL", "warning": "WARNING", "info": "info"}
-
-
-def num(x: Any, fmt: str = ".5g") -> str:
-    """A number for a table: '-' when missing, nan/inf spelled out."""
-    if x is None:
-        return "-"
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    return format(v, fmt) if math.isfinite(v) else str(v)
 
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*_[]<>|`"})
@@ -69,22 +64,6 @@ _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*_[]<>|`"})
 def esc(sentence: str) -> str:
     """A sentence from the analysis as literal Markdown text (d_weight*disc_factor*g_loss stays as written)."""
     return str(sentence).translate(_MD_SPECIAL)
-
-
-def pct(x: float | None) -> str:
-    """A fraction in [0, 1] as a percentage."""
-    return "-" if x is None else f"{x:.1%}"
-
-
-def duration(seconds: float | None) -> str:
-    """Seconds as s / min / h / days."""
-    if seconds is None:
-        return "unknown"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h" if seconds < 48 * 3600 else f"{seconds / 86400:.1f} days"
 
 
 def table(headers: list[str], rows: Iterable[Iterable[Any]]) -> str:

@@ -21,6 +21,7 @@ from ..analysis import analyze
 from ..config import replace
 from ..logs import RunReader
 from ..training import resume, train
+from ..vocabulary import DISC_LOSS, REC_LOSS, TOTAL_LOSS
 from . import text
 from .env import HEADLESS_ENV
 from .figures import figure_png
@@ -79,7 +80,7 @@ class Explorer:
         self.run, self.analysis, self.log_paths, self.interval = run, analysis, log_paths, interval
         names = list(analysis.metrics)
         first, last = int(analysis.first_step or 0), int(analysis.latest_step or 1)
-        default = "train/rec_loss" if "train/rec_loss" in names else names[0]
+        default = REC_LOSS if REC_LOSS in names else names[0]
         self.metric = W.Dropdown(options=names, value=default, description="metric")
         self.smoothing = W.FloatSlider(value=smoothing, min=0.0, max=0.99, step=0.01, description="smoothing",
                                        continuous_update=False, readout_format=".2f")
@@ -179,7 +180,7 @@ def resume_picker(run: Any, analysis: Any) -> Any:
 class LiveLossPlot:
     """A trainer callback that redraws the main losses in an Output widget (at most twice a second)."""
 
-    KEYS = ("train/total_loss", "train/rec_loss", "train/disc_loss")
+    KEYS = (TOTAL_LOSS, REC_LOSS, DISC_LOSS)
 
     def __init__(self, min_seconds: float = 0.5):
         import ipywidgets as W

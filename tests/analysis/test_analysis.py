@@ -165,9 +165,9 @@ def test_continuity_detrends_a_falling_loss():
     rng = np.random.default_rng(2)
     s = np.arange(0, 2000, 100).astype(float)
     y = 5.0 - 1e-3 * s + rng.normal(0, 0.01, s.size)
-    ev = continuity(s[:10], y[:10], s[10:], y[10:], jump_sigma=5, alpha=0.05)
+    ev = continuity(s[:10], y[:10], s[10:], y[10:], jump_sigma=5)
     assert ev["verdict"] == "continuous"
-    ev = continuity(s[:10], y[:10], s[10:], y[10:] + 0.2, jump_sigma=5, alpha=0.05)
+    ev = continuity(s[:10], y[:10], s[10:], y[10:] + 0.2, jump_sigma=5)
     assert ev["verdict"] == "jump"
 
 
@@ -248,20 +248,20 @@ def test_continuity_follows_a_curving_loss_and_a_decaying_lr():
     s = np.arange(0, 8000, 100).astype(float)
     y = 0.05 + 0.05 * np.exp(-s / 3000.0) + rng.normal(0, 0.001, s.size)
     before, after = s < 5000, s >= 5000
-    ev = continuity(s[before], y[before], s[after], y[after], jump_sigma=5, alpha=0.05, min_rel=0.01)
+    ev = continuity(s[before], y[before], s[after], y[after], jump_sigma=5, min_rel=0.01)
     assert ev["verdict"] == "continuous"
-    ev = continuity(s[before], y[before], s[after], y[after] + 0.01, jump_sigma=5, alpha=0.05, min_rel=0.01)
+    ev = continuity(s[before], y[before], s[after], y[after] + 0.01, jump_sigma=5, min_rel=0.01)
     assert ev["verdict"] == "jump" and ev["shift"] == pytest.approx(0.01, abs=0.003)
     lr = np.maximum(2e-4 * (1 - s / 8000) ** 0.95, 1e-5)  # the LR schedule: noiseless and curving
-    ev = continuity(s[before], lr[before], s[after], lr[after], jump_sigma=5, alpha=0.05, min_rel=0.01)
+    ev = continuity(s[before], lr[before], s[after], lr[after], jump_sigma=5, min_rel=0.01)
     assert ev["verdict"] == "continuous"
-    ev = continuity(s[before], lr[before], s[after], lr[after] * 1.5, jump_sigma=5, alpha=0.05, min_rel=0.01)
+    ev = continuity(s[before], lr[before], s[after], lr[after] * 1.5, jump_sigma=5, min_rel=0.01)
     assert ev["verdict"] == "jump"
 
 
 def test_continuity_needs_enough_entries_before():
     s = np.arange(0, 40, 5).astype(float)
-    ev = continuity(s[:3], np.ones(3), s[3:], np.ones(5), jump_sigma=5, alpha=0.05)
+    ev = continuity(s[:3], np.ones(3), s[3:], np.ones(5), jump_sigma=5)
     assert ev["verdict"] == "insufficient data"
 
 
