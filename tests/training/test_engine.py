@@ -207,3 +207,19 @@ def test_runtime_is_recorded_and_a_changed_one_is_noted_on_resume(dataset, tmp_p
     assert note in (tmp_path / "train.log").read_text()
     launch = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()][-2]
     assert launch["kind"] == "launch" and note in launch["notes"]
+
+
+@pytest.mark.slow
+def test_compiled_run_resumes_bitwise(dataset, tmp_path: Path):
+    """trainer.compile on CPU (inductor; ~1.5 min to compile here): a compiled run stopped and resumed ends
+    bitwise equal to a compiled run that never stopped, and its checkpoint says it was compiled."""
+    cfg = make_tiny_config(**{"trainer.compile": True})
+    straight = train(cfg, results_folder=tmp_path / "straight", dataset=dataset, progress=False)
+    train(cfg, max_steps=5, results_folder=tmp_path / "run", dataset=dataset, progress=False)
+    train(cfg, resume="latest", results_folder=tmp_path / "run", dataset=dataset, progress=False)
+    assert assert_checkpoints_equal(straight.last_checkpoint, tmp_path / "run" / straight.last_checkpoint.name) > 100
+    assert ckpt.load_checkpoint(straight.last_checkpoint)["runtime"]["compile"] is True
+    eager = train(make_tiny_config(), results_folder=tmp_path / "eager", dataset=dataset, progress=False)
+    compiled_rows, eager_rows = current_steps(tmp_path / "straight"), current_steps(eager.results_folder)
+    for step in (0, 7):  # the same math, up to float rounding of the compiled kernels
+        assert compiled_rows[step]["train/nll_loss"] == pytest.approx(eager_rows[step]["train/nll_loss"], rel=1e-3)
