@@ -67,3 +67,39 @@ def test_bench_train_reports_both_procedures_per_phase(tmp_path: Path):
     assert eta["disc_start"] == 70_000  # the config's own disc_start, not the shortened benchmark schedule
     pre, gan = (out["phases"][ph]["ours"]["seconds_per_step"] for ph in ("pre_disc", "gan"))
     assert eta["ours"] == pytest.approx((70_000 * pre + (ETA_STEPS - 70_000) * gan) / 3600)
+
+
+def test_attention_bench_reproduces_the_old_layout_and_reports_both_paths():
+    from radiodiff_lib.bench.attention import run, transposed_attention
+    from radiodiff_lib.model.blocks import AttnBlock
+
+    torch.manual_seed(0)
+    block, h = AttnBlock(32), torch.randn(2, 32, 5, 6)
+    with torch.no_grad():  # the benchmark's "before" computes what the block computes, the old way
+        assert torch.allclose(transposed_attention(block, h), block(h), atol=1e-5)
+    out = run(config="demo", device="cpu", repeats=1)
+    assert (out["resolution"], out["ch"], out["tokens"]) == (64, 32, 32 * 32)
+    for part, paths in (("attention_block", ("transposed_qkv", "contiguous_qkv")),
+                        ("vae_forward_backward", ("math_path", "fused_path"))):
+        assert all(out[part][p]["seconds"] > 0 and out[part][p]["peak_mb"] >= 0 for p in paths)
+
+
+@pytest.mark.slow
+def test_gpu_check_script_dry_run_on_cpu(tmp_path: Path):
+    """gpu_check.sh end to end with DEVICE=cpu and a tiny config: every step runs and the table says so."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    cfg_path = save_config(make_tiny_config(), tmp_path / "tiny.yaml")
+    env = {**os.environ, "DEVICE": "cpu", "CONFIG": str(cfg_path), "STEPS": "1", "SKIP_COMPILE": "1",
+           "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(["bash", str(root / "radiodiff_lib/bench/gpu_check.sh"), str(tmp_path / "out")], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert table.strip() == proc.stdout.strip()  # printed and kept
+    assert "| fp32 | before disc_start |" in table and "| bf16 | GAN phase |" in table
+    assert "| math (the old transposed q/k/v) |" in table
+    assert "1 process, stop at step 3 of 6, fp32, deterministic True: bitwise equal" in table
