@@ -104,7 +104,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     names = ["data", "parse", "train", "attention", "evaluate"] if args.what == "all" else [args.what]
     options = {"train": {"config": args.config, "device": args.device, "precision": args.precision,
-                         "compile": args.compile, "deterministic": not args.no_deterministic, "steps": args.steps},
+                         "compile": args.compile, "deterministic": not args.no_deterministic, "steps": args.steps,
+                         "channels_last": args.channels_last},
                "attention": {"config": args.config, "device": args.device, "max_batch": args.max_batch}}
     results = {}
     for name in names:
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--precision", choices=["no", "bf16", "fp16"], default="no", help="train: our trainer's precision")
     b.add_argument("--compile", action="store_true", help="train: our trainer with trainer.compile")
     b.add_argument("--no-deterministic", action="store_true", help="train: trainer.deterministic false")
+    b.add_argument("--channels-last", action="store_true", help="train: trainer.channels_last true")
     b.add_argument("--steps", type=int, default=5, help="train: timed steps per phase (default 5)")
     b.add_argument("--max-batch", action="store_true", help="attention (GPU): also the largest batch that fits")
     b.set_defaults(func=cmd_bench)

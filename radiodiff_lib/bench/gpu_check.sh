@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check (issue 11): on a CUDA machine, in a few minutes, it
 #   1. benchmarks our trainer against RadioDiff's procedure (fp32, interleaved) on RadioDiff's own config
-#      (320 x 320, ch 128, batch 2, LPIPS): ours in fp32, bf16, bf16 + compile, and bf16 + compile with
-#      deterministic: false;
+#      (320 x 320, ch 128, batch 2, LPIPS): ours in fp32, bf16, bf16 + channels_last, bf16 + compile, and
+#      bf16 + compile with deterministic: false;
 #   2. measures the attention paths' memory at 320 x 320 and the largest batch that fits on each;
 #   3. checks exact resume on CUDA in deterministic mode (stop at step 3 of 6, resume, bitwise compare
 #      with a straight run), and the same with two processes (DDP) when two GPUs are present;
@@ -30,6 +30,7 @@ bench() {
 }
 bench train --precision no --steps "$STEPS" --json "$OUT/train_fp32.json"
 bench train --precision bf16 --steps "$STEPS" --json "$OUT/train_bf16.json"
+bench train --precision bf16 --channels-last --steps "$STEPS" --json "$OUT/train_bf16_channels_last.json"
 if [ "${SKIP_COMPILE:-0}" != 1 ]; then
   bench train --precision bf16 --compile --steps "$STEPS" --json "$OUT/train_bf16_compile.json"
   bench train --precision bf16 --compile --no-deterministic --steps "$STEPS" --json "$OUT/train_bf16_compile_nondet.json"

@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-TRAIN_RUNS = (("train_fp32.json", "fp32"), ("train_bf16.json", "bf16"), ("train_bf16_compile.json", "bf16 + compile"),
+TRAIN_RUNS = (("train_fp32.json", "fp32"), ("train_bf16.json", "bf16"),
+              ("train_bf16_channels_last.json", "bf16 + channels_last"), ("train_bf16_compile.json", "bf16 + compile"),
               ("train_bf16_compile_nondet.json", "bf16 + compile, deterministic: false"))
 
 

@@ -110,7 +110,7 @@ def _loss_for_timing(cfg: Config) -> VAEGANLoss:
 
 
 def bench_config(config: str | Path | Config, precision: str, compile: bool, deterministic: bool,
-                 steps: int, warmup: int) -> Config:
+                 steps: int, warmup: int, channels_last: bool = False) -> Config:
     """``config`` shortened to ``warmup + steps + 1`` steps a phase (the last one measures memory), on
     synthetic maps of its resolution."""
     cfg = resolve_config(config)
@@ -119,7 +119,8 @@ def bench_config(config: str | Path | Config, precision: str, compile: bool, det
     return replace(cfg, **{
         "model.lossconfig.disc_start": per_phase, "trainer.train_num_steps": 2 * per_phase,
         "trainer.save_and_sample_every": 10**9, "trainer.log_freq": 10**9, "trainer.mixed_precision": precision,
-        "trainer.compile": compile, "trainer.deterministic": deterministic, "trainer.gradient_accumulate_every": 1,
+        "trainer.compile": compile, "trainer.deterministic": deterministic, "trainer.channels_last": channels_last,
+        "trainer.gradient_accumulate_every": 1,
         "data.name": "synthetic", "data.image_size": size, "data.num_maps": 8 * cfg.data.batch_size,
         "data.val_fraction": 0.0, "data.test_fraction": 0.0,
     })
@@ -166,12 +167,12 @@ def _build(cfg: Config, device: str | None, folder: str) -> tuple[Trainer, Radio
 
 
 def run(config: str | Path = "radiodiff", device: str | None = None, precision: str = "no", compile: bool = False,
-        deterministic: bool = True, steps: int = 5, threads: int | None = 1,
+        deterministic: bool = True, steps: int = 5, threads: int | None = 1, channels_last: bool = False,
         with_checkpoint_size: bool = False) -> dict:
     """Per-phase speed and memory of our trainer and of RadioDiff's procedure, interleaved (see the module doc)."""
     old_threads = torch.get_num_threads()
     warmup = 2 if compile else 1
-    cfg = bench_config(config, precision, compile, deterministic, steps, warmup)
+    cfg = bench_config(config, precision, compile, deterministic, steps, warmup, channels_last)
     original_disc_start = resolve_config(config).model.lossconfig.disc_start
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -156,6 +156,15 @@ def test_fused_adamw_stays_fused_after_an_older_checkpoint(dataset, tmp_path: Pa
     assert opt.param_groups[0]["fused"] is True
 
 
+@pytest.mark.parametrize("setting", [{"trainer.channels_last": True}, {"trainer.deterministic": False}])
+def test_other_settings_resume_bitwise_on_cpu(dataset, tmp_path: Path, setting: dict):
+    cfg = make_tiny_config(**setting)
+    straight = train(cfg, results_folder=tmp_path / "straight", dataset=dataset, progress=False)
+    train(cfg, max_steps=5, results_folder=tmp_path / "run", dataset=dataset, progress=False)
+    train(cfg, resume="latest", results_folder=tmp_path / "run", dataset=dataset, progress=False)
+    assert assert_checkpoints_equal(straight.last_checkpoint, tmp_path / "run" / straight.last_checkpoint.name) > 100
+
+
 def test_bf16_on_cpu_resumes_bitwise_and_tracks_fp32(dataset, tmp_path: Path):
     bf16 = make_tiny_config(**{"trainer.mixed_precision": "bf16"})
     straight = train(bf16, results_folder=tmp_path / "straight", dataset=dataset, progress=False)
@@ -207,6 +216,12 @@ def test_runtime_is_recorded_and_a_changed_one_is_noted_on_resume(dataset, tmp_p
     assert note in (tmp_path / "train.log").read_text()
     launch = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()][-2]
     assert launch["kind"] == "launch" and note in launch["notes"]
+    older = ckpt.load_checkpoint(ckpt.list_checkpoints(tmp_path)[-1])
+    del older["runtime"]  # as an older workbench wrote it
+    ckpt.save_checkpoint(ckpt.list_checkpoints(tmp_path)[-1], older)
+    unknown = train(make_tiny_config(), max_steps=5, resume="latest", results_folder=tmp_path, dataset=dataset,
+                    progress=False)
+    assert any("does not record how it was computed" in n for n in unknown.notes)
 
 
 @pytest.mark.slow
