@@ -95,7 +95,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo_report(args: argparse.Namespace) -> int:
     from .report.demo import demo_report  # lazy: torch, nbconvert and papermill
 
-    paths = demo_report(out_dir=args.out, log=args.log)
+    paths = demo_report(out_dir=args.out, log=args.log, example=args.example)
     print(paths.summary())
     return 0
 
@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo-report", help="the whole story on synthetic data, or analyse --log PATH")
     d.add_argument("--out", default="reports")
     d.add_argument("--log", help="analyse this run (RadioDiff folder or log files) without training")
+    d.add_argument("--example", action="store_true",
+                   help="keep only the Markdown and small figures (how reports/example/ is made)")
     d.set_defaults(func=cmd_demo_report)
 
     b = sub.add_parser("bench", help="benchmarks that print numbers")
