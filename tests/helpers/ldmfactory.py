@@ -105,3 +105,37 @@ def write_events(folder, steps: Iterable[int], values: Callable[[int], dict[str,
 def ldm_tags(values: dict) -> dict[str, float]:
     """A second-stage row's values under their TensorBoard tags (the LR as Learning_Rate)."""
     return {("Learning_Rate" if k == "lr" else k): v for k, v in values.items()}
+
+
+TRACEBACK = ["Traceback (most recent call last):", '  File "train_cond_ldm.py", line 812, in <module>',
+             "    main(args)", "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"]
+
+
+def troubled_ldm_run(folder, total: int = 20000) -> dict:
+    """A second-stage results folder: launch 1 logs steps 0..6000 (text every 100, events every step);
+    launch 2 crashes at start-up (its config dump, then a traceback; its event file holds only its
+    header); launch 3 resumes at step 5000 and its losses turn NaN at step 5300 (text and events).
+    Returns what a reader must find."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = ldm_config(train_num_steps=total)
+
+    def values(step):
+        return ldm_values(step, total=total)
+
+    def after_resume(step):
+        v = values(step)
+        return {k: (x if k == "lr" or step < 5300 else float("nan")) for k, x in v.items()}
+    write_ldm_log(folder / "2025-10-15-13-07_.log", range(0, 6001, 100), config=cfg, values=values)
+    write_events(folder / "tb", range(0, 6001), lambda s: ldm_tags(values(s)), start_time=LDM_START + timedelta(seconds=5),
+                 name="one")
+    crash_at = LDM_START + timedelta(hours=5)
+    write_ldm_log(folder / "2025-10-15-18-07_.log", [], config=cfg, start_time=crash_at, tail=TRACEBACK)
+    write_events(folder / "tb", [], lambda s: {}, start_time=crash_at + timedelta(seconds=5), name="two")
+    resumed = LDM_START + timedelta(hours=6)
+    write_ldm_log(folder / "2025-10-15-19-07_.log", range(5000, 6501, 100), config=cfg, values=after_resume,
+                  start_time=resumed)
+    write_events(folder / "tb", range(5000, 6501), lambda s: ldm_tags(after_resume(s)),
+                 start_time=resumed + timedelta(seconds=5), name="three")
+    return {"total": total, "first_nan": 5300, "resume": 5000, "crashed": folder / "2025-10-15-18-07_.log",
+            "latest": 6500, "config": cfg}
