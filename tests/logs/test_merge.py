@@ -155,3 +155,19 @@ def _header_len(path) -> int:
     """Bytes of the first record (the header) of an event file."""
     (length,) = struct.unpack_from("<Q", path.read_bytes(), 0)
     return 12 + length + 4
+
+
+def test_cli_analyze_source_and_json_fields(tmp_path, capsys):
+    from radiodiff_lib.cli import main
+    a, b, ea, eb = two_launches_with_events(tmp_path / "run")
+    out = tmp_path / "a.json"
+    assert main(["analyze", str(tmp_path / "run"), "--json", str(out)]) == 0
+    j = json.loads(out.read_text())
+    assert j["stage"] == "vae" and j["entries"] == 500
+    kinds = {s["path"]: (s["kind"], s["rows_used"], s["rows_duplicate"], s["rows_disagreeing"]) for s in j["sources"]}
+    assert kinds[str(ea)] == ("tensorboard", 200, 20, 0) and kinds[str(a.path)] == ("radiodiff-log", 20, 20, 0)
+    assert main(["analyze", str(tmp_path / "run"), "--source", "text", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["entries"] == 50
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["analyze", str(tmp_path / "run"), "--source", "csv"])
