@@ -159,6 +159,7 @@ def _header_len(path) -> int:
 
 def test_cli_analyze_source_and_json_fields(tmp_path, capsys):
     from radiodiff_lib.cli import main
+    (tmp_path / "run").mkdir()
     a, b, ea, eb = two_launches_with_events(tmp_path / "run")
     out = tmp_path / "a.json"
     assert main(["analyze", str(tmp_path / "run"), "--json", str(out)]) == 0
