@@ -91,12 +91,10 @@ def _check(n: int, labels: list[str] | None) -> None:
         raise AnalysisError(f"give one distinct label per run: {n} runs, labels {labels}")
 
 
-def compare_paths(paths: list[Any], labels: list[str] | None = None, *, source: str = "all",
-                  window: int = 50, **thresholds: Any) -> Comparison:
-    """Read and analyse each run (a path, or a list of paths of one run) and compare them; a run that
-    cannot be read is kept in ``errors`` (named) and the others are compared."""
-    _check(len(paths), labels)
-    labels = list(labels) if labels is not None else default_labels(paths)
+def read_entries(paths: list[Any], labels: list[str], *, source: str = "all", window: int = 50,
+                 **thresholds: Any) -> tuple[list[RunEntry], list[dict]]:
+    """Read and analyse each run (a path, or a list of paths of one run): (entries, errors of the runs
+    that could not be read, each named with its paths and the reason)."""
     entries, errors = [], []
     for label, p in zip(labels, paths):
         group = [str(x) for x in p] if isinstance(p, (list, tuple)) else [str(p)]
@@ -105,6 +103,16 @@ def compare_paths(paths: list[Any], labels: list[str] | None = None, *, source: 
             entries.append(RunEntry(label, group, run, analyze(run, window=window, **thresholds)))
         except RadiodiffError as exc:
             errors.append({"label": label, "paths": group, "error": str(exc)})
+    return entries, errors
+
+
+def compare_paths(paths: list[Any], labels: list[str] | None = None, *, source: str = "all",
+                  window: int = 50, **thresholds: Any) -> Comparison:
+    """Read, analyse and compare 2 to 8 runs; a run that cannot be read is kept in ``errors`` (named)
+    and the others are compared."""
+    _check(len(paths), labels)
+    labels = list(labels) if labels is not None else default_labels(paths)
+    entries, errors = read_entries(paths, labels, source=source, window=window, **thresholds)
     if len(entries) < MIN_RUNS:
         named = "; ".join(f"{e['label']} ({', '.join(e['paths'])}): {e['error']}" for e in errors)
         raise AnalysisError(f"fewer than {MIN_RUNS} runs could be read, nothing to compare: {named}")
