@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -110,7 +111,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo_report(args: argparse.Namespace) -> int:
     from .report.demo import demo_report  # lazy: torch, nbconvert and papermill
 
-    paths = demo_report(out_dir=args.out, log=args.log)
+    paths = demo_report(out_dir=args.out, log=args.log, example=args.example)
     print(paths.summary())
     return 0
 
@@ -192,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo-report", help="the whole story on synthetic data, or analyse --log PATH")
     d.add_argument("--out", default="reports")
     d.add_argument("--log", help="analyse this run (RadioDiff folder or log files) without training")
+    d.add_argument("--example", action="store_true",
+                   help="keep only the Markdown and small figures (how reports/example/ is made)")
     d.set_defaults(func=cmd_demo_report)
 
     b = sub.add_parser("bench", help="benchmarks that print numbers")
@@ -201,8 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings as one line for a terminal, without the library's file and line."""
+    return f"radiodiff: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``radiodiff`` console command."""
+    warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:

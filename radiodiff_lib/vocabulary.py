@@ -67,6 +67,9 @@ LOG_FORMAT = "%(asctime)-15s %(message)s"  # RadioDiff's logging format, which o
 METRICS_FILE = "metrics.jsonl"
 TEXT_LOG = "train.log"
 CONFIG_FILE = "config.yaml"
+CHECKPOINT_LEDGER = "checkpoints.json"  # the checkpoint files the trainer wrote (retention deletes only those)
+SET_ASIDE_FOLDER = "set-aside"  # later checkpoints a resume from an earlier one moved out of the way
+LOCK_FILE = ".radiodiff.lock"  # held by the training process that writes the folder
 
 # Record kinds of metrics.jsonl: a launch starts a segment, a rewind says that the launch replaces
 # the rows from ``to_step`` on, a step is one logged row.
