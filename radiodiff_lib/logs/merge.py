@@ -1,10 +1,11 @@
 """One run from several sources: text logs (or metrics.jsonl) and TensorBoard event files merged.
 
 Launches: every text segment (a launch of a text log or of metrics.jsonl) is a launch; an event
-segment joins the text launch that was running when its file was opened (the latest text launch
-started at most ``MATCH_SLACK_S`` after the event file's first record), one event segment per text
-launch; without timestamps, the text launch whose first step is the first at or after the event
-segment's first step and within its range. An event segment left over is a launch of its own.
+segment joins the text launch whose start is nearest to its file's first record, within
+``MATCH_SLACK_S`` (a launch writes its first log record and opens its event file within moments of
+each other, in either order), one event segment per text launch; without timestamps, the text
+launch whose first step is the first at or after the event segment's first step and within its
+range. An event segment left over is a launch of its own.
 
 Rows of a launch: the union of the steps of its text and event rows. A step in both is one row: the
 events' value where they logged one (the dense, full-precision record: RadioDiff's ``Learning_Rate``
@@ -75,9 +76,8 @@ def _partner(ev: SegmentInfo, texts: list[SegmentInfo], taken: set[int]) -> Segm
     t_ev = _seconds(ev.start_time)
     timed = [t for t in texts if _seconds(t.start_time) is not None]
     if t_ev is not None and timed:
-        before = [t for t in timed if _seconds(t.start_time) <= t_ev + MATCH_SLACK_S]
-        best = before[-1] if before else None
-        return best if best is not None and id(best) not in taken else None
+        near = [t for t in timed if id(t) not in taken and abs(_seconds(t.start_time) - t_ev) <= MATCH_SLACK_S]
+        return min(near, key=lambda t: abs(_seconds(t.start_time) - t_ev)) if near else None
     first, last = _first_step(ev), int(ev.rows.base["step"][ev.rows.n - 1])
     cands = [t for t in texts if id(t) not in taken and t.rows.n and first <= _first_step(t) <= last]
     return min(cands, key=_first_step) if cands else None

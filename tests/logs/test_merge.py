@@ -172,3 +172,20 @@ def test_cli_analyze_source_and_json_fields(tmp_path, capsys):
     capsys.readouterr()
     with pytest.raises(SystemExit):
         main(["analyze", str(tmp_path / "run"), "--source", "csv"])
+
+
+def test_launches_seconds_apart_pair_with_their_own_event_files(tmp_path):
+    # a short trial and a resume 10 s later; each event file opened 1 s before its launch's first record
+    t2 = START + timedelta(seconds=10)
+    write_radiodiff_log(tmp_path / "a.log", range(0, 301, 100), disc_start=DISC_START, total_steps=10000,
+                        values=vae_text_values)
+    write_radiodiff_log(tmp_path / "b.log", range(200, 501, 100), disc_start=DISC_START, total_steps=10000,
+                        values=vae_text_values, start_time=t2)
+    ea = write_events(tmp_path, range(0, 301, 10), vae_tags, start_time=START - timedelta(seconds=1),
+                      seconds_per_step=0.001, name="a")
+    eb = write_events(tmp_path, range(200, 501, 10), vae_tags, start_time=t2 - timedelta(seconds=1),
+                      seconds_per_step=0.001, name="b")
+    run = read_run(tmp_path)
+    assert run.segments["events_file"].tolist() == [str(ea), str(eb)]
+    assert sorted(run.df["segment"].unique().tolist()) == [0, 1] and run.df["step"].is_unique
+    assert run.df.loc[run.df["step"] >= 200, "segment"].eq(1).all()
