@@ -65,6 +65,13 @@ RECOMMENDATIONS = {
         "jump; the workbench trainer resumes exactly.",
     "reconstruction_target_not_met": "keep training or revisit the LR; compare with evaluation metrics (NMSE, "
         "SSIM) on held-out maps before deciding.",
+    "nonfinite_loss": "resume from the checkpoint before the first non-finite step with a lower LR and amp/fp16 "
+        "off; after a resume, check that the optimizer and scaler states were restored (enable_resume).",
+    "loss_plateau": "the loss no longer falls: evaluate samples of the latest checkpoint, then decide between "
+        "stopping, a lower LR or more data.",
+    "lr_at_floor": "the LR schedule has reached its floor: further steps train at this LR only.",
+    "launch_without_steps": "read the quoted error: a launch that dies at start-up usually has a wrong path, a "
+        "missing checkpoint (resume_milestone) or too little GPU memory.",
     "reconstruction_target_met": "confirm on held-out maps with the evaluation notebook before using this VAE "
         "for the diffusion stage.",
 }
@@ -90,7 +97,7 @@ def diagnose(df: pd.DataFrame, metrics: dict[str, MetricStats], decomp: pd.DataF
         d = check(df, gan, decomp, disc_weight=disc_weight, grad_accum=grad_accum, th=th)
         if d:
             out.append(d)
-    out += _logvar(metrics, th) + _lr(df, config_lr) + _nonfinite(metrics) + _spikes(df, th)
+    out += _logvar(metrics, th) + lr_not_logged(df, config_lr) + _nonfinite(metrics) + _spikes(df, th)
     out += _resume_jumps(resumes) + _rec_target(metrics, progress, th)
     return out
 
@@ -180,7 +187,8 @@ def _logvar(metrics: dict[str, MetricStats], th: Thresholds) -> list[Diagnostic]
                        f"being learned.", {"value": m.latest, "range": ptp, "entries": m.count})]
 
 
-def _lr(df: pd.DataFrame, config_lr: float | None) -> list[Diagnostic]:
+def lr_not_logged(df: pd.DataFrame, config_lr: float | None) -> list[Diagnostic]:
+    """The LR prints as 0 in every entry while the config's lr is above 0 (either stage's text log)."""
     lr = _col(df, LR)
     lr = lr[np.isfinite(lr)]
     if lr.size == 0 or config_lr is None or config_lr <= 0 or np.any(lr != 0):
