@@ -299,15 +299,19 @@ def validate(cfg: Config) -> None:
 
 def _non_finite(cfg: Config) -> list[str]:
     """Every float value must be a number: nan and inf are never a meaningful setting here."""
-    return [f"{where} is {value}: give a finite number" for where, value in _leaves(dataclasses.asdict(cfg))
+    return [f"{where} is {value}: give a finite number" for where, value in flatten_config(config_to_dict(cfg)).items()
             if isinstance(value, float) and not math.isfinite(value)]
 
 
-def _leaves(d: dict, prefix: str = "") -> list[tuple[str, Any]]:
-    """(dotted key, value) of every leaf of a nested dict."""
-    out: list[tuple[str, Any]] = []
+def flatten_config(d: dict, prefix: str = "") -> dict[str, Any]:
+    """A nested config dict as dotted keys: {"model.lossconfig.disc_weight": 0.5, ...}."""
+    out: dict[str, Any] = {}
     for key, value in d.items():
-        out += _leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else [(f"{prefix}{key}", value)]
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten_config(value, dotted + "."))
+        else:
+            out[dotted] = value
     return out
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import Config
+from .config import Config, flatten_config
 
 
 def config_warnings(cfg: Config) -> list[str]:
@@ -25,18 +25,6 @@ def config_warnings(cfg: Config) -> list[str]:
     if start >= total:
         out.append(f"model.lossconfig.disc_start {start} is not below trainer.train_num_steps {total}: the "
                    "discriminator never starts, this run trains the VAE alone.")
-    return out
-
-
-def flatten_config(d: dict, prefix: str = "") -> dict[str, Any]:
-    """A nested config dict as dotted keys: {"model.lossconfig.disc_weight": 0.5, ...}."""
-    out: dict[str, Any] = {}
-    for key, value in d.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(flatten_config(value, dotted + "."))
-        else:
-            out[dotted] = value
     return out
 
 

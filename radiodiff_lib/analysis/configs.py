@@ -1,12 +1,14 @@
 """Configs read from logs: flattened to dotted keys, compared, and the second stage's schema.
 
 A logged config is another project's file, not one we run: every key is kept, an unknown key is
-shown as unknown, a value of any type is fine (never an error). ``flatten`` turns nested mappings
-into dotted keys (``model.lossconfig.disc_weight``); lists stay values.
+shown as unknown, a value of any type is fine (never an error). Keys are dotted
+(``model.lossconfig.disc_weight``, ``config.flatten_config``); lists stay values.
 """
 from __future__ import annotations
 
 from typing import Any
+
+from ..config import flatten_config
 
 # What each key of train_cond_ldm.py's config means (reference section 8). A key under a listed
 # key that ends in "." (the VAE's own ddconfig and lossconfig) is known too.
@@ -30,16 +32,6 @@ LDM_SCHEMA = {
 }
 
 
-def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as one mapping of dotted keys (an empty mapping is kept as a value)."""
-    if not isinstance(config, dict) or (not config and prefix):
-        return {prefix[:-1]: config} if prefix else {}
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        out.update(flatten(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
-    return out
-
-
 def _known(key: str) -> str | None:
     if key in LDM_SCHEMA:
         return LDM_SCHEMA[key]
@@ -49,7 +41,7 @@ def _known(key: str) -> str | None:
 def ldm_config_view(config: dict | None) -> tuple[list[tuple[str, Any, str]], list[tuple[str, Any]]]:
     """(known keys with value and meaning, unknown keys with value) of a second-stage config."""
     known, unknown = [], []
-    for key, value in flatten(config or {}).items():
+    for key, value in flatten_config(config or {}).items():
         meaning = _known(key)
         if meaning is None:
             unknown.append((key, value))
@@ -64,7 +56,7 @@ _ABSENT = object()
 def config_diff(configs: list[dict | None]) -> list[dict]:
     """The flattened keys whose values differ between configs: {key, values (None where absent),
     only_in (indices of the configs that have it, when not all do)}; in first-seen key order."""
-    flat = [flatten(c or {}) for c in configs]
+    flat = [flatten_config(c or {}) for c in configs]
     keys: dict[str, None] = {}
     for f in flat:
         keys.update(dict.fromkeys(f))

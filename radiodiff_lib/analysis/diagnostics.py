@@ -97,8 +97,8 @@ def diagnose(df: pd.DataFrame, metrics: dict[str, MetricStats], decomp: pd.DataF
         d = check(df, gan, decomp, disc_weight=disc_weight, grad_accum=grad_accum, th=th)
         if d:
             out.append(d)
-    out += _logvar(metrics, th) + lr_not_logged(df, config_lr) + _nonfinite(metrics) + _spikes(df, th)
-    out += _resume_jumps(resumes) + _rec_target(metrics, progress, th)
+    out += _logvar(metrics, th) + lr_not_logged(df, config_lr) + _nonfinite(metrics) + spike_diagnostics(df, th)
+    out += resume_jump_diagnostics(resumes) + _rec_target(metrics, progress, th)
     return out
 
 
@@ -215,10 +215,11 @@ def _nonfinite(metrics: dict[str, MetricStats]) -> list[Diagnostic]:
                        {"counts": bad, "first_steps": first, "latest_nonfinite": latest_bad})]
 
 
-def _spikes(df: pd.DataFrame, th: Thresholds) -> list[Diagnostic]:
+def spike_diagnostics(df: pd.DataFrame, th: Thresholds, metrics: tuple[str, ...] = SPIKE_METRICS) -> list[Diagnostic]:
+    """``loss_spike``: a value of one of ``metrics`` more than spike_k robust sigmas from its rolling median."""
     found: dict[str, dict[str, Any]] = {}
     steps = df["step"].to_numpy()
-    for k in SPIKE_METRICS:
+    for k in metrics:
         if k not in df.columns:
             continue
         v = df[k].to_numpy(dtype=float)
@@ -236,8 +237,9 @@ def _spikes(df: pd.DataFrame, th: Thresholds) -> list[Diagnostic]:
                        {"k": th.spike_k, "metrics": found})]
 
 
-def _resume_jumps(resumes: list[Resume]) -> list[Diagnostic]:
-    hits = [(r, k) for r in resumes for k in CONTINUITY_METRICS if r.continuity.get(k) == "jump"]
+def resume_jump_diagnostics(resumes: list[Resume], metrics: tuple[str, ...] = CONTINUITY_METRICS) -> list[Diagnostic]:
+    """``resume_discontinuity``: a continuity verdict "jump" for one of ``metrics`` at a resume."""
+    hits = [(r, k) for r in resumes for k in metrics if r.continuity.get(k) == "jump"]
     if not hits:
         return []
     listing = "; ".join(f"{k} at step {r.step} ({r.evidence[k]['shift_sigma']:+.3g} sigma)" for r, k in hits)

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LOSS_VLB, LR
-from .diagnostics import Diagnostic
-from .stats import MetricStats, Thresholds, spikes
+from .diagnostics import Diagnostic, resume_jump_diagnostics, spike_diagnostics
+from .stats import MetricStats, Thresholds
 from .structure import Resume, cfg_float, cfg_get
 
 LDM_LOSSES = (LOSS_SIMPLE, LDM_TOTAL_LOSS, LOSS_VLB)
@@ -64,7 +64,7 @@ def ldm_diagnostics(df: pd.DataFrame, metrics: dict[str, MetricStats], resumes: 
                     config: dict | None, th: Thresholds) -> list[Diagnostic]:
     """Every second-stage diagnostic for a step-sorted DataFrame of current rows."""
     out = _nonfinite(df, metrics, resumes) + _plateau(df, metrics, th) + _lr_floor(df, config, th)
-    out += _zero_terms(metrics, th) + _spikes(df, th) + _resume_jumps(resumes)
+    out += _zero_terms(metrics, th) + spike_diagnostics(df, th, LDM_LOSSES) + resume_jump_diagnostics(resumes, (LOSS_SIMPLE, LDM_TOTAL_LOSS))
     return out
 
 
@@ -148,28 +148,3 @@ def _zero_terms(metrics: dict[str, MetricStats], th: Thresholds) -> list[Diagnos
         out.append(Diagnostic("zero_term", "info", f"{k} is exactly 0 in all {m.count} entries: {ZERO_MEANING[k]}.",
                               {"metric": k, "entries": m.count}))
     return out
-
-
-def _spikes(df: pd.DataFrame, th: Thresholds) -> list[Diagnostic]:
-    found = {}
-    for k in LDM_LOSSES:
-        if k not in df.columns:
-            continue
-        idx, sigma = spikes(df[k].to_numpy(dtype=float), k=th.spike_k, half_window=th.spike_half_window)
-        if idx.size:
-            found[k] = {"count": int(idx.size), "steps": [int(s) for s in df["step"].to_numpy()[idx][:10]], "sigma": sigma}
-    if not found:
-        return []
-    listing = "; ".join(f"{k} at step(s) {', '.join(map(str, e['steps'][:5]))}" for k, e in found.items())
-    return [Diagnostic("loss_spike", "warning",
-                       f"Spikes more than {th.spike_k:g} robust sigmas from the rolling median: {listing}.",
-                       {"k": th.spike_k, "metrics": found})]
-
-
-def _resume_jumps(resumes: list[Resume]) -> list[Diagnostic]:
-    hits = [(r, k) for r in resumes for k in (LOSS_SIMPLE, LDM_TOTAL_LOSS) if r.continuity.get(k) == "jump"]
-    if not hits:
-        return []
-    listing = "; ".join(f"{k} at step {r.step} ({r.evidence[k]['shift_sigma']:+.3g} sigma)" for r, k in hits)
-    return [Diagnostic("resume_discontinuity", "warning", f"The losses jump at a resume: {listing}.",
-                       {"jumps": [{"step": r.step, "metric": k, "shift": r.evidence[k]["shift"]} for r, k in hits]})]

@@ -14,7 +14,7 @@ from .. import plots
 from ..analysis import RunEntry, analyze, compare_entries
 from ..logs import RunReader
 from ..plots import compared_metrics
-from .widgets import _draw
+from .widgets import LiveRefresh, _draw
 
 LOG_PATTERNS = ("*.log", "metrics.jsonl", "events.out.tfevents.*")
 
@@ -31,7 +31,7 @@ def candidate_runs(folder: str | Path) -> list[str]:
     return subs or ([str(root)] if has_logs(root) else [])
 
 
-class CompareExplorer:
+class CompareExplorer(LiveRefresh):
     """Run picker (multi-select), metric, smoothing, x axis and live mode over plots.compare_figure."""
 
     def __init__(self, comparison: Any, folder: str | None = None, smoothing: float = 0.6, x_axis: str = "step",
@@ -104,18 +104,6 @@ class CompareExplorer:
             return
         _draw(self.out, fig)
 
-    def _toggle_live(self, change: dict) -> None:
-        if change["new"] and (self._thread is None or not self._thread.is_alive()):
-            self._thread = threading.Thread(target=self._loop, daemon=True)
-            self._thread.start()
-
-    def _loop(self) -> None:
-        while self.live.value:
-            try:
-                self.refresh()
-            except Exception as exc:  # keep the UI alive; show why the read failed
-                self.status.value = f"live read failed: {exc}"
-            time.sleep(self.interval)
 
 
 def compare_explorer(comparison: Any, **kwargs: Any) -> Any:
