@@ -8,9 +8,10 @@ launch whose first step is the first at or after the event segment's first step 
 range. An event segment left over is a launch of its own.
 
 Rows of a launch: the union of the steps of its text and event rows. A step in both is one row: the
-events' value where they logged one (the dense, full-precision record: RadioDiff's ``Learning_Rate``
+events' value where they logged one (more precise than a text log: RadioDiff's ``Learning_Rate``
 keeps the digits the text's ``{:.5f}`` drops), the text's value for what the events lack (the VAE's
-nll_loss and logvar, the discriminator's lr). The two values are compared first: equal within the
+nll_loss and logvar, the discriminator's lr); metrics.jsonl's float64 values win over the float32
+event scalars. The two values are compared first: equal within the
 text's printed precision (half a unit of the 5th decimal for RadioDiff's logs, of the 8th significant
 digit for train.log, exact for metrics.jsonl) plus float32 rounding of the event value, or a
 disagreement, counted per metric and per file and listed with its steps, never averaged.
@@ -162,7 +163,9 @@ def merge_launch(la: Launch, codes: dict[str, int], renames: dict[str, str],
             if bad.any():
                 disagree[at[both][bad]] = True
                 _note(found, la, name, steps[at[both][bad]], col[at][both][bad], ev[both][bad])
-        col[at], logged[at] = ev, True
+        # metrics.jsonl holds float64 values: there they win over the float32 event scalars
+        fill = ~both if la.text is not None and la.text.kind == KIND_METRICS else np.ones(at.size, bool)
+        col[at[fill]], logged[at[fill]] = ev[fill], True
     both_steps = np.intersect1d(ts, es, assume_unique=True)
     return _LaunchRows(out, ts.copy(), es.copy(), both_steps, steps[disagree])
 

@@ -125,6 +125,10 @@ def test_workbench_folder_metrics_and_events_agree(tmp_path):
     run = read_run(folder)
     assert run.df["step"].tolist() == list(range(15)) and run.superseded["step"].tolist() == list(range(5, 10))
     assert run.disagreements == []  # metrics.jsonl (exact) and float32 events agree
+    rec = next(json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()
+               if '"kind": "step"' in line and json.loads(line)["step"] == 12)
+    row = run.df[run.df["step"] == 12].iloc[0]
+    assert row["train/rec_loss"] == rec["train/rec_loss"]  # the float64 value, not the float32 event
     report = {r["path"]: r for r in run.source_report}
     assert report[str(folder / "metrics.jsonl")]["rows_duplicate"] == 15
     assert report[str(folder / "train.log")]["used_for"].startswith("not read")
