@@ -12,75 +12,139 @@ import numpy as np
 import pandas as pd
 
 from ..formatting import duration, num, to_jsonable
-from ..vocabulary import REC_LOSS, TOTAL_LOSS
+from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, STAGE_LDM, TOTAL_LOSS
 
 
 def summary_sentences(a: Any) -> list[str]:
     """Plain sentences, each computed from the analysis numbers."""
-    out = []
     if a.entries == 0:
         return ["The run has no logged steps to analyse."]
-    out.append(f"Analysed {a.entries} logged steps from step {a.first_step} to step {a.latest_step} in "
-               f"{a.segments} segment(s); {a.superseded_rows} superseded row(s) re-logged by a later launch "
-               f"are kept aside and not counted.")
+    out = [f"Analysed {a.entries} logged steps from step {a.first_step} to step {a.latest_step} in "
+           f"{a.segments} segment(s); {a.superseded_rows} superseded row(s) re-logged by a later launch "
+           f"are kept aside and not counted."]
+    for part in (_stage, _sources, _progress, _gan_phase, _lr_schedule, _main_losses, _negative_total, _resumes,
+                 _skipped, _findings):
+        out += part(a)
+    return out
+
+
+def _progress(a: Any) -> list[str]:
     if a.total_steps:
         s = (f"The latest step {a.latest_step} is {a.progress:.1%} of train_num_steps {a.total_steps} "
              f"(from the {a.total_steps_source})")
         if a.steps_per_hour:
             s += f"; at {a.steps_per_hour:,.0f} steps per hour about {duration(a.time_left)} remain"
-        out.append(s + ".")
-    elif a.steps_per_hour:
-        out.append(f"Training ran at {a.steps_per_hour:,.0f} steps per hour; the total number of steps is "
-                   f"unknown (no train_num_steps in the config and no total_steps given).")
-    if a.disc_start is not None:
-        s = f"The GAN phase starts at disc_start {a.disc_start} (config)"
-        if a.disc_first_logged_step is not None:
-            s += f"; disc_factor is first above 0 at logged step {a.disc_first_logged_step}"
-        else:
-            s += "; no logged step has disc_factor above 0 yet"
-        if a.gan_phase_progress is not None:
-            s += f"; the run is {a.gan_phase_progress:.1%} through the GAN phase"
-        out.append(s + ".")
-    elif a.disc_first_logged_step is not None:
-        out.append(f"disc_factor is first above 0 at logged step {a.disc_first_logged_step} (no disc_start in "
-                   f"the config).")
-    for k in (REC_LOSS, TOTAL_LOSS):
+        return [s + "."]
+    if a.steps_per_hour:
+        return [f"Training ran at {a.steps_per_hour:,.0f} steps per hour; the total number of steps is "
+                f"unknown (no train_num_steps in the config, no /TOTAL on the step lines, no total_steps given)."]
+    return []
+
+
+def _stage(a: Any) -> list[str]:
+    if getattr(a, "stage", None) != STAGE_LDM:
+        return []
+    st = a.stage_settings
+    s = ("This is a second-stage run (train_cond_ldm.py: latent diffusion on a trained VAE): no GAN phase; "
+         f"first-stage checkpoint {st.get('first_stage_ckpt') or 'not named in the config'}, scale_factor "
+         f"{num(st.get('scale_factor'), '.6g')}")
+    s += " (scale_by_std)" if st.get("scale_by_std") is True else ""
+    s += f"; the EMA starts at step {st['ema_start']} (ema_update_after_step)" if st.get("ema_start") is not None else ""
+    return [s + "."]
+
+
+def _sources(a: Any) -> list[str]:
+    used = [s for s in getattr(a, "sources", []) if s.get("rows_used")]
+    kinds = sorted({s["kind"] for s in used})
+    if len(kinds) < 2:
+        return []
+    dup = sum(s["rows_duplicate"] for s in used if s["kind"] != "tensorboard")
+    s = (f"Rows merged from {len(used)} file(s) of {len(kinds)} kinds ({', '.join(kinds)}): {dup} step(s) logged "
+         "by both sources are one row each")
+    n = sum(d["count"] for d in a.disagreements)
+    s += (f"; {n} value(s) disagree beyond the text's printed precision (the events' value is kept)" if n
+          else "; every value logged by both agrees within the text's printed precision")
+    return [s + "."]
+
+
+def _lr_schedule(a: Any) -> list[str]:
+    lr = getattr(a, "lr_schedule", None)
+    if getattr(a, "stage", None) != STAGE_LDM or not lr:
+        return []
+    return [f"The LR goes from {lr['first']:.6g} at step {lr['first_step']} to {lr['latest']:.6g} at step "
+            f"{lr['latest_step']} (smallest {lr['min']:.6g}), read from {lr['source']}."]
+
+
+def _gan_phase(a: Any) -> list[str]:
+    if a.disc_start is None:
+        if a.disc_first_logged_step is None:
+            return []
+        return [f"disc_factor is first above 0 at logged step {a.disc_first_logged_step} (no disc_start in "
+                f"the config)."]
+    s = f"The GAN phase starts at disc_start {a.disc_start} (config)"
+    if a.disc_first_logged_step is not None:
+        s += f"; disc_factor is first above 0 at logged step {a.disc_first_logged_step}"
+    else:
+        s += "; no logged step has disc_factor above 0 yet"
+    if a.gan_phase_progress is not None:
+        s += f"; the run is {a.gan_phase_progress:.1%} through the GAN phase"
+    return [s + "."]
+
+
+def _main_losses(a: Any) -> list[str]:
+    out = []
+    for k in (REC_LOSS, TOTAL_LOSS, LOSS_SIMPLE, LDM_TOTAL_LOSS):
         m = a.metrics.get(k)
         if m is None or m.latest is None:
             continue
-        s = f"{k} is {num(m.latest)} at step {m.latest_step} (first {num(m.first)}"
+        s = f"{k} is {num(m.latest, '.6g')} at step {m.latest_step} (first {num(m.first, '.6g')}"
         s += f", {m.change_pct:+.1f}%)" if m.change_pct is not None else ")"
         t = m.trend
         if t is not None:
             s += (f"; over the last {t.n} entries its slope is {t.slope_per_1k_steps:+.4g} per 1k steps "
                   f"(p={t.p_value:.3g}, {'distinguishable' if t.significant else 'not distinguishable'} from noise)")
         out.append(s + f"; status: {m.status}.")
+    return out
+
+
+def _negative_total(a: Any) -> list[str]:
     tot = a.metrics.get(TOTAL_LOSS)
-    if tot is not None and tot.latest is not None and np.isfinite(tot.latest) and tot.latest < 0 \
-            and len(a.decomposition):
-        last = a.decomposition.dropna(subset=["logged_total"]).iloc[-1]
-        rest = last["nll_loss"] + (0.0 if pd.isna(last["kl_term"]) else last["kl_term"])
-        gan = last["gan_term"]
-        if np.isfinite(gan) and gan < 0 < rest:
-            out.append(f"The total loss is negative ({last['logged_total']:.6g} at step {int(last['step'])}) "
-                       f"because the GAN term contributes {gan:.6g} against {rest:.6g} from reconstruction "
-                       f"and KL; a negative total is not a better model.")
-        elif np.isfinite(rest):
-            out.append(f"The total loss is negative ({last['logged_total']:.6g} at step {int(last['step'])}): "
-                       f"nll_loss plus the KL term is {rest:.6g} and the GAN term {num(gan)}.")
+    if tot is None or tot.latest is None or not np.isfinite(tot.latest) or tot.latest >= 0 or not len(a.decomposition):
+        return []
+    last = a.decomposition.dropna(subset=["logged_total"]).iloc[-1]
+    rest = last["nll_loss"] + (0.0 if pd.isna(last["kl_term"]) else last["kl_term"])
+    gan = last["gan_term"]
+    if np.isfinite(gan) and gan < 0 < rest:
+        return [f"The total loss is negative ({last['logged_total']:.6g} at step {int(last['step'])}) "
+                f"because the GAN term contributes {gan:.6g} against {rest:.6g} from reconstruction "
+                f"and KL; a negative total is not a better model."]
+    if np.isfinite(rest):
+        return [f"The total loss is negative ({last['logged_total']:.6g} at step {int(last['step'])}): "
+                f"nll_loss plus the KL term is {rest:.6g} and the GAN term {num(gan, '.6g')}."]
+    return []
+
+
+def _resumes(a: Any) -> list[str]:
+    out = []
     for r in a.resumes:
         jumps = [k for k, v in r.continuity.items() if v == "jump"]
         out.append(f"Resume at step {r.step}: {r.replayed_steps} logged step(s) replayed, wall-clock gap "
-                   f"{duration(r.gap_seconds) if r.gap_seconds is not None else 'unknown'}; "
-                   + (f"jump in {', '.join(jumps)}." if jumps else "no metric jumps."))
-    if a.skipped["count"]:
-        out.append(f"{a.skipped['count']} log line(s) were skipped: "
-                   + ", ".join(f"{n} {r}" for r, n in a.skipped["reasons"].items()) + ".")
+                   f"{duration(r.gap_seconds)}; " + (f"jump in {', '.join(jumps)}." if jumps else "no metric jumps."))
+    return out
+
+
+def _skipped(a: Any) -> list[str]:
+    if not a.skipped["count"]:
+        return []
+    return [f"{a.skipped['count']} log line(s) were skipped: "
+            + ", ".join(f"{n} {r}" for r, n in a.skipped["reasons"].items()) + "."]
+
+
+def _findings(a: Any) -> list[str]:
     crit = [d.id for d in a.diagnostics if d.severity == "critical"]
     warn = [d.id for d in a.diagnostics if d.severity == "warning"]
-    out.append(f"{len(crit)} critical finding(s){': ' + ', '.join(crit) if crit else ''}; "
-               f"{len(warn)} warning(s){': ' + ', '.join(warn) if warn else ''}.")
-    return out
+    return [f"{len(crit)} critical finding(s){': ' + ', '.join(crit) if crit else ''}; "
+            f"{len(warn)} warning(s){': ' + ', '.join(warn) if warn else ''}."]
 
 
 def _row(cells: list[str], widths: list[int]) -> str:
@@ -94,7 +158,7 @@ def summary_text(a: Any) -> str:
     for k, m in a.metrics.items():
         t = m.trend
         slope = f"{t.slope_per_1k_steps:+.3g} ({t.p_value:.2g})" if t is not None else "-"
-        rows.append([k, num(m.first), num(m.latest), num(m.min), num(m.max),
+        rows.append([k, num(m.first, ".6g"), num(m.latest, ".6g"), num(m.min, ".6g"), num(m.max, ".6g"),
                      num(m.change_pct, "+.1f") if m.change_pct is not None else "-", slope, m.status])
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     lines = [_row(head, widths), _row(["-" * w for w in widths], widths)] + [_row(r, widths) for r in rows]
@@ -150,5 +214,11 @@ def to_json(a: Any) -> dict:
         "recommendations": a.recommendations, "summary_sentences": a.summary_sentences,
         "skipped": {"count": a.skipped["count"], "reasons": a.skipped["reasons"]},
         "thresholds": a.thresholds,
+        "stage": a.stage,
+        "sources": [{k: s.get(k) for k in ("path", "kind", "used_for", "rows_read", "rows_used", "rows_duplicate",
+                                           "rows_disagreeing")} for s in a.sources],
+        "disagreements": a.disagreements, "crashed_launches": a.crashed_launches, "lr_schedule": a.lr_schedule,
+        "stage_settings": a.stage_settings,
+        "config_unknown_keys": [k for k, _ in a.config_unknown],
     }
     return to_jsonable(out)

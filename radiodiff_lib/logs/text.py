@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 from ..vocabulary import LR, LR_DISC, STEP_MARK
-from .columns import NAT, ColumnStore, batch_from_columns
+from .columns import NAT
 from .events import Event, SegmentInfo
 from .text_bulk import feed_blocks
-from .text_lines import Carry, SlowPath, bulk_timestamps, classify_foreign, parse_config_text, parse_timestamp
+from .text_lines import SlowPath, classify_foreign, parse_config_text, parse_timestamp
+from .text_rows import Carry, ChunkRows
+from .yaml_config import YamlDump, open_yaml
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./\-]*\Z")
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -66,6 +66,7 @@ class TextLogParser:
         self.n_lines = 0
         self.step_lines = 0
         self.total_steps: int | None = None
+        self.yaml: YamlDump | None = None  # a second-stage YAML config dump being read
 
     # ---- signatures -----------------------------------------------------------------------
     def _sig(self, keys: tuple) -> int:
@@ -117,7 +118,9 @@ class TextLogParser:
         if "\r" in text and "\r\n" in text:  # (a 1-character search is much faster)
             text = text.replace("\r\n", "\n")
         if len(text) <= PIECE_CHARS:
-            return self._feed(text, first_line, at_eof, bad_bytes)[0]
+            events = self._feed(text, first_line, at_eof, bad_bytes)[0]
+            self._settle_yaml(at_eof)
+            return events
         # a big text in pieces cut at newlines: the strings made of one piece stay in the CPU
         # caches while they are converted (a whole file's would not; measured 1.5x slower)
         events: list[Event] = []
@@ -132,7 +135,15 @@ class TextLogParser:
             events += got
             first_line += n
             start = cut
+        self._settle_yaml(at_eof)
         return events
+
+    def _settle_yaml(self, at_eof: bool) -> None:
+        """Read a YAML config dump once it has ended (or the file has)."""
+        block = self.yaml
+        if block is not None and (at_eof or block.closed_at is not None or self.seg_rows):
+            block.settle(self.skipped)
+            self.yaml = None
 
     def _feed(self, text: str, first_line: int, at_eof: bool, bad_bytes: bool) -> tuple[list[Event], int]:
         """feed() of one piece; also returns its number of lines."""
@@ -165,95 +176,38 @@ class TextLogParser:
         """One pass over the lines. Fast mode groups step lines by their first key and converts
         their values in bulk afterwards (SlowPath when anything is off); validate mode checks
         every line and skips the bad ones."""
-        skipped = self.skipped
-        row_step: list[int] = []
-        row_prefix: list[str] = []
-        row_line: list[int] = []
-        merged_prefix: list[str] = []  # prefixes of lines merged into a row: checked, not used
-        buckets: dict[int, tuple[list[int], list]] = {}  # pair id -> (row indices, payloads)
-        shapes: dict[str, int] = {}  # first key -> sig (fast mode; checked in bulk later)
-        if self.local < 0:
-            info = self._new_segment()
-            bounds: list[tuple[int, int, SegmentInfo | None]] = [(0, info.key[1], info)]
-        else:  # (first row index, local segment id, info to announce or None)
-            bounds = [(0, self.local, None)]
-        carry = self.carry
-        carry_touched = False
-        if carry is not None:
-            row_step.append(carry.step)
-            row_prefix.append(carry.prefix)
-            row_line.append(carry.line)
-            for pid, vals in carry.entries:
-                bucket = buckets.setdefault(pid, ([], []))
-                bucket[0].append(0)
-                bucket[1].append(vals)
-            cur_head, cur_step, cur_sig = carry.head, carry.step, carry.sig
-        else:
-            cur_head, cur_step, cur_sig = None, -1, -1
+        rows = self._open_rows()
+        cur_head, cur_step, cur_sig = rows.open_row()
         prev_head, prev_body = self.prev if self.prev else (None, None)
         seg_rows = self.seg_rows
-        merge, self_pair, merge_table = self._merge, self.self_pair, self.merge_table
-        mark_len = len(STEP_MARK)
-        last_index = len(lines) - 1
+        merge, self_pair, merge_table, skipped = self._merge, self.self_pair, self.merge_table, self.skipped
+        shapes: dict[str, int] = {}  # first key -> sig (fast mode; checked in bulk later)
+        mark_len, last_index = len(STEP_MARK), len(lines) - 1
         for k, line in enumerate(lines):
             i = line.find(STEP_MARK)
             if i < 0:
-                if line is _BAD:
-                    continue
-                j = line.find("{")
-                if j >= 0 and line.rstrip().endswith("}"):
-                    when = parse_timestamp(line[:j])
-                    config = parse_config_text(line[j:]) if when is not None else None
-                    if config is not None:
-                        if seg_rows:  # a new launch logged into the same file
-                            info = self._new_segment(when, config)
-                            bounds.append((len(row_step), info.key[1], info))
-                            seg_rows = 0
-                            cur_head, cur_step, cur_sig = None, -1, -1
-                            prev_head = prev_body = None
-                        else:  # a config line before any step row: the launch's config
-                            self.info.config, self.info.start_time = config, when
-                        continue
-                    skipped.append((first_line + k, "unreadable config line", line))
-                    continue
-                skipped.append((first_line + k, classify_foreign(line), line))
+                if self._other_line(rows, line, first_line + k, seg_rows):  # a new launch in this file
+                    seg_rows, (cur_head, cur_step, cur_sig), prev_head, prev_body = 0, (None, -1, -1), None, None
                 continue
             c = line.find(": ", i + mark_len)
-            if c >= 0 and line.endswith(", "):
-                body = line[c + 2:-2]
-            elif c >= 0 and line[-1:] == ",":
-                body = line[c + 2:-1]
-            else:
+            end = 2 if line.endswith(", ") else 1 if line[-1:] == "," else 0
+            if c < 0 or not end:
                 skipped.append((first_line + k, "cut-off line" if (k == last_index and last_is_cut)
                                 else "malformed step line", line))
                 continue
-            head = line[i + mark_len:c]
+            head, body = line[i + mark_len:c], line[c + 2:-end]
             if body == prev_body and head == prev_head:
                 skipped.append((first_line + k, "duplicate line", line))
                 continue
             if validate:
-                step_s = head.partition("/")[0]
-                flat = body.replace(": ", ", ").split(", ")
-                sid = self._sig(tuple(flat[0::2]))
-                try:
-                    if sid < 0 or len(flat) % 2 or not (step_s.isdigit() and step_s.isascii()):
-                        raise ValueError
-                    payload = [float(v) for v in flat[1::2]]
-                except ValueError:
-                    skipped.append((first_line + k, "malformed step line", line))
+                checked = self._checked_line(line, i, head, body, first_line + k)
+                if checked is None:
                     continue
-                if parse_timestamp(line[:i]) is None:
-                    skipped.append((first_line + k, "unrecognised prefix", line))
-                    continue
+                sid, payload = checked
             else:
-                sid = shapes.get(body[:body.find(": ")])
+                sid, payload = shapes.get(body[:body.find(": ")]), body
                 if sid is None:
-                    flat = body.replace(": ", ", ").split(", ")
-                    sid = self._sig(tuple(flat[0::2]))
-                    if sid < 0 or len(flat) % 2:
-                        raise SlowPath
-                    shapes[body[:body.find(": ")]] = sid
-                payload = body
+                    sid = shapes[body[:body.find(": ")]] = self._shape_of(body)
             prev_head, prev_body = head, body
             # lines with the same "<step>/<total>" join the row when their keys allow it
             got = (merge_table.get((cur_sig, sid), 0) if head == cur_head else None)
@@ -261,129 +215,102 @@ class TextLogParser:
                 got = merge(cur_sig, sid)
             if got is not None:
                 cur_sig, pid = got
-                row = len(row_step) - 1
-                merged_prefix.append(line[:i])
-                if row == 0 and carry is not None:
-                    carry_touched = True
+                row = rows.join(line[:i])
             else:
-                step_s = head.partition("/")[0]
-                if not (step_s.isdigit() and step_s.isascii()):
-                    raise SlowPath
-                step_i = int(step_s)
-                if step_i <= cur_step and seg_rows:
-                    # the step went back inside one file: a restart logged into the same file
-                    info = self._new_segment()
-                    bounds.append((len(row_step), info.key[1], info))
+                step_i = _step_number(head)
+                if step_i <= cur_step and seg_rows:  # the step went back: a restart logged into this file
+                    rows.new_segment(self._new_segment())
                     seg_rows = 0
                 cur_head, cur_step, cur_sig, pid = head, step_i, sid, self_pair[sid]
-                row = len(row_step)
-                row_step.append(step_i)
-                row_prefix.append(line[:i])
-                row_line.append(first_line + k)
+                row = rows.new_row(step_i, line[:i], first_line + k)
                 seg_rows += 1
-            bucket = buckets.get(pid)
-            if bucket is None:
-                bucket = buckets[pid] = ([], [])
-            bucket[0].append(row)
-            bucket[1].append(payload)
-        batch = self._assemble(row_step, row_prefix, row_line, buckets)
-        if merged_prefix:
-            bulk_timestamps(merged_prefix)  # SlowPath when one is not a timestamp
+            rows.add(pid, row, payload)
+        return self._close_rows(rows, (cur_head, cur_step, cur_sig), prev_head, prev_body, seg_rows)
+
+    def _other_line(self, rows: ChunkRows, line: str, ln: int, seg_rows: int) -> bool:
+        """A line without the step marker: a config line (True when it opens a new launch in this
+        file), a line already counted, or a foreign line (counted with its reason)."""
+        if line is _BAD or (not seg_rows and self._yaml_line(line, ln)):
+            return False
+        j = line.find("{")
+        if j < 0 or not line.rstrip().endswith("}"):
+            self.skipped.append((ln, classify_foreign(line), line))
+            return False
+        when = parse_timestamp(line[:j])
+        config = parse_config_text(line[j:]) if when is not None else None
+        if config is None:
+            self.skipped.append((ln, "unreadable config line", line))
+            return False
+        if not seg_rows:  # a config line before any step row: the launch's config
+            self.info.config, self.info.start_time = config, when
+            return False
+        rows.new_segment(self._new_segment(when, config))  # a new launch logged into the same file
+        return True
+
+    def _yaml_line(self, line: str, ln: int) -> bool:
+        """Whether a line before the segment's first step row belongs to a YAML config dump (see
+        ``yaml_config``); the first line of one opens it (one dump at a time)."""
+        block = self.yaml
+        if block is not None:
+            if block.take(line, ln):
+                block.info = self.info  # (a chunk read again re-creates its segments)
+                return True
+            return False
+        self.yaml = open_yaml(line, ln, self.info)
+        return self.yaml is not None
+
+    def _checked_line(self, line: str, i: int, head: str, body: str, ln: int) -> tuple[int, list[float]] | None:
+        """(key signature, values) of a step line in validate mode, or None (the line is counted)."""
+        step_s = head.partition("/")[0]
+        flat = body.replace(": ", ", ").split(", ")
+        sid = self._sig(tuple(flat[0::2]))
+        try:
+            if sid < 0 or len(flat) % 2 or not (step_s.isdigit() and step_s.isascii()):
+                raise ValueError
+            payload = [float(v) for v in flat[1::2]]
+        except ValueError:
+            self.skipped.append((ln, "malformed step line", line))
+            return None
+        if parse_timestamp(line[:i]) is None:
+            self.skipped.append((ln, "unrecognised prefix", line))
+            return None
+        return sid, payload
+
+    def _shape_of(self, body: str) -> int:
+        """The key signature of a step line's body (fast mode: SlowPath when it is not a valid one)."""
+        flat = body.replace(": ", ", ").split(", ")
+        sid = self._sig(tuple(flat[0::2]))
+        if sid < 0 or len(flat) % 2:
+            raise SlowPath
+        return sid
+
+    def _open_rows(self) -> ChunkRows:
+        """The rows of a new chunk: the segment it continues (opened now for a new file) and the row
+        the previous chunk left open."""
+        if self.local < 0:
+            info = self._new_segment()
+            return ChunkRows(info.key[1], info, self.carry)
+        return ChunkRows(self.local, None, self.carry)
+
+    def _close_rows(self, rows: ChunkRows, cur: tuple, prev_head: str | None, prev_body: str | None,
+                    seg_rows: int) -> list[Event]:
+        """Convert the chunk's rows, leave the parser's state for the next chunk and return the events."""
+        batch = rows.assemble(self)
+        carry = rows.carry_out(self, *cur)
         # state for the next chunk (only now: the bulk steps may still send us to the slow path)
-        self.step_lines += sum(len(rows) for rows, _ in buckets.values()) - (
-            len(carry.entries) if carry is not None else 0)
+        self.step_lines += rows.lines_used()
         total = prev_head.partition("/")[2] if prev_head else ""
         if total.isdigit() and total.isascii():
             self.total_steps = int(total)
         self.seg_rows = seg_rows
         self.prev = (prev_head, prev_body) if prev_head is not None else None
-        if row_step and bounds[-1][0] < len(row_step):
-            r = len(row_step) - 1
-            entries = [(pid, _as_floats(payloads[-1], self.sig_keys[self.pairs[pid][0]]))
-                       for pid, (rows, payloads) in buckets.items() if rows[-1] == r]
-            self.carry = Carry(cur_head, cur_step, cur_sig, row_prefix[r], row_line[r], entries)
-        else:
-            self.carry = None
-        events: list[Event] = []
-        for idx, (lo, local, info) in enumerate(bounds):
-            hi = bounds[idx + 1][0] if idx + 1 < len(bounds) else len(row_step)
-            if info is not None:
-                events.append(Event("segment", segment=info))
-            replace = idx == 0 and carry is not None and carry_touched
-            if idx == 0 and carry is not None and not carry_touched:
-                lo = 1  # the carried row was handed over already and did not change
-            if hi > lo:
-                events.append(Event("rows", key=(self.path, local), rows=_slice(batch, lo, hi),
-                                    replace_last=replace))
-        return events
-
-    def _assemble(self, row_step, row_prefix, row_line, buckets) -> ColumnStore:
-        """Rows -> columns: each bucket's values are converted in one numpy call."""
-        n = len(row_step)
-        metrics: dict[str, np.ndarray] = {}
-        logged: dict[str, np.ndarray] = {}
-        for pid, (rows, payloads) in buckets.items():
-            raw, eff = self.pairs[pid]
-            arr = _values(payloads, self.sig_keys[raw])
-            idx = np.asarray(rows, dtype=np.int64)
-            for j, key in enumerate(self.sig_keys[eff]):
-                if key not in metrics:
-                    metrics[key] = np.full(n, np.nan)
-                    logged[key] = np.zeros(n, bool)
-                metrics[key][idx] = arr[:, j]
-                logged[key][idx] = True
-        times = bulk_timestamps(row_prefix)
-        return batch_from_columns(np.asarray(row_step, np.int64), times, np.asarray(row_line, np.int64),
-                                  metrics, logged)
+        self.carry = carry
+        return rows.events(self.path, batch)
 
 
-def _values(payloads: list, keys: tuple) -> np.ndarray:
-    """Bodies of one shape -> (m, k) floats, all lines split at once; SlowPath when a line differs.
-    A payload that is a list already holds floats (the row carried over from the previous chunk)."""
-    m, width = len(payloads), len(keys)
-    out = np.empty((m, width), np.float64)
-    done = [r for r, p in enumerate(payloads) if not isinstance(p, str)] if not isinstance(payloads[0], str) \
-        or not isinstance(payloads[-1], str) else []
-    for r in done:
-        out[r] = payloads[r]
-    strings = [p for p in payloads if isinstance(p, str)] if done else payloads
-    if not strings:
-        return out
-    flat = ", ".join(strings).replace(": ", ", ").split(", ")
-    ms = len(strings)
-    if len(flat) != 2 * ms * width or flat[0::2] != list(keys) * ms:
+def _step_number(head: str) -> int:
+    """The step of a ``<step>/<total>`` head (fast mode: SlowPath when it is not ASCII digits)."""
+    step_s = head.partition("/")[0]
+    if not (step_s.isdigit() and step_s.isascii()):
         raise SlowPath
-    try:
-        vals = np.array(flat[1::2], dtype=np.float64).reshape(ms, width)
-    except ValueError:
-        raise SlowPath from None
-    if not done:
-        return vals
-    mask = np.ones(m, bool)
-    mask[done] = False
-    out[mask] = vals
-    return out
-
-
-def _as_floats(payload, keys: tuple) -> list[float]:
-    """One line's values as floats (a body string, or values already converted)."""
-    if not isinstance(payload, str):
-        return list(payload)
-    flat = payload.replace(": ", ", ").split(", ")
-    if len(flat) != 2 * len(keys) or tuple(flat[0::2]) != keys:
-        raise SlowPath
-    try:
-        return [float(v) for v in flat[1::2]]
-    except ValueError:
-        raise SlowPath from None
-
-
-def _slice(batch: ColumnStore, lo: int, hi: int) -> ColumnStore:
-    if lo == 0 and hi == batch.n:
-        return batch
-    out = ColumnStore(hi - lo)
-    out.append_from(batch, lo, hi)
-    for name in list(out.metrics):
-        if not out.logged[name][: out.n].any():
-            del out.metrics[name], out.logged[name]
-    return out
+    return int(step_s)

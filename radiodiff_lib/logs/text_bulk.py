@@ -26,7 +26,8 @@ import numpy as np
 from ..vocabulary import STEP_MARK
 from .columns import batch_from_columns
 from .events import Event
-from .text_lines import TEMPLATE, Carry, SlowPath, strict_asctime
+from .text_lines import TEMPLATE, SlowPath, strict_asctime
+from .text_rows import Carry
 
 _AR37 = np.arange(37)
 _PREFIX = 24  # len("2025-03-02 09:14:05,311 ")
@@ -211,10 +212,31 @@ def _shape(p, idx: np.ndarray, part: list[str], sample: str) -> Shape:
 def read_block(p, lines: list[str], lo: int, hi: int, first_line: int) -> list:
     """Events of lines lo:hi for parser p (a ``TextLogParser``); SlowPath leaves p untouched."""
     block = lines[lo:hi]
+    shapes = _block_shapes(p, block)
+    head, sid_of, times = _by_line(shapes, len(block))
+    new, pid_of, row_sig = _rows_of(p, head, sid_of)
+    firsts = np.flatnonzero(new)
+    steps = _row_steps(head[firsts].tolist())
+    carry = p.carry
+    if (len(steps) > 1 and not (np.diff(steps) > 0).all()) or (carry is not None and steps[0] <= carry.step) \
+            or (carry is None and p.seg_rows) or (p.prev is not None and head[0] == p.prev[0]):
+        raise SlowPath  # a restart inside the file, or a line joining the open row
+    metrics, logged = _columns(p, shapes, pid_of, np.cumsum(new) - 1, len(firsts))
+    batch = batch_from_columns(steps, times[firsts], firsts + (first_line + lo), metrics, logged)
+    events = []
+    if p.local < 0:
+        events.append(Event("segment", segment=p._new_segment()))
+    _leave_state(p, block, shapes, head, pid_of, row_sig, steps, int(firsts[-1]), first_line + lo)
+    events.append(Event("rows", key=(p.path, p.local), rows=batch))
+    return events
+
+
+def _block_shapes(p, block: list[str]) -> list[Shape]:
+    """The block's lines grouped by key sequence and converted."""
     n = len(block)
     try:  # most logs repeat the first row's lines (generator, discriminator): group by position
-        shapes = [_shape(p, np.arange(j, n, period), block[j::period], block[j])
-                  for period in [_period(block)] for j in range(period)]
+        return [_shape(p, np.arange(j, n, period), block[j::period], block[j])
+                for period in [_period(block)] for j in range(period)]
     except SlowPath:  # e.g. generator lines alone before disc_start, then both: group by ": " count
         widths = [line.count(": ") for line in block]
         wid = np.asarray(widths, np.int64)
@@ -222,7 +244,11 @@ def read_block(p, lines: list[str], lo: int, hi: int, first_line: int) -> list:
         for width in sorted(set(widths), key=widths.index):
             idx = np.flatnonzero(wid == width)
             shapes.append(_shape(p, idx, [block[i] for i in idx.tolist()], block[int(idx[0])]))
-    # rows: a line with the head of the line before joins that line's row (two lines at most)
+        return shapes
+
+
+def _by_line(shapes: list[Shape], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(head, key signature, time) of every line of the block, in line order."""
     head = np.empty(n, object)
     sid_of = np.empty(n, np.int64)
     times = np.empty(n, "datetime64[ns]")
@@ -230,7 +256,13 @@ def read_block(p, lines: list[str], lo: int, hi: int, first_line: int) -> list:
         head[s.idx] = s.heads
         sid_of[s.idx] = s.sid
         times[s.idx] = s.times
-    new = np.ones(n, bool)
+    return head, sid_of, times
+
+
+def _rows_of(p, head: np.ndarray, sid_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(line starts a row, pair id of each line, key signature of each row's merged keys): a line with
+    the head of the line before joins that line's row (two lines at most)."""
+    new = np.ones(len(head), bool)
     new[1:] = head[1:] != head[:-1]
     if (~new[1:] & ~new[:-1]).any():
         raise SlowPath  # three lines with one head
@@ -246,9 +278,12 @@ def read_block(p, lines: list[str], lo: int, hi: int, first_line: int) -> list:
             sel = joins[(prev_sid == a) & (this_sid == b)]
             pid_of[sel] = got[1]
             row_sig[sel - 1] = got[0]
-    firsts = np.flatnonzero(new)
-    m = len(firsts)
-    row_heads = head[firsts].tolist()
+    return new, pid_of, row_sig
+
+
+def _row_steps(row_heads: list[str]) -> np.ndarray:
+    """The step of each row's ``<step>/<total>`` head; SlowPath when one is not ASCII digits."""
+    m = len(row_heads)
     parts = "/".join(row_heads).split("/")  # "<step>/<total>" each, as a rule: one split for all
     step_s = parts[0::2]
     if len(parts) != 2 * m or (np.fromiter(map(len, row_heads), np.int64, m) != 1 + np.fromiter(
@@ -257,13 +292,13 @@ def read_block(p, lines: list[str], lo: int, hi: int, first_line: int) -> list:
     digits = "".join(step_s)
     if "" in step_s or not (digits.isdigit() and digits.isascii()):
         raise SlowPath
-    steps = np.fromiter(map(int, step_s), np.int64, m)
-    carry = p.carry
-    if (m > 1 and not (np.diff(steps) > 0).all()) or (carry is not None and steps[0] <= carry.step) \
-            or (carry is None and p.seg_rows) or (p.prev is not None and head[0] == p.prev[0]):
-        raise SlowPath  # a restart inside the file, or a line joining the open row
-    # columns, in the order the line parser would create them (first appearance of each pair)
-    row_of = np.cumsum(new) - 1
+    return np.fromiter(map(int, step_s), np.int64, m)
+
+
+def _columns(p, shapes: list[Shape], pid_of: np.ndarray, row_of: np.ndarray,
+             m: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Metric columns and logged masks of the block's m rows, in the order the line parser would
+    create them (first appearance of each pair)."""
     uniq, first_at = np.unique(pid_of, return_index=True)
     metrics: dict[str, np.ndarray] = {}
     logged: dict[str, np.ndarray] = {}
@@ -278,25 +313,22 @@ def read_block(p, lines: list[str], lo: int, hi: int, first_line: int) -> list:
                     metrics[key], logged[key] = np.full(m, np.nan), np.zeros(m, bool)
                 metrics[key][rows] = s.cols[k][mask]
                 logged[key][rows] = True
-    batch = batch_from_columns(steps, times[firsts], firsts + (first_line + lo), metrics, logged)
-    # state, as the line parser leaves it
-    events = []
-    if p.local < 0:
-        events.append(Event("segment", segment=p._new_segment()))
-    last = int(firsts[-1])
+    return metrics, logged
+
+
+def _leave_state(p, block: list[str], shapes: list[Shape], head: np.ndarray, pid_of: np.ndarray,
+                 row_sig: np.ndarray, steps: np.ndarray, last: int, first_line: int) -> None:
+    """Leave parser p's state as the line parser would after the block (``last``: its last row's first line)."""
     entries = []
-    for i in range(last, n):
+    for i in range(last, len(block)):
         s = next(s for s in shapes if i in s.idx)
         pos = int(np.searchsorted(s.idx, i))
         entries.append((int(pid_of[i]), [float(c[pos]) for c in s.cols]))
-    p.carry = Carry(head[last], int(steps[-1]), int(row_sig[last]), block[last][:_PREFIX],
-                     first_line + lo + last, entries)
+    p.carry = Carry(head[last], int(steps[-1]), int(row_sig[last]), block[last][:_PREFIX], first_line + last, entries)
     end = block[-1]
-    p.prev = (head[n - 1], end[end.find(": ", _HEAD) + 2:-2])
-    total = head[n - 1].partition("/")[2]
+    p.prev = (head[-1], end[end.find(": ", _HEAD) + 2:-2])
+    total = head[-1].partition("/")[2]
     if total.isdigit() and total.isascii():
         p.total_steps = int(total)
-    p.seg_rows += m
-    p.step_lines += n
-    events.append(Event("rows", key=(p.path, p.local), rows=batch))
-    return events
+    p.seg_rows += len(steps)
+    p.step_lines += len(block)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -11,18 +10,6 @@ import numpy as np
 from .columns import NAT
 
 TS_FMT = "%Y-%m-%d %H:%M:%S,%f"
-
-
-@dataclass
-class Carry:
-    """The last row of the previous chunk, which the next chunk's lines may still merge into."""
-
-    head: str  # "<step>/<total>" as printed
-    step: int
-    sig: int
-    prefix: str
-    line: int
-    entries: list = field(default_factory=list)  # (pair id, float values)
 
 
 class SlowPath(Exception):

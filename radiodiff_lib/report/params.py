@@ -21,7 +21,7 @@ import nbformat  # noqa: E402
 
 from ..errors import NotebookError
 
-BUILTIN_NOTEBOOKS = ("train", "resume", "analyze")
+BUILTIN_NOTEBOOKS = ("train", "resume", "analyze", "compare")
 
 
 def notebooks_dir() -> Path:
@@ -113,6 +113,8 @@ def convert_raw(name: str, text: str, default: Any) -> Any:
         except ValueError:
             raise NotebookError(f"Parameter '{name}' is a number: '{text}' is not one.") from None
     if isinstance(default, str):
+        if text.startswith("[") and isinstance(_literal(text), list):
+            raise NotebookError(f"Parameter '{name}' takes one value, not a list: {text}")
         return text
     if isinstance(default, (list, tuple)):
         value = _literal(text)
@@ -125,6 +127,13 @@ def convert_raw(name: str, text: str, default: Any) -> Any:
         return value
     # default None (or anything else): the literal if it reads as one, else the string
     return _literal(text)
+
+
+def join_values(name: str, values: list[str]) -> str:
+    """The command-line text of ``-p NAME V1 [V2 ...]``: one value as it is, several as a list literal."""
+    if not values:
+        raise NotebookError(f"Parameter '{name}' has no value: give -p {name} VALUE (or several values for a list).")
+    return values[0] if len(values) == 1 else repr(list(values))
 
 
 def validate_params(path: str | Path, params: dict[str, Any], raw: bool = False) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any, Iterable
 from .. import checkpoints as ckpt
 from ..config import config_to_dict
 from .engine import load_optimizer_state
+from .notes import resume_config_notes
 from .state import capture_rng, restore_rng, seed_everything
 
 
@@ -44,6 +45,7 @@ class TrainerCheckpoints:
             self._load_radiodiff(obj, path)
             return
         self.from_workbench_checkpoint = True
+        self.notes += resume_config_notes(obj["config"], config_to_dict(self.config))
         ckpt.load_model_state(self.model, self.loss, obj["model"], where=str(path))
         load_optimizer_state(self.opt_ae, obj["opt_ae"])
         load_optimizer_state(self.opt_disc, obj["opt_disc"])
@@ -123,6 +125,7 @@ class TrainerCheckpoints:
         path = self.folder / ckpt.checkpoint_name(self.step, self.tr.save_and_sample_every)
         if self.dist.is_main:
             ckpt.save_checkpoint(path, self.state_dict(rng, logger.metrics_offset()))
+            ckpt.record_checkpoint(self.folder, path, self.step)
             deleted = ckpt.prune_checkpoints(self.folder, self.tr.keep_last, self.tr.keep_every)
             logger.note(f"[Checkpoint] step {self.step}: {path.name}" + (f" (removed {', '.join(p.name for p in deleted)})" if deleted else ""))
         self.dist.barrier()

@@ -20,30 +20,18 @@ from typing import Any, Callable, Iterable, Iterator
 import torch
 
 from .. import checkpoints as ckpt
-from ..config import Config, config_to_dict, save_config
-from ..errors import TrainingError
+from ..config import Config, config_to_dict, dump_config, save_config
+from ..config_checks import config_warnings
+from ..errors import ConfigWarning, TrainingError
 from ..vocabulary import CONFIG_FILE, D_WEIGHT, DISCRIMINATOR_METRICS, G_LOSS, GENERATOR_METRICS
 from .checkpointing import TrainerCheckpoints
 from .distributed import Dist
 from .engine import StepEngine, make_adamw
 from .health import N_GENERATOR, NonFiniteWatch
+from .notes import keep_previous_config, radiodiff_differences
 from .run_log import NullLogger, RunLogger
 from .runtime import Runtime, determinism
 from .state import EMA, LRMultiplier, ResumableBatchSampler, seed_everything
-
-
-def radiodiff_differences(config: Config) -> list[str]:
-    """The notes that say where our trainer keys mean something else than in RadioDiff."""
-    tr = config.trainer
-    return [
-        f"gradient_accumulate_every={tr.gradient_accumulate_every} means real gradient accumulation over that many "
-        "micro-batches per optimizer step (RadioDiff uses it as an optimizer index: with 1 its discriminator is never "
-        "trained); here the discriminator is trained every step from disc_start on.",
-        f"min_lr={tr.min_lr:g} is a floor on the learning rate itself (RadioDiff floors the LR multiplier, "
-        f"i.e. its LR never falls below lr*min_lr={tr.lr * tr.min_lr:g}).",
-        f"gradients are clipped to max_grad_norm={tr.max_grad_norm:g} before each optimizer step "
-        "(RadioDiff clips after the step, so it never clips).",
-    ]
 
 
 @dataclass
@@ -127,7 +115,9 @@ class Trainer(TrainerCheckpoints):
         self.device = self.dist.device
         self.runtime = Runtime.resolve(config, self.device, self.dist.world)
         self.runtime.prepare_process()
-        self.notes: list[str] = []
+        self.notes: list[str] = config_warnings(config)  # said at start (Python warnings) and in train.log
+        for line in self.notes:
+            warnings.warn(line, ConfigWarning, stacklevel=2)
         self._place(model, loss)
         # RadioDiff's opt_ae order; the loss's logvar stays fixed, as there
         self.ae_params, self.disc_params = self.model.autoencoder_parameters(), list(self.loss.discriminator.parameters())
@@ -182,18 +172,27 @@ class Trainer(TrainerCheckpoints):
             worker_init_fn=_worker_ignores_sigint if workers else None,
             pin_memory=self.device.type == "cuda", persistent_workers=workers > 0))
 
-    def _open_logger(self, target: int) -> Any:
+    def _open_launch(self, target: int) -> Any:
+        """The start of a launch: on the main process clear half-written files, set aside the checkpoints after
+        the one resumed from, open the logs (with this launch's notes) and write config.yaml."""
         if not self.dist.is_main:
             return NullLogger()
         ckpt.remove_stale_temporaries(self.folder)
         notes = list(self.notes)
         if not self.from_workbench_checkpoint:  # a fresh launch or a RadioDiff checkpoint: say how we differ
             notes = radiodiff_differences(self.config) + notes
+        if self.resumed_from is not None:
+            aside, moved = ckpt.set_aside_after(self.folder, self.resumed_from)
+            if moved:
+                notes.append(f"set aside {len(moved)} later checkpoint(s) ({', '.join(p.name for p in moved)}) in "
+                             f"{aside}: this launch continues from {Path(self.resumed_from).name}, so 'latest' "
+                             "now means its line; nothing was deleted.")
         logger = RunLogger(self.folder, start_step=self.step, total_steps=self.tr.train_num_steps,
                            target_step=target, config_dict=config_to_dict(self.config),
                            resumed_from=self.resumed_from, notes=notes, callbacks=self.callbacks,
                            progress=self.show_progress)
         self.launch = logger.launch
+        keep_previous_config(self.folder, dump_config(self.config), self.launch)
         save_config(self.config, self.folder / CONFIG_FILE)
         return logger
 
@@ -201,7 +200,7 @@ class Trainer(TrainerCheckpoints):
         """Train from the current step to ``max_steps`` (default train_num_steps); checkpoint and return."""
         t0 = time.time()
         target = max_steps if max_steps is not None else self.tr.train_num_steps
-        logger = self._open_logger(target)
+        logger = self._open_launch(target)
         launch = _Launch()
         try:
             with _StopRequest() as stop, determinism(self.runtime):

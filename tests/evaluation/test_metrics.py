@@ -1,7 +1,6 @@
 """Reconstruction metrics against hand computations on small arrays."""
 from __future__ import annotations
 
-import json
 import math
 import warnings
 
