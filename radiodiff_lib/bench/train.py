@@ -40,7 +40,9 @@ ETA_STEPS = 150_000
 
 def checkpoint_megabytes(config_name: str = "radiodiff") -> float:
     """MB (1e6 bytes) of one of our checkpoints for ``config_name``, Adam state included (zero-initialised)."""
-    cfg = replace(resolve_config(config_name), **{"model.lossconfig.perceptual_weight": 0.0})  # LPIPS is never stored
+    cfg = resolve_config(config_name)
+    cfg = replace(cfg, **{"model.lossconfig.perceptual_weight": 0.0,  # LPIPS is never stored
+                          "data.image_size": cfg.model.ddconfig.resolution[0]})
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, build_model(cfg), build_loss(cfg), [None], results_folder=tmp, progress=False,
                           device="cpu")

@@ -195,9 +195,9 @@ def test_deterministic_mode_while_training_only(dataset, tmp_path: Path):
     from radiodiff_lib.training import Trainer
 
     for deterministic in (True, False):
-        cfg = make_tiny_config(**{"trainer.deterministic": deterministic, "trainer.train_num_steps": 1})
+        cfg = make_tiny_config(**{"trainer.deterministic": deterministic})
         Trainer(cfg, build_model(cfg), build_loss(cfg), dataset, results_folder=tmp_path / str(deterministic),
-                hooks=[Probe()], progress=False).train()
+                hooks=[Probe()], progress=False).train(max_steps=1)
     assert seen == [True, False] and not torch.are_deterministic_algorithms_enabled()
 
 
