@@ -89,10 +89,12 @@ class StepTimer(StepHook):
         return time.process_time() - self._start[0], time.perf_counter() - self._start[1]
 
     def before_step(self, step: int) -> None:
+        """Start timing (or measuring) our step."""
         self._step = step
         self._begin()
 
     def after_step(self, step: int) -> None:
+        """Stop, then time (or measure) one step of the baseline in the same phase."""
         ours = self._end()
         self._begin()
         self.baseline(step)
