@@ -14,6 +14,7 @@ from .. import plots
 from ..analysis import analyze, to_json
 from ..evaluation import evaluate_checkpoint
 from ..logs import read_run
+from . import markdown as md
 from . import text
 from .figures import record, show_figure
 from .widgets import explorer, resume_picker
@@ -40,7 +41,7 @@ def losses(run: Any, analysis: Any, smoothing: float = 0.6, interactive: bool = 
     else:
         explore_note(interactive)
     for i, name in enumerate(analysis.metrics, 1):
-        display(Markdown(f"### {section}.{i} `{name}`"))
+        display(Markdown(f"### {section}.{i} {md.code(name)}"))
         if not interactive:
             show_figure(plots.metric_figure(run, analysis, name, smoothing=smoothing))
         display(text.metric_text(analysis, name))

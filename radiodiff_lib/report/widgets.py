@@ -7,6 +7,7 @@ output does not survive an offline HTML export; :func:`resolve_interactive` make
 from __future__ import annotations
 
 import base64
+import html
 import os
 import threading
 import time
@@ -22,6 +23,7 @@ from ..config import replace
 from ..logs import RunReader
 from ..training import resume, train
 from ..vocabulary import DISC_LOSS, REC_LOSS, TOTAL_LOSS
+from . import markdown as md
 from . import text
 from .env import HEADLESS_ENV
 from .figures import figure_png
@@ -150,7 +152,7 @@ class Explorer:
             try:
                 self.refresh()
             except Exception as exc:  # keep the UI alive; show why the read failed
-                self.status.value = f"live read failed: {exc}"
+                self.status.value = html.escape(f"live read failed: {exc}")  # names a file: data
             time.sleep(self.interval)
 
 
@@ -238,10 +240,10 @@ def _run_with_feedback(session: TrainingSession, out: Any, start: Any) -> None:
         try:
             session.result = start([plot])
             plot.draw()
-            display(Markdown(f"```\n{session.result.summary()}\n```"))
+            display(Markdown(md.fenced(session.result.summary())))
         except Exception as exc:  # show the library's message in the panel; the notebook stays usable
             session.errors.append(str(exc))
-            display(Markdown(f"**Failed:** {exc}"))
+            display(Markdown(f"**Failed:** {md.text(exc)}"))
 
 
 def train_panel(config: Any, max_steps: int | None = None, results_folder: str | Path | None = None,
@@ -251,7 +253,7 @@ def train_panel(config: Any, max_steps: int | None = None, results_folder: str |
     session = TrainingSession(results_folder=folder, max_steps=max_steps, config=config)
     if not interactive:
         session.result = train(config, max_steps=max_steps, results_folder=folder, progress=False)
-        display(Markdown(f"```\n{session.result.summary()}\n```"))
+        display(Markdown(md.fenced(session.result.summary())))
         return session
     import ipywidgets as W
 
@@ -290,7 +292,7 @@ def resume_panel(results_folder: str | Path, checkpoint: Any = "latest", max_ste
     session = TrainingSession(results_folder=folder, max_steps=max_steps, checkpoint=checkpoint)
     if not interactive:
         session.result = resume(folder, checkpoint=checkpoint, max_steps=max_steps, progress=False)
-        display(Markdown(f"```\n{session.result.summary()}\n```"))
+        display(Markdown(md.fenced(session.result.summary())))
         return session
     import ipywidgets as W
 
