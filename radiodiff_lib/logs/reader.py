@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..errors import LogFormatError
 from ..vocabulary import LOG_METRICS, METRICS_FILE, TEXT_LOG
+from .columns import MAX_STEP
 from .metrics_file import MetricsParser
 from .stitch import Stitcher
 from .text import TextLogParser
@@ -277,10 +278,10 @@ class RunReader:
 
 def _total_steps(config: dict | None) -> int | None:
     try:
-        value = config["trainer"]["train_num_steps"]  # type: ignore[index]
-        return int(value)
-    except (TypeError, KeyError, ValueError):
+        value = int(config["trainer"]["train_num_steps"])  # type: ignore[index]
+    except (TypeError, KeyError, ValueError, OverflowError):  # absent, not a number, inf
         return None
+    return value if 0 < value <= MAX_STEP else None
 
 
 def read_run(paths, total_steps: int | None = None, *, strict: bool = False) -> Run:
