@@ -27,13 +27,15 @@ from . import markdown as md
 from . import text
 from .env import HEADLESS_ENV
 from .figures import figure_png
+from .param_types import parse_bool
 from .params import notebooks_dir
 
 
-def resolve_interactive(flag: bool | None) -> bool:
-    """The notebooks' ``interactive`` parameter: None means widgets unless run headless by radiodiff report."""
+def resolve_interactive(flag: bool | str | None) -> bool:
+    """The notebooks' ``interactive`` parameter: None means widgets unless run headless by radiodiff report;
+    a bool or one of its spellings ("false", "no", "0", ...) means that (``bool("false")`` would be True)."""
     if flag is not None:
-        return bool(flag)
+        return parse_bool(flag, "interactive")
     if os.environ.get(HEADLESS_ENV):
         return False
     try:
