@@ -27,6 +27,7 @@ from .events import Event, SegmentInfo
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
+_HEADER = struct.Struct("<QI")  # length, masked crc32c of its 8 bytes
 _MASK_DELTA = 0xA282EAD8
 HEADER = 12  # uint64 length + its masked crc32c
 
@@ -109,7 +110,8 @@ class TensorBoardParser:
     def _frame(self, data: bytes, pos: int, at_eof: bool) -> tuple[bytes | None, int]:
         """(payload, end) of the record at pos, checksums verified; (None, end) after a bad record
         (counted) or bad bytes up to the next good record; (None, pos) while it is incomplete."""
-        if not header_ok(data, pos):
+        length, length_crc = _HEADER.unpack_from(data, pos)
+        if masked_crc32c(data[pos:pos + 8]) != length_crc:
             nxt = next_record(data, pos + 1)
             if nxt is None and not at_eof:
                 return None, pos  # the next record may still be being written: look again later
@@ -117,7 +119,6 @@ class TensorBoardParser:
             self.n_lines += 1
             self.skipped.append((self.n_lines, "bad record length", f"{end - pos} bytes skipped"))
             return None, end
-        length = _U64.unpack_from(data, pos)[0]
         end = pos + HEADER + length + 4
         if end > len(data):
             return None, pos
