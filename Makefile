@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOG ?=
 OUT ?= reports
 
-.PHONY: report test test-slow bench lab venv clean
+.PHONY: report example-report test test-slow bench lab venv clean
 
 venv: $(STAMP)
 
@@ -22,6 +22,11 @@ $(STAMP): pyproject.toml
 
 report: $(STAMP)
 	$(BIN)/radiodiff demo-report --out $(OUT) $(if $(LOG),--log $(LOG),)
+
+# The committed example in reports/example/ (Markdown + small figures); never edited by hand.
+example-report: $(STAMP)
+	rm -rf reports/example/analyze.md reports/example/analyze_files
+	$(BIN)/radiodiff demo-report --out reports/example --example
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -37,4 +42,5 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) runs reports
+	rm -rf $(VENV) runs reports/*_files
+	find reports -maxdepth 1 -type f ! -name README.md -delete

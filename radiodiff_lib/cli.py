@@ -1,17 +1,20 @@
 """The ``radiodiff`` command: argument parsing only; every command is one library call.
 
-radiodiff train | resume | analyze | evaluate | inspect | report | demo-report | bench
+radiodiff train | resume | analyze | compare | evaluate | inspect | report | demo-report | bench
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 from .errors import RadiodiffError
 from .formatting import to_jsonable
+from .vocabulary import SOURCE_CHOICES
 
 
 def _write_json(path: str | None, payload: Any) -> None:
@@ -52,11 +55,25 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis import analyze, summary_text, to_json  # lazy: pandas and scipy
     from .logs import read_run  # lazy: pandas
 
-    run = read_run(args.paths)
+    run = read_run(args.paths, source=args.source)
     result = analyze(run, total_steps=args.total_steps)
     print(summary_text(result))
     _write_json(args.json, to_json(result))
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .analysis import compare_paths, comparison_json, comparison_text  # lazy: pandas and scipy
+
+    runs = [r.split(os.pathsep) if os.pathsep in r else r for r in args.runs]
+    labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
+    result = compare_paths(runs, labels, source=args.source)
+    print(comparison_text(result))
+    _write_json(args.json, comparison_json(result))
+    for err in result.errors:
+        print(f"radiodiff compare: error: run {err['label']} ({', '.join(err['paths'])}) was not read: "
+              f"{err['error']}", file=sys.stderr)
+    return 2 if result.errors else 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -82,9 +99,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import render_notebook  # lazy: nbconvert and papermill
+    from .report import join_values, render_notebook  # lazy: nbconvert and papermill
 
-    params = {name: value for name, value in (args.param or [])}
+    params = {values[0]: join_values(values[0], values[1:]) for values in (args.param or [])}
     paths = render_notebook(args.notebook, params, out_dir=args.out, with_code=args.with_code,
                             raw_params=True)
     print(paths.summary())
@@ -94,7 +111,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo_report(args: argparse.Namespace) -> int:
     from .report.demo import demo_report  # lazy: torch, nbconvert and papermill
 
-    paths = demo_report(out_dir=args.out, log=args.log)
+    paths = demo_report(out_dir=args.out, log=args.log, example=args.example)
     print(paths.summary())
     return 0
 
@@ -136,7 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("paths", nargs="+")
     a.add_argument("--total-steps", type=int, help="train_num_steps when the log does not say")
     a.add_argument("--json", help="write the whole analysis as JSON here")
+    a.add_argument("--source", default="all", choices=SOURCE_CHOICES,
+                   help="which files to read: all (merged, default), text (*.log), tensorboard, metrics")
     a.set_defaults(func=cmd_analyze)
+
+    c = sub.add_parser("compare", help="2 to 8 runs side by side: curves, statistics, config diff, verdicts")
+    c.add_argument("runs", nargs="+", metavar="RUN",
+                   help=f"a results folder or log file per run (several files of one run: join them with {os.pathsep!r})")
+    c.add_argument("--labels", help="comma-separated run labels (default: the folder or file names)")
+    c.add_argument("--json", help="write the comparison as JSON here")
+    c.add_argument("--source", default="all", choices=SOURCE_CHOICES, help="which files of each run to read")
+    c.set_defaults(func=cmd_compare)
 
     e = sub.add_parser("evaluate", help="reconstruction metrics and latent statistics of a checkpoint")
     e.add_argument("checkpoint")
@@ -157,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="run a notebook with papermill and render HTML + Markdown")
     rp.add_argument("notebook", help="path, or train / resume / analyze")
-    rp.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    rp.add_argument("-p", "--param", nargs="+", action="append", metavar="NAME VALUE",
+                    help="a notebook parameter: -p NAME VALUE, or -p NAME V1 V2 ... for a list")
     rp.add_argument("--out", default="reports")
     rp.add_argument("--with-code", action="store_true", help="keep the code cells in the HTML")
     rp.set_defaults(func=cmd_report)
@@ -165,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo-report", help="the whole story on synthetic data, or analyse --log PATH")
     d.add_argument("--out", default="reports")
     d.add_argument("--log", help="analyse this run (RadioDiff folder or log files) without training")
+    d.add_argument("--example", action="store_true",
+                   help="keep only the Markdown and small figures (how reports/example/ is made)")
     d.set_defaults(func=cmd_demo_report)
 
     b = sub.add_parser("bench", help="benchmarks that print numbers")
@@ -174,8 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings as one line for a terminal, without the library's file and line."""
+    return f"radiodiff: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``radiodiff`` console command."""
+    warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
 import re
 import types
 import typing
@@ -141,6 +142,10 @@ _Yaml12FloatLoader.add_implicit_resolver(
 def read_yaml(path: str | Path) -> dict:
     """Read a YAML file into a dict, with ``5e-6`` read as a float."""
     path = Path(path)
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.y*ml"))[:5]
+        inside = f" (it holds {', '.join(found)})" if found else ""
+        raise ConfigError(f"{path} is a folder, not a config file{inside}: pass the path of the YAML file itself.")
     if not path.is_file():
         raise ConfigError(f"Config file not found: {path}. Pass the path of a RadioDiff YAML config.")
     try:
@@ -277,7 +282,7 @@ def validate(cfg: Config) -> None:
     for name in ("gradient_accumulate_every", "train_num_steps", "save_and_sample_every", "log_freq"):
         if getattr(tr, name) < 1:
             problems.append(f"trainer.{name} must be at least 1")
-    if tr.lr <= 0 or tr.min_lr < 0:
+    if not tr.lr > 0 or not tr.min_lr >= 0:  # (NaN fails both comparisons)
         problems.append("trainer.lr must be positive and trainer.min_lr not negative")
     if tr.mixed_precision not in (None, "no", "bf16", "fp16"):
         problems.append(f"trainer.mixed_precision must be no, bf16 or fp16, got '{tr.mixed_precision}'")
@@ -287,8 +292,38 @@ def validate(cfg: Config) -> None:
         problems.append("trainer.keep_last must be at least 1 and trainer.keep_every not negative")
     if not 0 <= tr.ema_decay < 1 or tr.ema_update_every < 1:
         problems.append("trainer.ema_decay must be in [0, 1) and trainer.ema_update_every at least 1")
+    problems += _non_finite(cfg) + _halvings(cfg)
     if problems:
         raise ConfigError(f"{cfg.source}: invalid config:\n  - " + "\n  - ".join(problems))
+
+
+def _non_finite(cfg: Config) -> list[str]:
+    """Every float value must be a number: nan and inf are never a meaningful setting here."""
+    return [f"{where} is {value}: give a finite number" for where, value in flatten_config(config_to_dict(cfg)).items()
+            if isinstance(value, float) and not math.isfinite(value)]
+
+
+def flatten_config(d: dict, prefix: str = "") -> dict[str, Any]:
+    """A nested config dict as dotted keys: {"model.lossconfig.disc_weight": 0.5, ...}."""
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten_config(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def _halvings(cfg: Config) -> list[str]:
+    """The encoder halves the maps len(ch_mult) - 1 times and the decoder doubles them back: the map
+    size must divide by 2 that often, or the reconstruction would not match the input."""
+    factor = 2 ** max(len(cfg.model.ddconfig.ch_mult) - 1, 0)
+    size = cfg.data.image_size
+    if size % factor == 0:
+        return []
+    return [f"data.image_size {size} cannot be halved {factor.bit_length() - 1} times (len(model.ddconfig.ch_mult) - 1)"
+            f" without a remainder: use a multiple of {factor}, e.g. {size - size % factor or factor}"]
 
 
 # --- writing back --------------------------------------------------------------------------

@@ -29,5 +29,9 @@ class NotebookError(RadiodiffError):
     """A notebook parameter is unknown or a notebook cell failed."""
 
 
+class ConfigWarning(UserWarning):
+    """A config value that is valid but probably not what was meant (said at the start of training)."""
+
+
 class AnalysisError(RadiodiffError, ValueError):
     """An analysis or plot argument is impossible (unknown metric, bad smoothing weight, ...)."""

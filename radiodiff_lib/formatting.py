@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 
 def json_number(x: float) -> float | str | None:
@@ -47,13 +46,11 @@ def to_jsonable(x: Any) -> Any:
         return int(x)
     if isinstance(x, (float, np.floating)):
         return json_number(float(x))
-    if isinstance(x, (pd.Timestamp, dt.datetime)):
-        return None if pd.isna(x) else x.isoformat()
-    if isinstance(x, Path):
-        return str(x)
-    if pd.api.types.is_scalar(x) and pd.isna(x):
-        return None
-    return str(x)
+    if isinstance(x, dt.datetime):  # pandas' Timestamp and NaT too (NaT is the one not equal to itself)
+        return x.isoformat() if x == x else None
+    if isinstance(x, np.datetime64):
+        return None if np.isnat(x) else str(x)
+    return str(x)  # paths, devices, dtypes: their text
 
 
 def num(x: Any, fmt: str = ".5g") -> str:

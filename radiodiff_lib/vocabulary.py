@@ -43,6 +43,22 @@ def short_name(name: str) -> str:
     return name.split("/", 1)[-1]
 
 
+# --- the second stage: train_cond_ldm.py (conditional latent diffusion on the trained VAE) -------
+LOSS_SIMPLE = "loss_simple"
+LOSS_VLB = "loss_vlb"
+LDM_TOTAL_LOSS = "total_loss"  # the second stage prints its total without the "train/" prefix
+# Every metric of a second-stage log in its print order (the column order of a read run).
+LDM_METRICS = (LOSS_SIMPLE, LOSS_VLB, LDM_TOTAL_LOSS, LR)
+# Its TensorBoard tags are the names its text log prints, but for Learning_Rate (read as LR).
+
+# The two training stages a run can belong to.
+STAGE_VAE = "vae"  # train_vae.py / our trainer: the KL autoencoder and its PatchGAN
+STAGE_LDM = "ldm"  # train_cond_ldm.py: conditional latent diffusion on the trained VAE
+STAGES = (STAGE_VAE, STAGE_LDM)
+
+# Which sources of a run the log reader reads (``radiodiff analyze --source``).
+SOURCE_CHOICES = ("all", "text", "tensorboard", "metrics")
+
 # --- text logs ------------------------------------------------------------------------------
 STEP_MARK = "[Train Step] "  # opens every step line: "<asctime> [Train Step] <step>/<total>: k: v, ..."
 LOG_FORMAT = "%(asctime)-15s %(message)s"  # RadioDiff's logging format, which ours reproduces
@@ -51,6 +67,9 @@ LOG_FORMAT = "%(asctime)-15s %(message)s"  # RadioDiff's logging format, which o
 METRICS_FILE = "metrics.jsonl"
 TEXT_LOG = "train.log"
 CONFIG_FILE = "config.yaml"
+CHECKPOINT_LEDGER = "checkpoints.json"  # the checkpoint files the trainer wrote (retention deletes only those)
+SET_ASIDE_FOLDER = "set-aside"  # later checkpoints a resume from an earlier one moved out of the way
+LOCK_FILE = ".radiodiff.lock"  # held by the training process that writes the folder
 
 # Record kinds of metrics.jsonl: a launch starts a segment, a rewind says that the launch replaces
 # the rows from ``to_step`` on, a step is one logged row.

@@ -4,8 +4,10 @@ from pathlib import Path
 import pytest
 
 from radiodiff_lib.config import (
-    builtin_config_path, config_from_dict, dump_config, load_config, mixed_precision, replace,
+    builtin_config_path, config_from_dict, config_to_dict, dump_config, load_config, mixed_precision, read_yaml,
+    replace,
 )
+from radiodiff_lib.config_checks import config_changes, config_warnings
 from radiodiff_lib.errors import ConfigError
 
 RADIODIFF_YAML = builtin_config_path("radiodiff")
@@ -74,3 +76,51 @@ def test_replace_and_mixed_precision():
     assert mixed_precision(new) == "bf16" and mixed_precision(cfg) == "no"
     with pytest.raises(ConfigError, match="unknown key"):
         replace(cfg, **{"trainer.nope": 1})
+
+
+# --- values that used to crash at step 0 or pass without a word ---------------------------------
+
+def test_nan_learning_rate_in_yaml_fails_at_load(tmp_path: Path):
+    p = tmp_path / "c.yaml"
+    p.write_text(RADIODIFF_YAML.read_text().replace("lr: 5e-6", "lr: .nan"))
+    with pytest.raises(ConfigError, match=r"c.yaml: invalid config:\n  - trainer.lr must be positive"):
+        load_config(p)
+
+
+@pytest.mark.parametrize("section,key,value,expect", [
+    ("trainer", "min_lr", float("inf"), "trainer.min_lr is inf: give a finite number"),
+    ("lossconfig", "kl_weight", float("nan"), "model.lossconfig.kl_weight is nan: give a finite number"),
+])
+def test_non_finite_values_fail_at_load(section, key, value, expect):
+    data = read_yaml(RADIODIFF_YAML)
+    (data["model"]["lossconfig"] if section == "lossconfig" else data[section])[key] = value
+    with pytest.raises(ConfigError, match=expect):
+        config_from_dict(data, source="c.yaml")
+
+
+def test_a_map_size_the_encoder_cannot_halve_fails_at_load():
+    cfg = load_config(RADIODIFF_YAML)  # ch_mult [1, 2, 4]: two halvings, so a multiple of 4
+    with pytest.raises(ConfigError, match=r"data.image_size 130 cannot be halved 2 times.*multiple of 4, e.g. 128"):
+        replace(cfg, **{"data.image_size": 130})
+    assert replace(cfg, **{"data.image_size": 132}).data.image_size == 132
+
+
+def test_probable_mistakes_are_said_not_refused():
+    cfg = replace(load_config(RADIODIFF_YAML), **{"model.ddconfig.attn_resolutions": [40],
+                                                   "model.lossconfig.disc_start": 200000})
+    said = " ".join(config_warnings(cfg))
+    assert "resolution [320, 320] differs from data.image_size 256" in said and "other levels" in said
+    assert "disc_start 200000 is not below trainer.train_num_steps 150000" in said
+    assert config_warnings(replace(cfg, **{"data.image_size": 320, "model.lossconfig.disc_start": 5})) == []
+
+
+def test_a_folder_given_as_config_is_named_as_a_folder(tmp_path: Path):
+    (tmp_path / "radio_vae.yaml").write_text(RADIODIFF_YAML.read_text())
+    with pytest.raises(ConfigError, match=r"is a folder, not a config file \(it holds radio_vae.yaml\)"):
+        load_config(tmp_path)
+
+
+def test_config_changes_are_flattened_keys():
+    old = config_to_dict(load_config(RADIODIFF_YAML))
+    new = config_to_dict(replace(load_config(RADIODIFF_YAML), **{"trainer.lr": 1e-5, "data.batch_size": 4}))
+    assert config_changes(old, new) == [("data.batch_size", 2, 4), ("trainer.lr", 5e-6, 1e-5)]

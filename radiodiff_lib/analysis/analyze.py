@@ -15,7 +15,11 @@ import pandas as pd
 
 from ..errors import AnalysisError
 from ..logs import Run
-from .diagnostics import Diagnostic, diagnose, recommendations
+from ..vocabulary import STAGE_LDM, STAGE_VAE
+from .configs import ldm_config_view
+from .diagnostics import Diagnostic, diagnose, lr_not_logged, recommendations
+from .launches import crashed_launches, launch_diagnostics
+from .stage2 import ldm_diagnostics, lr_schedule, settings
 from .stats import META_COLUMNS, MetricStats, Thresholds, metric_stats
 from .structure import (
     Phase, Resume, all_rows, cfg_float, cfg_get, decomposition, estimate_kl_weight, first_disc_step, gan_boundary,
@@ -31,7 +35,7 @@ class Analysis:
     first_step: int | None
     latest_step: int | None
     total_steps: int | None
-    total_steps_source: str | None  # "parameter" | "config" | None
+    total_steps_source: str | None  # "parameter" | "config" | "step lines" | None
     progress: float | None  # latest_step / total_steps, clipped to [0, 1]
     steps_per_hour: float | None  # from timestamps within segments only
     time_left: float | None  # seconds to total_steps at steps_per_hour
@@ -52,6 +56,19 @@ class Analysis:
     kl_weight_source: str | None = None  # "parameter" | "config" | "estimated from the log" | None
     disc_weight: float | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
+    stage: str = STAGE_VAE  # "vae" (train_vae.py, our trainer) or "ldm" (train_cond_ldm.py)
+    sources: list[dict] = field(default_factory=list)  # the reader's source report (file, kind, use, rows)
+    disagreements: list[dict] = field(default_factory=list)  # text vs events values that differ
+    crashed_launches: list[dict] = field(default_factory=list)  # launches that never logged a step
+    lr_schedule: dict[str, Any] | None = None  # first/latest/min/max logged LR and its source
+    stage_settings: dict[str, Any] = field(default_factory=dict)  # second stage: first-stage ckpt, scale, EMA
+    config_known: list = field(default_factory=list)  # second stage: (key, value, meaning) of its schema
+    config_unknown: list = field(default_factory=list)  # second stage: (key, value) the schema does not know
+
+    @property
+    def ema_start(self) -> int | None:
+        """The step the EMA starts at (second stage's ema_update_after_step), or None."""
+        return self.stage_settings.get("ema_start")
 
     def diagnostic(self, id: str) -> Diagnostic | None:
         """The diagnostic with this id, or None."""
@@ -74,14 +91,15 @@ def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresh
 
     first = int(df["step"].min()) if len(df) else None
     latest = int(df["step"].max()) if len(df) else None
-    total, total_src = _total_steps(total_steps, cfg)
+    total, total_src = _total_steps(total_steps, cfg, run)
     progress = _clip01(latest / total) if total and latest is not None else None
     sph, _ = steps_per_hour(sorted_rows(all_rows(run)))
     time_left = (max(total - latest, 0) / sph * 3600.0) if (sph and total and latest is not None) else None
+    stage = getattr(run, "stage", STAGE_VAE)
 
-    ds = cfg_float(cfg, "model.lossconfig.disc_start")
+    ds = cfg_float(cfg, "model.lossconfig.disc_start") if stage == STAGE_VAE else None
     disc_start = int(ds) if ds is not None else None
-    disc_first = first_disc_step(df)
+    disc_first = first_disc_step(df) if stage == STAGE_VAE else None
     boundary = gan_boundary(disc_start, disc_first)
     gan_prog = None
     if disc_start is not None and total and latest is not None and total > disc_start:
@@ -95,17 +113,15 @@ def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresh
         for k, s in p.stats.items():
             stats[k].phases[p.name] = s
 
-    kl_w, kl_src = _kl_weight(th, cfg, df)
-    decomp = decomposition(df, kl_w, disc_start)
-    disc_weight = th.disc_weight if th.disc_weight is not None else cfg_float(cfg, "model.lossconfig.disc_weight")
-    if disc_weight is None and cfg_get(cfg, "model.lossconfig") is not None:
-        disc_weight = 1.0  # the loss's own default (LPIPSWithDiscriminator) when the config omits it
     res = resumes(run, df, names, window=th.continuity_window, jump_sigma=th.jump_sigma, min_rel=th.jump_min_rel,
                   boundary=boundary, after_points=th.continuity_after)
-    ga = cfg_float(cfg, "trainer.gradient_accumulate_every")
-    diags = diagnose(df, stats, decomp, boundary=boundary, disc_weight=disc_weight,
-                     config_lr=cfg_float(cfg, "trainer.lr"), grad_accum=int(ga) if ga is not None else None,
-                     progress=progress, resumes=res, th=th)
+    crashed = crashed_launches(run)
+    if stage == STAGE_LDM:
+        kl_w, kl_src, disc_weight, decomp = None, None, None, decomposition(df.iloc[:0], None, None)
+        diags = ldm_diagnostics(df, stats, res, cfg, th) + lr_not_logged(df, cfg_float(cfg, "trainer.lr"))
+    else:
+        kl_w, kl_src, disc_weight, decomp, diags = _first_stage(df, cfg, stats, th, disc_start, boundary, progress, res)
+    diags += launch_diagnostics(crashed)
 
     a = Analysis(
         entries=int(df["step"].nunique()) if len(df) else 0, first_step=first, latest_step=latest,
@@ -115,22 +131,49 @@ def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresh
         diagnostics=diags, skipped={"count": len(run.skipped), "reasons": run.skipped_counts()},
         recommendations=recommendations(diags), superseded_rows=int(len(run.superseded)),
         segments=int(df["segment"].nunique()) if "segment" in df.columns and len(df) else 0,
-        kl_weight=kl_w, kl_weight_source=kl_src, disc_weight=disc_weight, thresholds=th)
+        kl_weight=kl_w, kl_weight_source=kl_src, disc_weight=disc_weight, thresholds=th, stage=stage,
+        sources=list(getattr(run, "source_report", [])), disagreements=list(getattr(run, "disagreements", [])),
+        crashed_launches=crashed, lr_schedule=lr_schedule(df, run),
+        stage_settings=settings(cfg) if stage == STAGE_LDM else {})
+    if stage == STAGE_LDM:
+        a.config_known, a.config_unknown = ldm_config_view(cfg)
     a.summary_sentences = summary_sentences(a)
     return a
+
+
+def _first_stage(df: pd.DataFrame, cfg: dict | None, stats: dict, th: Thresholds, disc_start: int | None,
+                 boundary: int | None, progress: float | None, res: list) -> tuple:
+    """(kl_weight, its source, disc_weight, decomposition, diagnostics) of a first-stage run."""
+    kl_w, kl_src = _kl_weight(th, cfg, df)
+    decomp = decomposition(df, kl_w, disc_start)
+    disc_weight = th.disc_weight if th.disc_weight is not None else cfg_float(cfg, "model.lossconfig.disc_weight")
+    if disc_weight is None and cfg_get(cfg, "model.lossconfig") is not None:
+        disc_weight = 1.0  # the loss's own default (LPIPSWithDiscriminator) when the config omits it
+    ga = cfg_float(cfg, "trainer.gradient_accumulate_every")
+    diags = diagnose(df, stats, decomp, boundary=boundary, disc_weight=disc_weight,
+                     config_lr=cfg_float(cfg, "trainer.lr"), grad_accum=int(ga) if ga is not None else None,
+                     progress=progress, resumes=res, th=th)
+    return kl_w, kl_src, disc_weight, decomp, diags
 
 
 def _clip01(x: float) -> float:
     return float(min(1.0, max(0.0, x)))
 
 
-def _total_steps(param: int | None, cfg: dict | None) -> tuple[int | None, str | None]:
+def _total_steps(param: int | None, cfg: dict | None, run: Run) -> tuple[int | None, str | None]:
+    """The parameter, else the config's train_num_steps, else the step lines' /TOTAL."""
     if param is not None:
         if int(param) <= 0:
             raise AnalysisError(f"total_steps must be a positive number of steps, got {param}")
         return int(param), "parameter"
     v = cfg_float(cfg, "trainer.train_num_steps")
-    return (int(v), "config") if v else (None, None)
+    if v:
+        return int(v), "config"
+    logged = getattr(run, "total_steps", None)
+    if logged and getattr(run, "total_steps_source", None) in ("step lines", "parameter"):
+        return int(logged), getattr(run, "total_steps_source")
+    return None, None
+
 
 
 def _kl_weight(th: Thresholds, cfg: dict | None, df: pd.DataFrame) -> tuple[float | None, str | None]:

@@ -65,6 +65,13 @@ RECOMMENDATIONS = {
         "jump; the workbench trainer resumes exactly.",
     "reconstruction_target_not_met": "keep training or revisit the LR; compare with evaluation metrics (NMSE, "
         "SSIM) on held-out maps before deciding.",
+    "nonfinite_loss": "resume from the checkpoint before the first non-finite step with a lower LR and amp/fp16 "
+        "off; after a resume, check that the optimizer and scaler states were restored (enable_resume).",
+    "loss_plateau": "the loss no longer falls: evaluate samples of the latest checkpoint, then decide between "
+        "stopping, a lower LR or more data.",
+    "lr_at_floor": "the LR schedule has reached its floor: further steps train at this LR only.",
+    "launch_without_steps": "read the quoted error: a launch that dies at start-up usually has a wrong path, a "
+        "missing checkpoint (resume_milestone) or too little GPU memory.",
     "reconstruction_target_met": "confirm on held-out maps with the evaluation notebook before using this VAE "
         "for the diffusion stage.",
 }
@@ -90,8 +97,8 @@ def diagnose(df: pd.DataFrame, metrics: dict[str, MetricStats], decomp: pd.DataF
         d = check(df, gan, decomp, disc_weight=disc_weight, grad_accum=grad_accum, th=th)
         if d:
             out.append(d)
-    out += _logvar(metrics, th) + _lr(df, config_lr) + _nonfinite(metrics) + _spikes(df, th)
-    out += _resume_jumps(resumes) + _rec_target(metrics, progress, th)
+    out += _logvar(metrics, th) + lr_not_logged(df, config_lr) + _nonfinite(metrics) + spike_diagnostics(df, th)
+    out += resume_jump_diagnostics(resumes) + _rec_target(metrics, progress, th)
     return out
 
 
@@ -180,7 +187,8 @@ def _logvar(metrics: dict[str, MetricStats], th: Thresholds) -> list[Diagnostic]
                        f"being learned.", {"value": m.latest, "range": ptp, "entries": m.count})]
 
 
-def _lr(df: pd.DataFrame, config_lr: float | None) -> list[Diagnostic]:
+def lr_not_logged(df: pd.DataFrame, config_lr: float | None) -> list[Diagnostic]:
+    """The LR prints as 0 in every entry while the config's lr is above 0 (either stage's text log)."""
     lr = _col(df, LR)
     lr = lr[np.isfinite(lr)]
     if lr.size == 0 or config_lr is None or config_lr <= 0 or np.any(lr != 0):
@@ -207,10 +215,11 @@ def _nonfinite(metrics: dict[str, MetricStats]) -> list[Diagnostic]:
                        {"counts": bad, "first_steps": first, "latest_nonfinite": latest_bad})]
 
 
-def _spikes(df: pd.DataFrame, th: Thresholds) -> list[Diagnostic]:
+def spike_diagnostics(df: pd.DataFrame, th: Thresholds, metrics: tuple[str, ...] = SPIKE_METRICS) -> list[Diagnostic]:
+    """``loss_spike``: a value of one of ``metrics`` more than spike_k robust sigmas from its rolling median."""
     found: dict[str, dict[str, Any]] = {}
     steps = df["step"].to_numpy()
-    for k in SPIKE_METRICS:
+    for k in metrics:
         if k not in df.columns:
             continue
         v = df[k].to_numpy(dtype=float)
@@ -228,8 +237,9 @@ def _spikes(df: pd.DataFrame, th: Thresholds) -> list[Diagnostic]:
                        {"k": th.spike_k, "metrics": found})]
 
 
-def _resume_jumps(resumes: list[Resume]) -> list[Diagnostic]:
-    hits = [(r, k) for r in resumes for k in CONTINUITY_METRICS if r.continuity.get(k) == "jump"]
+def resume_jump_diagnostics(resumes: list[Resume], metrics: tuple[str, ...] = CONTINUITY_METRICS) -> list[Diagnostic]:
+    """``resume_discontinuity``: a continuity verdict "jump" for one of ``metrics`` at a resume."""
+    hits = [(r, k) for r in resumes for k in metrics if r.continuity.get(k) == "jump"]
     if not hits:
         return []
     listing = "; ".join(f"{k} at step {r.step} ({r.evidence[k]['shift_sigma']:+.3g} sigma)" for r, k in hits)

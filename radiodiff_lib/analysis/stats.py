@@ -336,6 +336,8 @@ class Thresholds:
     spike_k: float = 10.0  # |value - rolling median| above this many robust sigmas -> spike
     spike_half_window: int = 5  # rolling median over 2*this+1 entries
     rec_target: float = 0.02  # rec_loss target for the last-window mean
+    plateau_fraction: float = 0.2  # second stage: the last this fraction of the logged steps ...
+    plateau_rel_change: float = 0.01  # ... whose median moved less than this fraction from the span before
     disc_weight: float | None = None  # override the config's lossconfig.disc_weight
     kl_weight: float | None = None  # override the config's lossconfig.kl_weight
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..formatting import duration, num, to_jsonable
-from ..vocabulary import REC_LOSS, TOTAL_LOSS
+from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, STAGE_LDM, TOTAL_LOSS
 
 
 def summary_sentences(a: Any) -> list[str]:
@@ -22,7 +22,8 @@ def summary_sentences(a: Any) -> list[str]:
     out = [f"Analysed {a.entries} logged steps from step {a.first_step} to step {a.latest_step} in "
            f"{a.segments} segment(s); {a.superseded_rows} superseded row(s) re-logged by a later launch "
            f"are kept aside and not counted."]
-    for part in (_progress, _gan_phase, _main_losses, _negative_total, _resumes, _skipped, _findings):
+    for part in (_stage, _sources, _progress, _gan_phase, _lr_schedule, _main_losses, _negative_total, _resumes,
+                 _skipped, _findings):
         out += part(a)
     return out
 
@@ -36,8 +37,42 @@ def _progress(a: Any) -> list[str]:
         return [s + "."]
     if a.steps_per_hour:
         return [f"Training ran at {a.steps_per_hour:,.0f} steps per hour; the total number of steps is "
-                f"unknown (no train_num_steps in the config and no total_steps given)."]
+                f"unknown (no train_num_steps in the config, no /TOTAL on the step lines, no total_steps given)."]
     return []
+
+
+def _stage(a: Any) -> list[str]:
+    if getattr(a, "stage", None) != STAGE_LDM:
+        return []
+    st = a.stage_settings
+    s = ("This is a second-stage run (train_cond_ldm.py: latent diffusion on a trained VAE): no GAN phase; "
+         f"first-stage checkpoint {st.get('first_stage_ckpt') or 'not named in the config'}, scale_factor "
+         f"{num(st.get('scale_factor'), '.6g')}")
+    s += " (scale_by_std)" if st.get("scale_by_std") is True else ""
+    s += f"; the EMA starts at step {st['ema_start']} (ema_update_after_step)" if st.get("ema_start") is not None else ""
+    return [s + "."]
+
+
+def _sources(a: Any) -> list[str]:
+    used = [s for s in getattr(a, "sources", []) if s.get("rows_used")]
+    kinds = sorted({s["kind"] for s in used})
+    if len(kinds) < 2:
+        return []
+    dup = sum(s["rows_duplicate"] for s in used if s["kind"] != "tensorboard")
+    s = (f"Rows merged from {len(used)} file(s) of {len(kinds)} kinds ({', '.join(kinds)}): {dup} step(s) logged "
+         "by both sources are one row each")
+    n = sum(d["count"] for d in a.disagreements)
+    s += (f"; {n} value(s) disagree beyond the text's printed precision (the events' value is kept)" if n
+          else "; every value logged by both agrees within the text's printed precision")
+    return [s + "."]
+
+
+def _lr_schedule(a: Any) -> list[str]:
+    lr = getattr(a, "lr_schedule", None)
+    if getattr(a, "stage", None) != STAGE_LDM or not lr:
+        return []
+    return [f"The LR goes from {lr['first']:.6g} at step {lr['first_step']} to {lr['latest']:.6g} at step "
+            f"{lr['latest_step']} (smallest {lr['min']:.6g}), read from {lr['source']}."]
 
 
 def _gan_phase(a: Any) -> list[str]:
@@ -58,7 +93,7 @@ def _gan_phase(a: Any) -> list[str]:
 
 def _main_losses(a: Any) -> list[str]:
     out = []
-    for k in (REC_LOSS, TOTAL_LOSS):
+    for k in (REC_LOSS, TOTAL_LOSS, LOSS_SIMPLE, LDM_TOTAL_LOSS):
         m = a.metrics.get(k)
         if m is None or m.latest is None:
             continue
@@ -179,5 +214,11 @@ def to_json(a: Any) -> dict:
         "recommendations": a.recommendations, "summary_sentences": a.summary_sentences,
         "skipped": {"count": a.skipped["count"], "reasons": a.skipped["reasons"]},
         "thresholds": a.thresholds,
+        "stage": a.stage,
+        "sources": [{k: s.get(k) for k in ("path", "kind", "used_for", "rows_read", "rows_used", "rows_duplicate",
+                                           "rows_disagreeing")} for s in a.sources],
+        "disagreements": a.disagreements, "crashed_launches": a.crashed_launches, "lr_schedule": a.lr_schedule,
+        "stage_settings": a.stage_settings,
+        "config_unknown_keys": [k for k, _ in a.config_unknown],
     }
     return to_jsonable(out)

@@ -11,6 +11,8 @@ from ..config import config_from_dict, replace, resolve_config
 from ..errors import CheckpointError
 from ..model import build_loss, build_model
 from ..safe_load import torch_load_safely
+from ..vocabulary import SET_ASIDE_FOLDER
+from .ledger import set_aside_checkpoints
 from .radiodiff import infer_ddconfig, is_radiodiff_checkpoint, load_radiodiff_weights
 from .resume import load_any
 from .workbench import (
@@ -63,13 +65,26 @@ def inspect_checkpoints(path: str | Path) -> pd.DataFrame:
         files = list_checkpoints(path)
         # also show other *.pt files (e.g. a RadioDiff file renamed by the user) after ours
         files += sorted(p for p in path.glob("*.pt") if p not in files)
+        aside = set_aside_checkpoints(path)
     elif path.is_file():
-        files = [path]
+        files, aside = [path], []
     else:
         raise CheckpointError(f"{path}: no such file or folder. Pass a results folder or a checkpoint file.")
+    rows = [_row(p) for p in files]
+    for p in aside:  # after them: the checkpoints a resume from an earlier one moved out of 'latest''s way
+        row = _row(p)
+        row["note"] = ("set aside by a resume from an earlier checkpoint (resume it by path only); "
+                       + row["note"]).rstrip("; ")
+        rows.append(row)
     # object columns: milestone/step/written_at stay ints/str or None, so that --json writes nulls
-    df = pd.DataFrame([_row(p) for p in files], columns=COLUMNS, dtype=object)
+    df = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
     return df.astype({"bytes": "int64"}) if len(df) else df
+
+
+def _shown_name(path: str) -> str:
+    """A file's name, with its set-aside subfolder when it has one."""
+    p = Path(path)
+    return f"{SET_ASIDE_FOLDER}/{p.parent.name}/{p.name}" if p.parent.parent.name == SET_ASIDE_FOLDER else p.name
 
 
 def inspect_table_text(df: pd.DataFrame) -> str:
@@ -77,7 +92,7 @@ def inspect_table_text(df: pd.DataFrame) -> str:
     if df.empty:
         return "no checkpoints found"
     show = df.copy()
-    show["path"] = show["path"].map(lambda p: Path(p).name)
+    show["path"] = show["path"].map(_shown_name)
     show["MB"] = (show.pop("bytes") / 1e6).round(2)
     show["note"] = show["note"].map(lambda n: n if len(n) <= 70 else n[:67] + "...")
     show = show.map(lambda v: "-" if v is None else v)

@@ -41,6 +41,14 @@ def parse_checkpoint_name(name: str) -> tuple[int, int] | None:
     return int(m.group(1)), int(m.group(2) or 0)
 
 
+def checkpoint_sort_key(name: str) -> tuple[int, int]:
+    """Where a checkpoint file name sorts among a run's checkpoints: (milestone, step or 0)."""
+    parsed = parse_checkpoint_name(name)
+    if parsed is None:
+        raise ValueError(f"{name!r} is not a checkpoint file name (model-<milestone>[-step<step>].pt)")
+    return parsed
+
+
 def list_checkpoints(folder: str | Path) -> list[Path]:
     """Checkpoint files ``model-*.pt`` in ``folder``, oldest first (by milestone, then step)."""
     folder = Path(folder)
@@ -153,22 +161,6 @@ def load_checkpoint(path: str | Path, verify: bool = True) -> dict:
     if verify:
         verify_checkpoint(obj, path)
     return obj
-
-
-# --- retention ----------------------------------------------------------------------------
-
-def prune_checkpoints(folder: str | Path, keep_last: int, keep_every: int) -> list[Path]:
-    """Delete all but the newest ``keep_last`` and every ``keep_every``-th milestone; return deleted."""
-    paths = list_checkpoints(folder)
-    keep = set(paths[-keep_last:]) if keep_last > 0 else set()
-    for p in paths:
-        milestone, extra = parse_checkpoint_name(p.name)  # type: ignore[misc]
-        if keep_every and extra == 0 and milestone % keep_every == 0:
-            keep.add(p)
-    deleted = [p for p in paths if p not in keep]
-    for p in deleted:
-        p.unlink(missing_ok=True)
-    return deleted
 
 
 # --- model state layout -------------------------------------------------------------------

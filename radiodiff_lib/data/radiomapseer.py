@@ -1,4 +1,4 @@
-"""The RadioMapSeer folder loader (reference section 7), with RadioDiff's seed-42 split.
+"""The RadioMapSeer folder loader (png/, gain/<simulation>/, antenna/), with RadioDiff's seed-42 split.
 
 Items are (map, transmitter) pairs of the maps in the split; the split is over maps, so a
 city never appears in two splits. Choices made where the data set leaves room:

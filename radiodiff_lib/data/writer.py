@@ -1,6 +1,6 @@
 """Write synthetic scenes as a RadioMapSeer-layout folder (for tests, demos and other tools).
 
-Layout written (RadioMapSeer's, section 7 of the reference):
+Layout written (the RadioMapSeer data set's):
 ``png/buildings_complete/<map>.png`` (buildings 255, streets 0), ``png/antennas/<map>_<tx>.png``
 (the transmitter pixel 255), ``antenna/<map>.json`` (the [x, y] of each transmitter),
 ``gain/<DPM|IRT2|IRT4>/<map>_<tx>.png`` (8-bit gain, 0 = -186 dB, 255 = -47 dB), with

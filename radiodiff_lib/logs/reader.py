@@ -1,21 +1,17 @@
 """Read training logs into one tidy DataFrame: RadioDiff text logs, our metrics.jsonl / train.log,
 TensorBoard event files; stitch a launch and its resumes; follow a live run incrementally.
 
-Which files of a results folder are read:
-- ``metrics.jsonl`` (the workbench trainer's full-precision record) when present, and then not
-  ``train.log`` (the same numbers printed with 8 digits); other ``*.log`` files (RadioDiff's
-  ``<YYYY-MM-DD-HH-MM>_.log``, one per launch) are read beside it;
-- otherwise every ``*.log`` file;
-- TensorBoard ``events.out.tfevents.*`` (searched below the folder) only when the folder has no
-  text log and no metrics file (the text logs hold the same scalars; ``Run.notes`` says so).
-A file named explicitly is always read, whatever else is given.
+Which files of a results folder are read, and as what: ``sources.py`` (every source by default:
+metrics.jsonl, the ``*.log`` files and the event files below the folder; ``source=`` keeps one
+kind). Text logs and event files of one run are merged into one row per step (``merge.py``);
+``Run.source_report`` says which file was used for what, with its row counts.
 
 Errors and skips: a missing path, a folder without any log, and a run without a single training
 row raise ``LogFormatError`` naming the paths. A single file (or, with ``strict=True``, any file)
 that is empty or has no training line is an error naming it; within several files such a file
 (e.g. a launch that crashed before its first step) is recorded in ``skipped`` with line 0 and
 reason ``empty file`` / ``no training lines``, and the others are read. Every line not used is in
-``skipped`` with its file, 1-based line number and reason (see ``logs_radiodiff`` for the grammar).
+``skipped`` with its file, 1-based line number and reason (see ``text.py`` for the grammar).
 A cut-off last line is skipped whole (reason ``cut-off line``), its complete pairs not used: a
 row with some of its values missing would be indistinguishable from one that did not log them.
 ``RunReader`` does not consume a last line until its newline is written (``update(final=True)``
@@ -23,7 +19,9 @@ does, as ``read_run`` does).
 
 Stitching: segments (launches) are ordered by the time of their first line (else the time in the
 file name, else the file's mtime); a segment starting at step k supersedes the current rows with
-step >= k of the earlier ones (``Run.superseded``). See ``logs_stitch``.
+step >= k of the earlier ones (``Run.superseded``). See ``stitch.py``.
+Total steps: the config's ``trainer.train_num_steps``, else the ``/TOTAL`` of the step lines
+(``Run.total_steps_source`` says which).
 """
 from __future__ import annotations
 
@@ -38,9 +36,11 @@ from typing import Iterable
 import pandas as pd
 
 from ..errors import LogFormatError
-from ..vocabulary import LOG_METRICS, METRICS_FILE, TEXT_LOG
 from .columns import MAX_STEP
+from .merge import merge_segments
 from .metrics_file import MetricsParser
+from .sources import KIND_EVENTS, LeftOut, check_source, discover, kind_of, roles
+from .stage import detect_stage, event_renames, metric_order
 from .stitch import Stitcher
 from .text import TextLogParser
 from .tfevents import TensorBoardParser
@@ -83,6 +83,25 @@ class Run:
     total_steps: int | None = None
     notes: list[str] = field(default_factory=list)
     configs: list[dict | None] = field(default_factory=list)  # per segment
+    stage: str = "vae"  # "vae" (train_vae.py, our trainer) or "ldm" (train_cond_ldm.py), see stage.py
+    total_steps_source: str | None = None  # "config" | "step lines" | "parameter" | None
+    disagreements: list[dict] = field(default_factory=list)  # text vs events, per text file and metric
+    # what the reader knows of each file and launch; the tables below are built from it when asked
+    # (a live update() must not pay for them)
+    source_base: list[dict] = field(default_factory=list, repr=False)
+    launch_infos: list = field(default_factory=list, repr=False)
+
+    @property
+    def source_report(self) -> list[dict]:
+        """Per file found: path, kind, used_for, rows_read, rows_used, rows_duplicate, rows_disagreeing."""
+        counts = self.df["file"].value_counts() if "file" in self.df.columns and len(self.df) else {}
+        return [dict(s, rows_used=int(counts.get(s["path"], 0))) if s["rows_used"] is None else dict(s)
+                for s in self.source_base]
+
+    @property
+    def launches(self) -> pd.DataFrame:
+        """Every launch a parser saw (one that crashed before its first step too), in time order."""
+        return _launch_table(self.launch_infos)
 
     def skipped_counts(self) -> dict[str, int]:
         """Number of skipped lines per reason."""
@@ -108,37 +127,6 @@ def _sort_hint(path: Path) -> float:
         return 0.0
 
 
-def _kind_of(path: Path) -> str:
-    name = path.name
-    if name.startswith("events.out.tfevents"):
-        return "tensorboard"
-    if name.endswith(".jsonl"):
-        return "workbench-metrics"
-    if name == TEXT_LOG:
-        return "workbench-log"
-    return "radiodiff-log"
-
-
-def _discover(folder: Path, notes: list[str]) -> list[Path]:
-    """The log files of a results folder, by the rules in the module docstring."""
-    metrics = folder / METRICS_FILE
-    logs = sorted(p for p in folder.glob("*.log") if p.is_file())
-    chosen: list[Path] = []
-    if metrics.is_file():
-        chosen.append(metrics)
-        if folder / TEXT_LOG in logs:
-            logs.remove(folder / TEXT_LOG)
-            notes.append(f"{folder / 'train.log'}: not read, {metrics} holds the same rows at full precision")
-    chosen += logs
-    events = sorted(p for p in folder.rglob("events.out.tfevents.*") if p.is_file())
-    if not chosen:
-        chosen = events
-    elif events:
-        notes.append(f"{len(events)} TensorBoard event file(s) under {folder}: not read, the text/metrics "
-                     "logs hold the same scalars")
-    return chosen
-
-
 class _Shrunk(Exception):
     """A file got shorter than what was read of it: it was rewritten, read it again from the start."""
 
@@ -149,7 +137,7 @@ class _File:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = str(path)
-        self.kind = _kind_of(path)
+        self.kind = kind_of(path)
         hint = _sort_hint(path)
         if self.kind == "tensorboard":
             self.parser = TensorBoardParser(self.name, sort_hint=hint)
@@ -198,7 +186,8 @@ class _File:
 class RunReader:
     """Follows a run's log files: ``update()`` reads only what was appended and sees new files."""
 
-    def __init__(self, paths) -> None:
+    def __init__(self, paths, source: str = "all") -> None:
+        self.source = check_source(source)
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         self.paths = [Path(p) for p in paths]
@@ -213,16 +202,12 @@ class RunReader:
         self.stitcher = Stitcher()
         self.skipped: list[SkippedLine] = []
         self.notes: list[str] = []
-        self._discover_notes: list[str] = []
+        self._left: list[LeftOut] = []
         self._seen: set[Path] = set()
         self.run = Run()
 
     def _sources(self) -> list[Path]:
-        notes: list[str] = []
-        found: list[Path] = []
-        for p in self.paths:
-            found += _discover(p, notes) if p.is_dir() else [p]
-        self._discover_notes = notes
+        found, self._left = discover(self.paths, self.source)
         return found
 
     def update(self, final: bool = False) -> Run:
@@ -260,20 +245,61 @@ class RunReader:
 
     def _build(self) -> Run:
         st = self.stitcher
-        df, logged = st.current_frame(LOG_METRICS)
-        superseded = st.superseded_frame(LOG_METRICS)
-        configs = st.configs()
+        segs = list(st.segments.values())
+        stage = detect_stage((m for seg in segs for m in seg.rows.metrics), (seg.config for seg in segs))
+        order = metric_order(stage)
+        kinds = {f.kind for f in self.files.values()}
+        merged = None
+        if KIND_EVENTS in kinds and len(kinds) > 1:
+            for name in self.files:
+                st.file_code(name)
+            merged = merge_segments(segs, {name: st.file_code(name) for name in self.files}, event_renames(stage))
+            df, logged = merged.cur.frame(st.files, list(order))
+            superseded, segments = merged.sup.frame(st.files, list(order))[0], merged.segments
+        else:
+            df, logged = st.current_frame(order)
+            superseded, segments = st.superseded_frame(order), st.segment_table()
+            renames = event_renames(stage) if kinds == {KIND_EVENTS} else {}
+            if renames:
+                df, logged, superseded = (x.rename(columns=renames) for x in (df, logged, superseded))
+        configs = st.configs() if merged is None else merged.configs
         config = next((c for c in reversed(configs) if c is not None), None)
         if config is None:
             config = next((c for c in st.unplaced_configs() if c is not None), None)
-        totals = st.totals()
-        for f in self.files.values():
-            if f.parser.total_steps and not totals:
-                totals.append(f.parser.total_steps)
-        return Run(df=df, superseded=superseded, config=config, segments=st.segment_table(),
+        total, total_src = _total_steps(config), "config"
+        if total is None:
+            totals = st.totals() + [f.parser.total_steps for f in self.files.values() if f.parser.total_steps]
+            total, total_src = (totals[-1], "step lines") if totals else (None, None)
+        return Run(df=df, superseded=superseded, config=config, segments=segments,
                    skipped=list(self.skipped), sources=list(self.files), logged=logged,
-                   total_steps=_total_steps(config) or (totals[-1] if totals else None),
-                   notes=list(self._discover_notes) + list(self.notes), configs=configs)
+                   total_steps=total, notes=[f"{x.path}: {x.reason}" for x in self._left] + list(self.notes),
+                   configs=configs, stage=stage, total_steps_source=total_src,
+                   source_base=self._source_base(merged), launch_infos=segs,
+                   disagreements=merged.disagreements if merged is not None else [])
+
+    def _source_base(self, merged) -> list[dict]:
+        """One entry per file found: what it was read as and used for, and its row counts (rows_used
+        None: counted from the rows when asked)."""
+        used_for = roles([f.kind for f in self.files.values()])
+        out = []
+        for name, f in self.files.items():
+            stats = merged.file_stats.get(name) if merged is not None else None
+            stats = stats or {"rows_read": f.parser.step_lines if merged is None else 0,
+                              "rows_used": None if merged is None else 0, "rows_duplicate": 0, "rows_disagreeing": 0}
+            out.append({"path": name, "kind": f.kind, "used_for": used_for[f.kind], **stats})
+        out += [{"path": x.path, "kind": x.kind, "used_for": x.reason, "rows_read": 0, "rows_used": 0,
+                 "rows_duplicate": 0, "rows_disagreeing": 0} for x in self._left]
+        return out
+
+
+def _launch_table(segs) -> pd.DataFrame:
+    """Every launch a parser saw (a launch that crashed before its first step too), in time order."""
+    recs = [{"file": s.file, "kind": s.kind, "local": s.key[1], "start_time": s.start_time, "n_rows": s.rows.n,
+             "first_step": int(s.rows.base["step"][0]) if s.rows.n else None, "has_config": s.config is not None}
+            for s in sorted(segs, key=lambda s: s.sort_key())]
+    table = pd.DataFrame(recs, columns=["file", "kind", "local", "start_time", "n_rows", "first_step", "has_config"])
+    table["start_time"] = pd.to_datetime(table["start_time"])
+    return table
 
 
 def _total_steps(config: dict | None) -> int | None:
@@ -284,13 +310,14 @@ def _total_steps(config: dict | None) -> int | None:
     return value if 0 < value <= MAX_STEP else None
 
 
-def read_run(paths, total_steps: int | None = None, *, strict: bool = False) -> Run:
+def read_run(paths, total_steps: int | None = None, *, strict: bool = False, source: str = "all") -> Run:
     """Read a run's logs (files and/or results folders) into a Run; see the module docstring."""
-    reader = RunReader(paths)
+    reader = RunReader(paths, source=source)
     run = reader.update(final=True)
     if not reader.files:
+        only = "" if source == "all" else f" (--source {source})"
         raise LogFormatError(
-            f"no training logs found in {', '.join(map(str, reader.paths))}: looked for *.log, "
+            f"no training logs found in {', '.join(map(str, reader.paths))}{only}: looked for *.log, "
             "metrics.jsonl and events.out.tfevents.* files")
     empty = [f for f in reader.files.values() if f.parser.step_lines == 0]
     if empty and (strict or len(reader.files) == 1 or len(empty) == len(reader.files)):
@@ -302,7 +329,7 @@ def read_run(paths, total_steps: int | None = None, *, strict: bool = False) -> 
     if run.df.empty:
         raise LogFormatError(f"no training rows in {', '.join(reader.files)}")
     if total_steps is not None:
-        run.total_steps = int(total_steps)
+        run.total_steps, run.total_steps_source = int(total_steps), "parameter"
     return run
 
 

@@ -35,6 +35,7 @@ from .events import Event, SegmentInfo
 from .text_bulk import feed_blocks
 from .text_lines import SlowPath, classify_foreign, parse_config_text, parse_timestamp
 from .text_rows import Carry, ChunkRows
+from .yaml_config import YamlDump, open_yaml
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./\-]*\Z")
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -65,6 +66,7 @@ class TextLogParser:
         self.n_lines = 0
         self.step_lines = 0
         self.total_steps: int | None = None
+        self.yaml: YamlDump | None = None  # a second-stage YAML config dump being read
 
     # ---- signatures -----------------------------------------------------------------------
     def _sig(self, keys: tuple) -> int:
@@ -116,7 +118,9 @@ class TextLogParser:
         if "\r" in text and "\r\n" in text:  # (a 1-character search is much faster)
             text = text.replace("\r\n", "\n")
         if len(text) <= PIECE_CHARS:
-            return self._feed(text, first_line, at_eof, bad_bytes)[0]
+            events = self._feed(text, first_line, at_eof, bad_bytes)[0]
+            self._settle_yaml(at_eof)
+            return events
         # a big text in pieces cut at newlines: the strings made of one piece stay in the CPU
         # caches while they are converted (a whole file's would not; measured 1.5x slower)
         events: list[Event] = []
@@ -131,7 +135,15 @@ class TextLogParser:
             events += got
             first_line += n
             start = cut
+        self._settle_yaml(at_eof)
         return events
+
+    def _settle_yaml(self, at_eof: bool) -> None:
+        """Read a YAML config dump once it has ended (or the file has)."""
+        block = self.yaml
+        if block is not None and (at_eof or block.closed_at is not None or self.seg_rows):
+            block.settle(self.skipped)
+            self.yaml = None
 
     def _feed(self, text: str, first_line: int, at_eof: bool, bad_bytes: bool) -> tuple[list[Event], int]:
         """feed() of one piece; also returns its number of lines."""
@@ -218,7 +230,7 @@ class TextLogParser:
     def _other_line(self, rows: ChunkRows, line: str, ln: int, seg_rows: int) -> bool:
         """A line without the step marker: a config line (True when it opens a new launch in this
         file), a line already counted, or a foreign line (counted with its reason)."""
-        if line is _BAD:
+        if line is _BAD or (not seg_rows and self._yaml_line(line, ln)):
             return False
         j = line.find("{")
         if j < 0 or not line.rstrip().endswith("}"):
@@ -234,6 +246,18 @@ class TextLogParser:
             return False
         rows.new_segment(self._new_segment(when, config))  # a new launch logged into the same file
         return True
+
+    def _yaml_line(self, line: str, ln: int) -> bool:
+        """Whether a line before the segment's first step row belongs to a YAML config dump (see
+        ``yaml_config``); the first line of one opens it (one dump at a time)."""
+        block = self.yaml
+        if block is not None:
+            if block.take(line, ln):
+                block.info = self.info  # (a chunk read again re-creates its segments)
+                return True
+            return False
+        self.yaml = open_yaml(line, ln, self.info)
+        return self.yaml is not None
 
     def _checked_line(self, line: str, i: int, head: str, body: str, ln: int) -> tuple[int, list[float]] | None:
         """(key signature, values) of a step line in validate mode, or None (the line is counted)."""

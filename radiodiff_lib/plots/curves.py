@@ -14,14 +14,19 @@ import pandas as pd
 
 from ..analysis import normalize_minmax, smooth_tensorboard
 from ..errors import AnalysisError
-from ..vocabulary import D_WEIGHT, DISC_LOSS, G_LOSS, KL_LOSS, LR, NLL_LOSS, REC_LOSS, TOTAL_LOSS
+from ..vocabulary import (
+    D_WEIGHT, DISC_LOSS, G_LOSS, KL_LOSS, LDM_TOTAL_LOSS, LOSS_SIMPLE, LOSS_VLB, LR, NLL_LOSS, REC_LOSS, TOTAL_LOSS,
+)
 from .style import (
     NOT_SMOOTHED, color_of, existing_metrics, finish, mark_phases_and_resumes, metric_rows, new_figure, set_value_scale,
     short, styled, thin, x_values,
 )
 
-NORMALIZED_DEFAULT = (TOTAL_LOSS, REC_LOSS, NLL_LOSS, KL_LOSS, G_LOSS, DISC_LOSS, D_WEIGHT, LR)
-MULTI_AXIS_DEFAULT = (TOTAL_LOSS, REC_LOSS, KL_LOSS, D_WEIGHT, G_LOSS, DISC_LOSS, NLL_LOSS)
+# (the second stage's losses last: a first-stage run does not log them)
+NORMALIZED_DEFAULT = (TOTAL_LOSS, REC_LOSS, NLL_LOSS, KL_LOSS, G_LOSS, DISC_LOSS, D_WEIGHT, LR, LOSS_SIMPLE, LOSS_VLB,
+                      LDM_TOTAL_LOSS)
+MULTI_AXIS_DEFAULT = (TOTAL_LOSS, REC_LOSS, KL_LOSS, D_WEIGHT, G_LOSS, DISC_LOSS, NLL_LOSS, LOSS_SIMPLE, LDM_TOTAL_LOSS,
+                      LR)
 
 
 def _check_x_axis(x_axis: str, run: Any) -> None:

@@ -8,14 +8,15 @@ import numpy as np
 from ..analysis import smooth_tensorboard
 from ..errors import AnalysisError
 from ..vocabulary import (
-    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, NLL_LOSS, REC_LOSS, TOTAL_LOSS,
+    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LDM_TOTAL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOSS_SIMPLE, LR,
+    NLL_LOSS, REC_LOSS, TOTAL_LOSS,
 )
 from .style import (
     NOT_SMOOTHED, RESUME_COLOR, SUPERSEDED_COLOR, color_of, finish, mark_phases_and_resumes, metric_rows, new_figure,
     set_value_scale, short, styled, thin,
 )
 
-ZOOM_DEFAULT = (REC_LOSS, TOTAL_LOSS, NLL_LOSS, KL_LOSS, G_LOSS, D_WEIGHT)
+ZOOM_DEFAULT = (REC_LOSS, TOTAL_LOSS, NLL_LOSS, KL_LOSS, G_LOSS, D_WEIGHT, LOSS_SIMPLE, LDM_TOTAL_LOSS, LR)
 DECOMP_TERMS = (("nll_loss", "nll_loss"), ("kl_term", "kl_weight x kl_loss"),
                 ("gan_term", "d_weight x disc_factor x g_loss"), ("logged_total", "logged total_loss"))
 

@@ -95,7 +95,7 @@ def x_of_step(df: pd.DataFrame, step: int, x_axis: str) -> Any:
 
 def mark_phases_and_resumes(ax: Any, df: pd.DataFrame, analysis: Any, x_axis: str = "step",
                             labels: bool = True, resumes: bool = True) -> None:
-    """Shade the GAN phase, draw the disc_start line and mark each resume step."""
+    """Shade the GAN phase, draw the disc_start line, the EMA start (second stage) and mark each resume step."""
     start = analysis.disc_start if analysis.disc_start is not None else analysis.disc_first_logged_step
     if start is not None and len(df) and df["step"].max() >= start:
         x0 = x_of_step(df, start, x_axis)
@@ -105,6 +105,12 @@ def mark_phases_and_resumes(ax: Any, df: pd.DataFrame, analysis: Any, x_axis: st
             src = "disc_start" if analysis.disc_start is not None else "first disc_factor > 0"
             ln = ax.axvline(x0, color=GAN_LINE, lw=1.3, ls="-.", label=f"{src} {start}" if labels else None)
             ln.set_gid("disc_start")
+    ema = getattr(analysis, "ema_start", None)  # second stage: the EMA starts at ema_update_after_step
+    if ema is not None and len(df) and df["step"].max() >= ema:
+        x_ema = x_of_step(df, ema, x_axis)
+        if x_ema is not None:
+            ln = ax.axvline(x_ema, color=GAN_LINE, lw=1.2, ls="--", label=f"EMA from step {ema}" if labels else None)
+            ln.set_gid("ema_start")
     for i, r in enumerate(analysis.resumes if resumes else []):
         x = x_of_step(df, r.step, x_axis)
         if x is None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from ..config import Config, resolve_config
 from ..errors import NotebookError
@@ -65,9 +66,10 @@ def _train_story(cfg: Config, folder: Path, progress: bool, say) -> tuple[Path, 
 
 
 def demo_report(out_dir: str | Path = "reports", log: str | Path | None = None,
-                config: str | Config = "demo") -> ReportPaths:
+                config: str | Config = "demo", example: bool = False) -> ReportPaths:
     """Train + resume ``config`` (the built-in demo) and render analyze.ipynb over it; with ``log``, only
-    render that run's analysis."""
+    render that run's analysis. ``example``: keep only the Markdown and its figures, made small (the
+    repository's committed example report)."""
     started = time.perf_counter()
     if log is not None:
         if not Path(log).exists():
@@ -82,4 +84,17 @@ def demo_report(out_dir: str | Path = "reports", log: str | Path | None = None,
         paths = render_notebook("analyze", {"log_paths": [str(DEMO_FOLDER)], "checkpoint": str(checkpoint),
                                             "eval_n": EVAL_MAPS}, out_dir=out_dir)
     paths.seconds = time.perf_counter() - started
+    if example:
+        keep_markdown_only(paths)
     return paths
+
+
+def keep_markdown_only(paths: ReportPaths, colors: int = 128) -> None:
+    """Delete the HTML and the executed notebook of a render and store its figures with a palette of
+    ``colors`` (a quarter of the bytes; the curves and maps look the same)."""
+    paths.html.unlink(missing_ok=True)
+    paths.ipynb.unlink(missing_ok=True)
+    for png in sorted(paths.md.with_name(f"{paths.md.stem}_files").glob("*.png")):
+        image = Image.open(png).convert("RGB")
+        image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+            png, "PNG", optimize=True)

@@ -28,7 +28,7 @@ import nbformat  # noqa: E402
 from ..errors import NotebookError
 from .param_types import BOOL_WORDS, TYPE_WORDS, ParamType, check_value, param_type, parse_bool, parse_number
 
-BUILTIN_NOTEBOOKS = ("train", "resume", "analyze")
+BUILTIN_NOTEBOOKS = ("train", "resume", "analyze", "compare")
 
 
 def notebooks_dir() -> Path:
@@ -120,6 +120,8 @@ def convert_raw(name: str, text: str, default: Any, kind: "ParamType | None" = N
             raise NotebookError(f"Parameter '{name}' is {TYPE_WORDS[kind.base]}: '{text}' is not one.")
         return check_value(name, number, kind)
     if kind.base is str:
+        if text.startswith("[") and isinstance(_literal(text), list):
+            raise NotebookError(f"Parameter '{name}' takes one value, not a list: {text}")
         return text
     value = _literal(text)
     if kind.base is list:  # a bare word or path is a one-element list: `-p log_paths runs/x`
@@ -130,6 +132,13 @@ def convert_raw(name: str, text: str, default: Any, kind: "ParamType | None" = N
         return check_value(name, value, kind)
     # no type known (a None default without annotation): the literal if it reads as one, else the string
     return BOOL_WORDS.get(lowered, value) if isinstance(value, str) else value
+
+
+def join_values(name: str, values: list[str]) -> str:
+    """The command-line text of ``-p NAME V1 [V2 ...]``: one value as it is, several as a list literal."""
+    if not values:
+        raise NotebookError(f"Parameter '{name}' has no value: give -p {name} VALUE (or several values for a list).")
+    return values[0] if len(values) == 1 else repr(list(values))
 
 
 def validate_params(path: str | Path, params: dict[str, Any], raw: bool = False) -> dict[str, Any]:

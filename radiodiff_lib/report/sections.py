@@ -14,8 +14,9 @@ from .. import plots
 from ..analysis import analyze, to_json
 from ..evaluation import evaluate_checkpoint
 from ..logs import read_run
+from ..vocabulary import STAGE_LDM
+from . import compare_text, text
 from . import markdown as md
-from . import text
 from .figures import record, show_figure
 from .widgets import explorer, resume_picker
 
@@ -59,13 +60,21 @@ def overview(run: Any, analysis: Any) -> None:
 
 
 def decomposition(run: Any, analysis: Any) -> None:
-    """The total loss taken apart into its terms, figure and latest values."""
+    """The total loss taken apart into its terms, figure and latest values (first stage only)."""
+    if analysis.stage == STAGE_LDM:
+        display(Markdown("Not applicable: the second stage's total_loss is loss_simple plus loss_vlb, both logged "
+                         "(section 5)."))
+        return
     show_figure(plots.decomposition_figure(run, analysis))
     display(text.decomposition_text(analysis))
 
 
 def phase_status(run: Any, analysis: Any) -> None:
-    """Discriminator start, first activation, GAN-phase progress, and the discriminator panel."""
+    """Discriminator start, first activation, GAN-phase progress, and the discriminator panel; for a
+    second-stage run its settings (first-stage checkpoint, scale factor, EMA, LR, config) instead."""
+    if analysis.stage == STAGE_LDM:
+        display(compare_text.second_stage(analysis))
+        return
     display(text.phase_status(analysis))
     show_figure(plots.discriminator_figure(run, analysis))
 

@@ -74,7 +74,33 @@ def _draw(out: Any, *objs: Any) -> None:
 
 # --- analysis ------------------------------------------------------------------------------
 
-class Explorer:
+class LiveRefresh:
+    """Live mode of an explorer: while its ``live`` toggle is on, ``refresh()`` every ``interval`` seconds
+    in a background thread (a failed read is shown in ``status`` and the UI stays usable)."""
+
+    live: Any
+    status: Any
+    interval: float = 5.0
+    _thread: threading.Thread | None = None
+
+    def refresh(self) -> None:  # pragma: no cover - each explorer has its own
+        raise NotImplementedError
+
+    def _toggle_live(self, change: dict) -> None:
+        if change["new"] and (self._thread is None or not self._thread.is_alive()):
+            self._thread = threading.Thread(target=self._loop, daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while self.live.value:
+            try:
+                self.refresh()
+            except Exception as exc:  # keep the UI alive; show why the read failed
+                self.status.value = html.escape(f"live read failed: {exc}")  # names a file: data
+            time.sleep(self.interval)
+
+
+class Explorer(LiveRefresh):
     """Metric, smoothing, step range, log scale, x axis and live mode over plots.metric_figure."""
 
     def __init__(self, run: Any, analysis: Any, smoothing: float = 0.6, log_paths: Any = None,
@@ -144,18 +170,6 @@ class Explorer:
         self.status.value = self._status_text() + f" (read {time.strftime('%H:%M:%S')})"
         self.redraw()
 
-    def _toggle_live(self, change: dict) -> None:
-        if change["new"] and (self._thread is None or not self._thread.is_alive()):
-            self._thread = threading.Thread(target=self._loop, daemon=True)
-            self._thread.start()
-
-    def _loop(self) -> None:
-        while self.live.value:
-            try:
-                self.refresh()
-            except Exception as exc:  # keep the UI alive; show why the read failed
-                self.status.value = html.escape(f"live read failed: {exc}")  # names a file: data
-            time.sleep(self.interval)
 
 
 def explorer(run: Any, analysis: Any, smoothing: float = 0.6, log_paths: Any = None) -> Any:

@@ -1,6 +1,7 @@
 """Library entry points ``train`` and ``resume``: build what a launch needs, pick the checkpoint, run the Trainer."""
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -10,6 +11,7 @@ from ..data import build_dataset
 from ..errors import CheckpointError, TrainingError
 from ..model import build_loss, build_model
 from ..vocabulary import CONFIG_FILE
+from .folder_lock import hold_results_folder
 from .state import seed_everything
 from .trainer import Trainer, TrainResult
 
@@ -38,7 +40,34 @@ def train(config: Config | str | Path, *, max_steps: int | None = None, resume: 
 
 def _run(config: Config, folder: Path, located: tuple | None, *, max_steps: int | None, progress: bool,
          callbacks: Iterable[Callable[[dict], None]], model: Any = None, loss: Any = None, dataset: Any = None) -> TrainResult:
-    """Build what is missing, restore ``located`` (path, obj, format, problems) if given, and train."""
+    """Hold the results folder, build what is missing, restore ``located`` (path, obj, format, problems)
+    if given, and train; a write that fails (full disk, read-only folder) is one TrainingError."""
+    try:
+        with hold_results_folder(folder):
+            return _launch(config, folder, located, max_steps=max_steps, progress=progress, callbacks=callbacks,
+                           model=model, loss=loss, dataset=dataset)
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRORS:
+            raise
+        raise TrainingError(_write_failure(exc, folder)) from None
+
+
+# the errors of a write the user can fix: no space, no quota, read-only file system, no permission
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _write_failure(exc: OSError, folder: Path) -> str:
+    """One line: what could not be written, why, what to do, and that nothing was lost."""
+    where = exc.filename or folder
+    kept = ckpt.list_checkpoints(folder) if folder.is_dir() else []
+    last = f"the last checkpoint, {kept[-1]}, is intact" if kept else "no checkpoint was written"
+    return (f"cannot write {where}: {exc.strerror or exc}. Free disk space or give a writable --results-folder, "
+            f"then resume; nothing written before was lost ({last}).")
+
+
+def _launch(config: Config, folder: Path, located: tuple | None, *, max_steps: int | None, progress: bool,
+            callbacks: Iterable[Callable[[dict], None]], model: Any, loss: Any, dataset: Any) -> TrainResult:
+    """The launch itself, with the folder held."""
     if located is None and ckpt.list_checkpoints(folder):
         raise TrainingError(
             f"{folder} already holds checkpoints of an earlier run ({', '.join(p.name for p in ckpt.list_checkpoints(folder))}). "

@@ -19,26 +19,14 @@ from typing import Any, Callable, Iterable
 import torch
 
 from .. import checkpoints as ckpt
-from ..config import Config, config_to_dict, mixed_precision, save_config
-from ..errors import TrainingError
+from ..config import Config, config_to_dict, dump_config, mixed_precision, save_config
+from ..config_checks import config_warnings
+from ..errors import ConfigWarning, TrainingError
 from ..vocabulary import CONFIG_FILE, DISC_LOSS, GENERATOR_METRICS, LOGITS_FAKE, LOGITS_REAL, TOTAL_LOSS
 from .distributed import Dist
+from .notes import keep_previous_config, radiodiff_differences, resume_config_notes
 from .run_log import NullLogger, RunLogger, is_finite
 from .state import EMA, LRMultiplier, ResumableBatchSampler, capture_rng, restore_rng, seed_everything
-
-
-def radiodiff_differences(config: Config) -> list[str]:
-    """The notes that say where our trainer keys mean something else than in RadioDiff."""
-    tr = config.trainer
-    return [
-        f"gradient_accumulate_every={tr.gradient_accumulate_every} means real gradient accumulation over that many "
-        "micro-batches per optimizer step (RadioDiff uses it as an optimizer index: with 1 its discriminator is never "
-        "trained); here the discriminator is trained every step from disc_start on.",
-        f"min_lr={tr.min_lr:g} is a floor on the learning rate itself (RadioDiff floors the LR multiplier, "
-        f"i.e. its LR never falls below lr*min_lr={tr.lr * tr.min_lr:g}).",
-        f"gradients are clipped to max_grad_norm={tr.max_grad_norm:g} before each optimizer step "
-        "(RadioDiff clips after the step, so it never clips).",
-    ]
 
 
 @dataclass
@@ -117,7 +105,9 @@ class Trainer:
         self.callbacks, self.hooks, self.show_progress = list(callbacks), list(hooks), progress
         self.dist = Dist()
         self.device = self.dist.device
-        self.notes: list[str] = []
+        self.notes: list[str] = config_warnings(config)  # said at start (Python warnings) and in train.log
+        for line in self.notes:
+            warnings.warn(line, ConfigWarning, stacklevel=2)
         mp = mixed_precision(config)
         if mp != "no" and self.device.type != "cuda":
             self.notes.append(f"mixed_precision={mp} needs CUDA; training in full precision on {self.device.type}.")
@@ -170,6 +160,7 @@ class Trainer:
         self.resumed_from = str(path)
         if fmt == "workbench":
             self.from_workbench_checkpoint = True
+            self.notes += resume_config_notes(obj["config"], config_to_dict(self.config))
             ckpt.load_model_state(self.model, self.loss, obj["model"], where=str(path))
             self.opt_ae.load_state_dict(obj["opt_ae"])
             self.opt_disc.load_state_dict(obj["opt_disc"])
@@ -244,10 +235,33 @@ class Trainer:
         path = self.folder / ckpt.checkpoint_name(self.step, self.tr.save_and_sample_every)
         if self.dist.is_main:
             ckpt.save_checkpoint(path, self.state_dict(rng, logger.metrics_offset()))
+            ckpt.record_checkpoint(self.folder, path, self.step)
             deleted = ckpt.prune_checkpoints(self.folder, self.tr.keep_last, self.tr.keep_every)
             logger.note(f"[Checkpoint] step {self.step}: {path.name}" + (f" (removed {', '.join(p.name for p in deleted)})" if deleted else ""))
         self.dist.barrier()
         return path
+
+    def _open_launch(self, target: int) -> RunLogger:
+        """The main process's start of a launch: clear half-written files, set aside the checkpoints
+        after the one resumed from, open the logs (with this launch's notes) and write config.yaml."""
+        ckpt.remove_stale_temporaries(self.folder)
+        notes = list(self.notes)
+        if not self.from_workbench_checkpoint:  # a fresh launch or a RadioDiff checkpoint: say how we differ
+            notes = radiodiff_differences(self.config) + notes
+        if self.resumed_from is not None:
+            aside, moved = ckpt.set_aside_after(self.folder, self.resumed_from)
+            if moved:
+                notes.append(f"set aside {len(moved)} later checkpoint(s) ({', '.join(p.name for p in moved)}) in "
+                             f"{aside}: this launch continues from {Path(self.resumed_from).name}, so 'latest' "
+                             "now means its line; nothing was deleted.")
+        logger = RunLogger(self.folder, start_step=self.step, total_steps=self.tr.train_num_steps,
+                           target_step=target, config_dict=config_to_dict(self.config),
+                           resumed_from=self.resumed_from, notes=notes, callbacks=self.callbacks,
+                           progress=self.show_progress)
+        self.launch = logger.launch
+        keep_previous_config(self.folder, dump_config(self.config), self.launch)
+        save_config(self.config, self.folder / CONFIG_FILE)
+        return logger
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -332,19 +346,7 @@ class Trainer:
         """Train from the current step to ``max_steps`` (default train_num_steps); checkpoint and return."""
         t0 = time.time()
         target = max_steps if max_steps is not None else self.tr.train_num_steps
-        if self.dist.is_main:
-            ckpt.remove_stale_temporaries(self.folder)
-            notes = list(self.notes)
-            if not self.from_workbench_checkpoint:  # a fresh launch or a RadioDiff checkpoint: say how we differ
-                notes = radiodiff_differences(self.config) + notes
-            logger: Any = RunLogger(self.folder, start_step=self.step, total_steps=self.tr.train_num_steps,
-                                    target_step=target, config_dict=config_to_dict(self.config),
-                                    resumed_from=self.resumed_from, notes=notes, callbacks=self.callbacks,
-                                    progress=self.show_progress)
-            self.launch = logger.launch
-            save_config(self.config, self.folder / CONFIG_FILE)
-        else:
-            logger = NullLogger()
+        logger = self._open_launch(target) if self.dist.is_main else NullLogger()
         last_path, interrupted = None, False
         try:
             with _StopRequest() as stop:

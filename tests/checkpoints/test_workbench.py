@@ -88,8 +88,10 @@ def test_rng_states_survive_the_safe_loader(tmp_path: Path):
 
 
 def test_retention_keeps_last_k_and_every_m(tmp_path: Path):
-    for name in ["model-1.pt", "model-2.pt", "model-3.pt", "model-4.pt", "model-4-step9.pt", "model-5.pt"]:
+    for step, name in enumerate(["model-1.pt", "model-2.pt", "model-3.pt", "model-4.pt", "model-4-step9.pt",
+                                 "model-5.pt"]):
         (tmp_path / name).write_bytes(b"x")
+        ckpt.record_checkpoint(tmp_path, tmp_path / name, step)
     deleted = ckpt.prune_checkpoints(tmp_path, keep_last=2, keep_every=2)
     assert sorted(p.name for p in deleted) == ["model-1.pt", "model-3.pt"]
     assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["model-2.pt", "model-4.pt", "model-4-step9.pt", "model-5.pt"]

@@ -102,15 +102,6 @@ def test_tensorboard_events_read_back_with_radiodiff_names(tmp_path):
     assert "train/kl_loss" not in run.df.columns
 
 
-def test_text_log_preferred_over_events_in_a_folder(tmp_path):
-    _write_events(tmp_path, range(0, 3))
-    spec = write_radiodiff_log(tmp_path / "2025-03-02-09-14_.log", [0, 100])
-    run = read_run(tmp_path)
-    assert run.segments["kind"].tolist() == ["radiodiff-log"]
-    assert run.df["step"].tolist() == spec.steps
-    assert any("TensorBoard event file(s)" in n for n in run.notes)
-
-
 def test_cut_off_event_record_is_counted(tmp_path):
     _write_events(tmp_path, range(0, 4))
     (events,) = tmp_path.glob("events.out.tfevents.*")

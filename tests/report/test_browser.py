@@ -64,4 +64,4 @@ def test_report_renders_offline_with_every_figure(report_html, tmp_path):
         browser.close()
     assert blocked == [], f"the report tried to load {blocked}"
     assert blank == [], f"images {blank} render blank"
-    assert "1. Summary" in text and "12. Appendix" in text
+    assert "1. Summary" in text and "13. Appendix" in text

@@ -36,3 +36,23 @@ def test_whole_story_on_a_tiny_config(tmp_path, monkeypatch):
     assert a["entries"] == 8 and [r["step"] for r in a["resumes"]] == [5] and a["disc_first_logged_step"] == 4
     assert rec["evaluation"]["n_maps"] >= 1 and "model-" in rec["evaluation"]["checkpoint"]
     assert (tmp_path / "runs" / "demo-report" / "metrics.jsonl").is_file()
+
+
+def test_example_keeps_markdown_and_smaller_figures(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from radiodiff_lib.report import ReportPaths
+
+    files = tmp_path / "analyze_files"
+    files.mkdir()
+    ramp = np.linspace(0, 255, 400 * 300 * 3).reshape(300, 400, 3).astype("uint8")  # many distinct colours
+    Image.fromarray(ramp).save(files / "output_1_0.png", compress_level=1)
+    before = (files / "output_1_0.png").stat().st_size
+    paths = ReportPaths(ipynb=tmp_path / "analyze.ipynb", html=tmp_path / "analyze.html", md=tmp_path / "analyze.md")
+    for p in (paths.ipynb, paths.html, paths.md):
+        p.write_text("x")
+    demo.keep_markdown_only(paths)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["analyze.md", "analyze_files"]
+    image = Image.open(files / "output_1_0.png")
+    assert image.mode == "P" and image.size == (400, 300) and (files / "output_1_0.png").stat().st_size < before / 2

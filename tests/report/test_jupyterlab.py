@@ -1,5 +1,6 @@
-"""analyze.ipynb in a real JupyterLab driven by headless Chromium: Run All, move the smoothing slider,
-and see the explorer's figure change (adapted from shared/recipes/jupyterlab_widget_test.py)."""
+"""analyze.ipynb and compare.ipynb in a real JupyterLab driven by headless Chromium: Run All, move the
+smoothing slider, pick runs and a metric, and see the figure change (adapted from
+shared/recipes/jupyterlab_widget_test.py)."""
 from __future__ import annotations
 
 import json
@@ -18,6 +19,7 @@ import pytest
 from radiodiff_lib.report.params import notebooks_dir
 from tests.helpers.browser import ARGS, BROWSER_MARKS, CHROMIUM
 from tests.helpers.logfactory import two_launch_log
+from tests.helpers.runpairs import write_run
 
 pytestmark = BROWSER_MARKS
 
@@ -69,12 +71,34 @@ def _notebook_for(root: Path, logs: Path) -> None:
 
 
 def test_smoothing_slider_redraws_figure(tmp_path):
-    import playwright.sync_api as sync
-    expect = sync.expect
-    expect.set_options(timeout=120_000)  # Run All of the whole report on 2 shared cores
     (tmp_path / "nb").mkdir()
     two_launch_log(tmp_path / "logs")
     _notebook_for(tmp_path, tmp_path / "logs")
+    _in_lab(tmp_path, _drive)
+
+
+def _compare_notebook_for(root: Path, runs: list[Path]) -> None:
+    """compare.ipynb with runs pointing at two generated runs (other parameters as shipped)."""
+    nb = nbformat.read(str(notebooks_dir() / "compare.ipynb"), as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source = "\n".join(f"runs = {[str(r) for r in runs]!r}" if ln.startswith("runs =") else ln
+                            for ln in cell.source.splitlines())
+    nbformat.write(nb, str(root / "nb" / "compare.ipynb"))
+
+
+def test_run_picker_and_metric_change_the_comparison_figure(tmp_path):
+    (tmp_path / "nb").mkdir()
+    runs = [write_run(tmp_path / "runs" / name, seed=k, scale=1.0 + 0.3 * k, end=3000)
+            for k, name in enumerate(("alpha", "beta", "gamma"))]
+    _compare_notebook_for(tmp_path, runs[:2])
+    _in_lab(tmp_path, _drive_compare)
+
+
+def _in_lab(tmp_path: Path, drive) -> None:
+    """Start JupyterLab on tmp_path/nb, drive it with a headless Chromium, stop it; a screenshot on failure."""
+    import playwright.sync_api as sync
+    expect = sync.expect
+    expect.set_options(timeout=120_000)  # Run All of the whole report on 2 shared cores
     proc, url = _start_lab(tmp_path)
     try:
         with sync.sync_playwright() as p:
@@ -82,7 +106,7 @@ def test_smoothing_slider_redraws_figure(tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(120_000)
             try:
-                _drive(page, url, expect)
+                drive(page, url, expect)
             except Exception:
                 page.screenshot(path=str(tmp_path / "lab_FAIL.png"))
                 print("screenshot:", tmp_path / "lab_FAIL.png")
@@ -130,4 +154,33 @@ def _drive(page, url: str, expect) -> None:
     expect(img).to_have_count(1)
     # the rest of the report ran too (appendix at the end), with no error output anywhere
     expect(page.locator(".jp-NotebookPanel").get_by_text("Thresholds:")).to_be_visible()
+    assert page.locator(".jp-NotebookPanel .jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+
+
+def _drive_compare(page, url: str, expect) -> None:
+    page.goto(f"{url}/lab/tree/compare.ipynb")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle")
+    page.locator('.lm-MenuBar-itemLabel:text-is("Run")').click()
+    page.locator('.lm-Menu-itemLabel:text-is("Run All Cells")').click()
+
+    explorer = page.locator(".jp-NotebookPanel .widget-vbox:has(.widget-label:text-is('runs'))").last
+    picker = explorer.locator(".widget-select-multiple select")
+    expect(picker).to_be_visible()
+    img = explorer.locator(".widget-output .jp-RenderedImage img")
+    expect(img).to_have_count(1)
+    before = img.get_attribute("src")
+    options = picker.locator("option")
+    expect(options).to_have_count(3)  # the three runs of the folder, two of them picked
+    values = [options.nth(i).get_attribute("value") for i in range(3)]
+    picker.select_option(value=values)  # pick the third run too
+    expect(img).not_to_have_attribute("src", before)  # a third curve drawn
+    after_pick = img.get_attribute("src")
+    explorer.locator(".widget-status, .widget-html").filter(has_text="3 runs read").first.wait_for()
+
+    metric = explorer.locator(".widget-dropdown:has(.widget-label:text-is('metric')) select")
+    metric.select_option(label="train/kl_loss")
+    expect(img).not_to_have_attribute("src", after_pick)  # another metric drawn
+    expect(img).to_have_count(1)
+    expect(page.locator(".jp-NotebookPanel").get_by_text("Notebook parameters:")).to_be_visible()
     assert page.locator(".jp-NotebookPanel .jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']").count() == 0

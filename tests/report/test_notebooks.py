@@ -13,31 +13,19 @@ import nbformat
 import pytest
 
 from radiodiff_lib.report import render_notebook
-from radiodiff_lib.report.export import RECORD_MIME, external_loads
+from radiodiff_lib.report.export import external_loads
 from radiodiff_lib.report.params import notebook_parameters, notebooks_dir
 from tests.helpers.logfactory import two_launch_log
+from tests.helpers.notebooks import error_outputs, records
 
 SECTIONS = ["1. Summary", "2. Key statistics", "3. Progress and resume status", "4. Resume points",
             "5. The losses one by one", "6. Overview", "7. What the total loss is made of", "8. Phase status",
-            "9. Diagnostics", "10. Reconstruction quality", "11. Recommendations", "12. Appendix"]
-
-
-def records(ipynb: Path) -> dict:
-    """The merged records the notebook displayed (report_sections.record)."""
-    out: dict = {}
-    for cell in nbformat.read(str(ipynb), as_version=4).cells:
-        for o in cell.get("outputs", []):
-            out.update(o.get("data", {}).get(RECORD_MIME, {}))
-    return out
-
-
-def error_outputs(ipynb: Path) -> list:
-    return [o for c in nbformat.read(str(ipynb), as_version=4).cells for o in c.get("outputs", [])
-            if o.get("output_type") == "error" or o.get("name") == "stderr" and "Traceback" in o.get("text", "")]
+            "9. Diagnostics", "10. Reconstruction quality", "11. Recommendations", "12. Comparison with other runs",
+            "13. Appendix"]
 
 
 def test_notebooks_have_literal_parameters():
-    for name in ("train", "resume", "analyze"):
+    for name in ("train", "resume", "analyze", "compare"):
         params = notebook_parameters(notebooks_dir() / f"{name}.ipynb")
         assert "interactive" in params and params["interactive"] is None
     assert notebook_parameters(notebooks_dir() / "analyze.ipynb")["rec_target"] == 0.02
@@ -71,7 +59,8 @@ def test_analyze_report_of_two_launches(tmp_path):
     assert html.count('src="data:image/png;base64,') == 1 + n_metrics + 3 + 1 + 1
     assert external_loads(html) == [] and "<script src" not in html
     assert "Traceback" not in html
-    assert "No checkpoint given" in html and "Resume at step 2000" in html
+    assert "No checkpoint given" in html and "Resume at step 2000" in html and "No other run given" in html
+    assert "Files and what each was used for" in html
     md = paths.md.read_text()
     pngs = sorted((paths.md.parent / "analyze_files").glob("*.png"))
     assert len(pngs) == 1 + n_metrics + 5 and all(f"analyze_files/{p.name}" in md for p in pngs)

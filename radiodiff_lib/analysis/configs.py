@@ -1,0 +1,81 @@
+"""Configs read from logs: flattened to dotted keys, compared, and the second stage's schema.
+
+A logged config is another project's file, not one we run: every key is kept, an unknown key is
+shown as unknown, a value of any type is fine (never an error). Keys are dotted
+(``model.lossconfig.disc_weight``, ``config.flatten_config``); lists stay values.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import flatten_config
+
+# What each key of train_cond_ldm.py's config means (reference section 8). A key under a listed
+# key that ends in "." (the VAE's own ddconfig and lossconfig) is known too.
+LDM_SCHEMA = {
+    "data.name": "data set", "data.batch_size": "batch size",
+    "model.first_stage.ckpt_path": "first-stage (VAE) checkpoint the latents come from",
+    "model.first_stage.embed_dim": "latent channels of the VAE",
+    "model.first_stage.ddconfig.": "the VAE's encoder/decoder", "model.first_stage.lossconfig.": "the VAE's loss",
+    "model.unet.dim": "U-Net base channels", "model.unet.dim_mults": "U-Net channel multipliers",
+    "model.unet.cond_net": "condition encoder", "model.unet.window_sizes1": "attention window sizes",
+    "model.unet.window_sizes2": "attention window sizes",
+    "model.timesteps": "diffusion steps", "model.sampling_timesteps": "sampling steps",
+    "model.scale_factor": "latent scale factor", "model.scale_by_std": "scale factor from the latents' std",
+    "model.objective": "what the network predicts", "model.loss_type": "l1 / l2 loss",
+    "trainer.lr": "learning rate", "trainer.min_lr": "LR floor", "trainer.train_num_steps": "total steps",
+    "trainer.log_freq": "steps between text log lines", "trainer.save_and_sample_every": "steps between checkpoints",
+    "trainer.ema_update_after_step": "step the EMA starts at", "trainer.ema_update_every": "steps between EMA updates",
+    "trainer.gradient_accumulate_every": "micro-batches per step", "trainer.amp": "mixed precision",
+    "trainer.fp16": "half precision", "trainer.resume_milestone": "checkpoint resumed from",
+    "trainer.enable_resume": "checkpoints hold the optimizer", "trainer.results_folder": "results folder",
+}
+
+
+def _known(key: str) -> str | None:
+    if key in LDM_SCHEMA:
+        return LDM_SCHEMA[key]
+    return next((meaning for k, meaning in LDM_SCHEMA.items() if k.endswith(".") and key.startswith(k)), None)
+
+
+def ldm_config_view(config: dict | None) -> tuple[list[tuple[str, Any, str]], list[tuple[str, Any]]]:
+    """(known keys with value and meaning, unknown keys with value) of a second-stage config."""
+    known, unknown = [], []
+    for key, value in flatten_config(config or {}).items():
+        meaning = _known(key)
+        if meaning is None:
+            unknown.append((key, value))
+        else:
+            known.append((key, value, meaning))
+    return known, unknown
+
+
+_ABSENT = object()
+
+
+def config_diff(configs: list[dict | None]) -> list[dict]:
+    """The flattened keys whose values differ between configs: {key, values (None where absent),
+    only_in (indices of the configs that have it, when not all do)}; in first-seen key order."""
+    flat = [flatten_config(c or {}) for c in configs]
+    keys: dict[str, None] = {}
+    for f in flat:
+        keys.update(dict.fromkeys(f))
+    out = []
+    for key in keys:
+        values = [f.get(key, _ABSENT) for f in flat]
+        present = [i for i, v in enumerate(values) if v is not _ABSENT]
+        same = len(present) == len(values) and all(_same(values[0], v) for v in values[1:])
+        if not same:
+            out.append({"key": key, "values": [None if v is _ABSENT else v for v in values],
+                        "only_in": present if len(present) < len(values) else None})
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values; numbers compared as numbers (YAML 1.1 leaves '5e-6' a string)."""
+    if a == b and type(a) is type(b):
+        return True
+    try:
+        return not isinstance(a, bool) and not isinstance(b, bool) and float(a) == float(b)
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,150 @@
+"""What the analysis says about a second-stage run (``train_cond_ldm.py``, reference section 8).
+
+No GAN phase and no loss decomposition. Its settings: the first-stage checkpoint and scale factor,
+the EMA start (``ema_update_after_step``), the LR schedule as logged (full precision from the
+``Learning_Rate`` events when the run has them, else the text's 5 decimals). Its diagnostics, each a
+rule on the data (thresholds in ``stats.Thresholds``):
+- nonfinite_loss: a loss logged nan/inf; the first step, and whether it follows a resume (the first
+  bad row is in a launch that resumed from a step above 0: how many steps after its start);
+  critical when the latest loss is non-finite, else warning.
+- loss_plateau (warning): the median of the main loss over the last ``plateau_fraction`` of the
+  logged steps is within ``plateau_rel_change`` of the median over the same span before it.
+- lr_at_floor (info): the last ``min_points`` or more LR entries equal the run's smallest LR
+  (rtol 1e-6), which is below the first logged LR: the schedule has reached its floor.
+- zero_term (info): a loss logged as exactly 0 in every entry (at least ``min_points``).
+- loss_spike (warning) and resume_discontinuity (warning) as for the first stage, on these losses.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LOSS_VLB, LR
+from .diagnostics import Diagnostic, resume_jump_diagnostics, spike_diagnostics
+from .stats import MetricStats, Thresholds
+from .structure import Resume, cfg_float, cfg_get
+
+LDM_LOSSES = (LOSS_SIMPLE, LDM_TOTAL_LOSS, LOSS_VLB)
+ZERO_MEANING = {
+    LOSS_VLB: "the variational-bound term is weighted off, so total_loss is loss_simple alone; the 0 says "
+              "nothing about the model",
+    LOSS_SIMPLE: "the denoising loss is not computed (or not logged): the network learns nothing from it",
+    LDM_TOTAL_LOSS: "the objective is 0: nothing is being optimised, or the loss is not logged",
+}
+
+
+def settings(config: dict | None) -> dict[str, Any]:
+    """The second stage's settings the report names: first-stage checkpoint, scale factor, EMA."""
+    ema = cfg_float(config, "trainer.ema_update_after_step")
+    return {"first_stage_ckpt": cfg_get(config, "model.first_stage.ckpt_path"),
+            "scale_factor": cfg_float(config, "model.scale_factor"),
+            "scale_by_std": cfg_get(config, "model.scale_by_std"),
+            "ema_start": int(ema) if ema is not None else None,
+            "ema_every": cfg_get(config, "trainer.ema_update_every")}
+
+
+def lr_schedule(df: pd.DataFrame, run: Any) -> dict[str, Any] | None:
+    """First, latest, smallest and largest logged LR, and where the values come from."""
+    if LR not in df.columns:
+        return None
+    ok = np.isfinite(df[LR].to_numpy(dtype=float))
+    if not ok.any():
+        return None
+    lr, steps = df[LR].to_numpy(dtype=float)[ok], df["step"].to_numpy()[ok]
+    kinds = {s["kind"] for s in getattr(run, "source_report", []) if s.get("rows_used")}
+    source = ("TensorBoard Learning_Rate (full precision)" if "tensorboard" in kinds else
+              "metrics.jsonl (full precision)" if "workbench-metrics" in kinds else "the text log (5 decimals)")
+    return {"first": float(lr[0]), "first_step": int(steps[0]), "latest": float(lr[-1]), "latest_step": int(steps[-1]),
+            "min": float(lr.min()), "max": float(lr.max()), "source": source}
+
+
+def ldm_diagnostics(df: pd.DataFrame, metrics: dict[str, MetricStats], resumes: list[Resume],
+                    config: dict | None, th: Thresholds) -> list[Diagnostic]:
+    """Every second-stage diagnostic for a step-sorted DataFrame of current rows."""
+    out = _nonfinite(df, metrics, resumes) + _plateau(df, metrics, th) + _lr_floor(df, config, th)
+    out += _zero_terms(metrics, th) + spike_diagnostics(df, th, LDM_LOSSES) + resume_jump_diagnostics(resumes, (LOSS_SIMPLE, LDM_TOTAL_LOSS))
+    return out
+
+
+def _nonfinite(df: pd.DataFrame, metrics: dict[str, MetricStats], resumes: list[Resume]) -> list[Diagnostic]:
+    bad = {k: metrics[k] for k in LDM_LOSSES if k in metrics and metrics[k].nonfinite}
+    if not bad:
+        return []
+    first = min(m.first_nonfinite_step for m in bad.values())
+    seg = int(df.loc[df["step"] == first, "segment"].iloc[0]) if "segment" in df.columns else None
+    resume = next((r for r in resumes if r.segment == seg and r.step > 0), None)
+    latest_bad = [k for k, m in bad.items() if m.latest is not None and not np.isfinite(m.latest)]
+    listing = ", ".join(f"{k} ({m.nonfinite} entries, first at step {m.first_nonfinite_step})" for k, m in bad.items())
+    msg = f"Non-finite loss values (nan/inf) were logged: {listing}; the first at step {first}"
+    after = None
+    if resume is not None:
+        after = {"resume_step": resume.step, "steps_after": first - resume.step, "file": resume.file}
+        msg += f", {first - resume.step} steps after the resume at step {resume.step}"
+    else:
+        msg += ", not after a resume"
+    msg += "." + (f" The latest {', '.join(latest_bad)} is non-finite: training has diverged." if latest_bad else "")
+    return [Diagnostic("nonfinite_loss", "critical" if latest_bad else "warning", msg,
+                       {"first_step": first, "counts": {k: m.nonfinite for k, m in bad.items()},
+                        "after_resume": after, "latest_nonfinite": latest_bad})]
+
+
+def _main_loss(metrics: dict[str, MetricStats]) -> str | None:
+    return next((k for k in (LOSS_SIMPLE, LDM_TOTAL_LOSS) if k in metrics and metrics[k].count), None)
+
+
+def _plateau(df: pd.DataFrame, metrics: dict[str, MetricStats], th: Thresholds) -> list[Diagnostic]:
+    name = _main_loss(metrics)
+    if name is None:
+        return []
+    rows = df[np.isfinite(df[name].to_numpy(dtype=float))]
+    if rows.empty:
+        return []
+    lo, hi = int(rows["step"].min()), int(rows["step"].max())
+    span = (hi - lo) * th.plateau_fraction
+    last = rows[rows["step"] > hi - span][name].to_numpy(dtype=float)
+    before = rows[(rows["step"] > hi - 2 * span) & (rows["step"] <= hi - span)][name].to_numpy(dtype=float)
+    if min(last.size, before.size) < th.min_points:
+        return []
+    m_last, m_before = float(np.median(last)), float(np.median(before))
+    rel = abs(m_last - m_before) / abs(m_before) if m_before else float("inf")
+    if rel >= th.plateau_rel_change:
+        return []
+    return [Diagnostic("loss_plateau", "warning",
+                       f"{name} has stopped falling: its median over the last {span:,.0f} steps ({m_last:.5g}) is "
+                       f"within {rel:.2%} of its median over the {span:,.0f} steps before ({m_before:.5g}).",
+                       {"metric": name, "median_last": m_last, "median_before": m_before, "relative_change": rel,
+                        "span_steps": span, "entries": [int(before.size), int(last.size)]})]
+
+
+def _lr_floor(df: pd.DataFrame, config: dict | None, th: Thresholds) -> list[Diagnostic]:
+    if LR not in df.columns:
+        return []
+    ok = np.isfinite(df[LR].to_numpy(dtype=float))
+    lr, steps = df[LR].to_numpy(dtype=float)[ok], df["step"].to_numpy()[ok]
+    if lr.size < th.min_points:
+        return []
+    floor = float(lr.min())
+    at = np.isclose(lr, floor, rtol=1e-6, atol=0.0)
+    tail = lr.size - (np.flatnonzero(~at)[-1] + 1) if (~at).any() else lr.size
+    if floor <= 0 or tail < th.min_points or not lr[0] > floor * (1 + 1e-3):
+        return []
+    since = int(steps[lr.size - tail])
+    base, min_lr = cfg_float(config, "trainer.lr"), cfg_float(config, "trainer.min_lr")
+    cfg = f" (config lr {base:g}, min_lr {min_lr:g})" if base is not None and min_lr is not None else ""
+    return [Diagnostic("lr_at_floor", "info",
+                       f"The LR has been at its floor {floor:.6g} since step {since} ({tail} entries){cfg}.",
+                       {"floor": floor, "since_step": since, "entries": int(tail), "first_lr": float(lr[0]),
+                        "config_lr": base, "config_min_lr": min_lr})]
+
+
+def _zero_terms(metrics: dict[str, MetricStats], th: Thresholds) -> list[Diagnostic]:
+    out = []
+    for k in LDM_LOSSES:
+        m = metrics.get(k)
+        if m is None or m.count < th.min_points or m.nonfinite or m.min != 0.0 or m.max != 0.0:
+            continue
+        out.append(Diagnostic("zero_term", "info", f"{k} is exactly 0 in all {m.count} entries: {ZERO_MEANING[k]}.",
+                              {"metric": k, "entries": m.count}))
+    return out

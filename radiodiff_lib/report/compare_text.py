@@ -1,0 +1,146 @@
+"""Markdown for a comparison of runs and for what a run was read from (sources, second stage).
+
+Every run label, path, metric name, config key and value is data: escaped (``report.markdown``)
+wherever it is shown, so a label like ``<b>`` or ``*x*`` appears as written and never becomes markup.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.display import Markdown
+
+from ..formatting import num
+from . import markdown as md
+from . import text
+from .markdown import Md
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def cell(value: Any) -> Md:
+    """A value as escaped Markdown text, for a ``text.table`` cell or a sentence."""
+    return md.text(value)
+
+
+def _value(v: Any) -> str:
+    return "absent" if v is None else cell(repr(v) if isinstance(v, str) else v)
+
+
+def runs_table(c: Any) -> Markdown:
+    """One row per run: label, stage, what it was read from, entries, steps, total steps, launches."""
+    rows = []
+    for e in c.entries:
+        a = e.analysis
+        kinds = sorted({s["kind"] for s in a.sources if s.get("rows_used")})
+        total = f"{a.total_steps} (from the {a.total_steps_source})" if a.total_steps else "unknown"
+        rows.append([cell(e.label), a.stage, cell(", ".join(e.paths)), cell(", ".join(kinds)), a.entries,
+                     f"{a.first_step} .. {a.latest_step}", total, a.segments, len(a.crashed_launches)])
+    out = text.table(["run", "stage", "read from", "sources", "entries", "steps", "train_num_steps", "launches",
+                      "launches without a step"], rows)
+    if c.errors:
+        out += "\n\n" + "\n".join(f"- **Not read:** {cell(err['label'])} ({cell(', '.join(err['paths']))}): "
+                                  f"{cell(err['error'])}" for err in c.errors)
+    return Markdown(out)
+
+
+def verdicts(c: Any) -> Markdown:
+    """The verdict per main metric on the shared steps, with the rule."""
+    if not c.metrics:
+        return Markdown("No main loss is logged by these runs.")
+    rows = []
+    for name, v in c.metrics.items():
+        shared = f"{v.shared_steps[0]} .. {v.shared_steps[1]}" if v.shared_steps else "none"
+        why = cell(v.evidence.get("reason", "")) if v.verdict == "not comparable" else ""
+        rows.append([cell(name), shared, " / ".join(num(x, ".5g") for x in v.latest), Md(f"**{cell(v.verdict)}** {why}"),
+                     num(v.ratio, ".3g")])
+    labels = " / ".join(cell(x) for x in c.labels)
+    return Markdown(text.table(["metric", "shared steps", Md(f"latest ({labels})"), "verdict", "ratio lowest / next"], rows)
+                    + "\n\nOn the steps all runs logged, each run's value is the mean of its means over 20 equal "
+                    "step bins (fewer when a run has few entries), so different logging frequencies weigh alike. "
+                    "A run is *lower* when it is below every other by more than 3 combined noise units (each run's "
+                    "point-to-point noise over the square root of its entries per bin) and by more than 1% of "
+                    "the other's value; otherwise the runs are *indistinguishable*.")
+
+
+def statistics(c: Any, names: list[str]) -> Markdown:
+    """Latest, min, window mean and status of each metric, the runs side by side."""
+    rows = []
+    for name in names:
+        for e in c.entries:
+            m = e.analysis.metrics.get(name)
+            if m is None or not m.count:
+                rows.append([cell(name), cell(e.label), "not logged", "-", "-", "-"])
+                continue
+            window = f"{num(m.window_mean, '.4g')} ± {num(m.window_sigma, '.2g')}" if m.window_mean is not None else "-"
+            rows.append([cell(name), cell(e.label), f"{num(m.latest)} @ {m.latest_step}", num(m.min, ".4g"), window,
+                         md.bold(m.status)])
+    return Markdown(text.table(["metric", "run", "latest @ step", "min", "window mean ± spread", "status"], rows))
+
+
+def diagnostics(c: Any) -> Markdown:
+    """Which diagnostic fires in which run (its severity), one row per diagnostic."""
+    found: dict[str, dict[str, str]] = {}
+    for e in c.entries:
+        for d in e.analysis.diagnostics:
+            found.setdefault(d.id, {})[e.label] = d.severity
+    if not found:
+        return Markdown("No diagnostic rule fired in any run.")
+    order = sorted(found, key=lambda k: min(SEVERITY_ORDER.get(s, 3) for s in found[k].values()))
+    rows = [[md.code(k)] + [found[k].get(e.label, "-") for e in c.entries] for k in order]
+    return Markdown(text.table(["diagnostic"] + [cell(x) for x in c.labels], rows)
+                    + "\n\nEach run's own report (`radiodiff report analyze`) has the sentence and the evidence.")
+
+
+def config_diff(c: Any) -> Markdown:
+    """The config keys whose values differ, flattened; keys that only some runs have say so."""
+    if not c.config_diff:
+        return Markdown("The runs' configs are identical (or none was found in their logs).")
+    rows = []
+    for d in c.config_diff:
+        only = "only in " + ", ".join(cell(c.labels[i]) for i in d["only_in"]) if d["only_in"] is not None else ""
+        rows.append([cell(d["key"])] + [_value(v) for v in d["values"]] + [only])
+    return Markdown(text.table(["key"] + [cell(x) for x in c.labels] + ["note"], rows))
+
+
+def sources(run: Any, analysis: Any) -> Markdown:
+    """Which file was read as what and used for what, with its rows; and the disagreements found."""
+    rows = [[cell(s["path"]), cell(s["kind"]), cell(s["used_for"]), _n(s.get("rows_read")), _n(s["rows_used"]),
+             _n(s["rows_duplicate"]), _n(s["rows_disagreeing"])] for s in analysis.sources]
+    out = "**Files and what each was used for**\n\n" + text.table(
+        ["file", "kind", "used for", "rows read", "rows used", "rows in both sources", "rows disagreeing"], rows)
+    for d in analysis.disagreements:
+        ex = "; ".join(f"step {x['step']}: text {num(x['text'], '.6g')}, events {num(x['events'], '.6g')}"
+                       for x in d["examples"])
+        out += (f"\n\n- **{d['count']} disagreement(s)** in {cell(d['metric'])} between {cell(d['text_file'])} and "
+                f"{cell(d['events_file'])} (the events' value is kept): {ex}.")
+    if analysis.disagreements:
+        out += ("\n\nWith `gradient_accumulate_every` above 1 the second stage's text `total_loss` adds up running "
+                "totals and its events hold the last micro-batch's share, so they legitimately differ.")
+    if analysis.total_steps_source == "step lines":
+        out += "\n\nThe total number of steps comes from the step lines' `/TOTAL` (no config in the log)."
+    return Markdown(out)
+
+
+def _n(x: Any) -> str:
+    return "-" if x is None else str(x)
+
+
+def second_stage(analysis: Any) -> Markdown:
+    """The second stage's settings, its LR schedule as logged, and its config (unknown keys shown)."""
+    st, lr = analysis.stage_settings, analysis.lr_schedule
+    rows = [["first-stage checkpoint", cell(st.get("first_stage_ckpt") or "not in the config")],
+            ["scale_factor", num(st.get("scale_factor"), ".6g") + (" (scale_by_std)" if st.get("scale_by_std") is True else "")],
+            ["EMA starts at (ema_update_after_step)", st.get("ema_start") if st.get("ema_start") is not None else "-"],
+            ["EMA updated every", cell(st.get("ema_every")) if st.get("ema_every") is not None else "-"]]
+    if lr:
+        rows.append(["LR as logged", f"{lr['first']:.6g} at step {lr['first_step']} to {lr['latest']:.6g} at step "
+                     f"{lr['latest_step']} (from {lr['source']})"])
+    out = ("A second-stage run (latent diffusion on a trained VAE): no GAN phase and no loss decomposition.\n\n"
+           + text.table(["setting", "value"], rows))
+    if analysis.config_known or analysis.config_unknown:
+        out += "\n\n**Config keys of the second stage's schema**\n\n" + text.table(
+            ["key", "value", "meaning"], [[cell(k), cell(v), m] for k, v, m in analysis.config_known])
+        if analysis.config_unknown:
+            out += "\n\n**Keys the schema does not know** (kept as logged)\n\n" + text.table(
+                ["key", "value"], [[cell(k), cell(v)] for k, v in analysis.config_unknown])
+    return Markdown(out)

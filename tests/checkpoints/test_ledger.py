@@ -1,0 +1,75 @@
+"""The ledger of written checkpoints: retention deletes only what the run wrote, and a resume from an
+earlier checkpoint sets the later ones aside so that `latest` means the current line of the run."""
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+from radiodiff_lib import checkpoints as ckpt
+from radiodiff_lib.data import build_dataset
+from radiodiff_lib.training import resume, train
+from tests.helpers.configs import make_tiny_config
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return build_dataset(make_tiny_config(), "train")
+
+
+def names(folder: Path) -> list[str]:
+    return [p.name for p in ckpt.list_checkpoints(folder)]
+
+
+def drop_at(step: int, action):
+    """A training callback that runs ``action`` once, at the log step ``step``."""
+    def callback(record: dict) -> None:
+        if record["step"] == step:
+            action()
+    return callback
+
+
+def test_stray_empty_newer_file_costs_no_real_checkpoint(dataset, tmp_path: Path):
+    # the reproduction: with keep_last 1, a stray 0-byte model-9.pt made the trainer delete every
+    # checkpoint it wrote, the one it had just written included
+    stray = tmp_path / "model-9.pt"
+    cfg = make_tiny_config(**{"trainer.keep_last": 1})
+    train(cfg, results_folder=tmp_path, dataset=dataset, progress=False,
+          callbacks=[drop_at(4, lambda: stray.write_bytes(b""))])
+    assert names(tmp_path) == ["model-2-step8.pt", "model-9.pt"]  # ours: only the newest; the stray untouched
+    assert stray.read_bytes() == b""
+    assert [p.name for p in ckpt.owned_checkpoints(tmp_path)] == ["model-2-step8.pt"]
+
+
+def test_foreign_checkpoint_is_neither_counted_nor_deleted(dataset, tmp_path: Path):
+    # with the default keep_last 3, a foreign model-5.pt used to cost real checkpoints
+    other = tmp_path / "other"
+    train(make_tiny_config(), max_steps=3, results_folder=other, dataset=dataset, progress=False)
+    run = tmp_path / "run"
+    foreign = run / "model-5.pt"
+    train(make_tiny_config(**{"trainer.keep_last": 3}), results_folder=run, dataset=dataset, progress=False,
+          callbacks=[drop_at(4, lambda: shutil.copy(other / "model-1.pt", foreign))])
+    assert names(run) == ["model-1.pt", "model-2.pt", "model-2-step8.pt", "model-5.pt"]
+    assert foreign.read_bytes() == (other / "model-1.pt").read_bytes()
+
+
+def test_resume_from_an_earlier_milestone_sets_the_later_ones_aside(dataset, tmp_path: Path):
+    cfg = make_tiny_config()
+    train(cfg, results_folder=tmp_path, dataset=dataset, progress=False)  # model-1 (3), model-2 (6), -step8
+    assert names(tmp_path) == ["model-1.pt", "model-2.pt", "model-2-step8.pt"]
+    result = train(cfg, resume=1, max_steps=5, results_folder=tmp_path, dataset=dataset, progress=False)
+    assert result.step == 5 and names(tmp_path) == ["model-1.pt", "model-1-step5.pt"]
+    aside = ckpt.set_aside_checkpoints(tmp_path)
+    assert [p.name for p in aside] == ["model-2.pt", "model-2-step8.pt"]
+    assert aside[0].parent.parent == tmp_path / "set-aside" and "after-model-1" in aside[0].parent.name
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing unusable is left in the way
+        assert ckpt.find_resume_checkpoint(tmp_path, "latest").name == "model-1-step5.pt"
+    log = (tmp_path / "train.log").read_text()
+    assert "set aside 2 later checkpoint(s)" in log and "model-2-step8.pt" in log
+    table = ckpt.inspect_checkpoints(tmp_path)
+    set_aside_rows = table[table["path"].str.contains("set-aside")]
+    assert len(set_aside_rows) == 2 and set(set_aside_rows["note"].str.contains("set aside"))  == {True}
+    assert resume(tmp_path, progress=False).step == 8  # the new line of the run continues to the end

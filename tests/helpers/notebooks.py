@@ -1,0 +1,23 @@
+"""Reading an executed report notebook back: the numbers it recorded and its error outputs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from radiodiff_lib.report.export import RECORD_MIME
+
+
+def records(ipynb: Path) -> dict:
+    """The merged records the notebook displayed (report.figures.record)."""
+    out: dict = {}
+    for cell in nbformat.read(str(ipynb), as_version=4).cells:
+        for o in cell.get("outputs", []):
+            out.update(o.get("data", {}).get(RECORD_MIME, {}))
+    return out
+
+
+def error_outputs(ipynb: Path) -> list:
+    """Every error output (or traceback on stderr) of an executed notebook."""
+    return [o for c in nbformat.read(str(ipynb), as_version=4).cells for o in c.get("outputs", [])
+            if o.get("output_type") == "error" or o.get("name") == "stderr" and "Traceback" in o.get("text", "")]
