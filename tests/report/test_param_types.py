@@ -37,7 +37,7 @@ def test_bool_parameters_read_the_usual_spellings(nb, name, text, value):
     ({"thresholds": "[1]"}, "thresholds"), ({"total_steps": "abc"}, "total_steps"),
     ({"total_steps": "1e400"}, "total_steps"), ({"total_steps": "2.5"}, "total_steps"),
     ({"jump_sigma": "1e400"}, "jump_sigma"), ({"jump_sigma": "nan"}, "jump_sigma"), ({"window": "none"}, "window"),
-    ({"log_paths": "[1, 2]"}, "log_paths"),
+    ({"compare_with": "[1, 2]"}, "compare_with"),
 ])
 def test_bad_values_are_refused_before_the_notebook_runs(tmp_path, params, named):
     with pytest.raises(NotebookError, match=f"'{named}'") as err:
