@@ -39,44 +39,65 @@ def _extrapolation(bs: np.ndarray, bv: np.ndarray, as_: np.ndarray, m: int) -> n
     return v2 + drift * (as_ - c2)
 
 
+MIN_BACKTESTS = 3  # positions before a resume where the extrapolation is tested against what was logged
+
+
+def backtest_errors(bs: np.ndarray, bv: np.ndarray, m: int, k: int) -> np.ndarray:
+    """Error of the extrapolation at the last 2m positions j before the resume that have two blocks
+    of m entries before them: median(logged - predicted) over the k entries from j, as at the
+    resume (the nearest positions: a loss curves less there than early in a long window)."""
+    last = bv.size - k
+    return np.array([float(np.median(bv[j:j + k] - _extrapolation(bs[:j], bv[:j], bs[j:j + k], m)))
+                     for j in range(max(2 * m, last - 2 * m + 1), last + 1)])
+
+
+def entries_needed(after_points: int, n_after: int, min_points: int = 5) -> int:
+    """Entries before a resume a verdict needs: two blocks of after_points to extrapolate with a
+    drift, then MIN_BACKTESTS positions to measure how well that extrapolation predicts k entries."""
+    k = max(1, min(after_points, n_after))
+    return max(min_points, 2 * after_points + k + MIN_BACKTESTS - 1)
+
+
 def continuity(before_steps: np.ndarray, before: np.ndarray, after_steps: np.ndarray, after: np.ndarray,
                *, jump_sigma: float, min_rel: float = 0.0, min_points: int = 5,
                after_points: int = 5) -> dict[str, Any]:
-    """Shift across a resume in units of the noise of the window before.
+    """Shift across a resume in units of the error with which the curve before predicts it.
 
-    The entries before are extrapolated locally to the first `after_points` entries after the
-    resume (``_extrapolation``), so a curving loss or a decaying LR is followed rather than called
-    a jump. The shift is median(after - prediction); the noise combines the point-to-point noise of
-    the window before (``point_noise``) with the error of the same extrapolation on the last block
-    before the resume (a back-test). A "jump" needs |shift| > jump_sigma x noise and also
-    > min_rel x |median before|, so that an almost noiseless curve (5-decimal prints) is not
-    called discontinuous for a hair.
+    The entries before are extrapolated locally to the first k = min(after_points, entries after)
+    entries after the resume (``_extrapolation``), so a curving loss or a decaying LR is followed
+    rather than called a jump. The shift is median(after - prediction). Its yardstick is measured,
+    not assumed: the same extrapolation is back-tested at every position of the window before that
+    has two blocks before it, and the root mean square of those errors (trend, curvature and noise
+    of this very series) is combined with the point-to-point noise (``point_noise``). Too few
+    entries before to extrapolate with a drift and back-test it at MIN_BACKTESTS positions is
+    "insufficient data": a short or smooth segment's second differences alone say nothing about
+    how far its trend carries (an exact resume of a 12-step run was called a +57 sigma jump). A
+    "jump" needs |shift| > jump_sigma x noise and also > min_rel x |median before|, so that an
+    almost noiseless curve (5-decimal prints) is not called discontinuous for a hair.
     """
     b_ok, a_ok = np.isfinite(before), np.isfinite(after)
     bs, bv, as_, av = before_steps[b_ok], before[b_ok], after_steps[a_ok], after[a_ok]
-    as_, av = as_[:after_points], av[:after_points]
-    if bv.size < min_points or av.size < 1:
+    m = after_points
+    as_, av = as_[:m], av[:m]
+    need = entries_needed(m, av.size, min_points)
+    if bv.size < need or av.size < 1:
         return {"verdict": "insufficient data", "shift": None, "noise": None, "shift_sigma": None,
-                "n_before": int(bv.size), "n_after": int(av.size)}
-    pred_a = _extrapolation(bs, bv, as_, after_points)
-    noise = point_noise(bv)
-    # how well the same extrapolation predicted the last block before the resume: a loss whose
-    # curve bends fast (a short run) earns a wider tolerance than a steady one
-    backtest = 0.0
-    if bv.size >= 3 * after_points:
-        m = after_points
-        backtest = abs(float(np.median(bv[-m:] - _extrapolation(bs[:-m], bv[:-m], bs[-m:], m))))
-    noise = float(np.hypot(noise, backtest))
+                "n_before": int(bv.size), "n_after": int(av.size), "needed_before": need}
+    pred_a = _extrapolation(bs, bv, as_, m)
+    errors = backtest_errors(bs, bv, m, av.size)
+    backtest = float(np.sqrt(np.mean(errors ** 2)))
+    noise = float(np.hypot(point_noise(bv), backtest))
     shift = float(np.median(av - pred_a))
     level = float(abs(np.median(bv)))
     if abs(shift) <= 1e-9 * level:  # floating-point residue of an exactly followed curve
         shift = 0.0
     if noise > 0:
         z = shift / noise
-    else:  # noiseless window (e.g. frozen logvar): any change at all is a jump
+    else:  # noiseless and exactly predicted (e.g. frozen logvar): any change at all is a jump
         z = 0.0 if shift == 0 else float("inf") * np.sign(shift)
     rel = shift / level if level > 0 else None
     big = abs(shift) > min_rel * level
     verdict = "jump" if abs(z) > jump_sigma and big else "continuous"
     return {"verdict": verdict, "shift": shift, "noise": noise, "shift_sigma": float(z), "relative_shift": rel,
-            "extrapolation_error": backtest, "n_before": int(bv.size), "n_after": int(av.size)}
+            "extrapolation_error": backtest, "backtests": int(errors.size), "n_before": int(bv.size),
+            "n_after": int(av.size)}

@@ -16,6 +16,7 @@ from ..vocabulary import (
     D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LR, NLL_LOSS, REC_LOSS,
     TOTAL_LOSS,
 )
+from .thresholds import THRESHOLD_RANGES, checked_threshold
 
 # Columns of Run.df that are bookkeeping, not metrics.
 META_COLUMNS = ("step", "time", "file", "segment", "line", "phase", "launch", "kind")
@@ -299,15 +300,18 @@ def spikes(values: np.ndarray, *, k: float, half_window: int) -> tuple[np.ndarra
 
 
 def point_noise(values: np.ndarray) -> float:
-    """Robust point-to-point noise: 1.4826 x MAD of second differences / sqrt(6).
+    """Robust point-to-point noise: 1.4826 x MAD of second differences / sqrt(6); NaN (unknown)
+    with fewer than two second differences, never 0 for lack of data.
 
     Second differences cancel a local trend and most of its curvature, so a falling, curving loss
-    is not mistaken for a noisy one (the scatter around a straight-line fit over a curve would be)."""
+    is not mistaken for a noisy one (the scatter around a straight-line fit over a curve would be).
+    For the same reason it says nothing about how far a trend carries: ``continuity`` measures that
+    by back-testing its extrapolation instead."""
     v = np.asarray(values, dtype=float)
     d2 = v[2:] - 2.0 * v[1:-1] + v[:-2]
     d2 = d2[np.isfinite(d2)]
     if d2.size < 2:
-        return 0.0
+        return float("nan")
     return float(np.median(np.abs(d2 - np.median(d2)))) * MAD_TO_STD / np.sqrt(6.0)
 
 
@@ -337,6 +341,10 @@ class Thresholds:
     disc_weight: float | None = None  # override the config's lossconfig.disc_weight
     kl_weight: float | None = None  # override the config's lossconfig.kl_weight
 
+    def __post_init__(self) -> None:
+        for name in THRESHOLD_RANGES:  # an impossible value is refused here, not met later as nonsense
+            setattr(self, name, checked_threshold(name, getattr(self, name)))
+
     @classmethod
     def from_kwargs(cls, **kw: Any) -> "Thresholds":
         """Build from keyword arguments, refusing unknown names with the list of valid ones."""
@@ -345,3 +353,4 @@ class Thresholds:
         if bad:
             raise AnalysisError(f"unknown analysis threshold(s) {bad}; valid names: {sorted(valid)}")
         return cls(**kw)
+

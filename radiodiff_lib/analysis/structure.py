@@ -4,6 +4,7 @@ Pure functions of a Run's fields (df, superseded, segments, config); no file rea
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,14 +29,16 @@ def cfg_get(config: dict | None, dotted: str, default: Any = None) -> Any:
 
 
 def cfg_float(config: dict | None, dotted: str, default: float | None = None) -> float | None:
-    """A numeric config value; YAML 1.1 leaves '5e-6' a string, so strings are converted too."""
+    """A finite numeric config value; YAML 1.1 leaves '5e-6' a string, so strings are converted too.
+    A config from a log may hold anything: nan, inf or an integer no float holds count as absent."""
     v = cfg_get(config, dotted)
     if v is None or isinstance(v, bool):
         return default
     try:
-        return float(v)
-    except (TypeError, ValueError):
+        x = float(v)
+    except (TypeError, ValueError, OverflowError):
         return default
+    return x if math.isfinite(x) else default
 
 
 def metric_columns(df: pd.DataFrame, meta: tuple[str, ...]) -> list[str]:

@@ -14,13 +14,37 @@ import pandas as pd
 from ..vocabulary import PHASES
 
 NAT = np.datetime64("NaT", "ns")
+MAX_STEP = int(np.iinfo(np.int64).max)  # steps are stored as int64: a larger one is not a step
+_NS_SECONDS = 9.2e9  # seconds around 1970 that datetime64[ns] holds (9.22e9), with months to spare
+
+
+def step_of(value: Any) -> int | None:
+    """A logged step (an int, or a float holding a whole number) in 0..MAX_STEP, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float):
+        if not (value.is_integer() and 0 <= value <= MAX_STEP):  # False for nan and inf too
+            return None
+        value = int(value)
+    return value if 0 <= value <= MAX_STEP else None
+
+
+def digits_step(text: str) -> int | None:
+    """The step printed as ``text`` when it is ASCII digits and fits int64, else None."""
+    if not (text.isdigit() and text.isascii()) or (len(text) >= 19 and int(text) > MAX_STEP):
+        return None
+    return int(text)
 
 
 def unix_to_local(seconds: float) -> np.datetime64:
-    """Unix time -> naive local datetime64, the clock Python logging's asctime prints."""
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+    """Unix time -> naive local datetime64, the clock Python logging's asctime prints (NaT when
+    datetime64[ns] cannot hold it: about 1678..2262; numpy would silently wrap it around)."""
+    if not -_NS_SECONDS < seconds < _NS_SECONDS:  # False for nan too
         return NAT
-    return np.datetime64(datetime.fromtimestamp(seconds), "ns")
+    try:
+        return np.datetime64(datetime.fromtimestamp(seconds), "ns")
+    except (OverflowError, OSError, ValueError):
+        return NAT
 
 
 class ColumnStore:

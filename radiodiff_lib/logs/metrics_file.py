@@ -3,8 +3,12 @@
 Records: ``launch`` (starts a segment, carries the config and ``start_step``), ``rewind`` (the
 launch replaces earlier rows from ``to_step`` on), ``step`` (one row; every key other than
 kind/launch/time/step/phase is a metric under its RadioDiff name). A line that is not a JSON
-object, or a record of an unknown kind, is skipped and counted; a step record with a value that
-is not a number keeps its other values and the bad key is counted as ``non-numeric value``.
+object (or one nested too deeply for the decoder), a record of an unknown kind, a launch number
+that is not an int or a string, a step that is not a whole number in 0..int64, or a rewind to
+such a step is skipped and counted with its reason (a negative step would otherwise look like a
+restart and set the launch's rows aside). A step record with a value that is not a number, or one
+no float holds (``1e400`` reads as inf and is kept; a 400-digit integer is not), keeps its other
+values and the bad key is counted as ``non-numeric value`` / ``value out of range``.
 """
 from __future__ import annotations
 
@@ -14,10 +18,13 @@ import re
 import numpy as np
 
 from ..vocabulary import PHASES, RECORD_FIELDS, RECORD_LAUNCH, RECORD_REWIND, RECORD_STEP
-from .columns import NAT, batch_from_columns, metric_columns, unix_to_local
+from .columns import NAT, batch_from_columns, metric_columns, step_of, unix_to_local
 from .events import Event, SegmentInfo
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+_FLOAT_MAX = int(np.finfo(np.float64).max)
 
 
 def _is_metric_key(key: str) -> bool:
@@ -95,6 +102,9 @@ class MetricsParser:
         except ValueError:
             self.skipped.append((ln, "cut-off line" if cut else "not JSON", line))
             return None
+        except RecursionError:  # the decoder recurses once per nesting level
+            self.skipped.append((ln, "nested too deeply", line))
+            return None
         if not isinstance(rec, dict):
             self.skipped.append((ln, "unknown record", line))
             return None
@@ -102,13 +112,21 @@ class MetricsParser:
 
     def _take(self, rec: dict, ln: int, line: str) -> None:
         """Dispatch one record by its kind."""
-        kind = rec.get("kind")
-        if kind == RECORD_LAUNCH:
+        kind, launch = rec.get("kind"), rec.get("launch")
+        if launch is not None and (isinstance(launch, bool) or not isinstance(launch, (int, str))):
+            self.skipped.append((ln, "unusable launch number", line))  # e.g. a list: no dict key
+        elif kind == RECORD_LAUNCH:
             self._launch(rec)
         elif kind == RECORD_REWIND:
             self._rewind(rec, ln, line)
-        elif kind == RECORD_STEP and isinstance(rec.get("step"), int):
-            self._step(rec, ln)
+        elif kind == RECORD_STEP:
+            step = step_of(rec.get("step"))
+            if step is None:
+                number = isinstance(rec.get("step"), (int, float)) and not isinstance(rec.get("step"), bool)
+                self.skipped.append((ln, "step out of range" if number else "step not a number", line))
+            else:
+                rec["step"] = step
+                self._step(rec, ln)
         else:
             self.skipped.append((ln, "unknown record", line))
 
@@ -121,23 +139,22 @@ class MetricsParser:
     def _launch(self, rec: dict) -> None:
         self._flush()
         config = rec.get("config") if isinstance(rec.get("config"), dict) else None
-        start = rec.get("start_step")
-        info, _ = self._open(rec.get("launch"), _unix_to_dt(rec.get("time")), config,
-                             int(start) if isinstance(start, (int, float)) else None)
+        info, _ = self._open(rec.get("launch"), _unix_to_dt(rec.get("time")), config, step_of(rec.get("start_step")))
         self._events.append(Event("segment", segment=info))
-        total = (config or {}).get("trainer", {}).get("train_num_steps") if config else None
-        if isinstance(total, int):
+        trainer = config.get("trainer") if config else None
+        total = step_of(trainer.get("train_num_steps")) if isinstance(trainer, dict) else None
+        if total:
             self.total_steps = info.total_steps = total
 
     def _rewind(self, rec: dict, ln: int, line: str) -> None:
         self._flush()
-        to = rec.get("to_step")
+        to = step_of(rec.get("to_step"))
         info = self.launches.get(rec.get("launch"), self.current)
-        if info is None or not isinstance(to, (int, float)):
+        if info is None or to is None:
             self.skipped.append((ln, "unusable rewind record", line))
             return
         if info.rewind_to is None or to < info.rewind_to:
-            info.rewind_to = int(to)
+            info.rewind_to = to
         self._events.append(Event("segment", segment=info))  # re-announce: the stitcher re-places it
 
     def _step(self, rec: dict, ln: int) -> None:
@@ -154,10 +171,14 @@ class MetricsParser:
             self._events.append(Event("segment", segment=info))
         self.last_step = step
         rec["_line"] = ln
-        for key, value in rec.items():
-            if not _is_metric_key(key) or value is None or _is_number(value):
+        for key, value in list(rec.items()):
+            if not _is_metric_key(key) or value is None:
                 continue
-            self.skipped.append((ln, "non-numeric value", f"{key}: {value!r}"))
+            if not _is_number(value):
+                self.skipped.append((ln, "non-numeric value", f"{key}: {value!r}"))
+            elif isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+                self.skipped.append((ln, "value out of range", f"{key}: {str(value)[:40]}..."))
+                del rec[key]  # no float holds it
         self._rows.append(rec)
         self.step_lines += 1
 

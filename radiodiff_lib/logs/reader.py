@@ -36,6 +36,7 @@ from typing import Iterable
 import pandas as pd
 
 from ..errors import LogFormatError
+from .columns import MAX_STEP
 from .merge import merge_segments
 from .metrics_file import MetricsParser
 from .sources import KIND_EVENTS, LeftOut, check_source, discover, kind_of, roles
@@ -303,10 +304,10 @@ def _launch_table(segs) -> pd.DataFrame:
 
 def _total_steps(config: dict | None) -> int | None:
     try:
-        value = config["trainer"]["train_num_steps"]  # type: ignore[index]
-        return int(value)
-    except (TypeError, KeyError, ValueError):
+        value = int(config["trainer"]["train_num_steps"])  # type: ignore[index]
+    except (TypeError, KeyError, ValueError, OverflowError):  # absent, not a number, inf
         return None
+    return value if 0 < value <= MAX_STEP else None
 
 
 def read_run(paths, total_steps: int | None = None, *, strict: bool = False, source: str = "all") -> Run:

@@ -4,7 +4,7 @@ A step line is ``[<asctime> ][Train Step] <step>/<total>: <key>: <value>, <key>:
 Grammar accepted (anything else is skipped and counted with a reason):
 - the text before ``[Train Step] `` is empty or a ``logging`` asctime (``%Y-%m-%d %H:%M:%S,%f``);
   a ``\\r`` inside it (a progress bar printed on the same terminal line) is cut off first;
-- ``<step>`` is ASCII digits; keys match ``[A-Za-z_][A-Za-z0-9_./-]*`` and are unique within the
+- ``<step>`` is ASCII digits (a step above int64 is skipped as ``step out of range``); keys match ``[A-Za-z_][A-Za-z0-9_./-]*`` and are unique within the
   line; every value is something Python's ``float`` reads (``-2292.09155``, ``nan``, ``inf``,
   ``1.2345678e+03``), so ``{:.5f}`` (RadioDiff) and ``{:.8g}`` (ours) both read back exactly;
 - the line ends with ``", "`` (or ``","``). One that does not was cut off: at the end of the data
@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 
 from ..vocabulary import LR, LR_DISC, STEP_MARK
-from .columns import NAT
+from .columns import NAT, digits_step
 from .events import Event, SegmentInfo
 from .text_bulk import feed_blocks
 from .text_lines import SlowPath, classify_foreign, parse_config_text, parse_timestamp
@@ -274,6 +274,9 @@ class TextLogParser:
         if parse_timestamp(line[:i]) is None:
             self.skipped.append((ln, "unrecognised prefix", line))
             return None
+        if digits_step(step_s) is None:  # digits, but more than int64 holds
+            self.skipped.append((ln, "step out of range", line))
+            return None
         return sid, payload
 
     def _shape_of(self, body: str) -> int:
@@ -299,9 +302,9 @@ class TextLogParser:
         carry = rows.carry_out(self, *cur)
         # state for the next chunk (only now: the bulk steps may still send us to the slow path)
         self.step_lines += rows.lines_used()
-        total = prev_head.partition("/")[2] if prev_head else ""
-        if total.isdigit() and total.isascii():
-            self.total_steps = int(total)
+        total = digits_step(prev_head.partition("/")[2]) if prev_head else None
+        if total is not None:
+            self.total_steps = total
         self.seg_rows = seg_rows
         self.prev = (prev_head, prev_body) if prev_head is not None else None
         self.carry = carry
@@ -309,8 +312,8 @@ class TextLogParser:
 
 
 def _step_number(head: str) -> int:
-    """The step of a ``<step>/<total>`` head (fast mode: SlowPath when it is not ASCII digits)."""
-    step_s = head.partition("/")[0]
-    if not (step_s.isdigit() and step_s.isascii()):
+    """The step of a ``<step>/<total>`` head (fast mode: SlowPath unless ASCII digits that fit int64)."""
+    step = digits_step(head.partition("/")[0])
+    if step is None:
         raise SlowPath
-    return int(step_s)
+    return step

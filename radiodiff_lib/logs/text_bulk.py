@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..vocabulary import STEP_MARK
-from .columns import batch_from_columns
+from .columns import batch_from_columns, digits_step
 from .events import Event
 from .text_lines import TEMPLATE, SlowPath, strict_asctime
 from .text_rows import Carry
@@ -290,8 +290,8 @@ def _row_steps(row_heads: list[str]) -> np.ndarray:
             map(len, step_s), np.int64, m) + np.fromiter(map(len, parts[1::2]), np.int64, m)).any():
         step_s = [h.partition("/")[0] for h in row_heads]  # a head with no or several "/"
     digits = "".join(step_s)
-    if "" in step_s or not (digits.isdigit() and digits.isascii()):
-        raise SlowPath
+    if "" in step_s or not (digits.isdigit() and digits.isascii()) or max(map(len, step_s)) > 18:
+        raise SlowPath  # (19 digits or more may not fit int64: the line pass checks each)
     return np.fromiter(map(int, step_s), np.int64, m)
 
 
@@ -327,8 +327,8 @@ def _leave_state(p, block: list[str], shapes: list[Shape], head: np.ndarray, pid
     p.carry = Carry(head[last], int(steps[-1]), int(row_sig[last]), block[last][:_PREFIX], first_line + last, entries)
     end = block[-1]
     p.prev = (head[-1], end[end.find(": ", _HEAD) + 2:-2])
-    total = head[-1].partition("/")[2]
-    if total.isdigit() and total.isascii():
-        p.total_steps = int(total)
+    total = digits_step(head[-1].partition("/")[2])
+    if total is not None:
+        p.total_steps = total
     p.seg_rows += len(steps)
     p.step_lines += len(block)

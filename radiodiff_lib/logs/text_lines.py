@@ -22,9 +22,11 @@ def parse_timestamp(text: str) -> np.datetime64 | None:
     if not text:
         return NAT
     try:
-        return np.datetime64(datetime.strptime(text, TS_FMT), "ns")
+        when = datetime.strptime(text, TS_FMT)
     except ValueError:
         return None
+    # years datetime64[ns] holds (numpy wraps others around silently); the bulk pass takes the same
+    return np.datetime64(when, "ns") if 1900 <= when.year <= 2200 else None
 
 
 def _literal(node: ast.AST, source: str):
@@ -50,11 +52,11 @@ def parse_config_text(message: str) -> dict | None:
     """The config dict from a line's message (a Python dict repr), or None when it is not one."""
     try:
         tree = ast.parse(message.strip(), mode="eval")
-    except (SyntaxError, ValueError):
+        if not isinstance(tree.body, ast.Dict):
+            return None
+        value = _literal(tree.body, message.strip())
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # not Python, or nested too deeply
         return None
-    if not isinstance(tree.body, ast.Dict):
-        return None
-    value = _literal(tree.body, message.strip())
     return value if isinstance(value, dict) else None
 
 

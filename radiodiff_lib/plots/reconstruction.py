@@ -42,14 +42,14 @@ def examples_figure(result: EvalResult) -> Figure:
             _outline(ax, e.buildings, color)
             ax.set_xticks([])
             ax.set_yticks([])
-        row[0].set_ylabel(f"{e.label}\n{e.name}", fontsize=9)
+        row[0].set_ylabel(f"{e.label}\n{e.name}", fontsize=9, parse_math=False)  # a file name: data
         row[0].set_title("input", fontsize=9)
         row[1].set_title(f"reconstruction (NMSE {e.nmse:.3g}, street {e.nmse_street:.3g})", fontsize=9)
         row[2].set_title(f"|error| (max {float(e.error.max()):.3g})", fontsize=9)
     fig.colorbar(im_in, ax=axes[:, :2], shrink=0.8, fraction=0.04, label="gain [0, 1]")
     fig.colorbar(im_err, ax=axes[:, 2], shrink=0.8, fraction=0.08, label="absolute error")
     fig.suptitle(f"{result.checkpoint}: best / median / worst of {result.n_maps} maps by NMSE "
-                 "(outlines: buildings)", fontsize=10)
+                 "(outlines: buildings)", fontsize=10, parse_math=False)  # a path: data, not mathtext
     return fig
 
 

@@ -46,7 +46,9 @@ SUPERSEDED_COLOR = "0.55"
 
 RC = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "xtick.labelsize": 9, "ytick.labelsize": 9,
       "legend.fontsize": 8.5, "figure.dpi": 100, "savefig.dpi": 100, "axes.grid": True, "grid.alpha": 0.35,
-      "figure.constrained_layout.use": True}
+      "figure.constrained_layout.use": True,
+      # titles and legends show metric names from the log: data, never mathtext ('$' in a name is a '$')
+      "text.parse_math": False}
 
 
 def color_of(name: str) -> Any:

@@ -1,7 +1,7 @@
 """Markdown for a comparison of runs and for what a run was read from (sources, second stage).
 
-Every run label, path, metric name, config key and value is data: escaped (``text.esc``) wherever it
-is shown, so a label like ``<b>`` or ``*x*`` appears as written and never becomes markup.
+Every run label, path, metric name, config key and value is data: escaped (``report.markdown``)
+wherever it is shown, so a label like ``<b>`` or ``*x*`` appears as written and never becomes markup.
 """
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from typing import Any
 from IPython.display import Markdown
 
 from ..formatting import num
+from . import markdown as md
 from . import text
+from .markdown import Md
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
-def cell(value: Any) -> str:
-    """A value for a ``text.table`` cell: escaped Markdown (``table`` itself escapes the pipes)."""
-    return text.esc(str(value)).replace("\\|", "|")
+def cell(value: Any) -> Md:
+    """A value as escaped Markdown text, for a ``text.table`` cell or a sentence."""
+    return md.text(value)
 
 
 def _value(v: Any) -> str:
@@ -49,10 +51,10 @@ def verdicts(c: Any) -> Markdown:
     for name, v in c.metrics.items():
         shared = f"{v.shared_steps[0]} .. {v.shared_steps[1]}" if v.shared_steps else "none"
         why = cell(v.evidence.get("reason", "")) if v.verdict == "not comparable" else ""
-        rows.append([cell(name), shared, " / ".join(num(x, ".5g") for x in v.latest), f"**{cell(v.verdict)}** {why}",
+        rows.append([cell(name), shared, " / ".join(num(x, ".5g") for x in v.latest), Md(f"**{cell(v.verdict)}** {why}"),
                      num(v.ratio, ".3g")])
     labels = " / ".join(cell(x) for x in c.labels)
-    return Markdown(text.table(["metric", "shared steps", f"latest ({labels})", "verdict", "ratio lowest / next"], rows)
+    return Markdown(text.table(["metric", "shared steps", Md(f"latest ({labels})"), "verdict", "ratio lowest / next"], rows)
                     + "\n\nOn the steps all runs logged, each run's value is the mean of its means over 20 equal "
                     "step bins (fewer when a run has few entries), so different logging frequencies weigh alike. "
                     "A run is *lower* when it is below every other by more than 3 combined noise units (each run's "
@@ -71,7 +73,7 @@ def statistics(c: Any, names: list[str]) -> Markdown:
                 continue
             window = f"{num(m.window_mean, '.4g')} ± {num(m.window_sigma, '.2g')}" if m.window_mean is not None else "-"
             rows.append([cell(name), cell(e.label), f"{num(m.latest)} @ {m.latest_step}", num(m.min, ".4g"), window,
-                         f"**{m.status}**"])
+                         md.bold(m.status)])
     return Markdown(text.table(["metric", "run", "latest @ step", "min", "window mean ± spread", "status"], rows))
 
 
@@ -84,7 +86,7 @@ def diagnostics(c: Any) -> Markdown:
     if not found:
         return Markdown("No diagnostic rule fired in any run.")
     order = sorted(found, key=lambda k: min(SEVERITY_ORDER.get(s, 3) for s in found[k].values()))
-    rows = [[f"`{k}`"] + [found[k].get(e.label, "-") for e in c.entries] for k in order]
+    rows = [[md.code(k)] + [found[k].get(e.label, "-") for e in c.entries] for k in order]
     return Markdown(text.table(["diagnostic"] + [cell(x) for x in c.labels], rows)
                     + "\n\nEach run's own report (`radiodiff report analyze`) has the sentence and the evidence.")
 

@@ -5,6 +5,7 @@ analysed, and the runs are compared again (``analysis.compare_entries``) before 
 """
 from __future__ import annotations
 
+import html
 import threading
 import time
 from pathlib import Path
@@ -90,8 +91,8 @@ class CompareExplorer(LiveRefresh):
                 keep = self.metric.value if self.metric.value in names else names[0]
                 self.metric.options = names
                 self.metric.value = keep
-        self.status.value = f"{len(entries)} runs read at {time.strftime('%H:%M:%S')}" + (
-            f"; not read: {'; '.join(failed)}" if failed else "")
+        self.status.value = html.escape(f"{len(entries)} runs read at {time.strftime('%H:%M:%S')}" + (
+            f"; not read: {'; '.join(failed)}" if failed else ""))  # file names and messages: data, not HTML
         self.redraw()
 
     def redraw(self) -> None:

@@ -4,15 +4,25 @@ nbconvert's lab template loads require.js, MathJax, mermaid and the widget rende
 CDNs. A report must open offline, so the template below blanks those blocks, widget state and
 widget views are dropped (their figures never survive a static export anyway), and the result is
 checked for any remaining network load.
+
+A report is shared, so opening one must never run code. Names from a log enter its Markdown
+escaped (``report.markdown``); behind that, the export sanitises every Markdown and HTML output
+with nbconvert's ``sanitize_html`` option and our allow-list (``clean_html``: text, headings,
+lists, tables, code; no script, event handler, ``javascript:`` URL, image, svg, iframe, object,
+embed or form), and the page is then checked for anything that could still run (``script_risks``).
+The report needs no script of its own: its figures are PNGs embedded by the template.
 """
 from __future__ import annotations
 
 import copy
 import re
 import shutil
+from html.parser import HTMLParser
 from pathlib import Path
 
+import bleach
 import nbformat
+from bleach.css_sanitizer import CSSSanitizer
 from jinja2 import DictLoader
 from nbconvert import HTMLExporter, MarkdownExporter
 
@@ -56,6 +66,56 @@ def external_loads(html: str) -> list[str]:
     return found
 
 
+# What Markdown and HTML outputs may keep: what Markdown renders to (nbconvert's mistune: headings with
+# their anchor links, pygments-highlighted code) and the <br> of the diagnostics list. Anything else
+# is escaped into visible text (bleach's strip=False), comments are dropped.
+ALLOWED_TAGS = frozenset({"a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "div", "dl", "dt",
+                          "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "kbd", "li", "ol", "p", "pre", "s",
+                          "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"})
+ALLOWED_ATTRIBUTES = {"*": ["class", "id", "title"], "a": ["href"], "th": ["style"], "td": ["style"]}
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})  # and relative links (#anchors)
+_CSS = CSSSanitizer(allowed_css_properties=["text-align"])  # a Markdown table's column alignment
+
+
+def clean_html(element: str | bytes) -> str:
+    """An HTML fragment with everything outside the allow-list escaped into text (the export's filter)."""
+    element = element.decode() if isinstance(element, bytes) else str(element)
+    return bleach.clean(element, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, protocols=ALLOWED_PROTOCOLS,
+                        strip=False, strip_comments=True, css_sanitizer=_CSS)
+
+
+# Elements that run code, load another document or submit data; a report has none of them.
+_RISKY_TAGS = frozenset({"script", "iframe", "frame", "frameset", "object", "embed", "applet", "svg", "math",
+                         "form", "input", "button", "base", "link", "portal", "template", "audio", "video"})
+_URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "xlink:href", "data", "poster", "srcset"})
+_FIGURE_URL = re.compile(r"data:image/(png|jpeg);base64,", re.IGNORECASE)
+
+
+class _RiskFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.risks: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in _RISKY_TAGS or (tag == "meta" and any(k == "http-equiv" for k, _ in attrs)):
+            self.risks.append(f"<{tag}>")
+        for name, value in attrs:
+            url = re.sub(r"[\x00-\x20]", "", value or "").lower()
+            if name.startswith("on"):
+                self.risks.append(f"<{tag} {name}>")
+            elif name in _URL_ATTRIBUTES and url.startswith(("javascript:", "vbscript:", "data:")) \
+                    and not (tag == "img" and name == "src" and _FIGURE_URL.match(url)):
+                self.risks.append(f"<{tag} {name}={url[:30]}>")
+
+
+def script_risks(html: str) -> list[str]:
+    """Every element, event handler or URL of a page that could run code (none in a report)."""
+    finder = _RiskFinder()
+    finder.feed(html)
+    finder.close()
+    return finder.risks
+
+
 def _for_export(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy without widget state, widget views and test records (none can render offline)."""
     nb = copy.deepcopy(nb)
@@ -82,6 +142,7 @@ def export_html(nb: nbformat.NotebookNode, path: Path, with_code: bool = False, 
         template_name="lab", extra_loaders=[DictLoader({"radiodiff_offline.html.j2": _OFFLINE_TEMPLATE})],
         template_file="radiodiff_offline.html.j2", exclude_input=not with_code,
         exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True,
+        sanitize_html=True, filters={"clean_html": clean_html},
     )
     nb = _for_export(nb)
     if title:
@@ -93,6 +154,10 @@ def export_html(nb: nbformat.NotebookNode, path: Path, with_code: bool = False, 
     if remaining:
         raise NotebookError(f"The HTML export of {path.name} would load {remaining[:3]} from the network; "
                             "report this: the offline template misses a block.")
+    risks = script_risks(html)
+    if risks:
+        raise NotebookError(f"The HTML export of {path.name} holds {sorted(set(risks))[:3]}, which could run code; "
+                            "nothing was written: report this, the sanitiser misses a case.")
     path.write_text(html, encoding="utf-8")
     return path
 

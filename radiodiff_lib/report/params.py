@@ -1,8 +1,14 @@
 """Notebook parameters: find a notebook by name, read its ``parameters`` cell, check and convert values.
 
-The ``parameters`` cell holds literals only (``name = <literal>  # comment``), so it is read with
-``ast`` and never executed here. Values given to :func:`validate_params` must name a parameter of
-that cell; with ``raw=True`` they are command-line strings converted to the type of the default.
+The ``parameters`` cell holds literals only (``name = <literal>  # comment``, or ``name: type =
+<literal>``), so it is read with ``ast`` and never executed here. Values given to
+:func:`validate_params` must name a parameter of that cell and have its type, which is the
+annotation when there is one (``total_steps: int | None = None``: a default of None says nothing
+about the type), else the type of the default. With ``raw=True`` they are command-line strings,
+converted to that type; either way a value of another type is refused before the notebook runs,
+in one line naming the parameter: ``-p interactive false`` is False, ``-p total_steps abc`` or
+``1e400`` and ``-p thresholds "{'spike_k': 'x'}"`` are errors. Booleans accept true/false, yes/no,
+on/off, 1/0 (any case); None is accepted where the type allows it (``none`` or ``null``).
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ if "jsonschema" not in sys.modules:
 import nbformat  # noqa: E402
 
 from ..errors import NotebookError
+from .param_types import BOOL_WORDS, TYPE_WORDS, ParamType, check_value, param_type, parse_bool, parse_number
 
 BUILTIN_NOTEBOOKS = ("train", "resume", "analyze", "compare")
 
@@ -57,6 +64,11 @@ def read_notebook(path: str | Path) -> nbformat.NotebookNode:
 
 def notebook_parameters(path: str | Path) -> dict[str, Any]:
     """Name -> default of the literals in the cell tagged ``parameters`` (in file order)."""
+    return {name: default for name, (default, _kind) in parameter_cell(path).items()}
+
+
+def parameter_cell(path: str | Path) -> dict[str, tuple[Any, "ParamType"]]:
+    """Name -> (default, type) of each line of the cell tagged ``parameters`` (in file order)."""
     nb = read_notebook(path)
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
@@ -68,19 +80,22 @@ def notebook_parameters(path: str | Path) -> dict[str, Any]:
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise NotebookError(f"{path}: the parameters cell is not valid Python (line {exc.lineno}): {exc.msg}") from exc
-    params: dict[str, Any] = {}
+    params: dict[str, tuple[Any, ParamType]] = {}
     for node in tree.body:
         if not (isinstance(node, (ast.Assign, ast.AnnAssign))):
             raise NotebookError(f"{path}: parameters cell line {node.lineno}: only `name = literal` lines are allowed.")
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         if len(targets) != 1 or not isinstance(targets[0], ast.Name) or node.value is None:
             raise NotebookError(f"{path}: parameters cell line {node.lineno}: assign one plain name per line.")
+        name = targets[0].id
         try:
-            params[targets[0].id] = ast.literal_eval(node.value)
+            default = ast.literal_eval(node.value)
         except ValueError as exc:
             raise NotebookError(
-                f"{path}: parameter '{targets[0].id}' (line {node.lineno}) is not a literal; the "
+                f"{path}: parameter '{name}' (line {node.lineno}) is not a literal; the "
                 "parameters cell must hold literals only (numbers, strings, lists, dicts, None).") from exc
+        annotation = node.annotation if isinstance(node, ast.AnnAssign) else None
+        params[name] = (default, param_type(default, annotation, f"{path}: parameter '{name}'"))
     return params
 
 
@@ -91,42 +106,32 @@ def _literal(text: str) -> Any:
         return text
 
 
-def convert_raw(name: str, text: str, default: Any) -> Any:
-    """Convert a command-line string to the type of the parameter's default."""
+def convert_raw(name: str, text: str, default: Any, kind: "ParamType | None" = None) -> Any:
+    """Convert a command-line string to the parameter's type (its annotation, else its default's)."""
+    kind = kind or param_type(default)
     lowered = text.strip().lower()
     if lowered in ("none", "null"):
-        return None
-    if isinstance(default, bool):
-        if lowered in ("true", "1", "yes", "on"):
-            return True
-        if lowered in ("false", "0", "no", "off"):
-            return False
-        raise NotebookError(f"Parameter '{name}' is a yes/no value: give true or false, not '{text}'.")
-    if isinstance(default, int):
-        try:
-            return int(text)
-        except ValueError:
-            raise NotebookError(f"Parameter '{name}' is a whole number: '{text}' is not one.") from None
-    if isinstance(default, float):
-        try:
-            return float(text)
-        except ValueError:
-            raise NotebookError(f"Parameter '{name}' is a number: '{text}' is not one.") from None
-    if isinstance(default, str):
+        return check_value(name, None, kind)
+    if kind.base is bool:
+        return parse_bool(text, name)
+    if kind.base in (int, float):
+        number = parse_number(text, kind.base)
+        if number is None:
+            raise NotebookError(f"Parameter '{name}' is {TYPE_WORDS[kind.base]}: '{text}' is not one.")
+        return check_value(name, number, kind)
+    if kind.base is str:
         if text.startswith("[") and isinstance(_literal(text), list):
             raise NotebookError(f"Parameter '{name}' takes one value, not a list: {text}")
         return text
-    if isinstance(default, (list, tuple)):
-        value = _literal(text)
-        # a bare word or path is a one-element list: `-p log_paths runs/x`
-        return list(value) if isinstance(value, (list, tuple)) else [value]
-    if isinstance(default, dict):
-        value = _literal(text)
+    value = _literal(text)
+    if kind.base is list:  # a bare word or path is a one-element list: `-p log_paths runs/x`
+        return check_value(name, list(value) if isinstance(value, (list, tuple)) else [value], kind)
+    if kind.base is dict:
         if not isinstance(value, dict):
             raise NotebookError(f"Parameter '{name}' is a mapping: give it as {{'key': value}}, not '{text}'.")
-        return value
-    # default None (or anything else): the literal if it reads as one, else the string
-    return _literal(text)
+        return check_value(name, value, kind)
+    # no type known (a None default without annotation): the literal if it reads as one, else the string
+    return BOOL_WORDS.get(lowered, value) if isinstance(value, str) else value
 
 
 def join_values(name: str, values: list[str]) -> str:
@@ -137,14 +142,15 @@ def join_values(name: str, values: list[str]) -> str:
 
 
 def validate_params(path: str | Path, params: dict[str, Any], raw: bool = False) -> dict[str, Any]:
-    """Check ``params`` against the notebook's parameters cell; convert CLI strings when ``raw``."""
-    defaults = notebook_parameters(path)
-    unknown = [name for name in params if name not in defaults]
+    """Check ``params`` against the notebook's parameters cell (names and types); convert CLI strings
+    when ``raw``. Every refusal is a NotebookError naming the parameter, before anything runs."""
+    cell = parameter_cell(path)
+    unknown = [name for name in params if name not in cell]
     if unknown:
-        valid = ", ".join(f"{k} (default {v!r})" for k, v in defaults.items())
+        valid = ", ".join(f"{k} (default {v!r})" for k, (v, _) in cell.items())
         raise NotebookError(
             f"Unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for "
             f"{path}. Valid parameters: {valid}.")
-    if not raw:
-        return dict(params)
-    return {name: convert_raw(name, str(value), defaults[name]) for name, value in params.items()}
+    if raw:
+        return {name: convert_raw(name, str(value), cell[name][0], cell[name][1]) for name, value in params.items()}
+    return {name: check_value(name, value, cell[name][1]) for name, value in params.items()}

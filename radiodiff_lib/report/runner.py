@@ -9,6 +9,7 @@ The kernel gets ``RADIODIFF_HEADLESS=1`` so the notebooks draw plain figures ins
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -105,13 +106,24 @@ def _failure(exc: Exception, notebook: Path, out: Path) -> NotebookError:
                          f"  partly executed notebook (open it to see the whole traceback): {out}")
 
 
+class _KnownParameters(logging.Filter):
+    """Drops papermill's "Passed unknown parameter" warning: validate_params checked every name against
+    the same cell, and papermill's own reading of it skips annotated lines (``name: int | None = ...``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Passed unknown parameter")
+
+
 def execute_notebook(source: Path, out: Path, params: dict[str, Any], cwd: str | Path | None = None) -> None:
     """Execute ``source`` with papermill into ``out`` (kept, partly executed, when a cell fails)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     kernel = ensure_kernel()
-    with _kernel_environment():
+    known = _KnownParameters()
+    logging.getLogger("papermill").addFilter(known)
+    with _kernel_environment(), contextlib.ExitStack() as stack:
+        stack.callback(logging.getLogger("papermill").removeFilter, known)
         try:
             papermill.execute_notebook(str(source), str(out), parameters=params, kernel_name=kernel,
                                        cwd=str(cwd or os.getcwd()), progress_bar=False, log_output=False,

@@ -16,6 +16,7 @@ from ..evaluation import evaluate_checkpoint
 from ..logs import read_run
 from ..vocabulary import STAGE_LDM
 from . import compare_text, text
+from . import markdown as md
 from .figures import record, show_figure
 from .widgets import explorer, resume_picker
 
@@ -41,7 +42,7 @@ def losses(run: Any, analysis: Any, smoothing: float = 0.6, interactive: bool = 
     else:
         explore_note(interactive)
     for i, name in enumerate(analysis.metrics, 1):
-        display(Markdown(f"### {section}.{i} `{name}`"))
+        display(Markdown(f"### {section}.{i} {md.code(name)}"))
         if not interactive:
             show_figure(plots.metric_figure(run, analysis, name, smoothing=smoothing))
         display(text.metric_text(analysis, name))

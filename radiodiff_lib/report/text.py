@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 from IPython.display import Markdown
 
 from ..formatting import duration, num, pct
+from . import markdown as md
+from .markdown import Md, table
 from ..vocabulary import (
     D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LR, NLL_LOSS, REC_LOSS,
     TOTAL_LOSS,
@@ -58,26 +60,15 @@ DIAGNOSTIC_METRICS = {
 SEVERITY_MARK = {"critical": "CRITICAL", "warning": "WARNING", "info": "info"}
 
 
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*_[]<>|`"})
-
-
-def esc(sentence: str) -> str:
-    """A sentence from the analysis as literal Markdown text (d_weight*disc_factor*g_loss stays as written)."""
-    return str(sentence).translate(_MD_SPECIAL)
-
-
-def table(headers: list[str], rows: Iterable[Iterable[Any]]) -> str:
-    """A Markdown pipe table (pipes in cells escaped)."""
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
-    return "\n".join(lines)
+# A sentence of the analysis quotes names from the log: it is data, shown as literal text
+# (d_weight*disc_factor*g_loss stays as written). Every name, path and value below goes through
+# report.markdown the same way; ``table`` escapes any cell the report did not mark as its own Markdown.
+esc = md.text
 
 
 def title(run: Any, analysis: Any) -> Markdown:
     """What the report read: sources, logged steps, segments."""
-    sources = ", ".join(f"`{s}`" for s in run.sources) or "(no source)"
+    sources = ", ".join(md.code(s) for s in run.sources) or "(no source)"
     return Markdown(f"**Run:** {sources}: {analysis.entries} logged steps from step {analysis.first_step} to "
                     f"{analysis.latest_step}, {analysis.segments} launch segment(s).")
 
@@ -95,9 +86,9 @@ def key_statistics(analysis: Any) -> Markdown:
         trend = f"{t.slope_per_1k_steps:+.3g}/1k (p={t.p_value:.2g})" if t is not None else "-"
         window = (f"{num(m.window_mean, '.4g')} ± {num(m.window_sigma, '.2g')}"
                   if m.window_mean is not None else "-")
-        rows.append([f"`{name}`", f"{num(m.latest)} @ {m.latest_step}", num(m.first), f"{num(m.min, '.4g')} .. "
+        rows.append([md.code(name), f"{num(m.latest)} @ {m.latest_step}", num(m.first), f"{num(m.min, '.4g')} .. "
                      f"{num(m.max, '.4g')}", num(m.change_pct, "+.1f") if m.change_pct is not None else "-",
-                     window, trend, f"**{m.status}**"])
+                     window, trend, md.bold(m.status)])
     text = table(["metric", "latest @ step", "first", "range", "change %", "window mean ± spread", "slope", "status"],
                  rows)
     return Markdown(text + f"\n\nThe window is the last {analysis.thresholds.window} logged entries (all of them when "
@@ -113,7 +104,7 @@ def progress(analysis: Any) -> Markdown:
     """How far the run is, how fast, and how many launches and resumes it took."""
     a = analysis
     total = f"{a.total_steps} (from the {a.total_steps_source})" if a.total_steps else \
-        "unknown: give `total_steps` (the log's config has no train_num_steps)"
+        Md("unknown: give `total_steps` (the log's config has no train_num_steps)")
     rows = [["logged steps analysed", a.entries], ["steps", f"{a.first_step} .. {a.latest_step}"],
             ["train_num_steps", total], ["progress", pct(a.progress)],
             ["speed", f"{a.steps_per_hour:,.0f} steps/hour" if a.steps_per_hour else "unknown"],
@@ -122,7 +113,7 @@ def progress(analysis: Any) -> Markdown:
             ["superseded rows (re-logged by a later launch)", a.superseded_rows]]
     verdicts = [f"step {r.step}: " + (", ".join(sorted(set(r.continuity.values()))) or "no verdict")
                 for r in a.resumes]
-    tail = ("\n\nResume verdicts: " + "; ".join(verdicts) + ".") if verdicts else "\n\nThe log holds a single launch: no resume."
+    tail = ("\n\nResume verdicts: " + "; ".join(map(md.text, verdicts)) + ".") if verdicts else "\n\nThe log holds a single launch: no resume."
     return Markdown(table(["", "value"], rows) + tail)
 
 
@@ -133,12 +124,12 @@ def resume_text(analysis: Any, index: int) -> Markdown:
               "earlier values kept as superseded rows)" if r.replayed_steps and r.replayed_range else "no step replayed")
     head = (f"### Resume at step {r.step}\n\nSegment {r.segment} starts at step {r.step} after the previous "
             f"launch last logged step {r.previous_last_step}; {replay}; wall-clock gap "
-            f"{duration(r.gap_seconds)}. File: `{r.file}`.\n\n")
+            f"{duration(r.gap_seconds)}. File: {md.code(r.file)}.\n\n")
     rows = []
     for name, verdict in r.continuity.items():
         ev = r.evidence.get(name, {})
         rel = ev.get("relative_shift")
-        rows.append([f"`{name}`", f"**{verdict}**", num(ev.get("shift"), ".3g"), num(ev.get("noise"), ".3g"),
+        rows.append([md.code(name), md.bold(verdict), num(ev.get("shift"), ".3g"), num(ev.get("noise"), ".3g"),
                      num(ev.get("shift_sigma"), "+.2f"), f"{rel:+.2%}" if rel is not None else "-",
                      f"{ev.get('n_before', '-')} / {ev.get('n_after', '-')}"])
     th = analysis.thresholds
@@ -182,14 +173,14 @@ def metric_text(analysis: Any, name: str) -> Markdown:
                    f"{num(m.window_mean, '.4g')} with noise {num(m.window_sigma, '.2g')}; the fitted slope is "
                    f"{t.slope_per_1k_steps:+.3g} per 1k steps (p={t.p_value:.2g}, "
                    f"{'distinguishable' if t.significant else 'not distinguishable'} from noise).")
-    obs.append(f"Status **{m.status}**: {esc(m.status_reason)}.")
+    obs.append(f"Status {md.bold(m.status)}: {esc(m.status_reason)}.")
     if len(m.phases) > 1:
-        parts = [f"{p} phase mean {num(s.get('mean'), '.4g')} over {s.get('n')} entries"
+        parts = [f"{esc(p)} phase mean {num(s.get('mean'), '.4g')} over {s.get('n')} entries"
                  for p, s in m.phases.items() if s.get("n")]
         if parts:
             obs.append("By phase: " + "; ".join(parts) + ".")
     for d in diagnostics_for(analysis, name):
-        obs.append(f"Finding `{d.id}` ({SEVERITY_MARK.get(d.severity, d.severity)}): {esc(d.message)}")
+        obs.append(f"Finding {md.code(d.id)} ({esc(SEVERITY_MARK.get(d.severity, d.severity))}): {esc(d.message)}")
     meaning = MEANING.get(name, "A quantity the training log records.")
     return Markdown("\n".join(f"- {o}" for o in obs) + f"\n\n*What it is:* {meaning}")
 
@@ -219,7 +210,7 @@ def phase_status(analysis: Any) -> Markdown:
              if a.disc_first_logged_step is not None else "none yet"],
             ["progress through the GAN phase", pct(a.gan_phase_progress)]]
     for p in a.phases:
-        rows.append([f"phase `{p.name}`", f"steps {p.first_step} .. {p.last_step}, {p.entries} entries"])
+        rows.append([Md(f"phase {md.code(p.name)}"), f"steps {p.first_step} .. {p.last_step}, {p.entries} entries"])
     return Markdown(table(["", "value"], rows))
 
 
@@ -231,7 +222,7 @@ def diagnostics(analysis: Any) -> Markdown:
     parts = []
     for d in sorted(analysis.diagnostics, key=lambda d: order.get(d.severity, 3)):
         ev = "; ".join(f"{k} = {_evidence(v)}" for k, v in d.evidence.items())
-        parts.append(f"- **{SEVERITY_MARK.get(d.severity, d.severity)}** `{d.id}`: {esc(d.message)}"
+        parts.append(f"- {md.bold(SEVERITY_MARK.get(d.severity, d.severity))} {md.code(d.id)}: {esc(d.message)}"
                      + (f"<br>*Evidence:* {esc(ev)}" if ev else ""))
     return Markdown("\n".join(parts))
 
@@ -258,12 +249,13 @@ def reconstruction_text(result: Any) -> Markdown:
         return [[k, num(v.get("mean"), ".4g"), num(v.get("median"), ".4g"), num(v.get("p5"), ".4g"),
                  num(v.get("p95"), ".4g")] for k, v in stats.items()]
     h, w = result.image_size
-    head = (f"Checkpoint `{result.checkpoint}` ({'EMA' if result.use_ema else 'model'} weights, posterior mean) on "
-            f"{result.n_maps} {result.data} {result.split} maps at {h}x{w}: "
-            f"{result.seconds_per_map * 1e3:.1f} ms per map on {result.device}. Maps are compared in [0, 1].\n\n")
+    head = (f"Checkpoint {md.code(result.checkpoint)} ({'EMA' if result.use_ema else 'model'} weights, posterior "
+            f"mean) on {result.n_maps} {esc(result.data)} {esc(result.split)} maps at {h}x{w}: "
+            f"{result.seconds_per_map * 1e3:.1f} ms per map on {esc(result.device)}. Maps are compared in \\[0, 1\\]."
+            "\n\n")
     cols = ["metric", "mean", "median", "p5", "p95"]
     lat = result.latent
-    latent = (f"\n\nLatent {lat.get('shape')}: scale_factor = 1/std = {num(lat.get('scale_factor'), '.4g')} "
+    latent = (f"\n\nLatent {esc(lat.get('shape'))}: scale_factor = 1/std = {num(lat.get('scale_factor'), '.4g')} "
               "(the factor the diffusion stage multiplies latents by).") if lat else ""
     return Markdown(head + "**All pixels**\n\n" + table(cols, rows(result.metrics)) + "\n\n**Street pixels only**"
                     "\n\n" + table(cols, rows(result.metrics_street)) + latent)
@@ -277,7 +269,7 @@ def no_checkpoint() -> Markdown:
 
 def appendix(run: Any, analysis: Any, params: dict | None = None) -> Markdown:
     """Sources, segments, skipped lines by reason, thresholds, parameters and the recovered config."""
-    parts = ["**Sources:** " + ", ".join(f"`{s}`" for s in run.sources)]
+    parts = ["**Sources:** " + ", ".join(md.code(s) for s in run.sources)]
     segs = run.segments
     if len(segs):
         cols = [c for c in ("segment", "file", "kind", "first_step", "last_step", "n_rows", "start_time")
@@ -289,15 +281,14 @@ def appendix(run: Any, analysis: Any, params: dict | None = None) -> Markdown:
     else:
         parts.append("**Skipped lines: 0** (every line of the sources was read).")
     th = vars(analysis.thresholds)
-    parts.append("**Thresholds:** " + ", ".join(f"{k}={v}" for k, v in th.items()))
+    parts.append("**Thresholds:** " + ", ".join(esc(f"{k}={v}") for k, v in th.items()))
     if params:
-        parts.append("**Notebook parameters:** " + ", ".join(f"{k}={v!r}" for k, v in params.items()))
+        parts.append("**Notebook parameters:** " + ", ".join(esc(f"{k}={v!r}") for k, v in params.items()))
     cfg = run.config
     if cfg:
         import yaml
-        parts.append("**Config recovered from the log**\n\n```yaml\n" + yaml.safe_dump(_plain(cfg), sort_keys=False,
-                                                                                   default_flow_style=None, width=100)
-                     + "```")
+        dump = yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=None, width=100)
+        parts.append("**Config recovered from the log**\n\n" + md.fenced(dump, "yaml"))
     else:
         parts.append("**Config:** none found in the log.")
     return Markdown("\n\n".join(parts))
@@ -319,7 +310,7 @@ def training_settings(config: Any, max_steps: int | None, results_folder: str | 
     """The main settings of a training launch (a Config) as a table."""
     c = config
     dd, lc, tr = c.model.ddconfig, c.model.lossconfig, c.trainer
-    rows = [["results folder", f"`{results_folder or tr.results_folder}`"],
+    rows = [["results folder", md.code(results_folder or tr.results_folder)],
             ["steps", f"to {max_steps if max_steps is not None else tr.train_num_steps} of train_num_steps "
                       f"{tr.train_num_steps}"],
             ["data", f"{c.data.name}, {c.data.image_size}x{c.data.image_size}, batch {c.data.batch_size}"],
@@ -349,6 +340,6 @@ def checkpoint_table(df: pd.DataFrame) -> Markdown:
     rows = []
     for r in df.itertuples(index=False):
         when = _when(r.written_at)
-        rows.append([f"`{Path(str(r.path)).name}`", r.milestone, r.step, when, f"{int(r.bytes) / 1e6:.1f} MB",
+        rows.append([md.code(Path(str(r.path)).name), r.milestone, r.step, when, f"{int(r.bytes) / 1e6:.1f} MB",
                      r.format, r.integrity, r.resume])
     return Markdown(table(["file", "milestone", "step", "written", "size", "format", "integrity", "resume"], rows))

@@ -7,6 +7,7 @@ output does not survive an offline HTML export; :func:`resolve_interactive` make
 from __future__ import annotations
 
 import base64
+import html
 import os
 import threading
 import time
@@ -22,16 +23,19 @@ from ..config import replace
 from ..logs import RunReader
 from ..training import resume, train
 from ..vocabulary import DISC_LOSS, REC_LOSS, TOTAL_LOSS
+from . import markdown as md
 from . import text
 from .env import HEADLESS_ENV
 from .figures import figure_png
+from .param_types import parse_bool
 from .params import notebooks_dir
 
 
-def resolve_interactive(flag: bool | None) -> bool:
-    """The notebooks' ``interactive`` parameter: None means widgets unless run headless by radiodiff report."""
+def resolve_interactive(flag: bool | str | None) -> bool:
+    """The notebooks' ``interactive`` parameter: None means widgets unless run headless by radiodiff report;
+    a bool or one of its spellings ("false", "no", "0", ...) means that (``bool("false")`` would be True)."""
     if flag is not None:
-        return bool(flag)
+        return parse_bool(flag, "interactive")
     if os.environ.get(HEADLESS_ENV):
         return False
     try:
@@ -92,7 +96,7 @@ class LiveRefresh:
             try:
                 self.refresh()
             except Exception as exc:  # keep the UI alive; show why the read failed
-                self.status.value = f"live read failed: {exc}"
+                self.status.value = html.escape(f"live read failed: {exc}")  # names a file: data
             time.sleep(self.interval)
 
 
@@ -252,10 +256,10 @@ def _run_with_feedback(session: TrainingSession, out: Any, start: Any) -> None:
         try:
             session.result = start([plot])
             plot.draw()
-            display(Markdown(f"```\n{session.result.summary()}\n```"))
+            display(Markdown(md.fenced(session.result.summary())))
         except Exception as exc:  # show the library's message in the panel; the notebook stays usable
             session.errors.append(str(exc))
-            display(Markdown(f"**Failed:** {exc}"))
+            display(Markdown(f"**Failed:** {md.text(exc)}"))
 
 
 def train_panel(config: Any, max_steps: int | None = None, results_folder: str | Path | None = None,
@@ -265,7 +269,7 @@ def train_panel(config: Any, max_steps: int | None = None, results_folder: str |
     session = TrainingSession(results_folder=folder, max_steps=max_steps, config=config)
     if not interactive:
         session.result = train(config, max_steps=max_steps, results_folder=folder, progress=False)
-        display(Markdown(f"```\n{session.result.summary()}\n```"))
+        display(Markdown(md.fenced(session.result.summary())))
         return session
     import ipywidgets as W
 
@@ -304,7 +308,7 @@ def resume_panel(results_folder: str | Path, checkpoint: Any = "latest", max_ste
     session = TrainingSession(results_folder=folder, max_steps=max_steps, checkpoint=checkpoint)
     if not interactive:
         session.result = resume(folder, checkpoint=checkpoint, max_steps=max_steps, progress=False)
-        display(Markdown(f"```\n{session.result.summary()}\n```"))
+        display(Markdown(md.fenced(session.result.summary())))
         return session
     import ipywidgets as W
 

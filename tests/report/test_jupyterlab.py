@@ -153,7 +153,8 @@ def _drive(page, url: str, expect) -> None:
     expect(img).not_to_have_attribute("src", after_keys)
     expect(img).to_have_count(1)
     # the rest of the report ran too (appendix at the end), with no error output anywhere
-    expect(page.locator(".jp-NotebookPanel").get_by_text("Thresholds:")).to_be_visible()
+    # (in the rendered Markdown: the parameters cell's source shows "thresholds: dict[str, float]" too)
+    expect(page.locator(".jp-NotebookPanel .jp-RenderedMarkdown").get_by_text("Thresholds:")).to_be_visible()
     assert page.locator(".jp-NotebookPanel .jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
 
 

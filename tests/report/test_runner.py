@@ -53,7 +53,7 @@ def test_parameters_cell_must_hold_literals(tmp_path):
 @pytest.mark.parametrize("name,text,expected", [
     ("n", "7", 7), ("ratio", "2", 2.0), ("ratio", "1e-3", 1e-3), ("flag", "true", True), ("flag", "no", False),
     ("name", "123", "123"), ("items", "[2, 3]", [2, 3]), ("items", "runs/a", ["runs/a"]),
-    ("maybe", "42", 42), ("maybe", "runs/x.log", "runs/x.log"), ("maybe", "None", None), ("n", "none", None),
+    ("maybe", "42", 42), ("maybe", "runs/x.log", "runs/x.log"), ("maybe", "None", None), ("maybe", "false", False),
     ("opts", "{'b': 2}", {"b": 2}),
 ])
 def test_raw_values_take_the_default_type(tmp_path, name, text, expected):

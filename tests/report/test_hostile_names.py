@@ -1,0 +1,91 @@
+"""Issue 10, item 1: a run whose folder, file, metric and config names carry markup renders a report that
+runs no script and shows every name as text, in the HTML and in the Markdown.
+
+The page is parsed (tests.helpers.hostile.active_content), not grepped. Two layers are tested apart:
+the escaping where names enter the Markdown (the whole report), and the export's sanitiser on raw
+markup that never went through the escaping.
+"""
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+from radiodiff_lib.report import render_notebook
+from radiodiff_lib.report.export import export_html, export_markdown, script_risks
+from tests.helpers.hostile import IMG, LINK, SCRIPT, SVG, TICKS, active_content, page_text, write_hostile_run
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    run = write_hostile_run(root)
+    return run, render_notebook("analyze", {"log_paths": [str(run.folder)], "window": 10}, out_dir=root / "out")
+
+
+def test_html_report_runs_no_script_and_shows_every_name(hostile_report):
+    run, paths = hostile_report
+    html = paths.html.read_text()
+    assert active_content(html) == []
+    shown = flat(page_text(html))
+    for name in run.names:
+        assert flat(name) in shown, name
+    # the whole report rendered: a figure per metric (the '$' metric name is no mathtext error), the appendix
+    assert html.count('src="data:image/png;base64,') >= len(run.metrics) + 5
+    assert "Appendix" in shown and "Traceback" not in shown
+
+
+def test_markdown_report_shows_the_names_as_text(hostile_report):
+    run, paths = hostile_report
+    rendered = markdown2html_mistune(paths.md.read_text())
+    assert active_content(rendered.replace('src="analyze_files/', 'src="data:image/png;base64,')) == []
+    shown = flat(page_text(rendered))
+    for name in run.names:
+        assert flat(name) in shown, name
+
+
+def _notebook_with(markdown: str, html: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell("# Report\n\n" + markdown))
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": markdown, "text/plain": "x"}),
+                    nbformat.v4.new_output("display_data", data={"text/html": html, "text/plain": "x"})]
+    nb.cells.append(cell)
+    return nb
+
+
+RAW = [SCRIPT, IMG, SVG, TICKS, LINK, "<iframe src=x></iframe>", "<object data=x></object>", "<embed src=x>",
+       "<a href=' javascript:alert(5)'>x</a>", "<a href=\"data:text/html,<script>alert(6)</script>\">x</a>",
+       "<div onclick=alert(7)>x</div>", "<math><mi xlink:href=javascript:alert(8)>x</mi></math>",
+       "<form action=javascript:alert(9)><button>x</button></form>", "<meta http-equiv=refresh content='0;url=x'>",
+       "<base href=javascript:alert(10)//>", "<style>@import 'x'</style><link rel=stylesheet href=x>"]
+
+
+def test_export_drops_raw_markup_that_skipped_the_escaping(tmp_path):
+    """Defence in depth: markup that reached a notebook output unescaped is still made inert text."""
+    attacks = "\n\n".join(RAW)
+    out = export_html(_notebook_with(attacks, attacks), tmp_path / "raw.html", with_code=True)
+    html = out.read_text()
+    assert active_content(html) == []
+    assert "alert(11)" in page_text(html)  # the <img onerror> shown as text, not dropped silently
+    # the report's own structure survives: headings, tables, code
+    ok = export_html(_notebook_with("## Title\n\n| a | b |\n|---|---|\n| `c` | **d** |", "<p>x</p>"),
+                     tmp_path / "ok.html").read_text()
+    assert "<h2" in ok and "<table>" in ok and "<code>c</code>" in ok and "<strong>d</strong>" in ok
+    md = export_markdown(_notebook_with("x", "y"), tmp_path / "ok.md")
+    assert md.is_file()
+
+
+def test_script_risks_finds_what_could_run():
+    page = ('<p>x</p><img src="data:image/png;base64,AAAA"><a href="#s">s</a><a href="https://x.org">x</a>'
+            '<p style="text-align: left">y</p>')
+    assert script_risks(page) == []
+    for bad in ("<script>1</script>", '<img src="x" onerror="1">', '<a href=" JaVaScRiPt:1">x</a>', "<svg></svg>",
+                '<iframe src="x"></iframe>', '<img src="data:image/svg+xml;base64,AAAA">', '<p onmouseover="1">',
+                '<meta http-equiv="refresh" content="0">', '<object data="x">', "<embed src=x>"):
+        assert script_risks(page + bad), bad
+
