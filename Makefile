@@ -36,7 +36,7 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow || test $$? -eq 5
 
 bench: $(STAMP)
-	$(BIN)/radiodiff bench all
+	$(BIN)/radiodiff bench all --config bench
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -119,11 +119,15 @@ def cmd_demo_report(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import importlib
 
-    names = ["data", "parse", "train", "evaluate"] if args.what == "all" else [args.what]
+    names = ["data", "parse", "train", "attention", "evaluate"] if args.what == "all" else [args.what]
+    options = {"train": {"config": args.config, "device": args.device, "precision": args.precision,
+                         "compile": args.compile, "deterministic": not args.no_deterministic, "steps": args.steps,
+                         "channels_last": args.channels_last},
+               "attention": {"config": args.config, "device": args.device, "max_batch": args.max_batch}}
     results = {}
     for name in names:
         module = importlib.import_module(f".bench.{name}", __package__)
-        results[name] = module.run()
+        results[name] = module.run(**options.get(name, {}))
         print(json.dumps({name: results[name]}, indent=2))
     _write_json(args.json, results if args.what == "all" else results[args.what])
     return 0
@@ -198,8 +202,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo_report)
 
     b = sub.add_parser("bench", help="benchmarks that print numbers")
-    b.add_argument("what", choices=["data", "parse", "train", "evaluate", "all"])
+    b.add_argument("what", choices=["data", "parse", "train", "attention", "evaluate", "all"])
     b.add_argument("--json", help="write the numbers as JSON here")
+    b.add_argument("--config", default="radiodiff", help="train, attention: YAML file or built-in "
+                   "(default radiodiff: 320x320, ch 128; bench is the small CPU one)")
+    b.add_argument("--device", choices=["cpu", "cuda"], help="train, attention: default CUDA when PyTorch sees a GPU")
+    b.add_argument("--precision", choices=["no", "bf16", "fp16"], default="no", help="train: our trainer's precision")
+    b.add_argument("--compile", action="store_true", help="train: our trainer with trainer.compile")
+    b.add_argument("--no-deterministic", action="store_true", help="train: trainer.deterministic false")
+    b.add_argument("--channels-last", action="store_true", help="train: trainer.channels_last true")
+    b.add_argument("--steps", type=int, default=5, help="train: timed steps per phase (default 5)")
+    b.add_argument("--max-batch", action="store_true", help="attention (GPU): also the largest batch that fits")
     b.set_defaults(func=cmd_bench)
     return p
 

@@ -83,7 +83,7 @@ class DataConfig:
     root: str | None = None  # radio only: the RadioMapSeer folder
     simulation: str = "DPM"  # radio only: DPM, IRT2 or IRT4
     cars: bool = False  # radio only: the carsDPM/carsIRT* variants
-    num_workers: int = 0
+    num_workers: int | None = None  # data-loader worker processes; None: 0 on CPU, up to 4 on a GPU
     val_fraction: float = 0.1  # synthetic split; RadioMapSeer uses the seed-42 600/50/51 split
     test_fraction: float = 0.1
 
@@ -111,6 +111,9 @@ class TrainerConfig:
     keep_last: int = 3  # checkpoints kept: the newest keep_last ...
     keep_every: int = 0  # ... plus every keep_every-th milestone (0: none)
     on_nonfinite: str = "stop"  # "stop" or "skip" the step
+    deterministic: bool = True  # deterministic kernels (CUDA: + cuBLAS workspace): bitwise exact resume
+    compile: bool = False  # torch.compile the encoder, the decoder body and the discriminator
+    channels_last: bool = False  # NHWC memory layout for the convolutions (a GPU option; opt-in, unmeasured)
 
 
 @dataclass
@@ -277,6 +280,8 @@ def validate(cfg: Config) -> None:
         problems.append("data.batch_size, data.image_size (>= 8) and data.num_maps must be positive")
     if data.simulation not in ("DPM", "IRT2", "IRT4"):
         problems.append(f"data.simulation must be DPM, IRT2 or IRT4, got '{data.simulation}'")
+    if data.num_workers is not None and data.num_workers < 0:
+        problems.append("data.num_workers must be 0 or more (or left out: chosen by the device)")
     if not (0 <= data.val_fraction < 1 and 0 <= data.test_fraction < 1 and data.val_fraction + data.test_fraction < 1):
         problems.append("data.val_fraction and data.test_fraction must be in [0, 1) and sum below 1")
     for name in ("gradient_accumulate_every", "train_num_steps", "save_and_sample_every", "log_freq"):

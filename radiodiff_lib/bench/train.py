@@ -1,48 +1,51 @@
-"""Benchmark of the trainer: seconds per step in each phase, step efficiency, peak memory, checkpoint size.
+"""Benchmark of the trainer against RadioDiff's procedure, per phase, timed interleaved in one process.
 
-Config ``resolve_config("bench")`` (1 channel, ch 64, ch_mult [1, 2, 4], 2 res blocks, 128 x 128,
-batch 2, no LPIPS; disc_start 11). Efficiency = median time of a bare VAE forward + backward +
-AdamW step on one batch / median time of a full training step of the phase (everything the loop
-does per step except writing checkpoints). A bare step runs right after every training step
-(untimed by the trainer), so that load changes on a shared machine hit both alike; the
-efficiency of a phase pairs its steps with the bare steps run beside them. Also reports the bytes of one exact-resume
-checkpoint for RadioDiff's ch=128 config (vs the 1,327 MB RadioDiff writes for that model).
+The trainer runs a shortened schedule of the config (``steps`` timed steps before ``disc_start``
+and as many after, each phase after warm-up steps that allocate optimizer state or compile) and
+is timed from outside, through a ``StepHook``: right after each of its steps the hook runs one
+step of the RadioDiff procedure (``radiodiff_procedure.py``: fp32, the same architecture, its
+own weights) in the same phase, so that load changes on a shared machine hit both alike. Per
+phase: median seconds per step, steps/s, images/s (batch size / step time: one generator batch a
+step), peak memory (resident weights, gradients, optimizer state and EMA, plus the step's
+transient peak), the speedup, and the ETA of a 150,000-step run at those speeds.
+
+The step after the timed ones of each phase measures peak memory instead (untimed). Times are
+process CPU seconds on a CPU (robust on a shared machine; wall beside them) and wall
+seconds with a synchronised GPU. Default config: RadioDiff's own (``radiodiff``, 320 x 320, ch
+128, batch 2); ``bench`` is the small CPU one. Without LPIPS weights, a config with
+``perceptual_weight > 0`` gets a randomly initialised LPIPS network (the same cost, for timing).
 """
 from __future__ import annotations
 
-import resource
+import itertools
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 
 from ..checkpoints import save_checkpoint
-from ..config import replace, resolve_config
+from ..config import Config, replace, resolve_config
 from ..data import build_dataset
-from ..model import build_loss, build_model
+from ..model import LPIPS, VAEGANLoss, build_loss, build_model
 from ..training import StepHook, Trainer, capture_rng, seed_everything
+from .memory import MB, PeakMemory, tensor_bytes
+from .radiodiff_procedure import RadioDiffProcedure
 
 RADIODIFF_CHECKPOINT_MB = 1327.0
-
-
-def _bare_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor) -> tuple[float, float]:
-    """(wall, CPU) seconds of one plain VAE step: forward, L1+L2 and KL loss, backward, AdamW."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    opt.zero_grad(set_to_none=True)
-    rec, posterior = model(x)
-    loss = ((x - rec).abs() + (x - rec) ** 2).sum() / x.shape[0] + 1e-6 * posterior.kl().sum() / x.shape[0]
-    loss.backward()
-    opt.step()
-    return time.perf_counter() - t0, time.process_time() - c0
+ETA_STEPS = 150_000
 
 
 def checkpoint_megabytes(config_name: str = "radiodiff") -> float:
     """MB (1e6 bytes) of one of our checkpoints for ``config_name``, Adam state included (zero-initialised)."""
-    cfg = replace(resolve_config(config_name), **{"model.lossconfig.perceptual_weight": 0.0})  # LPIPS is never stored
+    cfg = resolve_config(config_name)
+    cfg = replace(cfg, **{"model.lossconfig.perceptual_weight": 0.0,  # LPIPS is never stored
+                          "data.image_size": cfg.model.ddconfig.resolution[0]})
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, build_model(cfg), build_loss(cfg), [None], results_folder=tmp, progress=False)
+        trainer = Trainer(cfg, build_model(cfg), build_loss(cfg), [None], results_folder=tmp, progress=False,
+                          device="cpu")
         for opt, params in ((trainer.opt_ae, trainer.ae_params), (trainer.opt_disc, trainer.disc_params)):
             for p in params:  # the state AdamW holds after its first step, with zeros
                 opt.state[p] = {"step": torch.tensor(1.0), "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
@@ -53,71 +56,139 @@ def checkpoint_megabytes(config_name: str = "radiodiff") -> float:
 
 
 class StepTimer(StepHook):
-    """Times every training step (wall and process CPU seconds, checkpoint writes excluded) and runs
-    one bare VAE step after each, untimed by the trainer, so that both see the same machine load."""
+    """Times our training steps (CPU and wall seconds; checkpoint writes excluded) and runs one ``baseline(step)``
+    after each, timed the same way, so that both see the same machine load. On ``memory_steps`` it measures
+    the transient peak memory of both instead (not timed: the CPU measurement trims the heap first)."""
 
-    def __init__(self, bare_step) -> None:
-        self.bare_step = bare_step
-        self.steps: list[tuple[int, float, float]] = []  # (step, wall, CPU)
-        self.bare: dict[int, tuple[float, float]] = {}
+    def __init__(self, baseline: Callable[[int], None], device: torch.device, memory_steps: set[int]) -> None:
+        self.baseline, self.device, self.memory_steps = baseline, device, memory_steps
+        self.ours: dict[int, tuple[float, float]] = {}  # step -> (CPU s, wall s)
+        self.theirs: dict[int, tuple[float, float]] = {}
+        self.memory: dict[int, tuple[int, int]] = {}  # step -> (our transient bytes, theirs)
+        self._memory = PeakMemory(device)
         self._start = (0.0, 0.0)
+        self._step = -1
+
+    @property
+    def memory_exact(self) -> bool:
+        """False when the CPU peak could only be read as the process's lifetime peak."""
+        return self._memory.exact
+
+    def _begin(self) -> None:
+        if self._step in self.memory_steps:
+            self._memory.start()
+        elif self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self._start = (time.process_time(), time.perf_counter())
+
+    def _end(self) -> tuple[float, float] | int:
+        if self._step in self.memory_steps:
+            return self._memory.stop()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.process_time() - self._start[0], time.perf_counter() - self._start[1]
 
     def before_step(self, step: int) -> None:
-        self._start = (time.perf_counter(), time.process_time())
+        """Start timing (or measuring) our step."""
+        self._step = step
+        self._begin()
 
     def after_step(self, step: int) -> None:
-        self.steps.append((step, time.perf_counter() - self._start[0], time.process_time() - self._start[1]))
-        self.bare[step] = self.bare_step()
+        """Stop, then time (or measure) one step of the baseline in the same phase."""
+        ours = self._end()
+        self._begin()
+        self.baseline(step)
+        theirs = self._end()
+        if step in self.memory_steps:
+            self.memory[step] = (ours, theirs)
+        else:
+            self.ours[step], self.theirs[step] = ours, theirs
 
 
-def _median(rows: list[tuple[float, float]], col: int) -> float:
-    return statistics.median(r[col] for r in rows)
+def _loss_for_timing(cfg: Config) -> VAEGANLoss:
+    """The config's loss; with LPIPS on but no weights file, a randomly initialised LPIPS (same cost)."""
+    lc = cfg.model.lossconfig
+    if lc.perceptual_weight > 0 and not lc.lpips_weights:
+        return VAEGANLoss(lc, LPIPS())
+    return build_loss(cfg)
 
 
-def run(threads: int | None = 1, disc_start: int = 6, steps: int = 12,
-        with_checkpoint_size: bool = True) -> dict:
-    """``{"seconds_per_step": {"pre_disc", "gan"}, "efficiency": {...}, "peak_rss_mb", "checkpoint_mb_radiodiff_config"}``.
+def bench_config(config: str | Path | Config, precision: str, compile: bool, deterministic: bool,
+                 steps: int, warmup: int, channels_last: bool = False) -> Config:
+    """``config`` shortened to ``warmup + steps + 1`` steps a phase (the last one measures memory), on
+    synthetic maps of its resolution."""
+    cfg = resolve_config(config)
+    size = cfg.model.ddconfig.resolution[0]
+    per_phase = warmup + steps + 1
+    return replace(cfg, **{
+        "model.lossconfig.disc_start": per_phase, "trainer.train_num_steps": 2 * per_phase,
+        "trainer.save_and_sample_every": 10**9, "trainer.log_freq": 10**9, "trainer.mixed_precision": precision,
+        "trainer.compile": compile, "trainer.deterministic": deterministic, "trainer.channels_last": channels_last,
+        "trainer.gradient_accumulate_every": 1,
+        "data.name": "synthetic", "data.image_size": size, "data.num_maps": 8 * cfg.data.batch_size,
+        "data.val_fraction": 0.0, "data.test_fraction": 0.0,
+    })
 
-    Times are process CPU seconds with one thread (robust on a shared machine; wall seconds are
-    reported beside them). ``disc_start``/``steps`` shorten the bench config's schedule so that
-    each phase gets ``disc_start - 1`` timed steps.
-    """
+
+def _phase(timer: StepTimer, first: int, steps: int, batch: int, resident: tuple[int, int], cpu: bool) -> dict:
+    """Medians over steps ``first .. first + steps - 1``; memory of step ``first + steps``."""
+    col, timed, out = (0 if cpu else 1), range(first, first + steps), {}
+    for who, rows in enumerate((timer.ours, timer.theirs)):
+        t = statistics.median(rows[s][col] for s in timed)
+        out[("ours", "radiodiff_procedure")[who]] = {
+            "seconds_per_step": t, "steps_per_second": 1 / t, "images_per_second": batch / t,
+            "wall_seconds_per_step": statistics.median(rows[s][1] for s in timed),
+            "peak_memory_mb": (resident[who] + timer.memory[first + steps][who]) / MB}
+    out["speedup"] = out["radiodiff_procedure"]["seconds_per_step"] / out["ours"]["seconds_per_step"]
+    out["steps_timed"] = steps
+    return out
+
+
+def _eta_hours(pre: float, gan: float, disc_start: int) -> float:
+    before = min(max(disc_start, 0), ETA_STEPS)
+    return (before * pre + (ETA_STEPS - before) * gan) / 3600
+
+
+def _trainer_resident(trainer: Trainer) -> int:
+    params = list(trainer.model.parameters()) + list(trainer.loss.parameters())
+    state = [v for opt in (trainer.opt_ae, trainer.opt_disc) for s in opt.state.values() for v in s.values()
+             if isinstance(v, torch.Tensor)]
+    shadow = list(trainer.ema.shadow.values()) if trainer.ema is not None else []
+    return tensor_bytes(params + [p.grad for p in params] + state + shadow)
+
+
+def _build(cfg: Config, device: str | None, folder: str) -> tuple[Trainer, RadioDiffProcedure]:
+    dataset = build_dataset(cfg, "train")
+    cached = [dataset[i] for i in range(len(dataset))]  # map generation is not what is timed, on either side
+    seed_everything(cfg.trainer.seed)
+    trainer = Trainer(cfg, build_model(cfg), _loss_for_timing(cfg), cached, results_folder=folder, progress=False,
+                      device=device)
+    batches = [torch.stack([cached[i]["image"] for i in range(j, j + cfg.data.batch_size)]).to(trainer.device)
+               for j in range(0, len(cached) - cfg.data.batch_size + 1, cfg.data.batch_size)]
+    baseline = RadioDiffProcedure(build_model(cfg).to(trainer.device), _loss_for_timing(cfg).to(trainer.device),
+                                  itertools.cycle(batches))
+    return trainer, baseline
+
+
+def run(config: str | Path = "radiodiff", device: str | None = None, precision: str = "no", compile: bool = False,
+        deterministic: bool = True, steps: int = 5, threads: int | None = 1, channels_last: bool = False,
+        with_checkpoint_size: bool = False) -> dict:
+    """Per-phase speed and memory of our trainer and of RadioDiff's procedure, interleaved (see the module doc)."""
     old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
+    warmup = 2 if compile else 1
+    cfg = bench_config(config, precision, compile, deterministic, steps, warmup, channels_last)
+    original_disc_start = resolve_config(config).model.lossconfig.disc_start
     try:
-        cfg = replace(resolve_config("bench"), **{"model.lossconfig.disc_start": disc_start,
-                                                  "trainer.train_num_steps": steps})
-        dataset = build_dataset(cfg, "train")
-        x = torch.stack([dataset[i]["image"] for i in range(cfg.data.batch_size)])
-        seed_everything(0)
-        bare_model = build_model(cfg)
-        bare_opt = torch.optim.AdamW(bare_model.parameters(), lr=cfg.trainer.lr)
-        _bare_step(bare_model, bare_opt, x)  # warm-up: allocates the optimizer state
-        timer = StepTimer(lambda: _bare_step(bare_model, bare_opt, x))
-        seed_everything(cfg.trainer.seed)
         with tempfile.TemporaryDirectory() as tmp:
-            trainer = Trainer(cfg, build_model(cfg), build_loss(cfg), dataset, results_folder=tmp, progress=False,
-                              hooks=[timer])
-            trainer.train(max_steps=steps)
-        timed, bare_by_step = timer.steps, timer.bare
-        # the first step of each phase allocates optimizer state: leave it out
-        pre = [(w, c) for s, w, c in timed if 0 < s < disc_start]
-        gan = [(w, c) for s, w, c in timed if s > disc_start]
-        bare = [bare_by_step[s] for s, _, _ in timed if s > 0 and s != disc_start]
-        bare_pre = [bare_by_step[s] for s, _, _ in timed if 0 < s < disc_start]
-        bare_gan = [bare_by_step[s] for s, _, _ in timed if s > disc_start]
-        c_bare, c_pre, c_gan = _median(bare, 1), _median(pre, 1), _median(gan, 1)
-        out = {
-            "seconds_per_step": {"pre_disc": c_pre, "gan": c_gan},
-            "efficiency": {"pre_disc": _median(bare_pre, 1) / c_pre, "gan": _median(bare_gan, 1) / c_gan},
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-            "bare_vae_step_seconds": c_bare,
-            "wall_seconds_per_step": {"pre_disc": _median(pre, 0), "gan": _median(gan, 0), "bare": _median(bare, 0)},
-            "timing": "median process CPU seconds per step, 1 thread",
-            "steps_timed": {"pre_disc": len(pre), "gan": len(gan), "bare": len(bare)},
-            "threads": torch.get_num_threads(),
-        }
+            trainer, baseline = _build(cfg, device, tmp)
+            if threads and trainer.device.type == "cpu":
+                torch.set_num_threads(threads)
+            start = cfg.model.lossconfig.disc_start
+            timer = StepTimer(baseline.step, trainer.device, {warmup + steps, start + warmup + steps})
+            trainer.hooks.append(timer)
+            trainer.train()
+            resident = (_trainer_resident(trainer), baseline.resident_bytes())
+            out = _report(cfg, trainer, timer, resident, warmup, steps, original_disc_start)
         if with_checkpoint_size:
             mb = checkpoint_megabytes("radiodiff")
             out["checkpoint_mb_radiodiff_config"] = mb
@@ -125,3 +196,23 @@ def run(threads: int | None = 1, disc_start: int = 6, steps: int = 12,
         return out
     finally:
         torch.set_num_threads(old_threads)
+
+
+def _report(cfg: Config, trainer: Trainer, timer: StepTimer, resident: tuple[int, int], warmup: int, steps: int,
+            original_disc_start: int) -> dict[str, Any]:
+    cpu = trainer.device.type == "cpu"
+    start = cfg.model.lossconfig.disc_start
+    phases = {"pre_disc": _phase(timer, warmup, steps, cfg.data.batch_size, resident, cpu),
+              "gan": _phase(timer, start + warmup, steps, cfg.data.batch_size, resident, cpu)}
+    eta = {who: _eta_hours(phases["pre_disc"][who]["seconds_per_step"], phases["gan"][who]["seconds_per_step"],
+                           original_disc_start) for who in ("ours", "radiodiff_procedure")}
+    return {
+        "config": cfg.source, "runtime": trainer.runtime.record(), "batch_size": cfg.data.batch_size,
+        "resolution": cfg.model.ddconfig.resolution, "ch": cfg.model.ddconfig.ch,
+        "timing": ("median process CPU seconds per step" if cpu else "median wall seconds per step (GPU synchronised)")
+                  + "; the RadioDiff procedure is fp32 and eager, timed right after each of our steps",
+        "memory": "resident weights, gradients, optimizer state and EMA + the step's transient peak"
+                  + ("" if timer.memory_exact else " (process lifetime peak: VmHWM could not be reset)"),
+        "phases": phases,
+        "eta_hours_150k_steps": {**eta, "disc_start": original_disc_start},
+    }

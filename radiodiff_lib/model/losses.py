@@ -1,8 +1,9 @@
 """RadioDiff's VAE-GAN loss (latent diffusion's LPIPSWithDiscriminator plus RadioDiff's L2 term).
 
 The math lives in small pure functions (``reconstruction_loss``, ``nll_terms``, ``kl_term``,
-``adaptive_weight``, ``hinge_d_loss``, ``vanilla_d_loss``, ``disc_factor_at``) that
-``VAEGANLoss`` strings together; the trainer calls ``generator_loss`` then
+``adaptive_weight`` (the reference form), ``adversarial_term`` (what the loss uses: the same weight,
+one pass back through the discriminator), ``hinge_d_loss``, ``vanilla_d_loss``, ``disc_factor_at``)
+that ``VAEGANLoss`` strings together; the trainer calls ``generator_loss`` then
 ``discriminator_loss``. Logged quantities carry RadioDiff's names (``train/total_loss``, ...).
 
 Checkpointing: ``VAEGANLoss.state_dict()`` holds exactly ``logvar`` and ``discriminator.*``
@@ -66,6 +67,27 @@ def adaptive_weight(
     g_grads = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
     d_weight = torch.norm(nll_grads) / (torch.norm(g_grads) + 1e-4)
     return torch.clamp(d_weight, 0.0, 1e4).detach() * disc_weight
+
+
+def adversarial_term(
+    nll_loss: torch.Tensor, g_loss: torch.Tensor, reconstructions: torch.Tensor, last_layer: torch.Tensor,
+    disc_weight: float, disc_factor: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(d_weight * disc_factor * g_loss, d_weight) with the adaptive weight of ``adaptive_weight``, going
+    back through the discriminator once.
+
+    d g_loss / d x' is computed once (an input-gradient pass through D) and serves both the weight
+    (its image at ``last_layer``) and the backward of the returned term, whose value is the plain
+    product and whose gradient w.r.t. x' is d_weight * disc_factor * d g_loss / d x' (nothing flows
+    into the discriminator's parameters; its graph is freed here).
+    """
+    g_rec = torch.autograd.grad(g_loss, reconstructions)[0]
+    g_last = torch.autograd.grad(reconstructions, last_layer, grad_outputs=g_rec, retain_graph=True)[0]
+    nll_last = torch.autograd.grad(nll_loss, last_layer, retain_graph=True)[0]
+    d_weight = torch.clamp(torch.norm(nll_last) / (torch.norm(g_last) + 1e-4), 0.0, 1e4).detach() * disc_weight
+    scale = d_weight * disc_factor
+    push = torch.sum(reconstructions * (scale * g_rec).to(reconstructions.dtype))
+    return scale * g_loss.detach() + (push - push.detach()), d_weight
 
 
 def hinge_d_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
@@ -138,13 +160,16 @@ class VAEGANLoss(nn.Module):
             logits_fake = self.discriminator(reconstructions.contiguous())  # [B, 1, h, w]
             g_loss = -torch.mean(logits_fake)
             if last_layer is not None and torch.is_grad_enabled() and nll_loss.requires_grad:
-                d_weight = adaptive_weight(nll_loss, g_loss, last_layer, self.discriminator_weight)
+                adversarial, d_weight = adversarial_term(nll_loss, g_loss, reconstructions, last_layer,
+                                                         self.discriminator_weight, disc_factor)
             else:
                 # Evaluation without a graph: as latent diffusion, the weight is 0 there.
                 d_weight = torch.zeros((), device=inputs.device)
-            total = total + d_weight * disc_factor * g_loss
+                adversarial = d_weight * disc_factor * g_loss
+            total = total + adversarial
             logs[D_WEIGHT] = d_weight.detach()
-        logs[DISC_FACTOR] = torch.tensor(disc_factor)
+        # on the loss's device: the trainer stacks the logs there without a host round trip
+        logs[DISC_FACTOR] = torch.full((), disc_factor, device=inputs.device)
         if disc_factor > 0:
             logs[G_LOSS] = g_loss.detach()
         logs[TOTAL_LOSS] = total.detach()  # RadioDiff's key order, total first

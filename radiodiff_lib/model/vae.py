@@ -104,6 +104,11 @@ class Decoder(nn.Module):
         self.conv_out = nn.Conv2d(block_in, dd.out_ch, 3, stride=1, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.conv_out(self.features(z))  # [B, out_ch, H, W]
+
+    def features(self, z: torch.Tensor) -> torch.Tensor:
+        """Everything before ``conv_out`` [B, ch, H, W]: the part ``trainer.compile`` compiles, so that
+        the adaptive weight's gradients at ``conv_out.weight`` never run a compiled backward."""
         h = self.conv_in(z)  # [B, ch*ch_mult[-1], h, w]
         h = _run_mid(self.mid, h)
         for i_level in reversed(range(self.num_resolutions)):
@@ -114,7 +119,7 @@ class Decoder(nn.Module):
                     h = level.attn[i_block](h)
             if i_level != 0:
                 h = level.upsample(h)  # double H and W
-        return self.conv_out(swish(self.norm_out(h)))  # [B, out_ch, H, W]
+        return swish(self.norm_out(h))
 
 
 class DiagonalGaussianDistribution:

@@ -27,25 +27,27 @@ def _build(config: Config, model: Any, loss: Any, dataset: Any) -> tuple[Any, An
 def train(config: Config | str | Path, *, max_steps: int | None = None, resume: str | int | Path | None = None,
           results_folder: str | Path | None = None, progress: bool = True,
           callbacks: Iterable[Callable[[dict], None]] = (), model: Any = None, loss: Any = None,
-          dataset: Any = None) -> TrainResult:
-    """Train from ``config`` (fresh, or resumed from 'latest' / a path / a milestone) and return a TrainResult."""
+          dataset: Any = None, device: str | None = None) -> TrainResult:
+    """Train from ``config`` (fresh, or resumed from 'latest' / a path / a milestone) and return a TrainResult;
+    ``device`` 'cpu' or 'cuda' overrides the automatic choice."""
     config = resolve_config(config)
     folder = Path(results_folder or config.trainer.results_folder)
     if resume is None and config.trainer.resume_milestone is not None:
         resume = config.trainer.resume_milestone  # RadioDiff's way of asking for a resume
     located = ckpt.locate_and_load(folder, resume) if resume is not None else None
     return _run(config, folder, located, max_steps=max_steps, progress=progress, callbacks=callbacks,
-                model=model, loss=loss, dataset=dataset)
+                model=model, loss=loss, dataset=dataset, device=device)
 
 
 def _run(config: Config, folder: Path, located: tuple | None, *, max_steps: int | None, progress: bool,
-         callbacks: Iterable[Callable[[dict], None]], model: Any = None, loss: Any = None, dataset: Any = None) -> TrainResult:
+         callbacks: Iterable[Callable[[dict], None]], model: Any = None, loss: Any = None, dataset: Any = None,
+         device: str | None = None) -> TrainResult:
     """Hold the results folder, build what is missing, restore ``located`` (path, obj, format, problems)
     if given, and train; a write that fails (full disk, read-only folder) is one TrainingError."""
     try:
         with hold_results_folder(folder):
             return _launch(config, folder, located, max_steps=max_steps, progress=progress, callbacks=callbacks,
-                           model=model, loss=loss, dataset=dataset)
+                           model=model, loss=loss, dataset=dataset, device=device)
     except OSError as exc:
         if exc.errno not in _WRITE_ERRORS:
             raise
@@ -66,7 +68,8 @@ def _write_failure(exc: OSError, folder: Path) -> str:
 
 
 def _launch(config: Config, folder: Path, located: tuple | None, *, max_steps: int | None, progress: bool,
-            callbacks: Iterable[Callable[[dict], None]], model: Any, loss: Any, dataset: Any) -> TrainResult:
+            callbacks: Iterable[Callable[[dict], None]], model: Any, loss: Any, dataset: Any,
+            device: str | None) -> TrainResult:
     """The launch itself, with the folder held."""
     if located is None and ckpt.list_checkpoints(folder):
         raise TrainingError(
@@ -75,7 +78,8 @@ def _launch(config: Config, folder: Path, located: tuple | None, *, max_steps: i
         )
     seed_everything(config.trainer.seed)  # the initial weights are part of "every random choice"
     model, loss, dataset = _build(config, model, loss, dataset)
-    trainer = Trainer(config, model, loss, dataset, results_folder=folder, callbacks=callbacks, progress=progress)
+    trainer = Trainer(config, model, loss, dataset, results_folder=folder, callbacks=callbacks, progress=progress,
+                      device=device)
     if located is not None:
         path, obj, fmt, problems = located
         trainer.load_state(obj, fmt, path, skipped=problems)

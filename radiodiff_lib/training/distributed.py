@@ -1,8 +1,9 @@
 """Process-group plumbing for the trainer, on Hugging Face Accelerate's state.
 
-``accelerate launch`` and ``torchrun`` both set up the environment; Accelerate's
-``PartialState`` initialises the process group (gloo on CPU, NCCL on GPUs). Gradients are
-averaged by hand after accumulation, one flat bucket per parameter list.
+``accelerate launch`` and ``torchrun`` both set up the environment; Accelerate's ``PartialState``
+initialises the process group (gloo on CPU, NCCL on GPUs). Gradients are all-reduced by
+DistributedDataParallel (``wrap``), in buckets during the backward. Host-side flags (a stop
+signal) go through a gloo group, so that agreeing on them never waits for the GPU.
 """
 from __future__ import annotations
 
@@ -10,37 +11,53 @@ from typing import Any
 
 import torch
 import torch.distributed as tdist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ..errors import ConfigError
 
 
 class Dist:
-    """Rank, world size, device and the few collectives the trainer needs."""
+    """Rank, world size, device and the collectives the trainer needs; ``device`` 'cpu' or 'cuda' forces one."""
 
-    def __init__(self) -> None:
+    def __init__(self, device: str | None = None) -> None:
         from accelerate import PartialState
 
+        if device not in (None, "cpu", "cuda"):
+            raise ConfigError(f"device must be cpu or cuda, got {device!r}.")
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("device cuda asked for, but this PyTorch sees no CUDA GPU: install a CUDA build of "
+                              "torch (make venv TORCH_SPEC=...) or use device cpu.")
         # cpu=True is what makes Accelerate set up a gloo group for CPU-only multi-process runs
-        self.state = PartialState(cpu=not torch.cuda.is_available())
+        self.state = PartialState(cpu=device == "cpu" or not torch.cuda.is_available())
         self.rank, self.world = self.state.process_index, self.state.num_processes
         self.is_main = self.state.is_main_process
         self.device = self.state.device
+        self._host_group = None
+        if self.distributed and tdist.get_backend() != "gloo":
+            self._host_group = tdist.new_group(backend="gloo")  # every rank creates it, in the same order
 
     @property
     def distributed(self) -> bool:
         return self.world > 1
 
-    def all_reduce_grads(self, params: list[torch.nn.Parameter]) -> None:
-        """Average the gradients of ``params`` over all processes (missing grads count as zero)."""
+    def wrap(self, module: nn.Module) -> nn.Module:
+        """``module`` in DistributedDataParallel (bucketed all-reduce overlapped with the backward), or as it is."""
         if not self.distributed:
-            return
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        tdist.all_reduce(flat)
-        flat /= self.world
-        offset = 0
-        for p, g in zip(params, grads):
-            n = g.numel()
-            p.grad = flat[offset:offset + n].view_as(p).clone()
-            offset += n
+            return module
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        # Buffers (the discriminator's BatchNorm statistics) are synced before checkpoints, not every forward:
+        # in training mode BatchNorm normalises with the batch's own statistics.
+        return DistributedDataParallel(module, device_ids=ids, gradient_as_bucket_view=True,
+                                       forward_sync_buffers=False)
+
+    def mean(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The mean of ``tensor`` over all processes (a device collective, no host round trip)."""
+        if not self.distributed:
+            return tensor
+        tensor = tensor.clone()
+        tdist.all_reduce(tensor)
+        return tensor / self.world
 
     def broadcast_state(self, module: torch.nn.Module) -> None:
         """Copy rank 0's parameters and buffers to every process."""
@@ -56,11 +73,11 @@ class Dist:
                 tdist.broadcast(buf, src=0)
 
     def any_flag(self, flag: bool) -> bool:
-        """True when ``flag`` is true on any process."""
+        """True when ``flag`` is true on any process (on the host: a CPU tensor through gloo)."""
         if not self.distributed:
             return bool(flag)
-        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
-        tdist.all_reduce(t, op=tdist.ReduceOp.MAX)
+        t = torch.tensor([1.0 if flag else 0.0], device="cpu" if self._host_group else self.device)
+        tdist.all_reduce(t, op=tdist.ReduceOp.MAX, group=self._host_group)
         return bool(t.item() > 0)
 
     def gather_object(self, obj: Any) -> list[Any]:

@@ -30,7 +30,7 @@ def resume_config_notes(old: dict, new: dict) -> list[str]:
         return []
     listing = "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in changes)
     notes = [f"config changed on resume: {listing}."]
-    breaking = [k for k, _, _ in changes if k.startswith("data.") or k in _EXACTNESS_KEYS]
+    breaking = [k for k, _, _ in changes if (k.startswith("data.") and k not in _ORDER_NEUTRAL) or k in _EXACTNESS_KEYS]
     if breaking:
         notes.append(f"{', '.join(breaking)} changed: the batches differ from the unbroken run's, so this "
                      "continuation is not exact.")
@@ -39,6 +39,8 @@ def resume_config_notes(old: dict, new: dict) -> list[str]:
 
 # trainer keys that decide which samples make each step (with every data.* key)
 _EXACTNESS_KEYS = ("trainer.seed", "trainer.gradient_accumulate_every")
+# data keys that do not: worker processes deliver the sampler's batches in its order
+_ORDER_NEUTRAL = ("data.num_workers",)
 
 
 def keep_previous_config(folder: Path, new_text: str, launch: int) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -168,8 +167,3 @@ class RunLogger:
         self._metrics.close()
         self._text.removeHandler(self._handler)
         self._handler.close()
-
-
-def is_finite(value: Any) -> bool:
-    """False for NaN or infinite values."""
-    return math.isfinite(to_float(value))

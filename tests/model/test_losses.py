@@ -307,3 +307,48 @@ def test_loss_sums_in_float32_under_bf16_autocast():
         total, logs = loss.generator_loss(x, rec.bfloat16(), half, step=0, last_layer=None)
     assert total.dtype == torch.float32 and logs["train/kl_loss"].dtype == torch.float32
     assert total.item() == pytest.approx(ref.item(), rel=1e-2)
+
+
+def test_adversarial_term_gradients_match_the_reference_with_one_discriminator_backward():
+    """The loss's GAN term: the value and the autoencoder's gradients of the plain
+    d_weight * g_loss (reference adaptive_weight), with one pass back through the discriminator
+    instead of two, and no gradient into the discriminator's weights."""
+    torch.manual_seed(0)
+    loss = VAEGANLoss(lossconfig())
+    x = torch.rand(2, 1, 16, 16) * 2 - 1
+    feat = torch.randn(2, 4, 16, 16)
+    w = torch.nn.Parameter(torch.randn(1, 4, 3, 3) * 0.3)  # the 'last layer'
+    post = DiagonalGaussianDistribution(torch.randn(2, 6, 4, 4))
+    passes = []
+
+    class CountBackward(torch.autograd.Function):  # the discriminator's input, counting the passes back through it
+        @staticmethod
+        def forward(ctx, t):
+            return t.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            passes.append(1)
+            return grad
+
+    loss.discriminator.register_forward_pre_hook(lambda module, args: (CountBackward.apply(args[0]),))
+
+    def grads(use_reference: bool):
+        rec = torch.nn.functional.conv2d(feat, w, padding=1)
+        if use_reference:
+            nll = losses.nll_terms(losses.reconstruction_loss(x, rec), loss.logvar)
+            g = -loss.discriminator(rec).mean()
+            total = nll + 1e-3 * losses.kl_term(post) + adaptive_weight(nll, g, w, 0.5) * g
+        else:
+            total, _ = loss.generator_loss(x, rec, post, step=10, last_layer=w)
+        (grad,) = torch.autograd.grad(total, w)
+        return total.detach(), grad
+
+    ref_total, ref_grad = grads(True)
+    assert len(passes) == 2  # the reference: once for the weight, once more in the backward
+    passes.clear()
+    total, grad = grads(False)
+    assert len(passes) == 1
+    assert total.item() == pytest.approx(ref_total.item(), rel=1e-6)
+    assert torch.allclose(grad, ref_grad, rtol=1e-5, atol=1e-6 * ref_grad.abs().max().item())  # float32 order
+    assert all(p.grad is None for p in loss.discriminator.parameters())

@@ -194,3 +194,21 @@ def test_parameter_count_matches_radiodiff_checkpoint_size():
     adamw = 2 * 4 * (ae + count_parameters(disc))  # exp_avg + exp_avg_sq
     total_mb = (2 * model_entry + adamw) / 1e6  # model + ema copy
     assert total_mb == pytest.approx(1327, abs=1.0)
+
+
+def test_attention_runs_on_the_fused_kernel():
+    """q, k, v reach SDPA contiguous, so the flash kernel (CPU here) takes them; the earlier transposed
+    layout falls back to the math path, which materialises the [HW, HW] matrix."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    torch.manual_seed(1)
+    blk = AttnBlock(32)
+    x = torch.randn(2, 32, 6, 5, requires_grad=True)
+    reference = blk(x)
+    with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+        out = blk(x)
+        out.sum().backward()
+        q = torch.randn(2, 1, 32, 30).transpose(2, 3)  # the transposed layout: no fused kernel takes it
+        with pytest.raises(RuntimeError, match="No available kernel"), pytest.warns(UserWarning):
+            F.scaled_dot_product_attention(q, q, q)
+    assert torch.allclose(out, reference, atol=1e-6) and x.grad is not None

@@ -245,3 +245,14 @@ def test_cli_resume_and_inspect(tmp_path: Path, capsys):
     assert {(r["format"], r["integrity"], r["resume"]) for r in table} == {("workbench", "ok", "exact")}
     assert main(["resume", str(tmp_path / "nowhere"), "--no-progress"]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_resume_with_data_workers_is_exact_and_said_so(straight, dataset, tmp_path: Path):
+    folder, _ = straight
+    train(make_tiny_config(), max_steps=3, results_folder=tmp_path, dataset=dataset, progress=False)
+    result = train(make_tiny_config(**{"data.num_workers": 2}), resume="latest", results_folder=tmp_path,
+                   dataset=dataset, progress=False)
+    assert any("data.num_workers: None -> 2" in n for n in result.notes)
+    assert not any("not exact" in n for n in result.notes)  # workers deliver the sampler's batches in its order
+    assert_checkpoints_equal(folder / "model-2-step8.pt", tmp_path / "model-2-step8.pt",
+                             ignore=("/config/data/num_workers",))

@@ -1,0 +1,73 @@
+"""The table of ``gpu_check.sh``: reads the JSON files it wrote and prints Markdown for README's GPU section.
+
+    python -m radiodiff_lib.bench.gpu_report OUT_DIR
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+TRAIN_RUNS = (("train_fp32.json", "fp32"), ("train_bf16.json", "bf16"),
+              ("train_bf16_channels_last.json", "bf16 + channels_last"), ("train_bf16_compile.json", "bf16 + compile"),
+              ("train_bf16_compile_nondet.json", "bf16 + compile, deterministic: false"))
+
+
+def _train_rows(out: Path) -> list[str]:
+    rows = ["| our trainer | phase | ours s/step | RadioDiff fp32 s/step | speedup | ours images/s | peak MB ours / RadioDiff "
+            "| ETA 150k steps, h: ours / RadioDiff |", "|---|---|---|---|---|---|---|---|"]
+    for name, label in TRAIN_RUNS:
+        path = out / name
+        if not path.is_file():
+            rows.append(f"| {label} | (not run: {name} missing) | | | | | | |")
+            continue
+        data = json.loads(path.read_text())
+        eta = data["eta_hours_150k_steps"]
+        for phase, title in (("pre_disc", "before disc_start"), ("gan", "GAN phase")):
+            p = data["phases"][phase]
+            ours, theirs = p["ours"], p["radiodiff_procedure"]
+            rows.append(f"| {label} | {title} | {ours['seconds_per_step']:.3f} | {theirs['seconds_per_step']:.3f} | "
+                        f"{p['speedup']:.2f}x | {ours['images_per_second']:.1f} | {ours['peak_memory_mb']:,.0f} / "
+                        f"{theirs['peak_memory_mb']:,.0f} | {eta['ours']:.1f} / {eta['radiodiff_procedure']:.1f} |")
+    return rows
+
+
+def _attention_rows(out: Path) -> list[str]:
+    path = out / "attention.json"
+    if not path.is_file():
+        return ["(attention.json missing)"]
+    data = json.loads(path.read_text())
+    vae = data["vae_forward_backward"]
+    rows = [f"VAE forward + backward, {data['resolution']} x {data['resolution']}, ch {data['ch']}, batch {data['batch']}:",
+            "", "| attention path | peak MB | seconds | largest batch |", "|---|---|---|---|"]
+    for key, label in (("math_path", "math (the old transposed q/k/v)"), ("fused_path", "fused (contiguous q/k/v)")):
+        largest = data.get("max_batch", {}).get(key, "-")
+        rows.append(f"| {label} | {vae[key]['peak_mb']:,.0f} | {vae[key]['seconds']:.3f} | {largest} |")
+    return rows
+
+
+def _resume_rows(out: Path) -> list[str]:
+    rows = []
+    for name, label in (("resume_1gpu.json", "1 process"), ("resume_2gpu.json", "2 processes on 2 GPUs (DDP)")):
+        path = out / name
+        if path.is_file():
+            r = json.loads(path.read_text())
+            verdict = "bitwise equal" if r["bitwise_equal"] else f"DIFFERENT ({', '.join(r['differences'][:5])})"
+            precision = {"no": "fp32"}.get(r["runtime"]["precision"], r["runtime"]["precision"])
+            rows.append(f"- exact resume on {r['runtime']['device_name']}, {label}, stop at step {r['stopped_at']} of "
+                        f"{r['steps']}, {precision}, deterministic {r['runtime']['deterministic']}: {verdict} "
+                        f"({r['tensors_compared']} tensors)")
+        else:
+            rows.append(f"- exact resume, {label}: no result (not run, or it failed: see the output above)")
+    return rows
+
+
+def report(out: str | Path) -> str:
+    """The Markdown text for the results in ``out``."""
+    out = Path(out)
+    gpu = (out / "gpu.csv").read_text().strip().splitlines()[-1] if (out / "gpu.csv").is_file() else "none (a CPU run)"
+    return "\n".join([f"GPU: {gpu}", ""] + _train_rows(out) + [""] + _attention_rows(out) + [""] + _resume_rows(out))
+
+
+if __name__ == "__main__":
+    print(report(sys.argv[1] if len(sys.argv) > 1 else "runs/gpu_check"))
