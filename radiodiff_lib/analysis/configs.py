@@ -10,7 +10,7 @@ from typing import Any
 
 from ..config import flatten_config
 
-# What each key of train_cond_ldm.py's config means (reference section 8). A key under a listed
+# What each key of train_cond_ldm.py's config means. A key under a listed
 # key that ends in "." (the VAE's own ddconfig and lossconfig) is known too.
 LDM_SCHEMA = {
     "data.name": "data set", "data.batch_size": "batch size",

@@ -1,6 +1,6 @@
 """Write RadioDiff second-stage logs and TensorBoard event files for tests (any test may import this).
 
-``write_ldm_log`` writes a ``train_cond_ldm.py`` text log as section 8 of the reference describes: the
+``write_ldm_log`` writes a ``train_cond_ldm.py`` text log as RadioDiff's second stage writes it: the
 config dumped as YAML over many lines (only the first with the asctime prefix), then one step line
 every ``log_freq`` steps (``loss_simple``, ``loss_vlb``, ``total_loss``, ``lr``, ``{:.5f}``, trailing
 ``", "``). ``write_events`` writes an ``events.out.tfevents.*`` file record by record (TFRecord framing

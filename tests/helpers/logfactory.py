@@ -1,10 +1,10 @@
 """Write RadioDiff-style and workbench-style training logs for tests (any test may import this).
 
-``write_radiodiff_log`` writes a ``train_vae.py`` text log exactly as section 2 of the reference
+``write_radiodiff_log`` writes a ``train_vae.py`` text log exactly as RadioDiff's logger does
 describes (asctime prefix, config dict repr first, generator + discriminator lines, values with
 ``{:.5f}`` and a trailing ``", "``) and returns the rows a correct reader must recover, with every
 value as the float of the printed text. ``write_workbench_folder`` writes a trainer results folder
-(``metrics.jsonl`` + ``train.log``, contracts section C).
+(``metrics.jsonl`` + ``train.log``, as ``training.run_log`` writes them).
 """
 from __future__ import annotations
 
@@ -153,7 +153,7 @@ def write_radiodiff_log(path, steps: Iterable[int], *, config: dict | None = "de
 
 def write_workbench_folder(folder, launches: list[dict], *, with_train_log: bool = True,
                            t0: float = 1_750_000_000.0) -> Path:
-    """A trainer results folder: ``metrics.jsonl`` (+ ``train.log``) per contracts section C.
+    """A trainer results folder: ``metrics.jsonl`` (+ ``train.log``) as ``training.run_log`` writes them.
 
     Each launch dict: ``steps`` (list), ``config`` (dict), optional ``rewind_to`` (writes a rewind
     record), ``values(step) -> dict`` (default: ``default_values`` generator + discriminator keys),

@@ -17,7 +17,7 @@ DISC_START = 2501
 
 
 def vae_tags(step: int) -> dict[str, float]:
-    """What RadioDiff's train_vae.py writes to TensorBoard at a step (full precision; reference section 2:
+    """What RadioDiff's train_vae.py writes to TensorBoard at a step (full precision;
     no nll_loss, no logvar)."""
     gen, disc = default_values(step, DISC_START, train_num_steps=10000)
     tags = {k.split("/")[-1]: v for k, v in {**gen, **disc}.items()

@@ -1,4 +1,4 @@
-"""Log reader: RadioDiff text logs (every fact of reference section 2), stitching, errors."""
+"""Log reader: RadioDiff text logs (every fact of train_vae.py's logging), stitching, errors."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""Log reader: the trainer's metrics.jsonl / train.log (contracts section C) and TensorBoard events."""
+"""Log reader: the trainer's metrics.jsonl / train.log (as training.run_log writes them) and TensorBoard events."""
 from __future__ import annotations
 
 import json

@@ -71,7 +71,7 @@ def test_attention_placement_and_decoder_order(tiny):
 
 def test_radiodiff_key_names_and_shapes(big_meta_sd):
     sd = big_meta_sd
-    expected = {  # reference section 3 names, with the shapes of ch 128, ch_mult [1, 2, 4], 1 channel
+    expected = {  # RadioDiff's checkpoint key names, with the shapes of ch 128, ch_mult [1, 2, 4], 1 channel
         "encoder.conv_in.weight": (128, 1, 3, 3),
         "encoder.down.0.block.0.norm1.weight": (128,),
         "encoder.down.0.block.1.conv2.bias": (128,),
@@ -180,7 +180,7 @@ def test_downsample_pads_right_and_bottom(tiny):
 
 
 def test_parameter_count_matches_radiodiff_checkpoint_size():
-    """RadioDiff's model-N.pt of this config is 1,327 MB (reference): rebuild that from our counts."""
+    """RadioDiff's model-N.pt of this config is 1,327 MB: rebuild that from our counts."""
     from radiodiff_lib.model.discriminator import NLayerDiscriminator
     from radiodiff_lib.model.lpips import weight_shapes
 
