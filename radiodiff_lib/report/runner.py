@@ -40,10 +40,10 @@ class ReportPaths:
         """Three lines a user can click or copy."""
         files = self.md.with_name(f"{self.md.stem}_files")
         extra = f" (figures in {files}/)" if files.is_dir() else ""
-        return (f"report rendered in {self.seconds:.1f} s\n"
-                f"  HTML (open in a browser, works offline): {self.html}\n"
-                f"  Markdown: {self.md}{extra}\n"
-                f"  executed notebook: {self.ipynb}")
+        lines = [("HTML (open in a browser, works offline)", self.html), ("Markdown", self.md),
+                 ("executed notebook", self.ipynb)]
+        return f"report rendered in {self.seconds:.1f} s\n" + "\n".join(
+            f"  {what}: {path}{extra if path == self.md else ''}" for what, path in lines if path.exists())
 
 
 def _runs_this_interpreter(argv0: str) -> bool:
