@@ -13,48 +13,16 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
-from ..checkpoints import load_checkpoint
+from ..checkpoints import checkpoint_differences
 from ..config import Config, replace, resolve_config
 from ..data import build_dataset
 from ..formatting import to_jsonable
 from ..model import LPIPS, VAEGANLoss, build_loss, build_model
 from ..training import seed_everything, train
-
-BOOKKEEPING = {"written_at", "metrics_offset", "launch", "checksum"}
-
-
-def _leaves(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(obj, dict):
-        for key in sorted(obj, key=str):
-            yield from _leaves(obj[key], f"{prefix}/{key}")
-    elif isinstance(obj, (list, tuple)):
-        for i, item in enumerate(obj):
-            yield from _leaves(item, f"{prefix}/{i}")
-    else:
-        yield prefix, obj
-
-
-def checkpoint_differences(a: Path, b: Path) -> tuple[list[str], int]:
-    """(paths of entries that differ, tensors compared) between two checkpoints, bitwise, bookkeeping aside."""
-    left, right = ({k: v for k, v in _leaves(load_checkpoint(p)) if k.split("/")[1] not in BOOKKEEPING}
-                   for p in (a, b))
-    diffs = sorted(set(left) ^ set(right))
-    tensors = 0
-    for key in sorted(set(left) & set(right)):
-        x, y = left[key], right[key]
-        if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
-            tensors += 1
-            same = x.dtype == y.dtype and x.shape == y.shape and torch.equal(
-                x.reshape(-1).view(torch.uint8), y.reshape(-1).view(torch.uint8))
-        else:
-            same = x == y
-        if not same:
-            diffs.append(key)
-    return diffs, tensors
 
 
 def check_config(config: str | Path, steps: int, precision: str, compile: bool) -> Config:

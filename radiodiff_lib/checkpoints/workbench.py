@@ -13,7 +13,7 @@ import re
 import struct
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import torch
 
@@ -203,3 +203,41 @@ def load_model_state(model: torch.nn.Module, loss: torch.nn.Module | None, state
         loss_state.update({k[len("loss."):]: v for k, v in state.items() if k.startswith("loss.")})
         loss.load_state_dict(loss_state)
 
+
+# --- comparing two checkpoints -------------------------------------------------------------
+
+# entries that differ between two runs by design: when a file was written and by which launch
+BOOKKEEPING = {"written_at", "metrics_offset", "launch", "checksum"}
+
+
+def _leaves(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, leaf) pairs of a nested checkpoint dict, in a fixed order."""
+    if isinstance(obj, dict):
+        for key in sorted(obj, key=str):
+            yield from _leaves(obj[key], f"{prefix}/{key}")
+    elif isinstance(obj, (list, tuple)):
+        for i, item in enumerate(obj):
+            yield from _leaves(item, f"{prefix}/{i}")
+    else:
+        yield prefix, obj
+
+
+def checkpoint_differences(a: str | Path, b: str | Path, ignore: tuple[str, ...] = ()) -> tuple[list[str], int]:
+    """(paths of the entries that differ, tensors compared) between two of our checkpoints, compared
+    bitwise; bookkeeping (write time, log offset, launch number, checksum) and paths starting with one
+    of ``ignore`` (e.g. "/config/data/num_workers") left out. An exact resume has no difference."""
+    left, right = ({k: v for k, v in _leaves(load_checkpoint(p))
+                    if k.split("/")[1] not in BOOKKEEPING and not k.startswith(ignore)} for p in (a, b))
+    diffs = sorted(set(left) ^ set(right))
+    tensors = 0
+    for key in sorted(set(left) & set(right)):
+        x, y = left[key], right[key]
+        if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
+            tensors += 1
+            same = x.dtype == y.dtype and x.shape == y.shape and torch.equal(
+                x.reshape(-1).view(torch.uint8), y.reshape(-1).view(torch.uint8))
+        else:
+            same = x == y
+        if not same:
+            diffs.append(key)
+    return diffs, tensors

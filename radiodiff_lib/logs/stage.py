@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..vocabulary import LDM_METRICS, LDM_TOTAL_LOSS, LOG_METRICS, LOSS_SIMPLE, LOSS_VLB, STAGE_LDM, STAGE_VAE, TOTAL_LOSS
+from ..vocabulary import (
+    LDM_METRICS, LDM_TOTAL_LOSS, LOG_METRICS, LOSS_SIMPLE, LOSS_VLB, STAGE_LDM, STAGE_VAE, TOTAL_LOSS,
+)
 
 
 def detect_stage(metric_names: Iterable[str], configs: Iterable[dict | None]) -> str:

@@ -15,8 +15,9 @@ from ..analysis import analyze, to_json
 from ..evaluation import evaluate_checkpoint
 from ..logs import read_run
 from ..vocabulary import STAGE_LDM
-from . import compare_text, text
+from . import compare_text
 from . import markdown as md
+from . import text
 from .figures import record, show_figure
 from .widgets import explorer, resume_picker
 

@@ -15,12 +15,12 @@ import pandas as pd
 from IPython.display import Markdown
 
 from ..formatting import duration, num, pct
-from . import markdown as md
-from .markdown import Md, table
 from ..vocabulary import (
     D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LR, NLL_LOSS, REC_LOSS,
     TOTAL_LOSS,
 )
+from . import markdown as md
+from .markdown import Md, table
 
 # What each logged quantity is (RadioDiff's VAE-GAN loss): fixed explanations.
 MEANING = {

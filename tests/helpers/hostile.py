@@ -11,7 +11,9 @@ from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
-from tests.helpers.logfactory import START, default_values, radiodiff_config, write_radiodiff_log, write_workbench_folder
+from tests.helpers.logfactory import (
+    START, default_values, radiodiff_config, write_radiodiff_log, write_workbench_folder,
+)
 
 # Each one is live markup if it reaches the HTML unescaped, or breaks out of a code span or a table.
 SCRIPT = "<script>alert(10)</script>"

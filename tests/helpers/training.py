@@ -9,36 +9,11 @@ import torch
 from radiodiff_lib import checkpoints as ckpt
 from radiodiff_lib.vocabulary import METRICS_FILE, RECORD_REWIND, RECORD_STEP
 
-BOOKKEEPING = {"written_at", "metrics_offset", "launch", "checksum"}
-
-
-def flatten(obj, prefix=""):
-    """(path, leaf) pairs of a nested checkpoint dict."""
-    if isinstance(obj, dict):
-        for k in sorted(obj, key=str):
-            yield from flatten(obj[k], f"{prefix}/{k}")
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            yield from flatten(v, f"{prefix}/{i}")
-    else:
-        yield prefix, obj
-
 
 def assert_checkpoints_equal(a: Path, b: Path, ignore: tuple = ()) -> int:
     """Every tensor bitwise equal and every value equal, except bookkeeping; returns the tensor count."""
-    fa = {k: v for k, v in flatten(ckpt.load_checkpoint(a)) if not k.startswith(ignore)}
-    fb = {k: v for k, v in flatten(ckpt.load_checkpoint(b)) if not k.startswith(ignore)}
-    keys = {k for k in fa if k.split("/")[1] not in BOOKKEEPING}
-    assert keys == {k for k in fb if k.split("/")[1] not in BOOKKEEPING}
-    tensors = 0
-    for k in sorted(keys):
-        x, y = fa[k], fb[k]
-        if isinstance(x, torch.Tensor):
-            assert x.dtype == y.dtype and x.shape == y.shape, k
-            assert torch.equal(x.reshape(-1).view(torch.uint8), y.reshape(-1).view(torch.uint8)), f"{k} differs"
-            tensors += 1
-        else:
-            assert x == y, f"{k}: {x!r} != {y!r}"
+    diffs, tensors = ckpt.checkpoint_differences(a, b, ignore=ignore)
+    assert diffs == [], f"{a.name} and {b.name} differ at {diffs[:10]}"
     return tensors
 
 
