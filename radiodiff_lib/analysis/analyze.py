@@ -95,7 +95,7 @@ def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresh
     progress = _clip01(latest / total) if total and latest is not None else None
     sph, _ = steps_per_hour(sorted_rows(all_rows(run)))
     time_left = (max(total - latest, 0) / sph * 3600.0) if (sph and total and latest is not None) else None
-    stage = getattr(run, "stage", STAGE_VAE)
+    stage = run.stage
 
     ds = cfg_float(cfg, "model.lossconfig.disc_start") if stage == STAGE_VAE else None
     disc_start = int(ds) if ds is not None else None
@@ -132,7 +132,7 @@ def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresh
         recommendations=recommendations(diags), superseded_rows=int(len(run.superseded)),
         segments=int(df["segment"].nunique()) if "segment" in df.columns and len(df) else 0,
         kl_weight=kl_w, kl_weight_source=kl_src, disc_weight=disc_weight, thresholds=th, stage=stage,
-        sources=list(getattr(run, "source_report", [])), disagreements=list(getattr(run, "disagreements", [])),
+        sources=list(run.source_report), disagreements=list(run.disagreements),
         crashed_launches=crashed, lr_schedule=lr_schedule(df, run),
         stage_settings=settings(cfg) if stage == STAGE_LDM else {})
     if stage == STAGE_LDM:
@@ -169,9 +169,9 @@ def _total_steps(param: int | None, cfg: dict | None, run: Run) -> tuple[int | N
     v = cfg_float(cfg, "trainer.train_num_steps")
     if v:
         return int(v), "config"
-    logged = getattr(run, "total_steps", None)
-    if logged and getattr(run, "total_steps_source", None) in ("step lines", "parameter"):
-        return int(logged), getattr(run, "total_steps_source")
+    logged = run.total_steps
+    if logged and run.total_steps_source in ("step lines", "parameter"):
+        return int(logged), run.total_steps_source
     return None, None
 
 

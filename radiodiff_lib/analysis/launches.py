@@ -7,19 +7,19 @@ reader skipped as ``traceback``; the last of them that names an exception is quo
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pandas as pd
 
+from ..logs import Run
 from .diagnostics import Diagnostic
 
 _ERROR_LINE = re.compile(r"^\s*[\w.]*(Error|Exception|Interrupt|Exit)\b")
 
 
-def crashed_launches(run: Any) -> list[dict]:
+def crashed_launches(run: Run) -> list[dict]:
     """Every text launch without a step row: file, start time, traceback lines, last error line."""
-    launches = getattr(run, "launches", None)
-    if launches is None or not len(launches):
+    launches = run.launches
+    if not len(launches):
         return []
     out = []
     dead = launches[(launches["kind"] != "tensorboard") & (launches["n_rows"] == 0)]

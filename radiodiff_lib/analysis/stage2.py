@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..logs import Run
 from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LOSS_VLB, LR
 from .diagnostics import Diagnostic, resume_jump_diagnostics, spike_diagnostics
 from .stats import MetricStats, Thresholds
@@ -45,7 +46,7 @@ def settings(config: dict | None) -> dict[str, Any]:
             "ema_every": cfg_get(config, "trainer.ema_update_every")}
 
 
-def lr_schedule(df: pd.DataFrame, run: Any) -> dict[str, Any] | None:
+def lr_schedule(df: pd.DataFrame, run: Run) -> dict[str, Any] | None:
     """First, latest, smallest and largest logged LR, and where the values come from."""
     if LR not in df.columns:
         return None
@@ -53,7 +54,7 @@ def lr_schedule(df: pd.DataFrame, run: Any) -> dict[str, Any] | None:
     if not ok.any():
         return None
     lr, steps = df[LR].to_numpy(dtype=float)[ok], df["step"].to_numpy()[ok]
-    kinds = {s["kind"] for s in getattr(run, "source_report", []) if s.get("rows_used")}
+    kinds = {s["kind"] for s in run.source_report if s.get("rows_used")}
     source = ("TensorBoard Learning_Rate (full precision)" if "tensorboard" in kinds else
               "metrics.jsonl (full precision)" if "workbench-metrics" in kinds else "the text log (5 decimals)")
     return {"first": float(lr[0]), "first_step": int(steps[0]), "latest": float(lr[-1]), "latest_step": int(steps[-1]),
