@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ..checkpoints import checkpoint_differences
+from ..checkpoints import checkpoint_differences, load_checkpoint
 from ..config import Config, replace, resolve_config
 from ..data import build_dataset
 from ..formatting import to_jsonable

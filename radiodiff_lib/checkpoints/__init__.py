@@ -19,7 +19,7 @@ from .workbench import (
 )
 
 __all__ = [
-    "FORMAT", "FORMAT_VERSION", "LoadReport", "checkpoint_differences", "checkpoint_name", "compute_checksum", "find_resume_checkpoint",
+    "FORMAT", "FORMAT_VERSION", "LoadReport", "checkpoint_differences", "checkpoint_name", "checkpoint_sort_key", "compute_checksum", "find_resume_checkpoint",
     "infer_ddconfig", "inspect_checkpoints", "inspect_table_text", "is_radiodiff_checkpoint",
     "is_workbench_checkpoint", "list_checkpoints", "load_any", "load_checkpoint", "load_model_from_checkpoint",
     "load_model_state", "load_radiodiff_weights", "locate_and_load", "model_state", "parse_checkpoint_name",

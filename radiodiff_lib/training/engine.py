@@ -19,7 +19,6 @@ from torch import nn
 
 from ..vocabulary import DISCRIMINATOR_METRICS, GENERATOR_METRICS
 from .health import N_GENERATOR, NonFiniteWatch, logs_vector
-from .runtime import Runtime
 
 
 class GeneratorForward(nn.Module):

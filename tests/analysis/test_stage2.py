@@ -5,7 +5,6 @@ import json
 import math
 from datetime import timedelta
 
-import numpy as np
 import pytest
 
 from radiodiff_lib.analysis import analyze, summary_text, to_json

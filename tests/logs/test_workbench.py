@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from radiodiff_lib.logs import read_run
-from tests.helpers.logfactory import radiodiff_config, write_radiodiff_log, write_workbench_folder
+from tests.helpers.logfactory import radiodiff_config, write_workbench_folder
 
 T0 = 1_750_000_000.0
 

@@ -14,7 +14,6 @@ import urllib.request
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from radiodiff_lib.report.params import notebooks_dir
 from tests.helpers.browser import ARGS, BROWSER_MARKS, CHROMIUM

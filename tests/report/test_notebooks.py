@@ -6,7 +6,6 @@ train -> resume -> analyze-with-checkpoint chain trains a tiny VAE and is marked
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from pathlib import Path
 
 import nbformat

@@ -95,7 +95,7 @@ def test_resume_form_offers_checkpoints_and_resumes_on_click(tmp_path):
     train(cfg, max_steps=2, results_folder=tmp_path / "run", progress=False)
     table = inspect_checkpoints(tmp_path / "run")
     session = widgets.resume_panel(tmp_path / "run", interactive=True, table=table)
-    (pick, steps, button), _out = session.widget.children[0].children, session.widget.children[1]
+    pick, _, button = session.widget.children[0].children
     assert [v for _, v in pick.options][0] == "latest" and len(pick.options) == 1 + len(table)
     pick.value = pick.options[-1][1]
     button.click()
