@@ -120,13 +120,18 @@ def _in_lab(tmp_path: Path, drive) -> None:
     shutil.rmtree(tmp_path / "_jcfg", ignore_errors=True)
 
 
-def _drive(page, url: str, expect) -> None:
-    page.goto(f"{url}/lab/tree/analyze.ipynb")
+def _run_all(page, url: str, notebook: str, expect) -> None:
+    """Open a notebook in JupyterLab and run all its cells from the Run menu."""
+    page.goto(f"{url}/lab/tree/{notebook}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
     # the status bar, not the toolbar indicator, says when the kernel is really attached
     expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle")
     page.locator('.lm-MenuBar-itemLabel:text-is("Run")').click()
     page.locator('.lm-Menu-itemLabel:text-is("Run All Cells")').click()
+
+
+def _drive(page, url: str, expect) -> None:
+    _run_all(page, url, "analyze.ipynb", expect)
 
     explorer = page.locator(".jp-NotebookPanel .widget-vbox:has(.widget-label:text-is('smoothing'))").last
     slider = explorer.locator(".widget-slider:has(.widget-label:text-is('smoothing'))")
@@ -158,11 +163,7 @@ def _drive(page, url: str, expect) -> None:
 
 
 def _drive_compare(page, url: str, expect) -> None:
-    page.goto(f"{url}/lab/tree/compare.ipynb")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
-    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle")
-    page.locator('.lm-MenuBar-itemLabel:text-is("Run")').click()
-    page.locator('.lm-Menu-itemLabel:text-is("Run All Cells")').click()
+    _run_all(page, url, "compare.ipynb", expect)
 
     explorer = page.locator(".jp-NotebookPanel .widget-vbox:has(.widget-label:text-is('runs'))").last
     picker = explorer.locator(".widget-select-multiple select")
