@@ -3,7 +3,9 @@
 Discovery in a results folder (``source="all"``, the default): ``metrics.jsonl`` (the workbench
 trainer's full-precision record; then ``train.log``, the same numbers printed with 8 digits, is not
 read), every other ``*.log`` (RadioDiff's ``<YYYY-MM-DD-HH-MM>_.log``, one per launch) and every
-TensorBoard ``events.out.tfevents.*`` below the folder. When text logs (or the metrics file) and
+TensorBoard ``events.out.tfevents.*`` below the folder, except in a workbench folder: there
+``metrics.jsonl`` holds every scalar the trainer also wrote to its event files, at full precision.
+When text logs (or the metrics file) and
 event files are both read, the reader merges them into one row per step (``merge.py``): the events
 give the dense rows, the text logs the config, the launch boundaries and any step the events lack.
 ``source`` keeps one kind only: ``text`` (the ``*.log`` files, ``train.log`` included),
@@ -74,10 +76,14 @@ def discover(paths: list[Path], source: str) -> tuple[list[Path], list[LeftOut]]
             kind = kind_of(f)
             if source != "all" and _FAMILY[kind] != source:
                 left.append(LeftOut(str(f), kind, f"not read: --source {source}"))
-            elif (f in in_folder and kind == KIND_WORKBENCH_LOG and source == "all"
+            elif (f in in_folder and source == "all" and kind == KIND_WORKBENCH_LOG
                   and (f.parent / METRICS_FILE).is_file()):
                 left.append(LeftOut(str(f), kind, f"not read: {f.parent / METRICS_FILE} holds the same rows "
                                                   "at full precision"))
+            elif f in in_folder and source == "all" and kind == KIND_EVENTS and (p / METRICS_FILE).is_file():
+                # the workbench trainer writes its event files from the values of metrics.jsonl
+                left.append(LeftOut(str(f), kind, f"not read: {p / METRICS_FILE} holds the same scalars at full "
+                                                  "precision (name the event file to read it too)"))
             else:
                 chosen.append(f)
     return chosen, left

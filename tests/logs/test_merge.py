@@ -67,7 +67,8 @@ def test_text_logs_and_events_of_one_run_give_one_row_per_step(tmp_path):
     assert abs(df.loc[1200, "train/rec_loss"] - float(f"{gen['train/rec_loss']:.5f}")) <= 5e-6
     # what the events lack comes from the text, at the text's steps only
     assert df.loc[1200, "train/nll_loss"] == float(f"{gen['train/nll_loss']:.5f}")
-    assert np.isnan(df.loc[1210, "train/nll_loss"]) and not run.logged.set_index(run.df["step"]).loc[1210, "train/nll_loss"]
+    logged = run.logged.set_index(run.df["step"])
+    assert np.isnan(df.loc[1210, "train/nll_loss"]) and not logged.loc[1210, "train/nll_loss"]
     assert df.loc[1200, "line"] == a.rows[12]["line"]  # a row in the text log points at its line
     # superseded: launch 1's rows from step 2000 on, once each
     assert run.superseded["step"].tolist() == list(range(2000, 3000, 10)) + [3000]
@@ -112,26 +113,33 @@ def test_source_picks_one_kind_of_file(tmp_path):
         read_run(tmp_path, source="json")
 
 
-def test_workbench_folder_metrics_and_events_agree(tmp_path):
-    folder = write_workbench_folder(tmp_path / "run", [{"steps": range(0, 10)}, {"steps": range(5, 15), "rewind_to": 5}])
+def test_workbench_metrics_and_events_agree_and_the_folder_reads_metrics_only(tmp_path):
+    folder = write_workbench_folder(tmp_path / "run",
+                                    [{"steps": range(0, 10)}, {"steps": range(5, 15), "rewind_to": 5}])
     t0 = 1_750_000_000.0
+    events = []
     for n, steps in enumerate((range(0, 10), range(5, 15))):
         def tags(step, n=n):
             gen, disc = default_values(step, 50001)
             vals = {**gen, **{k: v for k, v in disc.items() if k != "lr"}}
             return {("Learning_Rate" if k == "lr" else k.split("/")[-1]): v for k, v in vals.items()}
-        write_events(folder / f"tb{n}", steps, tags, start_time=datetime.fromtimestamp(t0 + 10_000.0 * n + 2),
-                     seconds_per_step=0.01, name=str(n))
-    run = read_run(folder)
+        events.append(write_events(folder / f"tb{n}", steps, tags, seconds_per_step=0.01, name=str(n),
+                                   start_time=datetime.fromtimestamp(t0 + 10_000.0 * n + 2)))
+    # named, the event files are merged with metrics.jsonl: its float64 values win, and they agree
+    run = read_run([folder / "metrics.jsonl", *events])
     assert run.df["step"].tolist() == list(range(15)) and run.superseded["step"].tolist() == list(range(5, 10))
     assert run.disagreements == []  # metrics.jsonl (exact) and float32 events agree
     rec = next(json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()
                if '"kind": "step"' in line and json.loads(line)["step"] == 12)
     row = run.df[run.df["step"] == 12].iloc[0]
     assert row["train/rec_loss"] == rec["train/rec_loss"]  # the float64 value, not the float32 event
+    assert {r["path"]: r for r in run.source_report}[str(folder / "metrics.jsonl")]["rows_duplicate"] == 15
+    # the folder alone: metrics.jsonl only, its train.log and event files left out with the reason
+    run = read_run(folder)
+    assert run.df["step"].tolist() == list(range(15))
     report = {r["path"]: r for r in run.source_report}
-    assert report[str(folder / "metrics.jsonl")]["rows_duplicate"] == 15
     assert report[str(folder / "train.log")]["used_for"].startswith("not read")
+    assert all(report[str(e)]["used_for"].startswith("not read") for e in events)
 
 
 def test_live_reader_follows_text_and_events(tmp_path):
