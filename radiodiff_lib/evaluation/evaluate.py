@@ -1,10 +1,16 @@
 """Evaluate a VAE checkpoint: reconstruction metrics, latent statistics and speed on a held-out split.
 
 The VAE runs in eval mode under ``torch.no_grad`` with the posterior *mode* (no sampling), so a
-result depends only on the weights, the data and ``seed`` (which picks the maps when ``n`` is
+result depends only on the weights, the data and ``seed`` (which picks the items when ``n`` is
 smaller than the split). Outputs are mapped from [-1, 1] to [0, 1] and clamped before the
 metrics of :mod:`radiodiff_lib.metrics` are computed, over all pixels and over street pixels
 (buildings mask 0) only.
+
+No training map is scored unnoticed: the maps the checkpoint trained on come from its split record,
+or, for a RadioDiff ``model-N.pt``, from the ``radiodiff`` protocol (assumed, and said); the
+evaluated maps among them are left out and named, or kept and labelled with
+``include_train_maps``. Every item is one (map, transmitter); the summary also averages each
+map's transmitters first and gives the mean over maps with its interval and N maps.
 """
 from __future__ import annotations
 
@@ -18,11 +24,12 @@ import pandas as pd
 import torch
 
 from ..checkpoints import load_model_from_checkpoint
-from ..config import Config, replace, resolve_config
-from ..data import build_dataset
+from ..config import SPLIT_PROTOCOLS, Config, replace, resolve_config
+from ..data import TrainingMaps, build_dataset, train_overlap, training_maps
+from ..data.splits import check_protocol
 from ..errors import ConfigError, DataError
 from ..formatting import num, to_jsonable
-from ..vocabulary import EVAL_METRICS
+from ..vocabulary import EVAL_METRICS, SPLIT_RECORD
 from . import metrics as M
 
 EXAMPLE_LABELS = ("best", "median", "worst")
@@ -51,12 +58,12 @@ class Example:
 class EvalResult:
     """What :func:`evaluate_checkpoint` measured; ``to_json()`` and ``summary_text()`` report it."""
 
-    per_map: pd.DataFrame  # index, name, nmse, rmse, ssim, psnr, nmse_street, ..., psnr_street
-    metrics: dict[str, dict[str, float]]  # {nmse: {mean, median, p5, p95, count, n_inf}, ...}
+    per_map: pd.DataFrame  # one row per item: index, name, map, transmitter, nmse, ..., psnr_street
+    metrics: dict[str, dict[str, float]]  # over items: {nmse: {mean, median, p5, p95, count, n_inf, maps}, ...}
     metrics_street: dict[str, dict[str, float]]
     latent: dict[str, Any]  # {mean: [C], std: [C], scale_factor, channels, shape}
-    seconds_per_map: float
-    n_maps: int
+    seconds_per_map: float  # per item (one map and transmitter)
+    n_maps: int  # items scored (= transmitters; the name is older than per-map statistics)
     checkpoint: str
     examples: list[Example] = field(default_factory=list)
     data: str = "synthetic"
@@ -68,6 +75,27 @@ class EvalResult:
     config: Config | None = None
     info: dict = field(default_factory=dict)
     figures: dict[str, str] = field(default_factory=dict)
+    protocol: str | None = None  # radiodiff | radiounet (RadioMapSeer), synthetic
+    split_note: str = ""  # which split that is (reference, missing maps, or the small-folder fallback)
+    maps: int = 0  # distinct city maps scored
+    by_map: pd.DataFrame | None = None  # one row per map: map, transmitters, the mean of each metric over them
+    metrics_by_map: dict[str, dict[str, float]] = field(default_factory=dict)  # {nmse: {mean, ci_low, ci_high, std, maps, items}}
+    metrics_street_by_map: dict[str, dict[str, float]] = field(default_factory=dict)
+    training_maps: str = ""  # what the checkpoint trained on, and how that is known
+    training_protocol: str | None = None
+    excluded_train_maps: list[int] = field(default_factory=list)  # evaluated maps left out: the model trained on them
+    included_train_maps: list[int] = field(default_factory=list)  # training maps scored anyway (include_train_maps)
+    overlap_known: bool = True  # False: the checkpoint's training maps are unknown
+
+    @property
+    def transmitters(self) -> int:
+        """Items scored: one per (map, transmitter)."""
+        return self.n_maps
+
+    @property
+    def includes_train_maps(self) -> bool:
+        """Whether maps the checkpoint trained on are among the scored ones."""
+        return bool(self.included_train_maps)
 
     def to_json(self) -> dict:
         """Strict-JSON dict: ``inf`` is written as ``"inf"``, NaN as ``null``."""
@@ -81,15 +109,29 @@ class EvalResult:
             "seed": self.seed,
             "device": self.device,
             "image_size": list(self.image_size),
-            "n_maps": self.n_maps,
+            "protocol": self.protocol,
+            "split_note": self.split_note,
+            "maps": self.maps,
+            "transmitters": self.transmitters,
+            "n_maps": self.n_maps,  # = transmitters (items), kept for older readers
+            "training_maps": {"description": self.training_maps, "protocol": self.training_protocol,
+                              "known": self.overlap_known},
+            "excluded_train_maps": list(self.excluded_train_maps),
+            "included_train_maps": list(self.included_train_maps),
+            "includes_train_maps": self.includes_train_maps,
             "metrics": self.metrics,
             "metrics_street": self.metrics_street,
+            "metrics_by_map": self.metrics_by_map,
+            "metrics_street_by_map": self.metrics_street_by_map,
+            "by_map": [] if self.by_map is None else self.by_map.to_dict(orient="records"),
             "latent": self.latent,
             "seconds_per_map": self.seconds_per_map,
             "maps_per_second": (1.0 / self.seconds_per_map) if self.seconds_per_map > 0 else None,
             "examples": [{"label": e.label, "index": e.index, "name": e.name, "nmse": e.nmse} for e in self.examples],
             "figures": self.figures,
-            "encoding": "metrics in [0, 1] maps; inf written as \"inf\", undefined (NaN) as null",
+            "encoding": "metrics in [0, 1] maps; inf written as \"inf\", undefined (NaN) as null; metrics are over "
+                        "items (map, transmitter), metrics_by_map over maps (each map's items averaged first, "
+                        "95% Student-t interval over maps)",
         })
 
     def summary_text(self) -> str:
@@ -97,12 +139,18 @@ class EvalResult:
         which = "EMA" if self.use_ema else "model"
         h, w = self.image_size
         source = "synthetic data" if self.data == "synthetic" else f"RadioMapSeer folder {self.data}"
+        label = "[includes training maps] " if self.includes_train_maps else ""
         lines = [
-            f"Evaluated {self.checkpoint} ({which} weights, posterior mode) on {self.n_maps} "
-            f"{self.split} maps of {source} at {h}x{w}, device {self.device}.",
-            _metrics_table(self.metrics, "all pixels"),
+            f"{label}Evaluated {self.checkpoint} ({which} weights, posterior mode) on {self.transmitters} "
+            f"transmitters of {self.maps} maps of the {self.split} split of {source} at {h}x{w}, device {self.device}.",
+        ]
+        lines += self.scope_lines()
+        lines += [
+            _metrics_table(self.metrics, f"all pixels, over {self.transmitters} transmitters"),
             _metrics_table(self.metrics_street, "street pixels only (buildings mask 0)"),
         ]
+        if self.metrics_by_map:
+            lines.append(_by_map_table(self.metrics_by_map, self.metrics_street_by_map))
         lat = self.latent
         fmt = lambda xs: "[" + ", ".join(f"{x:.4g}" for x in xs) + "]"  # noqa: E731
         lines.append(
@@ -120,9 +168,53 @@ class EvalResult:
             lines.append(f"Figure {kind}: {path}")
         return "\n".join(lines)
 
+    def scope_lines(self) -> list[str]:
+        """Sentences on the split and the training maps: protocol, what was left out or kept, and why."""
+        if self.protocol is None:  # a result built by hand, without a data set behind it
+            return []
+        lines = [f"Split protocol {self.protocol}" + (f": {self.split_note}." if self.split_note else ".")]
+        if self.training_maps:
+            lines.append(f"Training maps of the checkpoint: {self.training_maps}.")
+        if self.training_protocol not in (None, self.protocol) and self.protocol in SPLIT_PROTOCOLS:
+            lines.append(f"The checkpoint trained on the {self.training_protocol} protocol, this is the {self.protocol} "
+                         f"{self.split} split: their overlap is counted below.")
+        if self.excluded_train_maps:
+            lines.append(f"Left out {len(self.excluded_train_maps)} {self.split} "
+                         f"{_maps_word(self.excluded_train_maps)} the checkpoint trained on: "
+                         f"{_numbers(self.excluded_train_maps)} (--include-train-maps scores them, labelled).")
+        elif self.included_train_maps:
+            lines.append(f"Includes {len(self.included_train_maps)} {_maps_word(self.included_train_maps)} the "
+                         f"checkpoint trained on (--include-train-maps): {_numbers(self.included_train_maps)}; these "
+                         "numbers are partly training-set numbers.")
+        elif self.overlap_known:
+            lines.append("None of the scored maps is a training map of the checkpoint.")
+        return lines
+
+
+def _maps_word(maps: list[int]) -> str:
+    return "map" if len(maps) == 1 else "maps"
+
+
+def _numbers(maps: list[int], limit: int = 20) -> str:
+    shown = ", ".join(str(m) for m in maps[:limit])
+    return shown + (f", ... ({len(maps) - limit} more)" if len(maps) > limit else "")
+
+
+def _by_map_table(by_map: dict[str, dict[str, float]], street: dict[str, dict[str, float]]) -> str:
+    n = max((s["maps"] for s in by_map.values()), default=0)
+    rows = [f"  per map (each map's transmitters averaged first; mean over {n} maps, 95% t-interval over maps):",
+            f"    {'':6s}{'mean':>12s}{'ci_low':>12s}{'ci_high':>12s}{'maps':>6s}{'street mean':>14s}"]
+    for name in EVAL_METRICS:
+        s = by_map[name]
+        rows.append(f"    {name.upper():6s}" + "".join(f"{num(s[k]):>12s}" for k in ("mean", "ci_low", "ci_high"))
+                    + f"{s['maps']:>6d}" + f"{num(street[name]['mean']):>14s}")
+    return "\n".join(rows)
+
 
 def _metrics_table(stats: dict[str, dict[str, float]], title: str) -> str:
-    rows = [f"  {title}:", f"    {'':6s}{'mean':>12s}{'median':>12s}{'p5':>12s}{'p95':>12s}"]
+    maps = {s["maps"] for s in stats.values() if "maps" in s}
+    of = f" of {maps.pop()} maps" if len(maps) == 1 else ""
+    rows = [f"  {title}{of}:", f"    {'':6s}{'mean':>12s}{'median':>12s}{'p5':>12s}{'p95':>12s}"]
     for name in EVAL_METRICS:
         s = stats[name]
         note = f"  ({s['n_inf']} inf)" if s.get("n_inf") else ""
@@ -192,8 +284,8 @@ class LatentStats:
 
 # --- the evaluation -----------------------------------------------------------------------------
 
-def _eval_config(cfg: Config, data: str | Path) -> Config:
-    """The checkpoint's config pointed at the data to evaluate on."""
+def _eval_config(cfg: Config, data: str | Path, protocol: str) -> Config:
+    """The checkpoint's config pointed at the data to evaluate on, split by ``protocol`` when RadioMapSeer."""
     if str(data) == "synthetic":
         return replace(cfg, **{"data.name": "synthetic"})
     root = Path(data).expanduser()
@@ -202,7 +294,42 @@ def _eval_config(cfg: Config, data: str | Path) -> Config:
             f"--data {data}: no such folder. Pass 'synthetic' or the path of a RadioMapSeer folder "
             "(with png/buildings_complete and gain/<simulation>)."
         )
-    return replace(cfg, **{"data.name": "radio", "data.root": str(root)})
+    return replace(cfg, **{"data.name": "radio", "data.root": str(root), "data.split_protocol": protocol})
+
+
+def eval_protocol(protocol: str | None, trained: TrainingMaps, cfg: Config) -> str:
+    """The protocol to evaluate on: the one asked for, else the one the checkpoint trained on, else its config's."""
+    if protocol is not None:
+        return check_protocol(protocol)
+    if trained.source == "radiomapseer" and trained.protocol in SPLIT_PROTOCOLS:
+        return trained.protocol
+    return cfg.data.split_protocol
+
+
+@dataclass(frozen=True)
+class EvalScope:
+    """Which items of an evaluation split are scored, and the training maps among its maps."""
+
+    candidates: list[int]  # data-set indices that may be scored (training maps left out unless included)
+    overlap: tuple[int, ...] | None  # maps of the split the checkpoint trained on; None: unknown
+    excluded: tuple[int, ...]
+    included: tuple[int, ...]
+
+
+def eval_scope(dataset, trained: TrainingMaps, include_train_maps: bool = False) -> EvalScope:
+    """Leave out the items of maps the checkpoint trained on (or keep them, when asked, and say which)."""
+    overlap = train_overlap(trained, dataset)
+    excluded = () if include_train_maps or not overlap else overlap
+    included = overlap if include_train_maps and overlap else ()
+    dropped = set(excluded)
+    candidates = [i for i in range(len(dataset)) if dataset.identity(i)[0] not in dropped]
+    if not candidates:
+        raise DataError(
+            f"every map of the {dataset.split} split ({len(excluded)}: {_numbers(list(excluded))}) is a map the "
+            "checkpoint trained on, so nothing is left to score; evaluate another split or --protocol, or pass "
+            "--include-train-maps to score them anyway (the result is labelled)."
+        )
+    return EvalScope(candidates, overlap, tuple(excluded), tuple(included))
 
 
 def _pick_indices(total: int, n: int | None, seed: int) -> list[int]:
@@ -254,7 +381,7 @@ def _check_arguments(n: int | None, batch_size: int, split: str, device: str | t
 def _measure(model: torch.nn.Module, dataset, indices: list[int], batch_size: int,
              dev: torch.device) -> tuple[pd.DataFrame, LatentStats, float, tuple[int, int]]:
     """Per-map metrics (all and street pixels), latent statistics, forward seconds and map size."""
-    rows: dict[str, list] = {"index": [], "name": []}
+    rows: dict[str, list] = {"index": [], "name": [], "map": [], "transmitter": []}
     latent = LatentStats()
     forward_seconds = 0.0
     hw = (0, 0)
@@ -278,8 +405,22 @@ def _measure(model: torch.nn.Module, dataset, indices: list[int], batch_size: in
                 rows.setdefault(name + suffix, []).extend(values.tolist())
         rows["index"].extend(chunk)
         rows["name"].extend(names)
-    columns = ["index", "name"] + list(EVAL_METRICS) + [m + "_street" for m in EVAL_METRICS]
+        for i in chunk:
+            map_id, tx = dataset.identity(i)
+            rows["map"].append(map_id)
+            rows["transmitter"].append(tx)
+    columns = ["index", "name", "map", "transmitter"] + list(EVAL_METRICS) + [m + "_street" for m in EVAL_METRICS]
     return pd.DataFrame({c: rows[c] for c in columns}), latent, forward_seconds, hw
+
+
+def by_map_table(per_item: pd.DataFrame) -> pd.DataFrame:
+    """One row per map: ``map``, ``transmitters`` and each metric column's mean over its transmitters."""
+    ids = np.unique(per_item["map"])
+    out = {"map": ids, "transmitters": per_item.groupby("map").size().reindex(ids).to_numpy()}
+    for column in list(EVAL_METRICS) + [m + "_street" for m in EVAL_METRICS]:
+        got, means, _ = M.map_means(per_item[column], per_item["map"])
+        out[column] = pd.Series(means, index=got, dtype=float).reindex(ids).to_numpy()  # all NaN for a map: NaN
+    return pd.DataFrame(out)
 
 
 def evaluate_checkpoint(
@@ -292,34 +433,53 @@ def evaluate_checkpoint(
     seed: int = 0,
     batch_size: int = 8,
     device: str | torch.device | None = None,
+    protocol: str | None = None,
+    include_train_maps: bool = False,
 ) -> EvalResult:
     """Reconstruction metrics, latent statistics and time per map of a checkpoint (ours or RadioDiff's).
 
-    ``data``: "synthetic" (the checkpoint config's generator) or a RadioMapSeer folder. ``n``: at
-    most this many maps of ``split``, drawn by ``seed`` (all when unset). ``config``: a Config, YAML
-    path or built-in name for the architecture (needed for RadioDiff files whose shapes do not
-    say it). ``seconds_per_map`` is the wall time of the model forward alone (encode, mode,
-    decode; GPU synchronised), after one untimed warm-up batch. The figures of a result are drawn
-    by ``radiodiff_lib.plots.write_evaluation_figures``.
+    ``data``: "synthetic" (the checkpoint config's generator) or a RadioMapSeer folder, split by
+    ``protocol`` (default: the protocol the checkpoint trained on; RadioDiff's files: ``radiodiff``).
+    Maps the checkpoint trained on are left out and named, or scored and labelled with
+    ``include_train_maps``. ``n``: at most this many items (map, transmitter) of the rest, drawn by
+    ``seed`` (all when unset). ``config``: a Config, YAML path or built-in name for the architecture
+    (needed for RadioDiff files whose shapes do not say it). ``seconds_per_map`` is the wall time of
+    the model forward alone (encode, mode, decode; GPU synchronised) per item, after one untimed
+    warm-up batch. The figures of a result are drawn by ``radiodiff_lib.plots.write_evaluation_figures``.
     """
     dev = _check_arguments(n, batch_size, split, device)
     given = resolve_config(config) if config is not None else None
     model, _loss, cfg, info = load_model_from_checkpoint(checkpoint, use_ema=use_ema, config=given)
     model = model.to(dev).eval()
-    dataset = build_dataset(_eval_config(cfg, data), split)
+    trained = training_maps(info.get("format", "workbench"), info.get(SPLIT_RECORD), cfg)
+    eval_cfg = _eval_config(cfg, data, eval_protocol(protocol, trained, cfg))
+    dataset = build_dataset(eval_cfg, split)
     if len(dataset) == 0:
         raise DataError(f"The {split} split of {data} has no maps; choose another split or a larger data set.")
-    indices = _pick_indices(len(dataset), n, seed)
-    per_map, latent, forward_seconds, hw = _measure(model, dataset, indices, batch_size, dev)
+    scope = eval_scope(dataset, trained, include_train_maps)
+    indices = [scope.candidates[k] for k in _pick_indices(len(scope.candidates), n, seed)]
+    per_item, latent, forward_seconds, hw = _measure(model, dataset, indices, batch_size, dev)
+    plan = getattr(dataset, "plan", None)
     return EvalResult(
-        per_map=per_map,
-        metrics=M.aggregate_metrics(per_map),
-        metrics_street=M.aggregate_metrics(per_map, "_street"),
+        per_map=per_item,
+        metrics=M.aggregate_metrics(per_item, maps=per_item["map"]),
+        metrics_street=M.aggregate_metrics(per_item, "_street", maps=per_item["map"]),
         latent=latent.result(),
         seconds_per_map=forward_seconds / len(indices),
         n_maps=len(indices),
         checkpoint=str(checkpoint),
-        examples=_examples(model, dataset, per_map, dev),
+        examples=_examples(model, dataset, per_item, dev),
         data=str(data), split=split, use_ema=use_ema, seed=seed, device=str(dev),
         image_size=hw, config=cfg, info=dict(info or {}),
+        protocol=dataset.protocol,
+        split_note=plan.describe() if plan is not None else "the synthetic data's own split",
+        maps=int(per_item["map"].nunique()),
+        by_map=by_map_table(per_item),
+        metrics_by_map=M.metrics_over_maps(per_item),
+        metrics_street_by_map=M.metrics_over_maps(per_item, "_street"),
+        training_maps=trained.describe(),
+        training_protocol=trained.protocol,
+        excluded_train_maps=[int(m) for m in scope.excluded],
+        included_train_maps=[int(m) for m in scope.included],
+        overlap_known=scope.overlap is not None,
     )

@@ -61,7 +61,7 @@ def test_evaluation_is_deterministic_and_consistent(trained):
     a = evaluate_checkpoint(trained, n=5, batch_size=2, seed=3)
     b = evaluate_checkpoint(trained, n=5, batch_size=4, seed=3)
     assert a.n_maps == 5 and list(a.per_map.columns) == (
-        ["index", "name"] + list(METRICS) + [m + "_street" for m in METRICS])
+        ["index", "name", "map", "transmitter"] + list(METRICS) + [m + "_street" for m in METRICS])
     cols = list(METRICS) + [m + "_street" for m in METRICS]
     pd.testing.assert_frame_equal(a.per_map[["index", "name"]], b.per_map[["index", "name"]])
     np.testing.assert_allclose(a.per_map[cols].to_numpy(), b.per_map[cols].to_numpy(), rtol=1e-5)
