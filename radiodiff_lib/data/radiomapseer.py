@@ -113,7 +113,7 @@ class RadioMapSeer(Dataset):
         self._swap_json: bool | None = None
         self._derived: dict[int, np.ndarray] = {}
         self._positions: dict[int, list] = {}
-        self.conversions: dict[str, int] = {}  # PNGs converted to grey without loss, by kind (said once per kind)
+        self.conversions: dict[str, int] = {}  # reads of PNGs converted to grey without loss, by kind (said once per kind)
         # Transmitters numbered from 0 or 1 in file names; the JSON list is always 0-based.
         self.first_tx = 1 if min(min(t) for t in self.tx_of_map.values()) == 1 else 0
 

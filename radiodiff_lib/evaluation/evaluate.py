@@ -480,6 +480,6 @@ def evaluate_checkpoint(
         training_maps=trained.describe(),
         training_protocol=trained.protocol,
         excluded_train_maps=[int(m) for m in scope.excluded],
-        included_train_maps=[int(m) for m in scope.included],
+        included_train_maps=sorted(set(scope.included) & {int(m) for m in per_item["map"]}),  # those scored
         overlap_known=scope.overlap is not None,
     )
