@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import SPLIT_PROTOCOLS
+from .config import SPLIT_PROTOCOLS, replace, resolve_config
 from .errors import RadiodiffError
 from .formatting import to_jsonable
 from .vocabulary import SOURCE_CHOICES
@@ -35,7 +35,6 @@ def _parse_resume(value: str | None) -> str | int | None:
 # `radiodiff --help` for anything (the lazy imports below are for that reason alone).
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .config import replace, resolve_config
     from .training import train  # lazy: torch
 
     config = args.config

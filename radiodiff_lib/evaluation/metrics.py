@@ -39,6 +39,7 @@ import math
 from typing import Any, Iterable
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy import stats as scipy_stats
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
@@ -237,3 +238,13 @@ def mean_over_maps(values: Any, maps: Any, level: float = 0.95) -> dict[str, flo
 def metrics_over_maps(per_item: Any, suffix: str = "", maps_column: str = "map") -> dict[str, dict[str, float]]:
     """:func:`mean_over_maps` of each metric column ``name + suffix`` of a per-item table."""
     return {name: mean_over_maps(per_item[name + suffix], per_item[maps_column]) for name in EVAL_METRICS}
+
+
+def by_map_table(per_item: pd.DataFrame) -> pd.DataFrame:
+    """One row per map: ``map``, ``transmitters`` and each metric column's mean over its transmitters."""
+    ids = np.unique(per_item["map"])
+    out = {"map": ids, "transmitters": per_item.groupby("map").size().reindex(ids).to_numpy()}
+    for column in list(EVAL_METRICS) + [m + "_street" for m in EVAL_METRICS]:
+        got, means, _ = map_means(per_item[column], per_item["map"])
+        out[column] = pd.Series(means, index=got, dtype=float).reindex(ids).to_numpy()  # all NaN for a map: NaN
+    return pd.DataFrame(out)
