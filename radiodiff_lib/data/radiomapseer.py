@@ -98,6 +98,8 @@ class RadioMapSeer(Dataset):
         self.plan = plan_split(self.map_ids, protocol)
         self.protocol, self.reference = self.plan.protocol, self.plan.reference
         self.split_maps = list(self.plan.split(self.split))
+        if not self.reference:
+            warnings.warn(f"{self.root}: {self.plan.describe()}.", DataWarning, stacklevel=2)
         self.items = [(m, t) for m in self.split_maps for t in self.tx_of_map[m]]
         if not self.items:
             raise DataError(

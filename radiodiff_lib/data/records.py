@@ -95,3 +95,21 @@ def train_overlap(trained: TrainingMaps, dataset: Any) -> tuple[int, ...] | None
     if trained.maps is None:
         return None
     return tuple(sorted(set(dataset.split_maps) & trained.maps))
+
+
+def split_change(saved: dict | None, current: dict) -> str | None:
+    """On resume: a sentence when the training maps now differ from the checkpoint's record (None when they match).
+
+    For the trainer's resume notes: ``split_change(obj.get(RECORD_KEY), split_record(dataset))``.
+    """
+    now = (f"the {current['protocol']} protocol's {current['train_maps']} train maps of {current['root_maps']}"
+           if current.get("protocol") else "a data set of the caller's own")
+    if not saved or not saved.get("train_maps_hash"):
+        if current.get("source") != "radiomapseer":
+            return None  # synthetic data: a pure function of the config, which the resume notes compare already
+        return (f"the checkpoint records no training maps (written before checkpoints kept them); this launch trains "
+                f"on {now}, which may not be the maps it trained on so far.")
+    if saved.get("train_maps_hash") == current.get("train_maps_hash"):
+        return None
+    before = f"the {saved.get('protocol')} protocol's {saved.get('train_maps')} train maps of {saved.get('root_maps')}"
+    return f"training maps changed on resume: the checkpoint trained on {before}, this launch trains on {now}."

@@ -16,7 +16,7 @@ from radiodiff_lib.data import build_dataset
 from radiodiff_lib.data.radiomapseer import RadioMapSeer
 from radiodiff_lib.data.synthetic import generate_scene
 from radiodiff_lib.data.writer import write_radiomapseer_folder
-from radiodiff_lib.errors import DataError
+from radiodiff_lib.errors import DataError, DataWarning
 from tests.helpers.radiomapseer import reference_maps_inds, write_numbered_folder
 
 SIZE, MAPS, TX, SEED = 64, 5, 3, 11
@@ -145,7 +145,8 @@ def test_writer_and_split_errors(tmp_path):
     with pytest.raises(DataError, match="Unknown simulation 'FDTD'"):
         write_radiomapseer_folder(tmp_path / "x", 1, 0, size=32, simulations=("FDTD",))
     root = write_radiomapseer_folder(tmp_path / "two", 2, 0, size=32, tx_per_map=1)
-    assert len(RadioMapSeer(root, "train", image_size=32)) == 2  # two maps: both train ...
+    with pytest.warns(DataWarning, match="not the reference split"):  # said, not only in `radiodiff splits`
+        assert len(RadioMapSeer(root, "train", image_size=32)) == 2  # two maps: both train ...
     with pytest.raises(DataError, match="'test' split .* is empty"):
         RadioMapSeer(root, "test", image_size=32)  # ... and a clear error for the empty test split
     with pytest.raises(DataError, match="Unknown data split"):

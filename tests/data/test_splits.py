@@ -123,3 +123,21 @@ def test_splits_command_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "No <map>_<tx>.png gain files" in err
     assert err.count("\n") == 1
+
+
+def test_split_change_says_when_a_resume_trains_on_other_maps(tmp_path):
+    from radiodiff_lib.data import split_record
+    from radiodiff_lib.data.records import split_change
+
+    root = write_gain_names(tmp_path / "rms", ALL_MAPS)
+    Image.fromarray(np.full((16, 16), 7, np.uint8)).save(root / "gain" / "DPM" / "0_0.png")
+    records = {p: split_record(build_dataset(Config(data=DataConfig(name="radio", root=str(root), image_size=16,
+                                                                    split_protocol=p)), "train"))
+               for p in ("radiodiff", "radiounet")}
+    assert split_change(records["radiodiff"], records["radiodiff"]) is None
+    changed = split_change(records["radiodiff"], records["radiounet"])
+    assert changed == ("training maps changed on resume: the checkpoint trained on the radiodiff protocol's 601 train "
+                       "maps of 701, this launch trains on the radiounet protocol's 501 train maps of 701.")
+    assert "records no training maps" in split_change(None, records["radiounet"])
+    synthetic = split_record(build_dataset(Config(data=DataConfig(num_maps=20, image_size=16)), "train"))
+    assert split_change(None, synthetic) is None
