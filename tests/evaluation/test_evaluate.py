@@ -138,12 +138,15 @@ def numbered_folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def radiounet_run(numbered_folder, tmp_path_factory):
-    """Our checkpoint, trained 2 steps on the radiounet protocol's train split of the 701-map folder."""
-    from radiodiff_lib.training import train
+    """Our checkpoint, trained 2 steps on the radiounet protocol's train split of the 701-map folder, through
+    `radiodiff train --protocol radiounet` on a config that says radiodiff (the option overrides it)."""
+    from radiodiff_lib import checkpoints as ckpt
 
     folder = tmp_path_factory.mktemp("radiounet-run")
-    result = train(_radio_config(numbered_folder, "radiounet"), max_steps=2, results_folder=folder, progress=False)
-    return result.last_checkpoint
+    config = save_config(_radio_config(numbered_folder, "radiodiff"), folder.parent / "radiodiff-protocol.yaml")
+    assert cli.main(["train", "--config", str(config), "--protocol", "radiounet", "--max-steps", "2",
+                     "--results-folder", str(folder), "--no-progress"]) == 0
+    return ckpt.list_checkpoints(folder)[-1]
 
 
 def test_radiodiff_checkpoint_scores_99_radiodiff_test_maps_and_names_the_training_map(numbered_folder, tmp_path,
