@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 import warnings
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,9 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError
+
+# What Pillow raises on a corrupt or truncated PNG, at open or at decode (SyntaxError: "broken PNG file").
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
 
 # What a conversion is called when it is reported (once per kind by the loader).
 CONVERSIONS = {
@@ -76,7 +81,7 @@ def open_png(path: str | Path, missing_hint: str = "") -> Iterator[Image.Image]:
                 img = Image.open(fh)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise DataError(f"{path}: refused, the image is too large to be a radio map ({exc}).") from None
-        except OSError as exc:
+        except DECODE_ERRORS as exc:
             raise DataError(f"Cannot read {path} as a PNG image ({exc}); replace the file.") from None
         with img:
             yield img
@@ -98,7 +103,7 @@ def read_grey_png(path: str | Path, size: tuple[int, int] | None = None, missing
                             f"{size[0]}x{size[1]}: replace or remove it (maps are never stretched to fit).")
         try:
             return _grey(img, path)
-        except OSError as exc:  # a truncated or corrupt PNG fails only when its pixels are decoded
+        except DECODE_ERRORS as exc:  # a truncated or corrupt PNG fails only when its pixels are decoded
             raise DataError(f"Cannot read {path} as a PNG image ({exc}); replace the file.") from None
 
 
