@@ -242,6 +242,7 @@ def evaluate_checkpoint(
         metrics_by_map=M.metrics_over_maps(per_item),
         metrics_street_by_map=M.metrics_over_maps(per_item, "_street"),
         training_maps=trained.describe(),
+        training_basis=trained.basis,
         training_protocol=trained.protocol,
         excluded_train_maps=[int(m) for m in scope.excluded],
         included_train_maps=sorted(set(scope.included) & {int(m) for m in per_item["map"]}),  # those scored

@@ -68,6 +68,7 @@ class EvalResult:
     metrics_by_map: dict[str, dict[str, float]] = field(default_factory=dict)  # {nmse: {mean, ci_low, ci_high, std, maps, items}}
     metrics_street_by_map: dict[str, dict[str, float]] = field(default_factory=dict)
     training_maps: str = ""  # what the checkpoint trained on, and how that is known
+    training_basis: str = "unknown"  # recorded | assumed | recomputed | unknown (data.TrainingMaps.basis)
     training_protocol: str | None = None
     excluded_train_maps: list[int] = field(default_factory=list)  # evaluated maps left out: the model trained on them
     included_train_maps: list[int] = field(default_factory=list)  # training maps scored anyway (include_train_maps)
@@ -100,8 +101,8 @@ class EvalResult:
             "maps": self.maps,
             "transmitters": self.transmitters,
             "n_maps": self.n_maps,  # = transmitters (items), kept for older readers
-            "training_maps": {"description": self.training_maps, "protocol": self.training_protocol,
-                              "known": self.overlap_known},
+            "training_maps": {"basis": self.training_basis, "protocol": self.training_protocol,
+                              "known": self.overlap_known, "description": self.training_maps},
             "excluded_train_maps": list(self.excluded_train_maps),
             "included_train_maps": list(self.included_train_maps),
             "includes_train_maps": self.includes_train_maps,

@@ -170,6 +170,7 @@ def test_radiodiff_checkpoint_scores_99_radiodiff_test_maps_and_names_the_traini
     assert payload["transmitters"] == 99
     assert payload["excluded_train_maps"] == [shared]
     assert payload["includes_train_maps"] is False
+    assert payload["training_maps"]["basis"] == "assumed"
     scored = sorted(row["map"] for row in payload["by_map"])
     assert scored == sorted(set(reference_split("radiodiff")["test"]) - {shared})
     text = capsys.readouterr().out
@@ -199,6 +200,7 @@ def test_our_radiounet_checkpoint_scores_99_test_maps_and_excludes_none(radioune
     assert r.excluded_train_maps == []
     assert "None of the scored maps is a training map" in r.summary_text()
     assert r.to_json()["training_maps"]["protocol"] == "radiounet"
+    assert r.training_basis == "recorded"
 
 
 def test_another_protocol_counts_the_overlap_and_include_keeps_it_labelled(radiounet_run, numbered_folder):
