@@ -276,3 +276,17 @@ def test_a_checkpoint_without_split_record_inspects_as_unknown_evaluates_and_res
     resumed = resume(folder, max_steps=3, progress=False)
     assert resumed.last_checkpoint is not None
     assert torch_load_safely(resumed.last_checkpoint)["data_split"]["protocol"] == "radiounet"
+
+
+def test_an_old_synthetic_checkpoint_has_its_training_maps_recomputed_from_its_config(trained, tmp_path):
+    from radiodiff_lib import checkpoints as ckpt
+    from radiodiff_lib.safe_load import torch_load_safely
+
+    state = torch_load_safely(trained)
+    del state["data_split"]
+    old = ckpt.save_checkpoint(tmp_path / "model-1.pt", state)
+    with pytest.raises(DataError, match="every map of the train split"):
+        evaluate_checkpoint(old, split="train", n=2)
+    r = evaluate_checkpoint(old, split="train", n=2, include_train_maps=True)
+    assert r.training_basis == "recomputed"
+    assert r.included_train_maps == sorted(r.per_map["map"])
