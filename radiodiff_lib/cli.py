@@ -1,6 +1,6 @@
 """The ``radiodiff`` command: argument parsing only; every command is one library call.
 
-radiodiff train | resume | analyze | compare | evaluate | inspect | report | demo-report | bench
+radiodiff train | resume | analyze | compare | evaluate | splits | inspect | report | demo-report | bench
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
+from .config import SPLIT_PROTOCOLS, replace, resolve_config
 from .errors import RadiodiffError
 from .formatting import to_jsonable
 from .vocabulary import SOURCE_CHOICES
@@ -36,7 +37,10 @@ def _parse_resume(value: str | None) -> str | int | None:
 def cmd_train(args: argparse.Namespace) -> int:
     from .training import train  # lazy: torch
 
-    result = train(args.config, max_steps=args.max_steps, resume=_parse_resume(args.resume),
+    config = args.config
+    if args.protocol:  # --protocol overrides data.split_protocol of the config
+        config = replace(resolve_config(config), **{"data.split_protocol": args.protocol})
+    result = train(config, max_steps=args.max_steps, resume=_parse_resume(args.resume),
                    results_folder=args.results_folder, progress=not args.no_progress)
     print(result.summary())
     return 0
@@ -81,11 +85,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .plots import write_evaluation_figures  # lazy: matplotlib
 
     result = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split, n=args.n, use_ema=args.ema,
-                                 config=args.config, seed=args.seed)
+                                 config=args.config, seed=args.seed, protocol=args.protocol,
+                                 include_train_maps=args.include_train_maps)
     if args.figures:
         write_evaluation_figures(result, args.figures)
     print(result.summary_text())
     _write_json(args.json, result.to_json())
+    return 0
+
+
+def cmd_splits(args: argparse.Namespace) -> int:
+    from .data import plan_folder  # lazy: torch (the data package's loaders)
+
+    plan = plan_folder(args.root, args.protocol, simulation=args.simulation, cars=args.cars)
+    gain = ("cars" if args.cars else "") + args.simulation.upper()
+    print(f"RadioMapSeer folder {args.root} (gain/{gain}): {plan.summary_text()}")
+    _write_json(args.json, plan.to_json())
     return 0
 
 
@@ -144,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", help="latest, a checkpoint path, or a milestone number")
     t.add_argument("--results-folder", help="override trainer.results_folder")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--protocol", choices=SPLIT_PROTOCOLS,
+                   help="RadioMapSeer split protocol to train on (overrides data.split_protocol)")
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("resume", help="resume a results folder from its newest good checkpoint")
@@ -179,7 +196,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--figures", help="write the example grid and histograms to this folder")
     e.add_argument("--json", help="write the results as JSON here")
+    e.add_argument("--protocol", choices=SPLIT_PROTOCOLS, help="RadioMapSeer split protocol (default: the one "
+                   "the checkpoint trained on; radiodiff for a RadioDiff model-N.pt)")
+    e.add_argument("--include-train-maps", action="store_true",
+                   help="score the evaluated maps the checkpoint trained on too (left out by default); labelled")
     e.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("splits", help="which RadioMapSeer maps each split of a protocol holds, overlaps, missing")
+    sp.add_argument("root", help="the RadioMapSeer folder (holding gain/)")
+    sp.add_argument("--protocol", choices=SPLIT_PROTOCOLS, default="radiodiff",
+                    help="radiodiff (RadioDiff's RadioUNet_c, default) or radiounet (the RadioUNet paper's)")
+    sp.add_argument("--simulation", default="DPM", choices=["DPM", "IRT2", "IRT4"],
+                    help="the gain folder whose file names are read")
+    sp.add_argument("--cars", action="store_true", help="read gain/cars<SIMULATION>")
+    sp.add_argument("--json", help="write the split as JSON here")
+    sp.set_defaults(func=cmd_splits)
 
     i = sub.add_parser("inspect", help="table of the checkpoints in a results folder, or one file")
     i.add_argument("path")

@@ -35,3 +35,7 @@ class ConfigWarning(UserWarning):
 
 class AnalysisError(RadiodiffError, ValueError):
     """An analysis or plot argument is impossible (unknown metric, bad smoothing weight, ...)."""
+
+
+class DataWarning(UserWarning):
+    """Data read in a way worth knowing (a PNG converted to grey without loss), said once per kind."""
