@@ -35,3 +35,8 @@ class ConfigWarning(UserWarning):
 
 class AnalysisError(RadiodiffError, ValueError):
     """An analysis or plot argument is impossible (unknown metric, bad smoothing weight, ...)."""
+
+
+class OutputError(RadiodiffError):
+    """An output file or folder cannot be written: a file where a folder is wanted, no permission,
+    a read-only disk, or another process writing it."""
