@@ -125,6 +125,10 @@ def test_compare_shows_hostile_labels_and_config_values_written_out(tmp_path, ca
     assert_nothing_raw(captured.out + captured.err)
     assert f"A{SHOWN}" in captured.out
     assert "data.name: 'maps\\x1b[2J" in captured.out  # the config diff quotes values (repr) as well
+    assert main(["compare", str(a), str(b)]) == 0  # the folder name is the label
+    out = capsys.readouterr().out
+    assert_nothing_raw(out)
+    assert f"a{SHOWN}: " in out
 
 
 def test_inspect_shows_a_hostile_file_name_written_out(tmp_path, capsys):
