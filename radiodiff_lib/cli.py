@@ -5,23 +5,31 @@ radiodiff train | resume | analyze | compare | evaluate | splits | inspect | rep
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import warnings
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .config import SPLIT_PROTOCOLS, replace, resolve_config
 from .errors import RadiodiffError
-from .formatting import to_jsonable
+from .formatting import PrintableWriter, to_jsonable
+from .outputs import check_output_file, check_output_folder, write_text_atomic
 from .vocabulary import SOURCE_CHOICES
+
+
+class OutputFile(str):
+    """An option's value that names a file the command writes (``--json``): checked before the command runs."""
+
+
+class OutputFolder(str):
+    """An option's value that names a folder the command writes (``--out``, ``--figures``): checked first."""
 
 
 def _write_json(path: str | None, payload: Any) -> None:
     if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(to_jsonable(payload), indent=2, allow_nan=False) + "\n")
+        write_text_atomic(path, json.dumps(to_jsonable(payload), indent=2, allow_nan=False) + "\n")
         print(f"wrote {path}")
 
 
@@ -173,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", help="read training logs (files or folders) and analyse the run")
     a.add_argument("paths", nargs="+")
     a.add_argument("--total-steps", type=int, help="train_num_steps when the log does not say")
-    a.add_argument("--json", help="write the whole analysis as JSON here")
+    a.add_argument("--json", type=OutputFile, help="write the whole analysis as JSON here")
     a.add_argument("--source", default="all", choices=SOURCE_CHOICES,
                    help="which files to read: all (merged, default), text (*.log), tensorboard, metrics")
     a.set_defaults(func=cmd_analyze)
@@ -182,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("runs", nargs="+", metavar="RUN",
                    help=f"a results folder or log file per run (several files of one run: join them with {os.pathsep!r})")
     c.add_argument("--labels", help="comma-separated run labels (default: the folder or file names)")
-    c.add_argument("--json", help="write the comparison as JSON here")
+    c.add_argument("--json", type=OutputFile, help="write the comparison as JSON here")
     c.add_argument("--source", default="all", choices=SOURCE_CHOICES, help="which files of each run to read")
     c.set_defaults(func=cmd_compare)
 
@@ -194,8 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ema", action="store_true", help="use the EMA weights")
     e.add_argument("--config", help="architecture config for a RadioDiff checkpoint")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--figures", help="write the example grid and histograms to this folder")
-    e.add_argument("--json", help="write the results as JSON here")
+    e.add_argument("--figures", type=OutputFolder, help="write the example grid and histograms to this folder")
+    e.add_argument("--json", type=OutputFile, help="write the results as JSON here")
     e.add_argument("--protocol", choices=SPLIT_PROTOCOLS, help="RadioMapSeer split protocol (default: the one "
                    "the checkpoint trained on; radiodiff for a RadioDiff model-N.pt)")
     e.add_argument("--include-train-maps", action="store_true",
@@ -209,24 +217,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--simulation", default="DPM", choices=["DPM", "IRT2", "IRT4"],
                     help="the gain folder whose file names are read")
     sp.add_argument("--cars", action="store_true", help="read gain/cars<SIMULATION>")
-    sp.add_argument("--json", help="write the split as JSON here")
+    sp.add_argument("--json", type=OutputFile, help="write the split as JSON here")
     sp.set_defaults(func=cmd_splits)
 
     i = sub.add_parser("inspect", help="table of the checkpoints in a results folder, or one file")
     i.add_argument("path")
-    i.add_argument("--json", help="write the table as JSON here")
+    i.add_argument("--json", type=OutputFile, help="write the table as JSON here")
     i.set_defaults(func=cmd_inspect)
 
     rp = sub.add_parser("report", help="run a notebook with papermill and render HTML + Markdown")
     rp.add_argument("notebook", help="path, or train / resume / analyze")
     rp.add_argument("-p", "--param", nargs="+", action="append", metavar="NAME VALUE",
                     help="a notebook parameter: -p NAME VALUE, or -p NAME V1 V2 ... for a list")
-    rp.add_argument("--out", default="reports")
+    rp.add_argument("--out", type=OutputFolder, default="reports", help="the report's folder (default reports)")
     rp.add_argument("--with-code", action="store_true", help="keep the code cells in the HTML")
     rp.set_defaults(func=cmd_report)
 
     d = sub.add_parser("demo-report", help="the whole story on synthetic data, or analyse --log PATH")
-    d.add_argument("--out", default="reports")
+    d.add_argument("--out", type=OutputFolder, default="reports", help="the report's folder (default reports)")
     d.add_argument("--log", help="analyse this run (RadioDiff folder or log files) without training")
     d.add_argument("--example", action="store_true",
                    help="keep only the Markdown and small figures (how reports/example/ is made)")
@@ -234,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="benchmarks that print numbers")
     b.add_argument("what", choices=["data", "parse", "train", "attention", "evaluate", "all"])
-    b.add_argument("--json", help="write the numbers as JSON here")
+    b.add_argument("--json", type=OutputFile, help="write the numbers as JSON here")
     b.add_argument("--config", default="radiodiff", help="train, attention: YAML file or built-in "
                    "(default radiodiff: 320x320, ch 128; bench is the small CPU one)")
     b.add_argument("--device", choices=["cpu", "cuda"], help="train, attention: default CUDA when PyTorch sees a GPU")
@@ -253,19 +261,52 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"radiodiff: warning: {message}\n"
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Check every file and folder the command will write (``OutputFile``, ``OutputFolder`` options)
+    before it starts: a read-only folder or a file where a folder is wanted is said now, not after the work."""
+    for dest, value in vars(args).items():
+        option = "--" + dest.replace("_", "-")
+        if isinstance(value, OutputFile):
+            check_output_file(value, option)
+        elif isinstance(value, OutputFolder):
+            check_output_folder(value, option)
+
+
+@contextlib.contextmanager
+def printable_output() -> Iterator[None]:
+    """stdout and stderr through ``PrintableWriter`` while a command runs: no control character from a
+    folder name, a label or a logged value reaches the terminal raw, whichever command prints it."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = PrintableWriter(sys.stdout), PrintableWriter(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe (`| head`), a closed stream
+                stream.flush()
+        sys.stdout, sys.stderr = streams
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``radiodiff`` console command."""
     warnings.formatwarning = _one_line_warning
-    args = build_parser().parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
-    try:
-        return func(args)
-    except RadiodiffError as exc:
-        print(f"radiodiff {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"radiodiff {args.command}: interrupted", file=sys.stderr)
-        return 130
+    with printable_output():
+        args = build_parser().parse_args(argv)
+        func: Callable[[argparse.Namespace], int] = args.func
+        try:
+            check_outputs(args)
+            return func(args)
+        except RadiodiffError as exc:
+            print(f"radiodiff {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # a disk that filled, a folder removed or made read-only while the command ran
+            where = f" {exc.filename}" if exc.filename else ""
+            print(f"radiodiff {args.command}: error: cannot read or write{where}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"radiodiff {args.command}: interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

@@ -39,3 +39,8 @@ class AnalysisError(RadiodiffError, ValueError):
 
 class DataWarning(UserWarning):
     """Data read in a way worth knowing (a PNG converted to grey without loss), said once per kind."""
+
+
+class OutputError(RadiodiffError):
+    """An output file or folder cannot be written: a file where a folder is wanted, no permission,
+    a read-only disk, or another process writing it."""
