@@ -13,10 +13,11 @@ from ..model import build_loss, build_model
 from ..safe_load import torch_load_safely
 from ..vocabulary import SET_ASIDE_FOLDER
 from .ledger import set_aside_checkpoints
-from .radiodiff import infer_ddconfig, is_radiodiff_checkpoint, load_radiodiff_weights
+from .radiodiff import RADIODIFF_CHECKPOINT, infer_ddconfig, is_radiodiff_checkpoint, load_radiodiff_weights
 from .resume import load_any
 from .workbench import (
-    compute_checksum, is_workbench_checkpoint, list_checkpoints, load_model_state, parse_checkpoint_name,
+    WORKBENCH_CHECKPOINT, compute_checksum, is_workbench_checkpoint, list_checkpoints, load_model_state,
+    parse_checkpoint_name,
 )
 
 COLUMNS = ["path", "milestone", "step", "written_at", "bytes", "format", "integrity", "resume", "note"]
@@ -35,7 +36,7 @@ def _row(path: Path) -> dict[str, Any]:
         row["note"] = str(exc).split(": ", 1)[-1][:160]
         return row
     if is_workbench_checkpoint(obj):
-        row["format"] = "workbench"
+        row["format"] = WORKBENCH_CHECKPOINT
         row["step"] = obj.get("step")
         written = obj.get("written_at")
         row["written_at"] = _dt.datetime.fromtimestamp(written).isoformat(timespec="seconds") if written else None
@@ -49,7 +50,7 @@ def _row(path: Path) -> dict[str, Any]:
             row["note"] = row["note"] or "checksum mismatch"
         return row
     if is_radiodiff_checkpoint(obj):
-        row["format"], row["integrity"], row["resume"] = "radiodiff", "unverifiable", "weights-only"
+        row["format"], row["integrity"], row["resume"] = RADIODIFF_CHECKPOINT, "unverifiable", "weights-only"
         row["step"] = int(obj["step"]) if obj.get("step") is not None else None
         row["written_at"] = _dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
         row["note"] = "RadioDiff layout: no checksum, RNG or data state"
@@ -105,7 +106,7 @@ def load_model_from_checkpoint(path: str | Path, use_ema: bool = False, config: 
     path = Path(path)
     obj, fmt = load_any(path)
     info: dict[str, Any] = {"path": str(path), "format": fmt, "step": obj.get("step"), "ema": use_ema}
-    if fmt == "workbench":
+    if fmt == WORKBENCH_CHECKPOINT:
         config = resolve_config(config) if config is not None else config_from_dict(obj["config"], source=f"{path} (config)")
     elif config is None:
         dd, embed_dim = infer_ddconfig(obj["model"])
@@ -125,7 +126,7 @@ def load_model_from_checkpoint(path: str | Path, use_ema: bool = False, config: 
             config = replace(config, **{"model.lossconfig.disc_in_channels": int(convs[0].shape[1]),
                                         "model.lossconfig.disc_num_layers": len(convs) - 2})
     model, loss = build_model(config), build_loss(config)
-    if fmt == "workbench":
+    if fmt == WORKBENCH_CHECKPOINT:
         load_model_state(model, loss, obj["model"], where=str(path))
         if use_ema:
             model.load_state_dict(obj["ema"]["shadow"])
