@@ -74,7 +74,7 @@ def inspect_checkpoints(path: str | Path) -> pd.DataFrame:
     rows = [_row(p) for p in files]
     for p in aside:  # after them: the checkpoints a resume from an earlier one moved out of 'latest''s way
         row = _row(p)
-        row["note"] = ("set aside by a resume from an earlier checkpoint (resume it by path only); "
+        row["note"] = ("set aside by a resume that started another line (resume it by path only); "
                        + row["note"]).rstrip("; ")
         rows.append(row)
     # object columns: milestone/step/written_at stay ints/str or None, so that --json writes nulls
