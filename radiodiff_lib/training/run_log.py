@@ -117,9 +117,7 @@ class RunLogger:
         before = scan_metrics(self.folder)  # the launches before this one
         self.launch = before.launches  # 0-based launch index, as the log reader's segments
         notes = list(notes)
-        kept = keep_previous_config(self.folder, config_text, self.launch, edited_config_name)
-        if kept is not None and edited_config_name is not None:
-            notes.append(f"the edited config.yaml is kept as {kept.name}.")
+        keep_previous_config(self.folder, config_text, self.launch, edited_config_name)
         self._metrics = open(self.metrics_path, "a", encoding="utf-8")
         if before.partial:
             self._metrics.write("\n")  # end a line a killed launch left unfinished
