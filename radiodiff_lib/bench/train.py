@@ -30,7 +30,7 @@ from ..checkpoints import save_checkpoint
 from ..config import Config, replace, resolve_config
 from ..data import build_dataset
 from ..model import LPIPS, VAEGANLoss, build_loss, build_model
-from ..training import StepHook, Trainer, capture_rng, seed_everything
+from ..training import StepHook, Trainer, TrainState, capture_rng, checkpoint_dict, seed_everything
 from .memory import MB, PeakMemory, tensor_bytes
 from .radiodiff_procedure import RadioDiffProcedure
 
@@ -46,10 +46,13 @@ def checkpoint_megabytes(config_name: str = "radiodiff") -> float:
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, build_model(cfg), build_loss(cfg), [None], results_folder=tmp, progress=False,
                           device="cpu")
-        for opt, params in ((trainer.opt_ae, trainer.ae_params), (trainer.opt_disc, trainer.disc_params)):
+        state = trainer.state
+        for opt, params in ((state.opt_ae, state.ae_params), (state.opt_disc, state.disc_params)):
             for p in params:  # the state AdamW holds after its first step, with zeros
                 opt.state[p] = {"step": torch.tensor(1.0), "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
-        path = save_checkpoint(Path(tmp) / "model-1.pt", trainer.state_dict([capture_rng()], 0))
+        checkpoint = checkpoint_dict(state, cfg, rng=[capture_rng()], num_items=1, world=1,
+                                     run={"runtime": trainer.runtime.record(), "metrics_offset": 0, "launch": 0})
+        path = save_checkpoint(Path(tmp) / "model-1.pt", checkpoint)
         size = path.stat().st_size
         del trainer
     return size / 1e6
@@ -149,12 +152,13 @@ def _eta_hours(pre: float, gan: float, disc_start: int) -> float:
     return (before * pre + (ETA_STEPS - before) * gan) / 3600
 
 
-def _trainer_resident(trainer: Trainer) -> int:
-    params = list(trainer.model.parameters()) + list(trainer.loss.parameters())
-    state = [v for opt in (trainer.opt_ae, trainer.opt_disc) for s in opt.state.values() for v in s.values()
-             if isinstance(v, torch.Tensor)]
-    shadow = list(trainer.ema.shadow.values()) if trainer.ema is not None else []
-    return tensor_bytes(params + [p.grad for p in params] + state + shadow)
+def _resident(state: TrainState) -> int:
+    """Bytes the training state keeps between steps: weights, gradients, optimizer moments, EMA."""
+    params = list(state.model.parameters()) + list(state.loss.parameters())
+    moments = [v for opt in (state.opt_ae, state.opt_disc) for s in opt.state.values() for v in s.values()
+               if isinstance(v, torch.Tensor)]
+    shadow = list(state.ema.shadow.values()) if state.ema is not None else []
+    return tensor_bytes(params + [p.grad for p in params] + moments + shadow)
 
 
 def _build(cfg: Config, device: str | None, folder: str) -> tuple[Trainer, RadioDiffProcedure]:
@@ -187,7 +191,7 @@ def run(config: str | Path = "radiodiff", device: str | None = None, precision: 
             timer = StepTimer(baseline.step, trainer.device, {warmup + steps, start + warmup + steps})
             trainer.hooks.append(timer)
             trainer.train()
-            resident = (_trainer_resident(trainer), baseline.resident_bytes())
+            resident = (_resident(trainer.state), baseline.resident_bytes())
             out = _report(cfg, trainer, timer, resident, warmup, steps, original_disc_start)
         if with_checkpoint_size:
             mb = checkpoint_megabytes("radiodiff")

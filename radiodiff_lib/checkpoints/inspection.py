@@ -13,10 +13,11 @@ from ..model import build_loss, build_model
 from ..safe_load import torch_load_safely
 from ..vocabulary import SET_ASIDE_FOLDER, SPLIT_RECORD
 from .ledger import set_aside_checkpoints
-from .radiodiff import infer_ddconfig, is_radiodiff_checkpoint, load_radiodiff_weights
+from .radiodiff import RADIODIFF_CHECKPOINT, infer_ddconfig, is_radiodiff_checkpoint, load_radiodiff_weights
 from .resume import load_any
 from .workbench import (
-    compute_checksum, is_workbench_checkpoint, list_checkpoints, load_model_state, parse_checkpoint_name,
+    WORKBENCH_CHECKPOINT, compute_checksum, is_workbench_checkpoint, list_checkpoints, load_model_state,
+    parse_checkpoint_name,
 )
 
 COLUMNS = ["path", "milestone", "step", "written_at", "bytes", "format", "integrity", "resume",
@@ -26,10 +27,10 @@ UNKNOWN_PROTOCOL = "unknown"  # a checkpoint without a split record (written bef
 
 def split_columns(obj: dict, fmt: str) -> dict[str, Any]:
     """The inspect columns of a checkpoint's split record: protocol, maps in its data root, training maps, hash."""
-    record = obj.get(SPLIT_RECORD) if fmt == "workbench" else None
+    record = obj.get(SPLIT_RECORD) if fmt == WORKBENCH_CHECKPOINT else None
     if not isinstance(record, dict) or not record.get("protocol"):
         # A RadioDiff file records nothing; evaluation takes it to have trained on RadioDiff's own split.
-        protocol = "radiodiff (assumed)" if fmt == "radiodiff" else UNKNOWN_PROTOCOL
+        protocol = "radiodiff (assumed)" if fmt == RADIODIFF_CHECKPOINT else UNKNOWN_PROTOCOL
         return {"protocol": protocol, "data_maps": None, "train_maps": None, "train_maps_hash": None}
     return {"protocol": record["protocol"], "data_maps": record.get("root_maps"),
             "train_maps": record.get("train_maps"), "train_maps_hash": record.get("train_maps_hash")}
@@ -48,8 +49,8 @@ def _row(path: Path) -> dict[str, Any]:
         row["note"] = str(exc).split(": ", 1)[-1][:160]
         return row
     if is_workbench_checkpoint(obj):
-        row["format"] = "workbench"
-        row.update(split_columns(obj, "workbench"))
+        row["format"] = WORKBENCH_CHECKPOINT
+        row.update(split_columns(obj, WORKBENCH_CHECKPOINT))
         row["step"] = obj.get("step")
         written = obj.get("written_at")
         row["written_at"] = _dt.datetime.fromtimestamp(written).isoformat(timespec="seconds") if written else None
@@ -63,8 +64,8 @@ def _row(path: Path) -> dict[str, Any]:
             row["note"] = row["note"] or "checksum mismatch"
         return row
     if is_radiodiff_checkpoint(obj):
-        row["format"], row["integrity"], row["resume"] = "radiodiff", "unverifiable", "weights-only"
-        row.update(split_columns(obj, "radiodiff"))
+        row["format"], row["integrity"], row["resume"] = RADIODIFF_CHECKPOINT, "unverifiable", "weights-only"
+        row.update(split_columns(obj, RADIODIFF_CHECKPOINT))
         row["step"] = int(obj["step"]) if obj.get("step") is not None else None
         row["written_at"] = _dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
         row["note"] = "RadioDiff layout: no checksum, RNG or data state"
@@ -88,7 +89,7 @@ def inspect_checkpoints(path: str | Path) -> pd.DataFrame:
     rows = [_row(p) for p in files]
     for p in aside:  # after them: the checkpoints a resume from an earlier one moved out of 'latest''s way
         row = _row(p)
-        row["note"] = ("set aside by a resume from an earlier checkpoint (resume it by path only); "
+        row["note"] = ("set aside by a resume that started another line (resume it by path only); "
                        + row["note"]).rstrip("; ")
         rows.append(row)
     # object columns: milestone/step/written_at stay ints/str or None, so that --json writes nulls
@@ -124,8 +125,8 @@ def load_model_from_checkpoint(path: str | Path, use_ema: bool = False, config: 
     path = Path(path)
     obj, fmt = load_any(path)
     info: dict[str, Any] = {"path": str(path), "format": fmt, "step": obj.get("step"), "ema": use_ema,
-                            SPLIT_RECORD: obj.get(SPLIT_RECORD) if fmt == "workbench" else None}
-    if fmt == "workbench":
+                            SPLIT_RECORD: obj.get(SPLIT_RECORD) if fmt == WORKBENCH_CHECKPOINT else None}
+    if fmt == WORKBENCH_CHECKPOINT:
         config = resolve_config(config) if config is not None else config_from_dict(obj["config"], source=f"{path} (config)")
     elif config is None:
         dd, embed_dim = infer_ddconfig(obj["model"])
@@ -145,7 +146,7 @@ def load_model_from_checkpoint(path: str | Path, use_ema: bool = False, config: 
             config = replace(config, **{"model.lossconfig.disc_in_channels": int(convs[0].shape[1]),
                                         "model.lossconfig.disc_num_layers": len(convs) - 2})
     model, loss = build_model(config), build_loss(config)
-    if fmt == "workbench":
+    if fmt == WORKBENCH_CHECKPOINT:
         load_model_state(model, loss, obj["model"], where=str(path))
         if use_ema:
             model.load_state_dict(obj["ema"]["shadow"])

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 from ..safe_load import torch_load_safely
-from .radiodiff import is_radiodiff_checkpoint
-from .workbench import is_workbench_checkpoint, list_checkpoints, verify_checkpoint
+from .radiodiff import RADIODIFF_CHECKPOINT, is_radiodiff_checkpoint
+from .workbench import WORKBENCH_CHECKPOINT, is_workbench_checkpoint, list_checkpoints, verify_checkpoint
 
 
 def _describe(folder: Path) -> str:
@@ -18,14 +18,14 @@ def _describe(folder: Path) -> str:
 
 
 def load_any(path: str | Path) -> tuple[dict, str]:
-    """Load ours (verified) or a RadioDiff checkpoint; return (obj, 'workbench'|'radiodiff')."""
+    """Load ours (verified) or a RadioDiff checkpoint; return (obj, WORKBENCH_CHECKPOINT or RADIODIFF_CHECKPOINT)."""
     path = Path(path)
     obj = torch_load_safely(path)
     if is_workbench_checkpoint(obj):
         verify_checkpoint(obj, path)
-        return obj, "workbench"
+        return obj, WORKBENCH_CHECKPOINT
     if is_radiodiff_checkpoint(obj):
-        return obj, "radiodiff"
+        return obj, RADIODIFF_CHECKPOINT
     raise CheckpointError(f"{path}: neither a workbench nor a RadioDiff checkpoint (keys: {sorted(obj)[:8] if isinstance(obj, dict) else type(obj).__name__}).")
 
 

@@ -20,8 +20,9 @@ import torch
 from ..errors import CheckpointError
 from ..safe_load import torch_load_safely
 
-FORMAT = "radiodiff-workbench"
+FORMAT = "radiodiff-workbench"  # the tag inside every checkpoint file we write
 FORMAT_VERSION = 1
+WORKBENCH_CHECKPOINT = "workbench"  # what ``load_any`` and the inspect table call our checkpoints
 _NAME_RE = re.compile(r"^model-(\d+)(?:-step(\d+))?\.pt$")
 
 
@@ -60,7 +61,7 @@ def list_checkpoints(folder: str | Path) -> list[Path]:
 
 # --- checksum -----------------------------------------------------------------------------
 
-def _feed(h: "hashlib._Hash", obj: Any) -> None:
+def _feed(h: Any, obj: Any) -> None:
     """Feed a canonical, type-tagged serialisation of ``obj`` into the hash ``h``."""
     if isinstance(obj, torch.Tensor):
         t = obj.detach().cpu().contiguous().reshape(-1)

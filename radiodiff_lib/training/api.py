@@ -6,18 +6,21 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .. import checkpoints as ckpt
-from ..config import Config, config_from_dict, load_config, resolve_config
+from ..config import Config, load_config, resolve_config
 from ..data import build_dataset
 from ..errors import CheckpointError, TrainingError
 from ..model import build_loss, build_model
 from ..vocabulary import CONFIG_FILE
 from .folder_lock import hold_results_folder
+from .notes import ConfigEdit, resume_config
 from .state import seed_everything
 from .trainer import Trainer, TrainResult
 
 
 def _build(config: Config, model: Any, loss: Any, dataset: Any) -> tuple[Any, Any, Any]:
-    """The model, loss and training data of ``config``, except those given ready-made."""
+    """The model, loss and training data of ``config``, except those given ready-made; the RNGs are seeded first
+    (the initial weights are part of "every random choice")."""
+    seed_everything(config.trainer.seed)
     model = build_model(config) if model is None else model
     loss = build_loss(config) if loss is None else loss
     dataset = build_dataset(config, "train") if dataset is None else dataset
@@ -41,13 +44,13 @@ def train(config: Config | str | Path, *, max_steps: int | None = None, resume: 
 
 def _run(config: Config, folder: Path, located: tuple | None, *, max_steps: int | None, progress: bool,
          callbacks: Iterable[Callable[[dict], None]], model: Any = None, loss: Any = None, dataset: Any = None,
-         device: str | None = None) -> TrainResult:
+         device: str | None = None, config_edit: ConfigEdit | None = None) -> TrainResult:
     """Hold the results folder, build what is missing, restore ``located`` (path, obj, format, problems)
     if given, and train; a write that fails (full disk, read-only folder) is one TrainingError."""
     try:
         with hold_results_folder(folder):
             return _launch(config, folder, located, max_steps=max_steps, progress=progress, callbacks=callbacks,
-                           model=model, loss=loss, dataset=dataset, device=device)
+                           model=model, loss=loss, dataset=dataset, device=device, config_edit=config_edit)
     except OSError as exc:
         if exc.errno not in _WRITE_ERRORS:
             raise
@@ -69,33 +72,29 @@ def _write_failure(exc: OSError, folder: Path) -> str:
 
 def _launch(config: Config, folder: Path, located: tuple | None, *, max_steps: int | None, progress: bool,
             callbacks: Iterable[Callable[[dict], None]], model: Any, loss: Any, dataset: Any,
-            device: str | None) -> TrainResult:
+            device: str | None, config_edit: ConfigEdit | None) -> TrainResult:
     """The launch itself, with the folder held."""
     if located is None and ckpt.list_checkpoints(folder):
         raise TrainingError(
             f"{folder} already holds checkpoints of an earlier run ({', '.join(p.name for p in ckpt.list_checkpoints(folder))}). "
             "Resume it with --resume latest, or give a new --results-folder."
         )
-    seed_everything(config.trainer.seed)  # the initial weights are part of "every random choice"
     model, loss, dataset = _build(config, model, loss, dataset)
-    trainer = Trainer(config, model, loss, dataset, results_folder=folder, callbacks=callbacks, progress=progress,
-                      device=device)
-    if located is not None:
-        path, obj, fmt, problems = located
-        trainer.load_state(obj, fmt, path, skipped=problems)
-    elif config.model.ckpt_path:
-        trainer.start_from_weights(config.model.ckpt_path)
+    trainer = Trainer(config, model, loss, dataset, results_folder=folder, checkpoint=located, config_edit=config_edit,
+                      callbacks=callbacks, progress=progress, device=device)
     return trainer.train(max_steps=max_steps)
 
 
 def resume(folder: str | Path, checkpoint: str | int | Path | None = "latest", max_steps: int | None = None,
            progress: bool = True, callbacks: Iterable[Callable[[dict], None]] = ()) -> TrainResult:
-    """Resume the run in ``folder`` with the config stored in its checkpoint (or folder/config.yaml)."""
+    """Resume the run in ``folder`` with the config stored in its checkpoint (or folder/config.yaml); the keys
+    an edited config.yaml changes are taken, except those the checkpoint fixes (the architecture)."""
     folder = Path(folder)
-    which = checkpoint if checkpoint is not None else "latest"
-    path, obj, fmt, problems = ckpt.locate_and_load(folder, which)
-    if fmt == "workbench":
-        config = config_from_dict(obj["config"], source=f"{path} (config)")
+    located = ckpt.locate_and_load(folder, checkpoint if checkpoint is not None else "latest")
+    path, obj, fmt, _ = located
+    edit = None
+    if fmt == ckpt.WORKBENCH_CHECKPOINT:
+        config, edit = resume_config(obj["config"], folder, f"{path} (config)")
     elif (folder / CONFIG_FILE).is_file():
         config = load_config(folder / CONFIG_FILE)
     else:
@@ -103,5 +102,5 @@ def resume(folder: str | Path, checkpoint: str | int | Path | None = "latest", m
             f"{path} is a RadioDiff checkpoint without a config; resume it with "
             f"`radiodiff train --config YOUR.yaml --resume {path} --results-folder {folder}`."
         )
-    return _run(config, folder, (path, obj, fmt, problems), max_steps=max_steps, progress=progress,
-                callbacks=callbacks)
+    return _run(config, folder, located, max_steps=max_steps, progress=progress, callbacks=callbacks,
+                config_edit=edit)

@@ -11,14 +11,20 @@ step count untouched.
 """
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager, nullcontext
 from typing import Any, Iterable, Iterator
 
 import torch
 from torch import nn
 
+from ..config import Config
+from ..errors import TrainingError
 from ..vocabulary import DISCRIMINATOR_METRICS, GENERATOR_METRICS
+from .distributed import Dist
 from .health import N_GENERATOR, NonFiniteWatch, logs_vector
+from .runtime import Runtime
+from .state import TrainState
 
 
 class GeneratorForward(nn.Module):
@@ -60,18 +66,6 @@ def compile_parts(model: nn.Module, loss: nn.Module) -> None:
     loss.discriminator.compile()
 
 
-def make_adamw(params: list[nn.Parameter], lr: float, fused: bool) -> torch.optim.AdamW:
-    """AdamW (PyTorch's defaults, as RadioDiff), with the fused kernel when the device has one."""
-    return torch.optim.AdamW(params, lr=lr, fused=True) if fused else torch.optim.AdamW(params, lr=lr)
-
-
-def load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
-    """Load ``state`` but keep this optimizer's kernel (fused/foreach): ``load_state_dict`` would take the
-    checkpoint's choice, e.g. not fused from an older checkpoint, and with it the host-synced step."""
-    kernel = {k: opt.param_groups[0][k] for k in ("fused", "foreach") if k in opt.param_groups[0]}
-    opt.load_state_dict({**state, "param_groups": [{**g, **kernel} for g in state["param_groups"]]})
-
-
 @contextmanager
 def frozen(params: Iterable[nn.Parameter]) -> Iterator[None]:
     """``requires_grad`` off for ``params`` inside (the discriminator during the generator pass: its input
@@ -88,7 +82,11 @@ def frozen(params: Iterable[nn.Parameter]) -> Iterator[None]:
 
 def add_found_inf(scaler: torch.amp.GradScaler, opt: torch.optim.Optimizer, skip: torch.Tensor) -> None:
     """Make GradScaler skip ``opt``'s step when ``skip`` (a device bool) is set, as it does for an
-    overflow (after ``unscale_``; GradScaler keeps its per-device flags in this private dict)."""
+    overflow (after ``unscale_``)."""
+    # GradScaler keeps its per-device overflow flags in this private dict (PyTorch 2.x); it has no public
+    # way to add a reason to skip, and reading the flag on the host would cost a device sync per step. If
+    # the dict is renamed or reshaped, fp16 training fails here with a KeyError or AttributeError at its
+    # first step (tests/training/test_engine.py covers the GradScaler path on CPU).
     for found in scaler._per_optimizer_states[id(opt)]["found_inf_per_device"].values():
         torch.maximum(found, skip.to(found.dtype), out=found)
 
@@ -135,81 +133,122 @@ class BufferGuard:
             buf.copy_(torch.where(bad, old, buf))
 
 
+
+
 class StepEngine:
-    """Computes optimizer steps for a Trainer: its model, loss, optimizers, scalers and process group."""
+    """Computes optimizer steps of a ``TrainState``: it holds the step's machinery (the loss modules, wrapped in
+    DDP with several processes; the BatchNorm guard; the non-finite watch), never the state itself."""
 
-    def __init__(self, trainer: Any, watch: NonFiniteWatch):
-        t = trainer
-        self.t, self.watch, self.runtime = t, watch, t.runtime
-        self.accum = t.tr.gradient_accumulate_every
-        if self.runtime.compile:
-            compile_parts(t.model, t.loss)
-        self.gen = t.dist.wrap(GeneratorForward(t.model, t.loss))
-        self.disc = t.dist.wrap(DiscriminatorForward(t.loss))
-        self.bn_guard = BufferGuard(t.loss.discriminator)
+    def __init__(self, state: TrainState, config: Config, runtime: Runtime, dist: Dist, watch: NonFiniteWatch,
+                 samples_per_step: int):
+        tr = config.trainer
+        self.runtime, self.dist, self.watch = runtime, dist, watch
+        self.accum, self.max_grad_norm = tr.gradient_accumulate_every, tr.max_grad_norm
+        self.seed, self.batch_size = tr.seed, config.data.batch_size
+        self.samples_per_step = samples_per_step  # how far one step moves the data position
+        if runtime.compile:
+            compile_parts(state.model, state.loss)
+        gen, disc = GeneratorForward(state.model, state.loss), DiscriminatorForward(state.loss)  # for this state
+        self.bn_guard = BufferGuard(state.loss.discriminator)
+        # every process starts from rank 0's weights; with several, DDP all-reduces each forward's gradients
+        dist.broadcast_state(state.model)
+        dist.broadcast_state(state.loss)
+        self.gen, self.disc = dist.wrap(gen), dist.wrap(disc)
 
-    def step(self, batches: Iterator[dict], step: int, position: int) -> tuple[torch.Tensor, bool]:
-        """Run optimizer step ``step`` from data position ``position``; returns (logged values as one device
-        vector, mean over micro-batches and processes in ``GENERATOR_METRICS + DISCRIMINATOR_METRICS`` order,
-        whether the discriminator trained)."""
-        t = self.t
-        gan = t.loss.disc_factor_at(step) > 0
-        for p in t.ae_params + t.disc_params:
-            p.grad = None
-        if gan:
-            self.bn_guard.save()
-        gen_values, pairs = self._generator_pass(batches, step, position, keep=gan)
-        disc_values = self._discriminator_pass(pairs, step) if gan else torch.zeros_like(gen_values[:3])
-        values = t.dist.mean(torch.cat([gen_values, disc_values]))
-        bad = ~torch.isfinite(values)
-        gen_bad = bad[:N_GENERATOR].any() | self.watch.blocked
-        ae_norm_bad = optimizer_step(t.opt_ae, t.ae_params, t.scaler_ae, t.tr.max_grad_norm, gen_bad)
-        disc_norm_bad = torch.zeros_like(ae_norm_bad)
-        if gan:
-            disc_skip = gen_bad | bad[N_GENERATOR:].any()
-            disc_norm_bad = optimizer_step(t.opt_disc, t.disc_params, t.scaler_disc, t.tr.max_grad_norm, disc_skip)
-            self.bn_guard.restore_if(disc_skip | disc_norm_bad)
-        self.watch.record(step, torch.cat([bad, ae_norm_bad.reshape(1), disc_norm_bad.reshape(1)]))
+    def step(self, state: TrainState, batches: Iterator[dict]) -> tuple[torch.Tensor, bool]:
+        """Optimizer step ``state.step``, in this order: gradients cleared; the generator pass over the micro-batches
+        (VAE forward, generator loss, backward); from disc_start the discriminator pass on the same inputs and
+        reconstructions; the logged values averaged over processes; the autoencoder optimizer, then the
+        discriminator's (a step with a non-finite value is skipped on the device); then the LR schedulers, the step
+        count, the data position and the EMA advance. Returns (the logged values as one device vector,
+        ``GENERATOR_METRICS + DISCRIMINATOR_METRICS``, whether the discriminator trained)."""
+        step, position = state.step, state.data_position
+        with _deterministic_kernels_explained(self.runtime.device):
+            gan = state.loss.disc_factor_at(step) > 0
+            for p in state.ae_params + state.disc_params:
+                p.grad = None
+            if gan:
+                self.bn_guard.save()
+            gen_values, pairs = self._generator_pass(state, batches, step, position, keep=gan)
+            disc_values = self._discriminator_pass(state, pairs, step) if gan else torch.zeros_like(gen_values[:3])
+            values = self.dist.mean(torch.cat([gen_values, disc_values]))
+            bad = ~torch.isfinite(values)
+            gen_bad = bad[:N_GENERATOR].any() | self.watch.blocked
+            ae_norm_bad = optimizer_step(state.opt_ae, state.ae_params, state.scaler_ae, self.max_grad_norm, gen_bad)
+            disc_norm_bad = torch.zeros_like(ae_norm_bad)
+            if gan:
+                disc_skip = gen_bad | bad[N_GENERATOR:].any()
+                disc_norm_bad = optimizer_step(state.opt_disc, state.disc_params, state.scaler_disc,
+                                               self.max_grad_norm, disc_skip)
+                self.bn_guard.restore_if(disc_skip | disc_norm_bad)
+            self.watch.record(step, torch.cat([bad, ae_norm_bad.reshape(1), disc_norm_bad.reshape(1)]))
+        self._advance(state)
         return values, gan
+
+    def _advance(self, state: TrainState) -> None:
+        """LR schedulers, step count, data position and EMA after an optimizer step."""
+        with warnings.catch_warnings():
+            # before disc_start opt_disc is idle on purpose; its LR still follows the schedule
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+            state.sched_ae.step()
+            state.sched_disc.step()
+        state.step += 1
+        state.data_position += self.samples_per_step
+        if state.ema is not None:
+            state.ema.maybe_update(state.model, state.step)
 
     def _sync(self, module: nn.Module, last: bool) -> Any:
         """DDP all-reduces on the last micro-batch only (accumulation); a no-op in one process."""
         return nullcontext() if last or not hasattr(module, "no_sync") else module.no_sync()
 
     def _input(self, batches: Iterator[dict]) -> torch.Tensor:
-        x = next(batches)["image"].to(self.t.device, non_blocking=True)
+        x = next(batches)["image"].to(self.runtime.device, non_blocking=True)
         return x.contiguous(memory_format=self.runtime.memory_format)
 
     def _noise(self, position: int, micro: int) -> torch.Generator:
         """The posterior-sampling generator of a micro-batch, seeded by its position in the data stream:
         the noise of a sample does not depend on the number of processes or on what ran before."""
-        t = self.t
-        first = position + (micro * t.dist.world + t.dist.rank) * t.config.data.batch_size
-        return torch.Generator(device=t.device).manual_seed((t.tr.seed * 1_000_003 + first) % 2**63)
+        first = position + (micro * self.dist.world + self.dist.rank) * self.batch_size
+        return torch.Generator(device=self.runtime.device).manual_seed((self.seed * 1_000_003 + first) % 2**63)
 
-    def _generator_pass(self, batches: Iterator[dict], step: int, position: int,
+    def _generator_pass(self, state: TrainState, batches: Iterator[dict], step: int, position: int,
                         keep: bool) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        t, total_values, pairs = self.t, None, []
-        with frozen(t.disc_params):
+        total_values, pairs = None, []
+        with frozen(state.disc_params):
             for m in range(self.accum):
                 x = self._input(batches)
                 with self._sync(self.gen, last=m == self.accum - 1):
                     with self.runtime.autocast():
                         total, logs, rec = self.gen(x, step, self._noise(position, m))
-                    t.scaler_ae.scale(total / self.accum).backward()
+                    state.scaler_ae.scale(total / self.accum).backward()
                 values = logs_vector(logs, GENERATOR_METRICS)
                 total_values = values if total_values is None else total_values + values
                 if keep:
                     pairs.append((x, rec))
         return total_values / self.accum, pairs
 
-    def _discriminator_pass(self, pairs: list[tuple[torch.Tensor, torch.Tensor]], step: int) -> torch.Tensor:
+    def _discriminator_pass(self, state: TrainState, pairs: list[tuple[torch.Tensor, torch.Tensor]],
+                            step: int) -> torch.Tensor:
         total_values = None
         for m, (x, rec) in enumerate(pairs):
             with self._sync(self.disc, last=m == len(pairs) - 1):
                 with self.runtime.autocast():
                     d_loss, logs = self.disc(x, rec, step)
-                self.t.scaler_disc.scale(d_loss / self.accum).backward()
+                state.scaler_disc.scale(d_loss / self.accum).backward()
             values = logs_vector(logs, DISCRIMINATOR_METRICS)
             total_values = values if total_values is None else total_values + values
         return total_values / self.accum
+
+
+@contextmanager
+def _deterministic_kernels_explained(device: torch.device) -> Iterator[None]:
+    """A kernel that deterministic mode forbids becomes a TrainingError that says what to do."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if "deterministic" not in str(exc):
+            raise
+        raise TrainingError(
+            f"an operation has no deterministic kernel on {device.type} ({str(exc).splitlines()[0]}). "
+            "Set trainer.deterministic: false to train with it (resume is then exact but not bitwise)."
+        ) from None

@@ -8,9 +8,12 @@ device-to-host copy for all of them) and names each bad step and the first bad t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 
+from ..errors import TrainingError
 from ..vocabulary import DISCRIMINATOR_METRICS, GENERATOR_METRICS
 
 N_GENERATOR = len(GENERATOR_METRICS)
@@ -74,3 +77,15 @@ class NonFiniteWatch:
         rows = torch.stack([f for _, f in self._pending]).cpu().tolist()
         self._pending = []
         return [BadStep(step, TERMS[row.index(True)], _skipped(row)) for step, row in zip(steps, rows) if any(row)]
+
+    def report(self, logger: Any, last_checkpoint: Path | None) -> None:
+        """Read back the flags and name each bad step in the log; with ``sticky`` (on_nonfinite stop) the first
+        one ends training with a TrainingError that names ``last_checkpoint`` (this launch's newest)."""
+        for bad in self.take():
+            if self.sticky:
+                msg = (f"non-finite {bad.term} at step {bad.step}; training stopped (no parameter update from that "
+                       f"step on). The last good checkpoint ({last_checkpoint or 'none written by this launch'}) is "
+                       "untouched. Lower trainer.lr, check the data, or set trainer.on_nonfinite: skip.")
+                logger.note(f"[Error] {msg}")
+                raise TrainingError(msg)
+            logger.note(f"[Skip] non-finite {bad.term} at step {bad.step}: {bad.skipped} skipped")

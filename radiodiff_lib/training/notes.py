@@ -1,12 +1,16 @@
-"""What a launch says about its config in train.log: where our trainer differs from RadioDiff's, and
-what a resume changed (the previous config.yaml kept beside it)."""
+"""What a launch says about its config in train.log: where our trainer differs from RadioDiff's, what a
+resume changed, and which keys of an edited config.yaml a resume takes (the file kept beside the new one)."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..config import Config
+from ..config import Config, config_from_dict, config_to_dict, flatten_config, load_config, replace
 from ..config_checks import config_changes
+from ..errors import ConfigError
 from ..vocabulary import CONFIG_FILE
+from .run_log import scan_metrics
 
 
 def radiodiff_differences(config: Config) -> list[str]:
@@ -43,8 +47,70 @@ _EXACTNESS_KEYS = ("trainer.seed", "trainer.gradient_accumulate_every")
 _ORDER_NEUTRAL = ("data.num_workers",)
 
 
-def keep_previous_config(folder: Path, new_text: str, launch: int) -> None:
-    """Before config.yaml is overwritten with another config, keep the old one as config-launch-<n>.yaml."""
-    current = folder / CONFIG_FILE
-    if current.is_file() and current.read_text(encoding="utf-8") != new_text:
-        current.replace(folder / f"config-launch-{max(launch - 1, 0)}.yaml")
+# Keys a checkpoint's weights fix: the architecture, the discriminator's and the stored logvar's start value.
+CHECKPOINT_FIXED = ("model.embed_dim", "model.ddconfig.", "model.lossconfig.disc_in_channels",
+                    "model.lossconfig.disc_num_layers", "model.lossconfig.use_actnorm", "model.lossconfig.logvar_init")
+
+
+@dataclass
+class ConfigEdit:
+    """An edited config.yaml that a resume found: (key, was, now) applied, and (key, in config.yaml, kept) that
+    the checkpoint overrides, or why the file could not be read; ``keep_as`` names the file it is kept as."""
+
+    keep_as: str
+    applied: list[tuple[str, Any, Any]] = field(default_factory=list)
+    overridden: list[tuple[str, Any, Any]] = field(default_factory=list)
+    unreadable: str | None = None
+
+    def notes(self) -> list[str]:
+        """What the launch says about the edit."""
+        if self.unreadable is not None:
+            return [f"config.yaml could not be read ({self.unreadable}); the checkpoint's config is used, and the "
+                    f"file is kept as {self.keep_as}."]
+        parts = []
+        if self.applied:
+            parts.append("applied " + "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in self.applied))
+        if self.overridden:
+            parts.append("the checkpoint overrides " + "; ".join(
+                f"{k} ({b!r} in config.yaml, {kept!r} kept)" for k, b, kept in self.overridden)
+                + " (the checkpoint's weights fix the architecture)")
+        return [f"config.yaml was edited after the last launch wrote it: {'; '.join(parts)}. The edited file is "
+                f"kept as {self.keep_as}."]
+
+
+def resume_config(saved: dict, folder: Path, where: str) -> tuple[Config, ConfigEdit | None]:
+    """The config a resume of ``folder`` trains with: the checkpoint's (``saved``) plus the keys changed in an
+    edited config.yaml (one that differs from what the last launch wrote there, or from ``saved`` when
+    metrics.jsonl does not say), except the keys the checkpoint fixes."""
+    config = config_from_dict(saved, source=where)
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        return config, None
+    before = scan_metrics(folder)
+    keep_as = f"config-edited-launch-{before.launches}.yaml"  # the launch about to start
+    try:
+        edited = config_to_dict(load_config(path))
+    except ConfigError as exc:
+        return config, ConfigEdit(keep_as, unreadable=str(exc))
+    changes = config_changes(before.last_config if before.last_config is not None else saved, edited)
+    if not changes:
+        return config, None
+    kept, known = config_to_dict(config), flatten_config(edited)
+    edit = ConfigEdit(keep_as)
+    for key, was, now in changes:
+        if key not in known:
+            continue  # a key of an older workbench's config: nothing to apply
+        if key.startswith(CHECKPOINT_FIXED):
+            edit.overridden.append((key, now, _dotted(kept, key)))
+        else:
+            edit.applied.append((key, was, now))
+    if edit.applied:
+        config = replace(config, **{key: now for key, _, now in edit.applied})
+    return config, edit
+
+
+def _dotted(d: dict, key: str) -> Any:
+    """The value of a dotted key in a nested dict (None where it is missing)."""
+    for part in key.split("."):
+        d = d.get(part) if isinstance(d, dict) else None
+    return d

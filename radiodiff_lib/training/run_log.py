@@ -1,4 +1,5 @@
-"""Training logs: metrics.jsonl (machine-readable), train.log (RadioDiff's shape), TensorBoard, tqdm.
+"""A launch's records: config.yaml, metrics.jsonl (machine-readable), train.log (RadioDiff's shape),
+TensorBoard, tqdm.
 
 Only the main process creates a ``RunLogger``; the other ranks get a ``NullLogger``.
 """
@@ -7,11 +8,12 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..vocabulary import (
-    DISC_LOSS, LOG_FORMAT, LR, METRICS_FILE, REC_LOSS, RECORD_LAUNCH, RECORD_REWIND, RECORD_STEP, STEP_MARK, TEXT_LOG,
+    CONFIG_FILE, DISC_LOSS, LOG_FORMAT, LR, METRICS_FILE, REC_LOSS, RECORD_LAUNCH, RECORD_REWIND, RECORD_STEP, STEP_MARK, TEXT_LOG,
     TOTAL_LOSS, tensorboard_tag,
 )
 
@@ -31,11 +33,22 @@ def step_line(step: int, total: int, values: dict[str, float]) -> str:
     return f"{STEP_MARK}{step}/{total}: " + "".join(f"{k}: {format_value(v)}, " for k, v in values.items())
 
 
-def scan_metrics(path: Path) -> tuple[int, int | None, bool]:
-    """(launch records, highest logged step, ends without newline) of an existing metrics file."""
+@dataclass
+class MetricsScan:
+    """What an existing metrics.jsonl says about the launches before this one."""
+
+    launches: int = 0  # launch records, i.e. the 0-based index of the next launch
+    last_step: int | None = None  # the highest logged step
+    partial: bool = False  # ends without a newline (a killed launch)
+    last_config: dict | None = None  # the config the last launch recorded (and wrote to config.yaml)
+
+
+def scan_metrics(folder: Path) -> MetricsScan:
+    """Read the metrics.jsonl of a results folder (an empty scan when it has none)."""
+    path = Path(folder) / METRICS_FILE
+    scan = MetricsScan()
     if not path.is_file():
-        return 0, None, False
-    launches, last_step = 0, None
+        return scan
     data = path.read_bytes()
     for raw in data.splitlines():
         try:
@@ -43,10 +56,23 @@ def scan_metrics(path: Path) -> tuple[int, int | None, bool]:
         except ValueError:
             continue  # a line cut short by a kill; the log reader counts it
         if rec.get("kind") == RECORD_LAUNCH:
-            launches += 1
+            scan.launches += 1
+            scan.last_config = rec.get("config")
         elif rec.get("kind") == RECORD_STEP:
-            last_step = rec["step"] if last_step is None else max(last_step, rec["step"])
-    return launches, last_step, bool(data) and not data.endswith(b"\n")
+            scan.last_step = rec["step"] if scan.last_step is None else max(scan.last_step, rec["step"])
+    scan.partial = bool(data) and not data.endswith(b"\n")
+    return scan
+
+
+def keep_previous_config(folder: Path, new_text: str, launch: int, edited_name: str | None = None) -> Path | None:
+    """Before config.yaml is overwritten with another config, keep it: under ``edited_name`` when the user edited
+    it (a resume took keys from it), else as the previous launch's config-launch-<n-1>.yaml. Returns the kept file."""
+    current = folder / CONFIG_FILE
+    if not current.is_file() or (edited_name is None and current.read_text(encoding="utf-8") == new_text):
+        return None
+    kept = folder / (edited_name or f"config-launch-{max(launch - 1, 0)}.yaml")
+    current.replace(kept)
+    return kept
 
 
 class NullLogger:
@@ -69,21 +95,31 @@ class NullLogger:
     def close(self) -> None:
         pass
 
+    def __enter__(self) -> "NullLogger":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
 
 class RunLogger:
-    """Writes the launch record, step records, text lines, TensorBoard scalars and the progress bar."""
+    """The records of one launch in its results folder: config.yaml (the one before it kept), the launch record,
+    step records, text lines, TensorBoard scalars and the progress bar."""
 
-    def __init__(self, folder: Path, *, start_step: int, total_steps: int, target_step: int,
-                 config_dict: dict, resumed_from: str | None, notes: Iterable[str] = (),
-                 callbacks: Iterable[Callable[[dict], None]] = (), progress: bool = True):
+    def __init__(self, folder: Path, *, config_dict: dict, config_text: str, start_step: int, total_steps: int,
+                 target_step: int, resumed_from: str | None, notes: Iterable[str] = (),
+                 edited_config_name: str | None = None, callbacks: Iterable[Callable[[dict], None]] = (),
+                 progress: bool = True):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.total_steps, self.callbacks = total_steps, list(callbacks)
         self.metrics_path = self.folder / METRICS_FILE
-        launches, last_step, partial = scan_metrics(self.metrics_path)
-        self.launch = launches  # 0-based launch index, as the log reader's segments
+        before = scan_metrics(self.folder)  # the launches before this one
+        self.launch = before.launches  # 0-based launch index, as the log reader's segments
+        notes = list(notes)
+        keep_previous_config(self.folder, config_text, self.launch, edited_config_name)
         self._metrics = open(self.metrics_path, "a", encoding="utf-8")
-        if partial:
+        if before.partial:
             self._metrics.write("\n")  # end a line a killed launch left unfinished
         self._text = logging.getLogger(f"radiodiff.train.{id(self)}")
         self._text.propagate = False
@@ -92,17 +128,17 @@ class RunLogger:
         self._handler.setFormatter(logging.Formatter(LOG_FORMAT))
         self._text.addHandler(self._handler)
         self._tb = self._open_tensorboard()
-        notes = list(notes)
         self._write({"kind": RECORD_LAUNCH, "launch": self.launch, "time": time.time(), "start_step": start_step,
                      "resumed_from": resumed_from, "config": config_dict, "notes": notes})
         self._text.info(repr(config_dict))
         for line in notes:
             self._text.info(f"[Note] {line}")
-        if last_step is not None and last_step >= start_step:
+        if before.last_step is not None and before.last_step >= start_step:
             # rows of earlier launches at steps >= start_step are superseded, not deleted
             self._write({"kind": RECORD_REWIND, "launch": self.launch, "time": time.time(), "to_step": start_step})
             self._text.info(f"[Rewind] resuming at step {start_step}; earlier lines for steps >= {start_step} are superseded")
         self._metrics.flush()
+        (self.folder / CONFIG_FILE).write_text(config_text, encoding="utf-8")
         self._bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -157,6 +193,12 @@ class RunLogger:
         """Bytes of metrics.jsonl written so far (stored in checkpoints as bookkeeping)."""
         self._metrics.flush()
         return self._metrics.tell()
+
+    def __enter__(self) -> "RunLogger":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def close(self) -> None:
         """Flush and close every output."""

@@ -15,6 +15,9 @@ from typing import Any, Iterator
 
 import torch
 import torch.utils.deterministic as deterministic_settings
+# PyTorch's own list of the device types with fused optimizer kernels (torch.optim checks it when fused=True);
+# there is no public query. If it moves, importing the trainer fails here with an ImportError, and
+# ``fused_adamw_supported`` can fall back to trying ``torch.optim.AdamW(..., fused=True)`` on the device.
 from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 
 from ..config import Config, mixed_precision

@@ -1,10 +1,11 @@
-"""The two-phase VAE-GAN trainer: exact resume, atomic checkpoints, RadioDiff-shaped logs.
+"""One training launch of the two-phase VAE-GAN: exact resume, atomic checkpoints, RadioDiff-shaped logs.
 
-Phases: VAE only while ``step < disc_start``, then the discriminator is trained every step.
-``gradient_accumulate_every`` is real accumulation over micro-batches. A step is computed by
-``engine.StepEngine`` (DDP with several processes, no host round trip); this module runs the
-loop: logging, non-finite reports, checkpoints, signals. Only the main process writes logs and
-checkpoints.
+``Trainer.__init__`` sets a launch up: the process group and runtime, what it says about its config, the
+``TrainState`` (fresh, or restored from a checkpoint: ``state.py`` says what a checkpoint holds) and the
+step engine. ``Trainer.train`` is the loop, top to bottom: the records opened, the data from the state's
+position, then per optimizer step ``StepEngine.step`` (``engine.py``: the order inside a step), its log,
+the non-finite report and, at a milestone, at the end or on a signal, a checkpoint. Phases: the VAE alone
+while ``step < disc_start``, then the discriminator every step. Only the main process writes the folder.
 """
 from __future__ import annotations
 
@@ -15,23 +16,26 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import torch
 
 from .. import checkpoints as ckpt
-from ..config import Config, config_to_dict, dump_config, save_config
+from ..config import Config, config_to_dict, dump_config
 from ..config_checks import config_warnings
-from ..errors import ConfigWarning, TrainingError
-from ..vocabulary import CONFIG_FILE, D_WEIGHT, DISCRIMINATOR_METRICS, G_LOSS, GENERATOR_METRICS
-from .checkpointing import TrainerCheckpoints
+from ..data import RECORD_KEY, split_change, split_record
+from ..errors import ConfigWarning
+from ..vocabulary import D_WEIGHT, DISCRIMINATOR_METRICS, G_LOSS, GENERATOR_METRICS, PHASES
 from .distributed import Dist
-from .engine import StepEngine, make_adamw
+from .engine import StepEngine
 from .health import N_GENERATOR, NonFiniteWatch
-from .notes import keep_previous_config, radiodiff_differences
+from .notes import ConfigEdit, radiodiff_differences, resume_config_notes
 from .run_log import NullLogger, RunLogger
 from .runtime import Runtime, determinism
-from .state import EMA, LRMultiplier, ResumableBatchSampler, seed_everything
+from .state import (
+    ResumableBatchSampler, capture_rng, checkpoint_dict, load_weights, new_state, restore_state, samples_per_step,
+    seed_everything,
+)
 
 
 @dataclass
@@ -98,201 +102,156 @@ class _StopRequest:
             signal.signal(sig, old)
 
 
-class Trainer(TrainerCheckpoints):
-    """Trains ``model`` with ``loss`` on ``dataset`` as ``config`` says; takes them ready-made.
+class Trainer:
+    """One training launch: trains ``model`` with ``loss`` on ``dataset`` as ``config`` says (all given ready-made),
+    continuing from ``checkpoint`` (path, loaded dict, format, problems with newer files) when given.
 
-    ``device`` ('cpu' or 'cuda') overrides the automatic choice (CUDA when PyTorch sees a GPU).
+    What a checkpoint restores is ``self.state`` (a ``TrainState``, see ``state.py``); the rest belongs to this
+    launch: the process group, the runtime, the step engine and the notes. ``device`` ('cpu' or 'cuda')
+    overrides the automatic choice (CUDA when PyTorch sees a GPU). ``config_edit`` is the edited config.yaml a
+    resume took keys from.
     """
 
     def __init__(self, config: Config, model: torch.nn.Module, loss: torch.nn.Module, dataset: Any, *,
-                 results_folder: str | Path | None = None, callbacks: Iterable[Callable[[dict], None]] = (),
+                 results_folder: str | Path | None = None, checkpoint: tuple[Path, dict, str, list[str]] | None = None,
+                 config_edit: ConfigEdit | None = None, callbacks: Iterable[Callable[[dict], None]] = (),
                  hooks: Iterable[StepHook] = (), progress: bool = True, device: str | None = None):
-        self.config, self.dataset = config, dataset
-        self.tr = config.trainer
-        self.folder = Path(results_folder or self.tr.results_folder)
+        tr = config.trainer
+        self.config, self.dataset, self.config_edit = config, dataset, config_edit
+        self.folder = Path(results_folder or tr.results_folder)
         self.callbacks, self.hooks, self.show_progress = list(callbacks), list(hooks), progress
+        path, obj, fmt, skipped = checkpoint if checkpoint is not None else (None, {}, None, [])
+        self.resumed_from: Path | None = Path(path) if path is not None else None
+        self.from_workbench_checkpoint = fmt == ckpt.WORKBENCH_CHECKPOINT  # not fresh, not RadioDiff's
+
+        # How this launch computes: processes, device, precision, determinism (recorded in every checkpoint).
         self.dist = Dist(device)
         self.device = self.dist.device
         self.runtime = Runtime.resolve(config, self.device, self.dist.world)
         self.runtime.prepare_process()
-        self.notes: list[str] = config_warnings(config)  # said at start (Python warnings) and in train.log
+        self.config_dict, self.config_text = config_to_dict(config), dump_config(config)
+        runtime_notes = self.runtime.changes(obj.get("runtime")) if self.from_workbench_checkpoint else []
+
+        # What it says about its config (at start as Python warnings, and in train.log).
+        self.notes: list[str] = config_warnings(config) + (config_edit.notes() if config_edit else [])
         for line in self.notes:
             warnings.warn(line, ConfigWarning, stacklevel=2)
-        self._place(model, loss)
-        # RadioDiff's opt_ae order; the loss's logvar stays fixed, as there
-        self.ae_params, self.disc_params = self.model.autoencoder_parameters(), list(self.loss.discriminator.parameters())
-        self.opt_ae = make_adamw(self.ae_params, self.tr.lr, self.runtime.fused)
-        self.opt_disc = make_adamw(self.disc_params, self.tr.lr, self.runtime.fused)
-        self.sched_ae = torch.optim.lr_scheduler.LambdaLR(self.opt_ae, self._multiplier())
-        self.sched_disc = torch.optim.lr_scheduler.LambdaLR(self.opt_disc, self._multiplier())
-        use_scaler = self.runtime.precision == "fp16"
-        self.scaler_ae = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
-        self.scaler_disc = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
-        self.ema = EMA(self.model, self.tr.ema_decay, self.tr.ema_update_every) if self.dist.is_main else None
-        self.watch = NonFiniteWatch(self.device, sticky=self.tr.on_nonfinite == "stop")
-        self.engine = StepEngine(self, self.watch)
-        self.step = 0
-        self.data_position = 0
-        self.launch = 0
-        self.resumed_from: str | None = None
-        self.from_workbench_checkpoint = False  # resumed from one of ours (not fresh, not RadioDiff's)
-        seed_everything(self.tr.seed + self.dist.rank)
+        self.notes += [f"skipped an unusable newer checkpoint: {p}" for p in skipped]
+        if self.from_workbench_checkpoint:
+            self.notes += resume_config_notes(obj["config"], self.config_dict)
+        # said once per run: by a fresh launch and by one from a RadioDiff checkpoint
+        self.run_notes = [] if self.from_workbench_checkpoint else radiodiff_differences(config)
 
-    def _place(self, model: torch.nn.Module, loss: torch.nn.Module) -> None:
-        """Model and loss on the device (in the configured memory layout), in training mode, rank 0's weights."""
-        fmt = self.runtime.memory_format
-        self.model, self.loss = model.to(self.device, memory_format=fmt), loss.to(self.device, memory_format=fmt)
-        self.model.train(), self.loss.train()
-        self.loss.logvar.requires_grad_(False)  # not optimised (as in latent diffusion): no gradient to compute
-        self.dist.broadcast_state(self.model)  # every rank starts from rank 0's weights
-        self.dist.broadcast_state(self.loss)
+        # The state: fresh, then restored from the checkpoint (ours exactly, RadioDiff's in part) or given weights.
+        seed_everything(tr.seed + self.dist.rank)
+        self.state = new_state(config, model, loss, self.runtime, with_ema=self.dist.is_main)
+        per_step = samples_per_step(config, self.dist.world)
+        self.split = split_record(dataset)  # which maps this launch trains on, kept in every checkpoint
+        if checkpoint is not None:
+            self.notes += restore_state(self.state, obj, fmt, self.resumed_from, config=config,
+                                        num_items=len(dataset), rank=self.dist.rank, samples_per_step=per_step)
+            changed = split_change(obj.get(RECORD_KEY), self.split) if self.from_workbench_checkpoint else None
+            self.notes += [changed] if changed else []
+        elif config.model.ckpt_path:
+            self.notes.append(load_weights(self.state, config.model.ckpt_path))
+        self.notes += runtime_notes
 
-    def _multiplier(self) -> LRMultiplier:
-        return LRMultiplier(self.tr.lr, self.tr.min_lr, self.tr.train_num_steps)
+        # What computes a step: the loss modules in the process group, the non-finite watch.
+        self.watch = NonFiniteWatch(self.device, sticky=tr.on_nonfinite == "stop")
+        self.engine = StepEngine(self.state, config, self.runtime, self.dist, self.watch, per_step)
 
-    # --- the loop --------------------------------------------------------------------------
+    def train(self, max_steps: int | None = None) -> TrainResult:
+        """The launch, top to bottom: its records opened, then steps to ``max_steps`` (default train_num_steps),
+        each logged and checkpointed as the config says; returns what happened."""
+        t0 = time.time()
+        config, tr, state, dist = self.config, self.config.trainer, self.state, self.dist
+        target = max_steps if max_steps is not None else tr.train_num_steps
+        start = self.resumed_from  # the checkpoint this launch continues from, once it is in the folder
 
-    def _num_workers(self) -> int:
-        """data.num_workers, or by device: none on a CPU (they would take its cores), up to 4 feeding a GPU."""
-        if self.config.data.num_workers is not None:
-            return self.config.data.num_workers
-        if self.device.type != "cuda":
-            return 0
-        per_process = (os.cpu_count() or 2) // max(1, torch.cuda.device_count())
-        return max(1, min(4, per_process - 1))
+        # 1. The records, written by the main process only: half-written files cleared, the checkpoint resumed
+        #    from made the newest of the folder (nothing deleted), the logs opened, config.yaml written.
+        logger: Any = NullLogger()
+        if dist.is_main:
+            ckpt.remove_stale_temporaries(self.folder)
+            notes = self.run_notes + self.notes
+            if self.resumed_from is not None:
+                line = ckpt.start_line_at(self.folder, self.resumed_from,
+                                          ckpt.checkpoint_name(state.step, tr.save_and_sample_every))
+                start, notes = line.checkpoint, notes + line.notes()
+            logger = RunLogger(self.folder, config_dict=self.config_dict, config_text=self.config_text,
+                               start_step=state.step, total_steps=tr.train_num_steps, target_step=target,
+                               resumed_from=str(self.resumed_from) if self.resumed_from else None, notes=notes,
+                               edited_config_name=self.config_edit.keep_as if self.config_edit else None,
+                               callbacks=self.callbacks, progress=self.show_progress)
 
-    def _loader(self) -> Iterator[dict]:
-        sampler = ResumableBatchSampler(len(self.dataset), self.config.data.batch_size, self.tr.seed,
-                                        start=self.data_position, rank=self.dist.rank, world=self.dist.world)
-        workers = self._num_workers()
-        # A dedicated generator: creating the loader's iterator must not draw from the global RNG.
-        return iter(torch.utils.data.DataLoader(
+        # 2. The data from the state's position on: this process's share of each step, in the sampler's order;
+        #    worker processes by default only where they feed a GPU (on a CPU they would take its cores).
+        workers = config.data.num_workers
+        if workers is None:
+            per_process = (os.cpu_count() or 2) // max(1, torch.cuda.device_count())
+            workers = max(1, min(4, per_process - 1)) if self.device.type == "cuda" else 0
+        sampler = ResumableBatchSampler(len(self.dataset), config.data.batch_size, tr.seed, start=state.data_position,
+                                        rank=dist.rank, world=dist.world)
+        batches = iter(torch.utils.data.DataLoader(
             self.dataset, batch_sampler=sampler, num_workers=workers,
-            generator=torch.Generator().manual_seed(self.tr.seed + self.data_position),
+            # a dedicated generator: creating the loader's iterator must not draw from the global RNG
+            generator=torch.Generator().manual_seed(tr.seed + state.data_position),
             worker_init_fn=_worker_ignores_sigint if workers else None,
             pin_memory=self.device.type == "cuda", persistent_workers=workers > 0))
 
-    def _open_launch(self, target: int) -> Any:
-        """The start of a launch: on the main process clear half-written files, set aside the checkpoints after
-        the one resumed from, open the logs (with this launch's notes) and write config.yaml."""
-        if not self.dist.is_main:
-            return NullLogger()
-        ckpt.remove_stale_temporaries(self.folder)
-        notes = list(self.notes)
-        if not self.from_workbench_checkpoint:  # a fresh launch or a RadioDiff checkpoint: say how we differ
-            notes = radiodiff_differences(self.config) + notes
-        if self.resumed_from is not None:
-            aside, moved = ckpt.set_aside_after(self.folder, self.resumed_from)
-            if moved:
-                notes.append(f"set aside {len(moved)} later checkpoint(s) ({', '.join(p.name for p in moved)}) in "
-                             f"{aside}: this launch continues from {Path(self.resumed_from).name}, so 'latest' "
-                             "now means its line; nothing was deleted.")
-        logger = RunLogger(self.folder, start_step=self.step, total_steps=self.tr.train_num_steps,
-                           target_step=target, config_dict=config_to_dict(self.config),
-                           resumed_from=self.resumed_from, notes=notes, callbacks=self.callbacks,
-                           progress=self.show_progress)
-        self.launch = logger.launch
-        keep_previous_config(self.folder, dump_config(self.config), self.launch)
-        save_config(self.config, self.folder / CONFIG_FILE)
-        return logger
+        # 3. The loop: an optimizer step; at a log point its values; the non-finite flags read back (at a log
+        #    point, before a checkpoint, or when many wait); a checkpoint at a milestone, at the end or on a signal.
+        last_path: Path | None = None  # the newest checkpoint this launch wrote
+        interrupted = False
+        with logger, _StopRequest() as stop, determinism(self.runtime):
+            while state.step < target:
+                s = state.step
+                for hook in self.hooks:
+                    hook.before_step(s)
+                lr = state.opt_ae.param_groups[0]["lr"]
+                values, gan = self.engine.step(state, batches)  # the order inside a step: StepEngine.step
+                logger.progress(state.step)
+                if s % tr.log_freq == 0 and dist.is_main:
+                    vals = values.tolist()
+                    gen = {k: v for k, v in zip(GENERATOR_METRICS, vals) if gan or k not in (D_WEIGHT, G_LOSS)}
+                    disc = dict(zip(DISCRIMINATOR_METRICS, vals[N_GENERATOR:])) if gan else None
+                    logger.log_step(s, PHASES[1] if gan else PHASES[0], lr, gen, disc)
+                for hook in self.hooks:
+                    hook.after_step(s)
+                stop_now = dist.any_flag(stop.signal is not None)
+                save_now = state.step % tr.save_and_sample_every == 0 or state.step == target or stop_now
+                if s % tr.log_freq == 0 or save_now or self.watch.full:
+                    self.watch.report(logger, last_path)  # so that no checkpoint is written past a bad step
+                if save_now:
+                    last_path = self.save(logger)
+                if stop_now and state.step < target:
+                    interrupted = True
+                    logger.note(f"[Interrupted] {stop.signal or 'signal on another process'} at step "
+                                f"{state.step}; checkpoint written, resume with --resume latest")
+                    break
+        return TrainResult(step=state.step, target_step=target, results_folder=self.folder,
+                           last_checkpoint=last_path or start,  # none written: resumed at or past the target
+                           interrupted=interrupted, resumed_from=str(self.resumed_from) if self.resumed_from else None,
+                           seconds=time.time() - t0, launch=logger.launch, notes=self.notes)
 
-    def train(self, max_steps: int | None = None) -> TrainResult:
-        """Train from the current step to ``max_steps`` (default train_num_steps); checkpoint and return."""
-        t0 = time.time()
-        target = max_steps if max_steps is not None else self.tr.train_num_steps
-        logger = self._open_launch(target)
-        launch = _Launch()
-        try:
-            with _StopRequest() as stop, determinism(self.runtime):
-                self._loop(target, logger, stop, launch)
-        finally:
-            logger.close()
-        return TrainResult(step=self.step, target_step=target, results_folder=self.folder,
-                           last_checkpoint=launch.last_path, interrupted=launch.interrupted,
-                           resumed_from=self.resumed_from, seconds=time.time() - t0, launch=self.launch,
-                           notes=self.notes)
-
-    def _loop(self, target: int, logger: Any, stop: "_StopRequest", launch: "_Launch") -> None:
-        batches = self._loader()
-        while self.step < target:
-            s = self.step
-            for hook in self.hooks:
-                hook.before_step(s)
-            lr = self.opt_ae.param_groups[0]["lr"]
-            values, gan = self._compute_step(batches)
-            self._advance()
-            logger.progress(self.step)
-            if s % self.tr.log_freq == 0:
-                self._log(logger, s, lr, values, gan)
-            if s % self.tr.log_freq == 0 or self.watch.full:
-                self._report_nonfinite(logger, launch)
-            for hook in self.hooks:
-                hook.after_step(s)
-            stop_now = self.dist.any_flag(stop.signal is not None)
-            if self.step % self.tr.save_and_sample_every == 0 or self.step == target or stop_now:
-                self._report_nonfinite(logger, launch)  # never a checkpoint past a step that went bad
-                launch.last_path = self.save(logger)
-            if stop_now and self.step < target:
-                launch.interrupted = True
-                logger.note(f"[Interrupted] {stop.signal or 'signal on another process'} at step {self.step}; "
-                            f"checkpoint written, resume with --resume latest")
-                break
-        self._report_nonfinite(logger, launch)
-        if launch.last_path is None and self.resumed_from is not None:
-            launch.last_path = Path(self.resumed_from)  # resumed at or beyond the target: nothing to do
-
-    def _compute_step(self, batches: Iterator[dict]) -> tuple[torch.Tensor, bool]:
-        """One optimizer step through the engine; a kernel that deterministic mode forbids is a TrainingError."""
-        try:
-            out = self.engine.step(batches, self.step, self.data_position)
-        except RuntimeError as exc:
-            if "deterministic" not in str(exc):
-                raise
-            raise TrainingError(
-                f"an operation has no deterministic kernel on {self.device.type} ({str(exc).splitlines()[0]}). "
-                "Set trainer.deterministic: false to train with it (resume is then exact but not bitwise)."
-            ) from None
-        self.data_position += self._samples_per_step()
-        return out
-
-    def _advance(self) -> None:
-        """Schedulers, step count and EMA after an optimizer step."""
-        with warnings.catch_warnings():
-            # before disc_start opt_disc is idle on purpose; its LR still follows the schedule
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
-            self.sched_ae.step()
-            self.sched_disc.step()
-        self.step += 1
-        if self.ema is not None:
-            self.ema.maybe_update(self.model, self.step)
-
-    def _log(self, logger: Any, step: int, lr: float, values: torch.Tensor, gan: bool) -> None:
-        """One step record from the step's device values (read back here, at a log point only)."""
-        if not self.dist.is_main:
-            return
-        vals = values.tolist()
-        gen = {k: vals[i] for i, k in enumerate(GENERATOR_METRICS) if gan or k not in (D_WEIGHT, G_LOSS)}
-        disc = {k: vals[N_GENERATOR + i] for i, k in enumerate(DISCRIMINATOR_METRICS)} if gan else None
-        logger.log_step(step, "gan" if gan else "vae", lr, gen, disc)
-
-    def _report_nonfinite(self, logger: Any, launch: "_Launch") -> None:
-        """Read back the non-finite flags: name each bad step; with on_nonfinite stop, stop at the first."""
-        for bad in self.watch.take():
-            if self.tr.on_nonfinite == "stop":
-                msg = (f"non-finite {bad.term} at step {bad.step}; training stopped (no parameter update from that "
-                       f"step on). The last good checkpoint ({launch.last_path or 'none written by this launch'}) is "
-                       "untouched. Lower trainer.lr, check the data, or set trainer.on_nonfinite: skip.")
-                logger.note(f"[Error] {msg}")
-                raise TrainingError(msg)
-            logger.note(f"[Skip] non-finite {bad.term} at step {bad.step}: {bad.skipped} skipped")
-
-
-@dataclass
-class _Launch:
-    """What the loop of one launch leaves behind."""
-
-    last_path: Path | None = None
-    interrupted: bool = False
+    def save(self, logger: Any) -> Path:
+        """Write the checkpoint of the current step (every process calls this; the main one writes), then retention."""
+        tr, state = self.config.trainer, self.state
+        self.dist.broadcast_buffers(state.loss.discriminator)  # rank 0's BatchNorm statistics, as DDP would
+        rng = self.dist.gather_object(capture_rng())
+        path = self.folder / ckpt.checkpoint_name(state.step, tr.save_and_sample_every)
+        if self.dist.is_main:
+            # the run's metadata beside the state (never restored); further run metadata goes here
+            run = {"runtime": self.runtime.record(), "metrics_offset": logger.metrics_offset(), "launch": logger.launch,
+                   RECORD_KEY: self.split}
+            ckpt.save_checkpoint(path, checkpoint_dict(state, self.config, rng=rng, num_items=len(self.dataset),
+                                                       world=self.dist.world, run=run))
+            ckpt.record_checkpoint(self.folder, path, state.step)
+            deleted = ckpt.prune_checkpoints(self.folder, tr.keep_last, tr.keep_every)
+            logger.note(f"[Checkpoint] step {state.step}: {path.name}"
+                        + (f" (removed {', '.join(p.name for p in deleted)})" if deleted else ""))
+        self.dist.barrier()
+        return path
 
 
 def _worker_ignores_sigint(worker_id: int) -> None:

@@ -73,3 +73,39 @@ def test_resume_from_an_earlier_milestone_sets_the_later_ones_aside(dataset, tmp
     set_aside_rows = table[table["path"].str.contains("set-aside")]
     assert len(set_aside_rows) == 2 and set(set_aside_rows["note"].str.contains("set aside"))  == {True}
     assert resume(tmp_path, progress=False).step == 8  # the new line of the run continues to the end
+
+
+def test_resume_from_another_folder_keeps_what_it_writes_and_sets_the_old_line_aside(dataset, tmp_path: Path):
+    # the reproduction: a resume into a folder whose checkpoints sort after the resumed one deleted the new
+    # checkpoint as soon as it was written ("model-0-step2.pt (removed model-0-step2.pt)"), and 'latest'
+    # stayed on the folder's older line
+    cfg = make_tiny_config(**{"trainer.keep_last": 3})
+    run, other = tmp_path / "run", tmp_path / "other"
+    train(cfg, results_folder=run, dataset=dataset, progress=False)  # model-1 (3), model-2 (6), model-2-step8
+    train(cfg, max_steps=1, results_folder=other, dataset=dataset, progress=False)  # model-0-step1
+    source = other / "model-0-step1.pt"
+    result = train(cfg, resume=source, max_steps=2, results_folder=run, dataset=dataset, progress=False)
+    assert result.last_checkpoint == run / "model-0-step2.pt"
+    assert result.last_checkpoint.is_file()
+    assert names(run) == ["model-0-step1.pt", "model-0-step2.pt"]  # the resumed one brought in, the new one kept
+    assert ckpt.find_resume_checkpoint(run, "latest").name == "model-0-step2.pt"
+    assert [p.name for p in ckpt.set_aside_checkpoints(run)] == ["model-1.pt", "model-2.pt", "model-2-step8.pt"]
+    assert (run / "model-0-step1.pt").read_bytes() == source.read_bytes()
+    assert names(other) == ["model-0-step1.pt"]  # the other folder is left as it was
+    assert "(removed" not in (run / "train.log").read_text()
+    assert "is outside this results folder" in (run / "train.log").read_text()
+
+
+def test_the_line_resumed_from_another_folder_continues_exactly(dataset, tmp_path: Path):
+    # both runs share config and seed, so the line continued from the other folder's step 1 must end where the
+    # folder's own first line ended, bitwise; the brought-in checkpoint outlives retention
+    from tests.helpers.training import assert_checkpoints_equal
+
+    cfg = make_tiny_config(**{"trainer.keep_last": 1})
+    run, other = tmp_path / "run", tmp_path / "other"
+    train(cfg, results_folder=run, dataset=dataset, progress=False)
+    train(cfg, max_steps=1, results_folder=other, dataset=dataset, progress=False)
+    train(cfg, resume=other / "model-0-step1.pt", results_folder=run, dataset=dataset, progress=False)
+    aside = {p.name: p for p in ckpt.set_aside_checkpoints(run)}
+    assert assert_checkpoints_equal(aside["model-2-step8.pt"], run / "model-2-step8.pt") > 100
+    assert names(run) == ["model-0-step1.pt", "model-2-step8.pt"]  # keep_last 1 counts only what was written here

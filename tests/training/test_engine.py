@@ -11,7 +11,8 @@ import torch
 from radiodiff_lib import checkpoints as ckpt
 from radiodiff_lib.errors import ConfigError, TrainingError
 from radiodiff_lib.training import StepHook, train
-from radiodiff_lib.training.engine import load_optimizer_state, make_adamw, optimizer_step
+from radiodiff_lib.training.engine import optimizer_step
+from radiodiff_lib.training.state import load_optimizer_state, make_adamw
 from tests.helpers.configs import make_tiny_config
 from tests.helpers.training import PoisonedData, assert_checkpoints_equal, current_steps, first_item_of_step
 

@@ -256,3 +256,20 @@ def test_resume_with_data_workers_is_exact_and_said_so(straight, dataset, tmp_pa
     assert not any("not exact" in n for n in result.notes)  # workers deliver the sampler's batches in its order
     assert_checkpoints_equal(folder / "model-2-step8.pt", tmp_path / "model-2-step8.pt",
                              ignore=("/config/data/num_workers",))
+
+
+def test_a_resume_on_other_training_maps_says_so(tmp_path: Path):
+    from radiodiff_lib.config import replace
+    from tests.helpers.radiomapseer import write_numbered_folder
+
+    root = write_numbered_folder(tmp_path / "RadioMapSeer", range(701), transmitters=1, size=32)
+    base = replace(make_tiny_config(), **{"data.name": "radio", "data.root": str(root), "data.image_size": 32,
+                                          "model.ddconfig.resolution": [32, 32]})
+    folder = tmp_path / "run"
+    train(replace(base, **{"data.split_protocol": "radiounet"}), max_steps=1, results_folder=folder, progress=False)
+    again = train(replace(base, **{"data.split_protocol": "radiodiff"}), max_steps=2, resume="latest",
+                  results_folder=folder, progress=False)
+    changed = [note for note in again.notes if note.startswith("training maps changed on resume")]
+    assert len(changed) == 1
+    assert "radiounet protocol's 501 train maps" in changed[0]
+    assert "radiodiff protocol's 601 train maps" in changed[0]
