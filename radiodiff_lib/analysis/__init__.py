@@ -8,8 +8,8 @@ from .analyze import Analysis, analyze
 from .boundaries import KINDS as BOUNDARY_KINDS
 from .boundaries import set_aside_rows
 from .compare import (
-    Comparison, MetricVerdict, RunEntry, compare_entries, compare_paths, comparison_json, default_labels, read_entries,
-    x_coordinates,
+    Comparison, MetricVerdict, RunEntry, compare_entries, compare_paths, comparison_json, default_labels, died_early,
+    read_entries, x_coordinates,
 )
 from .compare_summary import comparison_text
 from .diagnostics import Diagnostic, by_severity, headline, recommendations
@@ -24,7 +24,7 @@ from .text import boundary_sentence, lr_sentence, provenance_sentence, summary_s
 __all__ = [
     "Analysis", "AnalysisError", "BOUNDARY_KINDS", "Comparison", "by_severity", "headline", "lr_curve",
     "is_constant", "milestone_step", "rolling_level", "sample_milestone", "save_interval", "set_aside_rows", "Diagnostic", "MetricStats", "MetricVerdict", "RunEntry",
-    "compare_entries", "compare_paths", "comparison_json", "comparison_text", "default_labels", "read_entries",
+    "compare_entries", "compare_paths", "died_early", "comparison_json", "comparison_text", "default_labels", "read_entries",
     "x_coordinates", "Phase", "Resume", "STATUS_RULES", "Thresholds",
     "Trend", "analyze", "normalize_minmax", "recommendations", "robust_sigma", "smooth_tensorboard",
     "summary_sentences", "summary_text", "to_json", "boundary_sentence", "lr_sentence", "provenance_sentence",

@@ -55,7 +55,7 @@ ASPECTS: tuple[tuple[str, tuple[str, ...]], ...] = (
                       "model.timesteps")),
     ("length (train_num_steps)", ("trainer.train_num_steps",)),
     ("LR", ("trainer.lr", "trainer.min_lr")),
-    ("batch size", ("data.batch_size", "trainer.gradient_accumulate_every")),
+    ("batch size", ("data.batch_size",)),
 )
 # Aspects whose change makes a launch another experiment (not a resume of the one before).
 RESTART_ASPECTS = ("data set", "simulation", "first-stage checkpoint", "fine-tune source", "architecture",

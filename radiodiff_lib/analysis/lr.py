@@ -100,14 +100,16 @@ def reconstruct(rows: pd.DataFrame, stage: str, configs: dict[int, dict | None])
             "tolerance": tol}
 
 
-def curve(schedule: dict | None, points: int = 400) -> tuple[np.ndarray, np.ndarray] | None:
-    """(steps, LR) of the reconstructed schedule over each launch's logged range, for a dashed line."""
+def curve(schedule: dict | None, points: int | None = 400) -> tuple[np.ndarray, np.ndarray] | None:
+    """(steps, LR) of the reconstructed schedule over each launch's logged range, at ``points`` steps per
+    launch (None: every step), for a dashed line."""
     rec = (schedule or {}).get("reconstructed")
     if not rec:
         return None
     xs, ys = [], []
     for la in rec["launches"]:
-        s = np.linspace(la["from_step"], la["to_step"], points)
+        s = (np.arange(la["from_step"], la["to_step"] + 1) if points is None
+             else np.linspace(la["from_step"], la["to_step"], points))
         xs.append(s)
         ys.append(la["lr"] * multiplier(s, la["train_num_steps"], la["min_lr"], la["exponent"]))
     return np.concatenate(xs), np.concatenate(ys)
@@ -138,12 +140,12 @@ def decayed_since(df: pd.DataFrame, schedule: dict | None, fraction: float) -> i
         steps = df["step"].to_numpy()[np.isfinite(v)]
         v = v[np.isfinite(v)]
     else:
-        steps, v = curve(schedule, points=2000)
+        steps, v = curve(schedule, points=None)  # every step: the crossing is exact
     low = v < fraction * initial
     if not low[-1]:
         return None
     above = np.flatnonzero(~low)
-    return int(np.ceil(steps[above[-1] + 1])) if above.size else int(steps[0])
+    return int(steps[above[-1] + 1]) if above.size else int(steps[0])
 
 
 def lr_decayed_diagnostics(df: pd.DataFrame, schedule: dict | None, metrics: dict[str, MetricStats], stage: str,
