@@ -70,6 +70,7 @@ def compare_figure(comparison: Any, metric: str, smoothing: float = 0.6, x_axis:
         plain_ticks(ax)
     verdict = comparison.metrics.get(metric)
     title = short(metric) + (f" [{verdict.verdict}]" if verdict is not None else "")
+    title += " (not like for like)" if verdict is not None and verdict.caveat else ""
     finish(ax, title=title + f" (smoothing {smoothing:g}; dotted: resume, dash-dot: GAN phase, dashed: EMA)",
            xlabel=X_LABELS.get(x_axis, x_axis), ylabel=short(metric))
     return fig

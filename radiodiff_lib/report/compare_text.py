@@ -9,7 +9,7 @@ from typing import Any
 
 from IPython.display import Markdown
 
-from ..analysis import died_early, lr_sentence, provenance_sentence
+from ..analysis import checkpoint_milestone, died_early, lr_sentence, provenance_sentence
 from ..formatting import num
 from . import markdown as md
 from . import text
@@ -179,7 +179,8 @@ def second_stage(analysis: Any) -> Markdown:
     rows = [["first-stage checkpoint", cell(ckpt or "not in the config")
              + (cell(f" (milestone {milestone}: step {milestone} x the first stage's save_and_sample_every)")
                 if milestone is not None else "")],
-            ["fine-tune source (finetune.ckpt_path)", cell(st.get("finetune_ckpt") or "none")],
+            ["fine-tune source (finetune.ckpt_path)", cell(st.get("finetune_ckpt") or "none")
+             + (cell(f" (milestone {ft[0]})") if (ft := checkpoint_milestone(st.get("finetune_ckpt") or "")) else "")],
             ["latent scale", cell(f"{scale.get('words', '-')} ({flags}, scale_factor {num(st.get('scale_factor'), '.6g')})")],
             ["EMA starts at (ema_update_after_step)", st.get("ema_start") if st.get("ema_start") is not None else "-"],
             ["EMA updated every", cell(st.get("ema_every")) if st.get("ema_every") is not None else "-"]]

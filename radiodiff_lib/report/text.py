@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -110,10 +111,12 @@ def run_name(run: Any) -> str:
 def title(run: Any, analysis: Any) -> Markdown:
     """The stage and the run as the report's title; what was read; where the run began and what is set aside."""
     a = analysis
-    head = f"# {STAGE_TITLES.get(a.stage, 'Run')} {md.code(run_name(run))}"
-    sources = ", ".join(md.code(s) for s in run.sources) or "(no source)"
-    lines = [head, f"**Read from** {sources}: {a.entries} logged steps from step {a.first_step} to {a.latest_step}, "
-                   f"{a.segments} launch segment(s)."]
+    folder = run_name(run)
+    head = f"# {STAGE_TITLES.get(a.stage, 'Run')} {md.code(Path(folder).name or folder)}"
+    kinds = sorted({s["kind"] for s in a.sources if s.get("rows_used")})
+    files = f"{len(run.sources)} file(s)" + (f": {', '.join(kinds)}" if kinds else "")
+    lines = [head, f"**Read from** {md.code(folder)} ({esc(files)}; section 13 lists them): {a.entries} logged "
+                   f"steps from step {a.first_step} to {a.latest_step}, {a.segments} launch segment(s)."]
     start = provenance_sentence(a)
     if start:
         lines.append(f"**Where the run began:** {esc(start)}")
@@ -123,8 +126,17 @@ def title(run: Any, analysis: Any) -> Markdown:
     return Markdown("\n\n".join(lines))
 
 
+_SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a finding's message (the verdict box keeps warnings to one)."""
+    return _SENTENCE_END.split(text, maxsplit=1)[0]
+
+
 def verdict_box(analysis: Any) -> Markdown:
-    """Critical findings first, in words, then warnings; the info findings counted (section 9 has them all)."""
+    """Critical findings first, in words and whole, then warnings in one sentence each; the info findings named
+    (section 9 has them all with their evidence)."""
     diags = by_severity(analysis.diagnostics)
     crit = [d for d in diags if d.severity == "critical"]
     warn = [d for d in diags if d.severity == "warning"]
@@ -134,8 +146,10 @@ def verdict_box(analysis: Any) -> Markdown:
     lines = [f"> **Verdict: {count}.**"]
     if not crit:
         lines.append(">\n> No critical finding: no rule that marks a run as broken fired on these logs.")
-    for d in crit + warn:
+    for d in crit:
         lines.append(f">\n> - **{MARK_WORD[d.severity]}: {esc(headline(d))}.** {esc(d.message)}")
+    for d in warn:  # one sentence each: section 9 has the rest
+        lines.append(f">\n> - **{MARK_WORD[d.severity]}: {esc(headline(d))}.** {esc(first_sentence(d.message))}")
     if info:
         lines.append(">\n> Notes (section 9): " + " ".join(f"{esc(headline(d))}." for d in info))
     return Markdown("\n".join(lines))

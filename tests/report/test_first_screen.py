@@ -30,8 +30,8 @@ def restart(tmp_path_factory):
 def test_title_names_the_stage_and_the_run(late, restart):
     run, a, want = late
     md = text.title(run, a).data
-    assert md.startswith("# First-stage (VAE) run `")
-    assert str(want["log"].parent) in md.splitlines()[0]
+    assert md.splitlines()[0] == f"# First-stage (VAE) run `{want['log'].parent.name}`"
+    assert f"**Read from** `{want['log'].parent}` (1 file(s): radiodiff-log;" in md
     run2, a2, _ = restart
     assert text.title(run2, a2).data.startswith("# Second-stage (latent diffusion) run `")
 
@@ -80,7 +80,7 @@ def test_a_restart_is_shown_as_a_restart_with_what_it_sets_aside(restart):
 
 
 def test_a_relaunch_names_the_stopped_launch_and_its_error(tmp_path):
-    want = crashed_then_relaunched(tmp_path)
+    crashed_then_relaunched(tmp_path)
     a = analyze(read_run(tmp_path))
     md = text.resume_text(a, 0).data
     assert md.startswith("### Crash-and-relaunch at step 0")
