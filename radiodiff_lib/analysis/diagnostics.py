@@ -81,7 +81,7 @@ RECOMMENDATIONS = {
         "for the diffusion stage.",
     "lr_decayed": "do not read a flat loss over these steps as convergence: evaluate the checkpoints (held-out "
         "maps, samples), and if the model is not good enough, resume with a longer train_num_steps or a higher "
-        "min_lr (a floor on the LR multiplier).",
+        "min_lr (in RadioDiff's trainers a floor on the LR multiplier, in the workbench trainer on the LR).",
     "restart_in_folder": "keep one experiment per results folder, or pass only the files of the launch to analyse, "
         "so that reports and comparisons do not mix experiments.",
     "launch_relaunched": "read the end of the stopped launch's log (its last lines, any traceback) before trusting "

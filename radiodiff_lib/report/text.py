@@ -438,8 +438,10 @@ def reconstruction_text(result: Any) -> Markdown:
             "\n\n")
     cols = ["metric", "mean", "median", "p5", "p95"]
     lat = result.latent
-    latent = (f"\n\nLatent {esc(lat.get('shape'))}: scale_factor = 1/std = {num(lat.get('scale_factor'), '.4g')} "
-              "(the factor the diffusion stage multiplies latents by).") if lat else ""
+    latent = (f"\n\nLatent {esc(lat.get('shape'))}: 1/std of the latents over these maps = "
+              f"{num(lat.get('scale_factor'), '.4g')}. RadioDiff's second stage measures its scale_factor this way "
+              "(from its first batch alone) only with scale_by_std and default_scale false; with default_scale true "
+              "it uses the scale_factor written in its config.") if lat else ""
     return Markdown(head + "**All pixels**\n\n" + table(cols, rows(result.metrics)) + "\n\n**Street pixels only**"
                     "\n\n" + table(cols, rows(result.metrics_street)) + latent)
 

@@ -116,3 +116,14 @@ def test_a_restart_part_way_drops_the_earlier_experiments_rows(tmp_path):
 ])
 def test_boundary_kind_rule(before, after, step, prev_first, kind):
     assert boundary_kind(before, after, step, prev_first, config_changes(before, after)) == kind
+
+
+def test_cli_analyze_json_gives_each_boundary_a_kind_and_the_run_start(tmp_path, capsys):
+    from radiodiff_lib.cli import main
+    finetune_then_fresh(tmp_path / "ldm")
+    out = tmp_path / "a.json"
+    assert main(["analyze", str(tmp_path / "ldm"), "--json", str(out)]) == 0
+    j = json.loads(out.read_text())
+    assert [b["kind"] for b in j["resumes"]] == ["restart"]
+    assert j["run_start"]["step"] == 0 and j["run_start"]["earlier_steps_logged"] == 0
+    assert "Restart at step 0" in capsys.readouterr().out
