@@ -38,7 +38,7 @@ def latest_sample(run: Any) -> tuple[Path, int] | None:
     return path, m
 
 
-def _sample_image(run: Any, analysis: Any) -> tuple[Any, str | None]:
+def sample_image(run: Any) -> tuple[Any, str | None]:
     """(the latest sample as an array, its title naming milestone and step) or (None, None)."""
     got = latest_sample(run)
     if got is None:
@@ -59,7 +59,7 @@ def first_screen(run: Any, analysis: Any, smoothing: float = 0.6) -> None:
     most for the stage (with the latest sample-*.png beside it when the folder has one), what to do."""
     display(text.title(run, analysis), text.verdict_box(analysis))
     if analysis.key_metric is not None:
-        sample, caption = _sample_image(run, analysis)
+        sample, caption = sample_image(run)
         show_figure(plots.key_figure(run, analysis, smoothing=smoothing, sample=sample, sample_title=caption),
                     alt=f"key figure: {analysis.key_metric} of this {text.STAGE_TITLES[analysis.stage].lower()}"
                         + (" and its latest sample" if sample is not None else ""))

@@ -109,3 +109,18 @@ def test_constant_metrics_in_one_small_table(late):
     assert text.constant_metrics(a) == ["train/logvar", "train/d_weight"]
     table = text.constant_table(a).data
     assert table.count("\n| `") == 2
+
+
+def test_the_latest_sample_beside_the_key_figure_is_the_newest_milestone(late, tmp_path):
+    from PIL import Image
+
+    from radiodiff_lib.report import sections
+    run, a, want = late
+    folder = want["log"].parent
+    for name in ("sample-3.png", "sample-12.png", "gt-sample-20.png", "sample-0_50.png"):
+        Image.new("L", (8, 8), 128).save(folder / name)
+    path, milestone = sections.latest_sample(run)
+    assert (path.name, milestone) == ("sample-12.png", 12)  # gt- and test_before samples are not RadioDiff's sample-<m>
+    image, caption = sections.sample_image(run)
+    assert image.shape == (8, 8)
+    assert caption == "latest sample: sample-12.png, milestone 12 (step 60,000)"
