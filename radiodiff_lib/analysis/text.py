@@ -16,9 +16,6 @@ from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, STAGE_LDM, TOTAL
 from .boundaries import RESTART, RESUME, describe_changes, describe_launch, describe_level
 from .diagnostics import by_severity, headline
 
-STAGE_NAMES = {"vae": "first stage (VAE, train_vae.py or the workbench trainer)",
-               STAGE_LDM: "second stage (latent diffusion, train_cond_ldm.py)"}
-
 
 def summary_sentences(a: Any) -> list[str]:
     """Plain sentences, each computed from the analysis numbers."""
