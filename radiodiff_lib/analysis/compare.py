@@ -1,5 +1,12 @@
-"""Several runs side by side: their analyses, the config keys that differ, and a noise-aware verdict
-per main metric on the steps the runs share.
+"""Several runs side by side: their analyses, the config keys that differ, whether they are like for
+like, and a noise-aware verdict per main metric on the steps the runs share.
+
+Comparability (``comparability``), said before any verdict: the aspects of ``configs.ASPECTS`` (data
+set, simulation, first-stage checkpoint, fine-tune source, architecture, length, LR, batch size) in
+which the runs' configs differ, a stage that differs, and a run without a logged config (nothing to
+tell). A verdict over runs that are not like for like carries a ``caveat`` naming those aspects.
+Levels are robust: each run's end level (median of its last ``level_n`` entries) and its level at
+the last shared step (median of its last ``level_n`` entries at or before it).
 
 Verdict of a metric (``metric_verdict``), on the shared step range [max of first steps, min of last
 steps]: the range is cut into ``bins`` equal step bins (fewer when a run has few entries there); each
@@ -25,8 +32,8 @@ from ..formatting import to_jsonable
 from ..logs import Run, read_run
 from ..vocabulary import KL_LOSS, LDM_TOTAL_LOSS, LOSS_SIMPLE, NLL_LOSS, REC_LOSS, TOTAL_LOSS
 from .analyze import Analysis, analyze
-from .configs import config_diff
-from .stats import point_noise
+from .configs import ASPECTS, aspect_of, config_diff
+from .stats import levels, point_noise
 
 MAIN_METRICS = (REC_LOSS, NLL_LOSS, TOTAL_LOSS, KL_LOSS, LOSS_SIMPLE, LDM_TOTAL_LOSS)
 X_AXES = ("step", "time", "hours")  # steps; wall-clock hours since the start; training hours without resume gaps
@@ -53,6 +60,10 @@ class MetricVerdict:
     verdict: str  # "<label> lower" | "indistinguishable" | "not comparable"
     ratio: float | None
     evidence: dict[str, Any] = field(default_factory=dict)
+    end_levels: list[float | None] = field(default_factory=list)  # median of each run's last level_n entries
+    at_shared_end: list[float | None] = field(default_factory=list)  # the same, at or before the last shared step
+    level_n: int = 0
+    caveat: str | None = None  # why the verdict is not like for like (None: it is)
 
 
 @dataclass
@@ -63,6 +74,12 @@ class Comparison:
     config_diff: list[dict]
     metrics: dict[str, MetricVerdict]
     errors: list[dict] = field(default_factory=list)
+    comparability: list[dict] = field(default_factory=list)  # {aspect, keys, values}: what is not like for like
+
+    @property
+    def like_for_like(self) -> bool:
+        """No aspect of the experiment differs between the runs (and every run logged its config)."""
+        return not self.comparability
 
     @property
     def labels(self) -> list[str]:
@@ -119,11 +136,33 @@ def compare_paths(paths: list[Any], labels: list[str] | None = None, *, source: 
     return compare_entries(entries, errors)
 
 
-def compare_entries(entries: list[RunEntry], errors: list[dict] | None = None) -> Comparison:
-    """Compare runs already read and analysed."""
+def compare_entries(entries: list[RunEntry], errors: list[dict] | None = None, level_n: int = 10) -> Comparison:
+    """Compare runs already read and analysed: comparability first, then a verdict per main metric."""
     names = [m for m in MAIN_METRICS if any(m in e.analysis.metrics for e in entries)]
-    return Comparison(entries, config_diff([e.run.config for e in entries]),
-                      {m: metric_verdict(entries, m) for m in names}, list(errors or []))
+    diff = config_diff([e.run.config for e in entries])
+    comp = comparability(entries, diff)
+    caveat = ("not like for like: " + ", ".join(c["aspect"] for c in comp) + " differ") if comp else None
+    verdicts = {m: metric_verdict(entries, m, level_n=level_n) for m in names}
+    for v in verdicts.values():
+        v.caveat = caveat if v.verdict != "not comparable" else None
+    return Comparison(entries, diff, verdicts, list(errors or []), comp)
+
+
+def comparability(entries: list[RunEntry], diff: list[dict]) -> list[dict]:
+    """The aspects in which the runs are not like for like: {aspect, keys, values (per key, per run)}."""
+    out = []
+    stages = [e.analysis.stage for e in entries]
+    if len(set(stages)) > 1:
+        out.append({"aspect": "stage", "keys": [], "values": {"stage": stages}})
+    missing = [e.label for e in entries if e.run.config is None]
+    if missing:
+        out.append({"aspect": "config (not logged by " + ", ".join(missing) + ")", "keys": [], "values": {}})
+    for aspect, _ in ASPECTS:
+        keys = [d for d in diff if aspect_of(d["key"]) == aspect]
+        if keys and not missing:
+            out.append({"aspect": aspect, "keys": [d["key"] for d in keys],
+                        "values": {d["key"]: d["values"] for d in keys}})
+    return out
 
 
 def _series(entry: RunEntry, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -145,28 +184,37 @@ def _binned(steps: np.ndarray, vals: np.ndarray, edges: np.ndarray) -> tuple[np.
 
 
 def metric_verdict(entries: list[RunEntry], name: str, *, z: float = 3.0, min_rel: float = 0.01,
-                   min_points: int = 5, bins: int = 20) -> MetricVerdict:
-    """Which run is lower on the shared steps, by how much, and whether it beats the noise (module rule)."""
+                   min_points: int = 5, bins: int = 20, level_n: int = 10) -> MetricVerdict:
+    """Which run is lower on the shared steps, by how much, and whether it beats the noise (module rule);
+    each run's end level and its level at the last shared step."""
     latest = [e.analysis.metrics[name].latest if name in e.analysis.metrics else None for e in entries]
     series = [_series(e, name) for e in entries]
+    ends = [levels(v, level_n)[1] for _, v in series]
+    out = MetricVerdict(name, None, latest, "not comparable", None, end_levels=ends, level_n=level_n)
     if any(s.size == 0 for s, _ in series):
         missing = [e.label for e, (s, _) in zip(entries, series) if s.size == 0]
-        return MetricVerdict(name, None, latest, "not comparable", None, {"reason": f"not logged by {missing}"})
+        out.evidence = {"reason": f"not logged by {missing}"}
+        return out
     lo, hi = max(int(s[0]) for s, _ in series), min(int(s[-1]) for s, _ in series)
     if lo >= hi:
-        return MetricVerdict(name, None, latest, "not comparable", None, {"reason": "no shared steps"})
+        out.evidence = {"reason": "no shared steps"}
+        return out
+    out.shared_steps = (lo, hi)
+    out.at_shared_end = [levels(v[s <= hi], level_n)[1] for s, v in series]
     inside = [((s >= lo) & (s <= hi)) for s, _ in series]
     counts = [int(m.sum()) for m in inside]
     if min(counts) < min_points:
-        return MetricVerdict(name, (lo, hi), latest, "not comparable", None,
-                             {"reason": f"fewer than {min_points} entries in the shared steps", "entries": counts})
+        out.evidence = {"reason": f"fewer than {min_points} entries in the shared steps", "entries": counts}
+        return out
     edges = np.linspace(lo, hi, max(1, min(bins, min(counts) // min_points)) + 1)
     binned = [_binned(s[m], v[m], edges) for (s, v), m in zip(series, inside)]
     valid = np.all([c > 0 for _, c in binned], axis=0)
     noise = [point_noise(v[m]) for (_, v), m in zip(series, inside)]
     mean = np.array([float(np.mean(b[valid])) for b, _ in binned])
     se = np.array([sig * float(np.sqrt(np.sum(1.0 / c[valid]))) / valid.sum() for sig, (_, c) in zip(noise, binned)])
-    return _decide(entries, name, (lo, hi), latest, mean, se, noise, counts, z, min_rel)
+    decided = _decide(entries, name, (lo, hi), latest, mean, se, noise, counts, z, min_rel)
+    decided.end_levels, decided.at_shared_end, decided.level_n = out.end_levels, out.at_shared_end, level_n
+    return decided
 
 
 def _decide(entries, name, shared, latest, mean, se, noise, counts, z, min_rel) -> MetricVerdict:
@@ -214,12 +262,28 @@ def comparison_json(c: Comparison) -> dict:
     runs = [{"label": e.label, "paths": e.paths, "stage": e.analysis.stage, "entries": e.analysis.entries,
              "first_step": e.analysis.first_step, "latest_step": e.analysis.latest_step,
              "total_steps": e.analysis.total_steps, "total_steps_source": e.analysis.total_steps_source,
-             "diagnostics": e.analysis.diagnostic_ids,
+             "diagnostics": e.analysis.diagnostic_ids, "run_start": e.analysis.run_start,
+             "launches_died_early": died_early(e.analysis),
              "sources": [{k: s.get(k) for k in ("path", "kind", "rows_used")} for s in e.analysis.sources]}
             for e in c.entries]
     diff = [{"key": d["key"], "values": d["values"],
              "only_in": [c.labels[i] for i in d["only_in"]] if d["only_in"] is not None else None}
             for d in c.config_diff]
     metrics = {m: {"shared_steps": list(v.shared_steps) if v.shared_steps else None, "latest": v.latest,
-                   "verdict": v.verdict, "ratio": v.ratio, "evidence": v.evidence} for m, v in c.metrics.items()}
-    return to_jsonable({"runs": runs, "config_diff": diff, "metrics": metrics, "errors": c.errors})
+                   "end_levels": v.end_levels, "at_last_shared_step": v.at_shared_end, "level_n": v.level_n,
+                   "verdict": v.verdict, "caveat": v.caveat, "ratio": v.ratio, "evidence": v.evidence}
+               for m, v in c.metrics.items()}
+    return to_jsonable({"runs": runs, "like_for_like": c.like_for_like, "comparability": c.comparability,
+                        "config_diff": diff, "metrics": metrics, "errors": c.errors})
+
+
+def died_early(a: Analysis) -> list[dict]:
+    """A run's launches that died early: those that never logged a step, and those set aside by a
+    relaunch or a restart (file, steps, entries, why, the last error its log names)."""
+    out = [{"file": c["file"], "first_step": None, "last_step": None, "entries": 0, "reason": "no step logged",
+            "last_error": c["last_error"]} for c in a.crashed_launches]
+    changes = {x["segment"]: b.config_changes for b in a.resumes for x in b.set_aside}
+    out += [{"file": x["file"], "first_step": x["first_step"], "last_step": x["last_step"], "entries": x["entries"],
+             "reason": f"set aside by a {x['reason']} at step {x['boundary_step']}", "last_error": x["last_error"],
+             "config_changes": changes.get(x["segment"], [])} for x in a.set_aside]
+    return out

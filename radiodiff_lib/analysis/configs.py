@@ -1,8 +1,15 @@
-"""Configs read from logs: flattened to dotted keys, compared, and the second stage's schema.
+"""Configs read from logs: flattened to dotted keys, compared, the aspects of an experiment they
+set, and the second stage's schema.
 
 A logged config is another project's file, not one we run: every key is kept, an unknown key is
 shown as unknown, a value of any type is fine (never an error). Keys are dotted
 (``model.lossconfig.disc_weight``, ``config.flatten_config``); lists stay values.
+
+Aspects (``ASPECTS``): what a group of keys decides about an experiment (data set, simulation,
+first-stage checkpoint, fine-tune source, architecture, length, LR, batch size), as RadioDiff's
+``train_vae.py`` and ``train_cond_ldm.py`` read them. A launch that changes a ``RESTART_ASPECTS``
+aspect is another experiment (``boundaries``); runs that differ in any aspect are not like for like
+(``compare``).
 """
 from __future__ import annotations
 
@@ -29,7 +36,38 @@ LDM_SCHEMA = {
     "trainer.gradient_accumulate_every": "micro-batches per step", "trainer.amp": "mixed precision",
     "trainer.fp16": "half precision", "trainer.resume_milestone": "checkpoint resumed from",
     "trainer.enable_resume": "checkpoints hold the optimizer", "trainer.results_folder": "results folder",
+    # read by ddm_const_sde.py / train_cond_ldm.py besides the keys above
+    "model.default_scale": "use scale_factor as written (True) or measure 1/std of the first batch (False)",
+    "model.scale_by_softsign": "latents squashed by softsign instead of scaled",
+    "finetune.ckpt_path": "weights the run starts from (fine-tune source)",
+    "data.simulation": "simulation of the radio maps (DPM, IRT2, IRT4)",
+    "trainer.weight_decay": "AdamW weight decay", "trainer.test_before": "sample once before training",
 }
+
+# (aspect, dotted keys; a key ending in "." covers every key under it). Both stages' layouts.
+ASPECTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("data set", ("data.name", "data.dir_dataset", "data.img_folder")),
+    ("simulation", ("data.simulation", "data.carsSimul", "data.carsInput")),
+    ("first-stage checkpoint", ("model.first_stage.ckpt_path",)),
+    ("fine-tune source", ("model.ckpt_path", "finetune.ckpt_path")),
+    ("architecture", ("model.embed_dim", "model.ddconfig.", "model.unet.", "model.first_stage.embed_dim",
+                      "model.first_stage.ddconfig.", "model.model_name", "model.model_type", "model.objective",
+                      "model.timesteps")),
+    ("length (train_num_steps)", ("trainer.train_num_steps",)),
+    ("LR", ("trainer.lr", "trainer.min_lr")),
+    ("batch size", ("data.batch_size",)),
+)
+# Aspects whose change makes a launch another experiment (not a resume of the one before).
+RESTART_ASPECTS = ("data set", "simulation", "first-stage checkpoint", "fine-tune source", "architecture",
+                   "length (train_num_steps)")
+
+
+def aspect_of(key: str) -> str | None:
+    """The aspect a dotted config key decides, or None (bookkeeping, loss weights, ...)."""
+    for aspect, keys in ASPECTS:
+        if any(key == k or (k.endswith(".") and key.startswith(k)) for k in keys):
+            return aspect
+    return None
 
 
 def _known(key: str) -> str | None:

@@ -17,6 +17,10 @@ or disc_factor > 0 when the config does not say):
 - resume_discontinuity (warning): continuity verdict "jump" for rec/nll/total/kl at a resume.
 - reconstruction_target_met (info) / reconstruction_target_not_met (info; warning once the run
   reached total_steps): mean rec_loss over the last window <= / > rec_target.
+Elsewhere: lr_decayed (``lr``), restart_in_folder and launch_relaunched (``boundaries``),
+launch_without_steps (``launches``), the second stage's own (``stage2``).
+Recommendations come by severity; one whose finding follows from another finding present
+(``CAUSED_BY``: a saturated d_weight from an untrained discriminator) names that root cause instead.
 """
 from __future__ import annotations
 
@@ -55,8 +59,9 @@ RECOMMENDATIONS = {
         "mostly d_weight*disc_factor*g_loss, and a negative total is not better reconstruction.",
     "logvar_frozen": "expected with latent-diffusion's optimizer (logvar is not in it); nll_loss then moves only "
         "with rec_loss, so read them together.",
-    "lr_not_logged": "the log prints values with 5 decimals, so this LR shows as 0: read the LR from the config "
-        "schedule or from the workbench metrics file, which keeps full precision.",
+    "lr_not_logged": "the log prints values with 5 decimals, so this LR shows as 0: read it from the schedule "
+        "this report reconstructs from the config (dashed in the LR figure), or train with the workbench, whose "
+        "metrics file keeps full precision.",
     "nonfinite_values": "resume from the last checkpoint before the first non-finite step with a lower LR or "
         "full precision (amp/fp16 off), and check the batches at those steps.",
     "loss_spike": "look at the batches and the LR at the spike steps; note that RadioDiff's gradient clipping "
@@ -74,12 +79,73 @@ RECOMMENDATIONS = {
         "missing checkpoint (resume_milestone) or too little GPU memory.",
     "reconstruction_target_met": "confirm on held-out maps with the evaluation notebook before using this VAE "
         "for the diffusion stage.",
+    "lr_decayed": "do not read a flat loss over these steps as convergence: evaluate the checkpoints (held-out "
+        "maps, samples), and if the model is not good enough, resume with a longer train_num_steps or a higher "
+        "min_lr (in RadioDiff's trainers a floor on the LR multiplier, in the workbench trainer on the LR).",
+    "restart_in_folder": "keep one experiment per results folder, or pass only the files of the launch to analyse, "
+        "so that reports and comparisons do not mix experiments.",
+    "launch_relaunched": "read the end of the stopped launch's log (its last lines, any traceback) before trusting "
+        "the relaunch; it may stop the same way.",
 }
+
+# The finding each diagnostic is, in words (the verdict box names findings by these, not by their id).
+HEADLINES = {
+    "adaptive_weight_saturated": "The adaptive weight d_weight sits at its clamp",
+    "discriminator_not_trained": "The discriminator was never trained",
+    "adversarial_term_dominates_total": "The adversarial term sets the total loss",
+    "logvar_frozen": "logvar is not learned",
+    "lr_not_logged": "The log prints the learning rate as 0",
+    "nonfinite_values": "Non-finite values (nan/inf) were logged",
+    "nonfinite_loss": "The loss turned non-finite (nan/inf)",
+    "loss_spike": "The loss spikes",
+    "resume_discontinuity": "The losses jump at a resume",
+    "reconstruction_target_met": "rec_loss is at or below its target",
+    "reconstruction_target_not_met": "rec_loss is above its target",
+    "loss_plateau": "The loss has stopped falling",
+    "lr_at_floor": "The LR has reached its floor",
+    "zero_term": "A loss term is exactly 0",
+    "launch_without_steps": "A launch died before its first logged step",
+    "lr_decayed": "The learning rate has decayed to a small fraction of its start",
+    "restart_in_folder": "The folder holds more than one experiment",
+    "launch_relaunched": "A launch stopped and was launched again from its start",
+}
+
+# A recommendation that follows from another finding's root cause is replaced while that finding
+# stands, so that no advice contradicts the critical finding it depends on.
+CAUSED_BY = {
+    "adaptive_weight_saturated": ("discriminator_not_trained",
+        "follows from the untrained discriminator: its adversarial gradients are tiny, which pins d_weight at its "
+        "clamp. Fix the discriminator first (see discriminator_not_trained); lowering disc_weight would only "
+        "scale a term that carries no information about the maps."),
+}
+CAUSE_SENTENCE = {
+    "adaptive_weight_saturated": "It follows from the untrained discriminator: its adversarial gradients at the "
+        "decoder's last layer are tiny, so their ratio to the reconstruction's gradients hits the clamp.",
+}
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def headline(d: Diagnostic) -> str:
+    """The finding in words (its id when it has no headline)."""
+    return HEADLINES.get(d.id, d.id.replace("_", " "))
+
+
+def by_severity(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Critical first, then warnings, then info; the order found within each."""
+    return sorted(diags, key=lambda d: SEVERITY_ORDER.get(d.severity, 3))
 
 
 def recommendations(diags: list[Diagnostic]) -> list[str]:
-    """One recommendation per diagnostic that has one, prefixed with its id."""
-    return [f"{d.id}: {RECOMMENDATIONS[d.id]}" for d in diags if d.id in RECOMMENDATIONS]
+    """One recommendation per diagnostic that has one, by severity, prefixed with its id; one that follows
+    from another finding present says so instead of advising against its root cause."""
+    present = {d.id for d in diags}
+    out = []
+    for d in by_severity(diags):
+        if d.id not in RECOMMENDATIONS:
+            continue
+        cause = CAUSED_BY.get(d.id)
+        out.append(f"{d.id}: {cause[1] if cause and cause[0] in present else RECOMMENDATIONS[d.id]}")
+    return out
 
 
 def _col(df: pd.DataFrame, name: str) -> np.ndarray:
@@ -97,6 +163,11 @@ def diagnose(df: pd.DataFrame, metrics: dict[str, MetricStats], decomp: pd.DataF
         d = check(df, gan, decomp, disc_weight=disc_weight, grad_accum=grad_accum, th=th)
         if d:
             out.append(d)
+    ids = {d.id for d in out}
+    for d in out:
+        if d.id in CAUSED_BY and CAUSED_BY[d.id][0] in ids:
+            d.message += " " + CAUSE_SENTENCE[d.id]
+            d.evidence["caused_by"] = CAUSED_BY[d.id][0]
     out += _logvar(metrics, th) + lr_not_logged(df, config_lr) + _nonfinite(metrics) + spike_diagnostics(df, th)
     out += resume_jump_diagnostics(resumes) + _rec_target(metrics, progress, th)
     return out

@@ -24,13 +24,19 @@ def crashed_launches(run: Run) -> list[dict]:
     out = []
     dead = launches[(launches["kind"] != "tensorboard") & (launches["n_rows"] == 0)]
     for rec in dead.itertuples(index=False):
-        lines = [s for s in run.skipped if s.file == rec.file and s.line > 0 and s.reason == "traceback"]
-        if not rec.has_config and not lines:
+        n, error = file_errors(run, rec.file)
+        if not rec.has_config and not n:
             continue  # neither a config nor a traceback: a stray file, not a launch
-        errors = [s.text.strip() for s in lines if _ERROR_LINE.match(s.text)]
         out.append({"file": rec.file, "start_time": None if pd.isna(rec.start_time) else pd.Timestamp(rec.start_time),
-                    "traceback_lines": len(lines), "last_error": errors[-1] if errors else None})
+                    "traceback_lines": n, "last_error": error})
     return out
+
+
+def file_errors(run: Run, file: str) -> tuple[int, str | None]:
+    """(traceback lines the reader skipped in ``file``, the last of them that names an exception)."""
+    lines = [s for s in run.skipped if s.file == file and s.line > 0 and s.reason == "traceback"]
+    errors = [s.text.strip() for s in lines if _ERROR_LINE.match(s.text)]
+    return len(lines), errors[-1] if errors else None
 
 
 def launch_diagnostics(crashed: list[dict]) -> list[Diagnostic]:

@@ -1,9 +1,13 @@
 """What the analysis says about a second-stage run (``train_cond_ldm.py``, reference section 8).
 
-No GAN phase and no loss decomposition. Its settings: the first-stage checkpoint and scale factor,
-the EMA start (``ema_update_after_step``), the LR schedule as logged (full precision from the
-``Learning_Rate`` events when the run has them, else the text's 5 decimals). Its diagnostics, each a
-rule on the data (thresholds in ``stats.Thresholds``):
+No GAN phase and no loss decomposition. Its settings: the first-stage checkpoint, the latent scale
+and the EMA start (``ema_update_after_step``). The latent scale is read as RadioDiff's
+``ddm_const_sde.py`` applies it: ``training_step`` squashes the latents with softsign when
+``scale_by_softsign``, else multiplies them by ``scale_factor`` when ``scale_by_std``, else uses them
+as they are; ``on_train_batch_start`` (step 0 of a fresh launch only) leaves ``scale_factor`` as
+written when ``default_scale`` is true, else asserts it is 1 and sets it to 1 / std of the first
+batch's latents (``default_scale`` absent counts as false, as ``model_cfg.get('default_scale',
+False)`` reads it). Its diagnostics, each a rule on the data (thresholds in ``stats.Thresholds``):
 - nonfinite_loss: a loss logged nan/inf; the first step, and whether it follows a resume (the first
   bad row is in a launch that resumed from a step above 0: how many steps after its start);
   critical when the latest loss is non-finite, else warning.
@@ -21,9 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..logs import Run
 from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LOSS_VLB, LR
 from .diagnostics import Diagnostic, resume_jump_diagnostics, spike_diagnostics
+from .provenance import checkpoint_milestone
 from .stats import MetricStats, Thresholds
 from .structure import Resume, cfg_float, cfg_get
 
@@ -37,28 +41,51 @@ ZERO_MEANING = {
 
 
 def settings(config: dict | None) -> dict[str, Any]:
-    """The second stage's settings the report names: first-stage checkpoint, scale factor, EMA."""
+    """The second stage's settings the report names: first-stage checkpoint, latent scale, EMA."""
     ema = cfg_float(config, "trainer.ema_update_after_step")
     return {"first_stage_ckpt": cfg_get(config, "model.first_stage.ckpt_path"),
+            "first_stage_milestone": _milestone(cfg_get(config, "model.first_stage.ckpt_path")),
+            "finetune_ckpt": cfg_get(config, "finetune.ckpt_path"),
             "scale_factor": cfg_float(config, "model.scale_factor"),
             "scale_by_std": cfg_get(config, "model.scale_by_std"),
+            "default_scale": cfg_get(config, "model.default_scale"),
+            "scale_by_softsign": cfg_get(config, "model.scale_by_softsign"),
+            "scale": latent_scale(config),
             "ema_start": int(ema) if ema is not None else None,
             "ema_every": cfg_get(config, "trainer.ema_update_every")}
 
 
-def lr_schedule(df: pd.DataFrame, run: Run) -> dict[str, Any] | None:
-    """First, latest, smallest and largest logged LR, and where the values come from."""
-    if LR not in df.columns:
-        return None
-    ok = np.isfinite(df[LR].to_numpy(dtype=float))
-    if not ok.any():
-        return None
-    lr, steps = df[LR].to_numpy(dtype=float)[ok], df["step"].to_numpy()[ok]
-    kinds = {s["kind"] for s in run.source_report if s.get("rows_used")}
-    source = ("TensorBoard Learning_Rate (full precision)" if "tensorboard" in kinds else
-              "metrics.jsonl (full precision)" if "workbench-metrics" in kinds else "the text log (5 decimals)")
-    return {"first": float(lr[0]), "first_step": int(steps[0]), "latest": float(lr[-1]), "latest_step": int(steps[-1]),
-            "min": float(lr.min()), "max": float(lr.max()), "source": source}
+def _milestone(path: Any) -> int | None:
+    got = checkpoint_milestone(path) if path else None
+    return got[0] if got else None
+
+
+def _flag(config: dict | None, key: str) -> bool:
+    """A boolean config key as RadioDiff tests it (absent, None or False: off)."""
+    return cfg_get(config, key) is True
+
+
+def latent_scale(config: dict | None) -> dict[str, Any]:
+    """How RadioDiff's ddm_const_sde.py scales the latents with this config (module docstring of
+    ``stage2``: training_step and on_train_batch_start): mode, the factor it uses, and in words."""
+    written = cfg_float(config, "model.scale_factor")
+    w = f"{written:g}" if written is not None else "not in the config"
+    if _flag(config, "model.scale_by_softsign"):
+        return {"mode": "softsign", "factor": None, "written": written, "measured": False,
+                "words": f"the latents go through softsign (scale_by_softsign); scale_factor ({w}) is not used"}
+    if not _flag(config, "model.scale_by_std"):
+        return {"mode": "unscaled", "factor": None, "written": written, "measured": False,
+                "words": f"scale_by_std is off: the latents are used unscaled and scale_factor ({w}) is not applied"}
+    if _flag(config, "model.default_scale"):
+        return {"mode": "as written", "factor": written, "written": written, "measured": False,
+                "words": f"scale_factor {w} is used as written and never measured (scale_by_std with default_scale)"}
+    words = ("scale_factor is measured at step 0 of a fresh launch as 1 / std of the first batch's latents alone "
+             "(scale_by_std without default_scale; the value is printed, not logged), and a resumed launch "
+             "takes the one stored in its checkpoint")
+    if written is not None and written != 1:
+        words += f"; RadioDiff asserts scale_factor == 1 first, so the written {w} stops a fresh launch"
+    return {"mode": "measured from the first batch", "factor": None, "written": written, "measured": True,
+            "words": words}
 
 
 def ldm_diagnostics(df: pd.DataFrame, metrics: dict[str, MetricStats], resumes: list[Resume],

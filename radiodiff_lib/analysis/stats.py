@@ -89,6 +89,12 @@ def normalize_minmax(values: Any) -> np.ndarray | None:
     return np.where(fin, (y - lo) / (hi - lo), np.nan)
 
 
+def rolling_level(values: Any, entries: int) -> np.ndarray:
+    """A centred rolling median over ``entries`` entries (fewer at the ends): the level of a noisy curve."""
+    y = pd.Series(np.asarray(values, dtype=float))
+    return y.rolling(max(1, int(entries)), center=True, min_periods=1).median().to_numpy()
+
+
 @dataclass
 class Trend:
     """Least-squares line over the last window of finite values, and whether its slope beats noise."""
@@ -153,7 +159,7 @@ class MetricStats:
     latest_step: int | None
     min: float | None
     max: float | None
-    change_pct: float | None
+    change_pct: float | None  # end_level vs start_level, in % of |start_level|
     window_n: int
     window_mean: float | None
     window_std: float | None
@@ -163,6 +169,9 @@ class MetricStats:
     status_reason: str
     phases: dict[str, dict[str, float | None]] = field(default_factory=dict)
     first_nonfinite_step: int | None = None
+    start_level: float | None = None  # median of the first level_n finite entries
+    end_level: float | None = None  # median of the last level_n finite entries
+    level_n: int = 0  # entries in each of those medians (fewer than asked when the metric has few)
 
 
 STATUS_RULES = """\
@@ -227,10 +236,29 @@ def _seen_before(col: np.ndarray) -> np.ndarray:
     return seen
 
 
+def levels(values: np.ndarray, n: int) -> tuple[float | None, float | None, int]:
+    """(median of the first k, median of the last k, k) of the finite values, k = min(n, count // 3)
+    (at least 1), so that the two windows never share an entry on a short run."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None, None, 0
+    k = max(1, min(n, v.size // 3))
+    return float(np.median(v[:k])), float(np.median(v[-k:])), int(k)
+
+
+def relative_change(start: float | None, end: float | None) -> float | None:
+    """(end - start) / |start| in %, None when either is missing or start is 0."""
+    if start is None or end is None or start == 0:
+        return None
+    return (end - start) / abs(start) * 100.0
+
+
 def metric_stats(df: pd.DataFrame, name: str, *, window: int, alpha: float, min_points: int,
-                 unstable_cv: float, flat_rel_change: float, logged: pd.DataFrame | None = None) -> MetricStats:
-    """Count, first/latest/min/max, change, window mean and noise, trend and status of one metric
-    of a step-sorted DataFrame (superseded rows are not in it)."""
+                 unstable_cv: float, flat_rel_change: float, logged: pd.DataFrame | None = None,
+                 level_n: int = 10) -> MetricStats:
+    """Count, first/latest/min/max, start and end levels and their change, window mean and noise, trend
+    and status of one metric of a step-sorted DataFrame (superseded rows are not in it)."""
     if name not in df.columns:
         return _absent(name)
     mask = logged_mask(df, name, logged)
@@ -242,8 +270,7 @@ def metric_stats(df: pd.DataFrame, name: str, *, window: int, alpha: float, min_
     wv, ws = vals[-window:], steps[-window:]
     trend = fit_trend(ws, wv, alpha)
     first, latest = float(vals[0]), float(vals[-1])
-    comparable = np.isfinite(first) and np.isfinite(latest) and first != 0
-    change = (latest - first) / abs(first) * 100.0 if comparable else None
+    start, end, k = levels(vals, level_n)
     wf = wv[np.isfinite(wv)]
     status, why = metric_status(name, wv, latest, trend, min_points=min_points, unstable_cv=unstable_cv,
                                 flat_rel_change=flat_rel_change)
@@ -251,11 +278,17 @@ def metric_stats(df: pd.DataFrame, name: str, *, window: int, alpha: float, min_
         name=name, count=int(vals.size), nonfinite=int((~fin).sum()), first=first, latest=latest,
         first_step=int(steps[0]), latest_step=int(steps[-1]),
         min=float(vals[fin].min()) if fin.any() else None, max=float(vals[fin].max()) if fin.any() else None,
-        change_pct=change, window_n=int(wv.size),
+        change_pct=relative_change(start, end), window_n=int(wv.size),
         window_mean=float(wf.mean()) if wf.size else None,
         window_std=float(wf.std(ddof=1)) if wf.size > 1 else None,
         window_sigma=_none_if_nan(robust_sigma(wf)), trend=trend, status=status, status_reason=why,
-        first_nonfinite_step=int(steps[~fin][0]) if (~fin).any() else None)
+        first_nonfinite_step=int(steps[~fin][0]) if (~fin).any() else None,
+        start_level=start, end_level=end, level_n=k)
+
+
+def is_constant(m: MetricStats) -> bool:
+    """Every logged value of the metric is the same finite number (a frozen logvar, an LR printed as 0)."""
+    return bool(m.count and not m.nonfinite and m.min is not None and m.min == m.max)
 
 
 def _absent(name: str) -> MetricStats:
@@ -338,6 +371,8 @@ class Thresholds:
     rec_target: float = 0.02  # rec_loss target for the last-window mean
     plateau_fraction: float = 0.2  # second stage: the last this fraction of the logged steps ...
     plateau_rel_change: float = 0.01  # ... whose median moved less than this fraction from the span before
+    level_n: int = 10  # start and end levels: medians of the first and last this many entries
+    lr_decayed_fraction: float = 0.1  # LR below this x its initial value -> a flat loss says little
     disc_weight: float | None = None  # override the config's lossconfig.disc_weight
     kl_weight: float | None = None  # override the config's lossconfig.kl_weight
 

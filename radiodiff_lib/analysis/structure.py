@@ -73,7 +73,8 @@ def all_rows(run: Any) -> pd.DataFrame:
     return pd.concat([run.df, run.superseded], ignore_index=True)
 
 
-def _seconds(t0: Any, t1: Any) -> float | None:
+def seconds_between(t0: Any, t1: Any) -> float | None:
+    """Seconds from t0 to t1, None when either is missing."""
     if t0 is None or t1 is None or pd.isna(t0) or pd.isna(t1):
         return None
     return float((pd.Timestamp(t1) - pd.Timestamp(t0)).total_seconds())
@@ -88,7 +89,7 @@ def steps_per_hour(rows: pd.DataFrame) -> tuple[float | None, dict[str, float]]:
         if len(g) < 2:
             continue
         g = g.sort_values("step")
-        secs = _seconds(g["time"].min(), g["time"].max())
+        secs = seconds_between(g["time"].min(), g["time"].max())
         if secs and secs > 0:
             d_steps += float(g["step"].max() - g["step"].min())
             d_secs += secs
@@ -154,7 +155,8 @@ PHASE_SWITCHED = (TOTAL_LOSS, DISC_FACTOR, DISC_LOSS, D_WEIGHT, G_LOSS,
 
 @dataclass
 class Resume:
-    """One segment boundary (a relaunch) with its replayed steps, gap and per-metric continuity."""
+    """One launch boundary (a relaunch): its kind, replayed steps, gap, config changes, the launches it
+    sets aside and, for a resume, each metric's continuity across it (``boundaries`` says which kind)."""
     index: int
     segment: int
     step: int
@@ -165,67 +167,59 @@ class Resume:
     file: str | None
     continuity: dict[str, str] = field(default_factory=dict)
     evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kind: str = "resume"  # "resume" | "restart" | "crash-and-relaunch"
+    config_changes: list[dict] = field(default_factory=list)  # {key, before, after, aspect}
+    configs_logged: bool = True  # False: no config per launch, the kind comes from the steps alone
+    jump_test: str | None = None  # why the continuity test did not run (None: it ran)
+    set_aside: list[dict] = field(default_factory=list)  # launches this boundary sets aside
+    level_change: dict | None = None  # main loss of the launch before vs this one (restart, relaunch)
+    checkpoint: str | None = None  # the checkpoint a resume starts from, by RadioDiff's naming
 
 
-def resumes(run: Any, df: pd.DataFrame, metrics: list[str], *, window: int, jump_sigma: float,
-            min_rel: float = 0.0, boundary: int | None = None,
-            after_points: int = 5) -> list[Resume]:
-    """Every segment boundary after the first, in segment order.
+def check_continuity(boundaries: list[Resume], run: Any, df: pd.DataFrame, metrics: list[str], *, window: int,
+                     jump_sigma: float, min_rel: float = 0.0, boundary: int | None = None,
+                     after_points: int = 5) -> None:
+    """Fill in each resume's continuity per metric (restarts and relaunches have none: ``jump_test`` says why).
 
     For the metrics in PHASE_SWITCHED the windows compared stay inside the phase of the resume
     step: the GAN term switching on at `boundary` is a planned change, not a resume artefact.
     """
     rows = all_rows(run)
-    if "segment" not in rows.columns or rows.empty:
-        return []
-    segs = run.segments
-    seg_tab = segs.set_index("segment") if "segment" in segs.columns else None
-    out: list[Resume] = []
-    ids = sorted(int(s) for s in rows["segment"].dropna().unique())
-    for prev_id, seg_id in zip(ids, ids[1:]):
-        mine = rows[rows["segment"] == seg_id]
-        earlier = rows[rows["segment"] < seg_id]
-        prev = rows[rows["segment"] == prev_id]
-        step = int(mine["step"].min())
-        replayed = earlier[earlier["step"] >= step]
-        rr = (int(replayed["step"].min()), int(replayed["step"].max())) if len(replayed) else None
-        gap = _gap(seg_tab, prev_id, seg_id, prev, mine)
-        r = Resume(index=len(out), segment=seg_id, step=step,
-                   previous_last_step=int(prev["step"].max()) if len(prev) else None,
-                   replayed_steps=int(replayed["step"].nunique()), replayed_range=rr, gap_seconds=gap,
-                   file=str(mine["file"].iloc[0]) if "file" in mine.columns and len(mine) else None)
-        # before: the current rows just before the resume step; after: the new segment's first rows
-        before_all = df[df["step"] < step]
-        after_all = mine.sort_values("step")  # as logged, even if a later launch superseded it
+    for r in boundaries:
+        if r.kind != "resume":
+            continue
+        # before: the analysed rows just before the resume step; after: the new segment's first rows
+        before_all = df[df["step"] < r.step]
+        after_all = rows[rows["segment"] == r.segment].sort_values("step")  # as logged, even if superseded later
         for k in metrics:
             before, after = before_all, after_all
             if boundary is not None and k in PHASE_SWITCHED:
-                gan_side = step >= boundary
+                gan_side = r.step >= boundary
                 before = before[(before["step"] >= boundary) == gan_side]
                 after = after[(after["step"] >= boundary) == gan_side]
             before, after = before.tail(window), after.head(window)
-            if k not in df.columns or (before[k].isna().all() and after[k].isna().all()):
+            if k not in df.columns or k not in after.columns or (before[k].isna().all() and after[k].isna().all()):
                 continue
             ev = continuity(before["step"].to_numpy(float), before[k].to_numpy(float),
                             after["step"].to_numpy(float), after[k].to_numpy(float),
                             jump_sigma=jump_sigma, min_rel=min_rel, after_points=after_points)
             r.continuity[k] = ev["verdict"]
             r.evidence[k] = ev
-        out.append(r)
-    return out
+        tested = [v for v in r.continuity.values() if v != "insufficient data"]
+        if not tested:
+            r.jump_test = _why_untested(r)
 
 
-def _gap(seg_tab: pd.DataFrame | None, prev_id: int, seg_id: int, prev: pd.DataFrame,
-         mine: pd.DataFrame) -> float | None:
-    """Wall-clock seconds from the end of one segment to the start of the next (segment table first)."""
-    if seg_tab is not None and {"start_time", "end_time"} <= set(seg_tab.columns) \
-            and prev_id in seg_tab.index and seg_id in seg_tab.index:
-        g = _seconds(seg_tab.at[prev_id, "end_time"], seg_tab.at[seg_id, "start_time"])
-        if g is not None:
-            return g
-    if "time" in prev.columns and len(prev) and len(mine):
-        return _seconds(prev["time"].max(), mine["time"].min())
-    return None
+def _why_untested(r: Resume) -> str:
+    """Why no metric could be tested across a resume, in numbers."""
+    ev = [e for e in r.evidence.values() if "needed_before" in e]
+    if not ev:
+        return "not run: no metric was logged on both sides of the resume"
+    e = max(ev, key=lambda e: e["n_before"])
+    if e["n_after"] < 1:
+        return "not run: no entry after the resume"
+    return (f"not run: {e['n_before']} entries before the resume, {e['needed_before']} needed to extrapolate "
+            "the curve and measure how well it predicts")
 
 
 def decomposition(df: pd.DataFrame, kl_weight: float | None, disc_start: int | None) -> pd.DataFrame:

@@ -36,6 +36,8 @@ THRESHOLD_RANGES: dict[str, tuple[bool, Any, Any, str]] = {
     "rec_target": (False, [0.0], None, "above 0"),
     "plateau_fraction": (False, [0.0], 0.5, "a fraction in (0, 0.5] (the span and the one before it)"),
     "plateau_rel_change": (False, 0.0, None, "0 or more"),
+    "level_n": (True, 1, None, "at least 1 entry"),
+    "lr_decayed_fraction": (False, [0.0], [1.0], "a fraction between 0 and 1 (exclusive)"),
     "disc_weight": (False, 0.0, None, "0 or more (or None: the config's)"),
     "kl_weight": (False, 0.0, None, "0 or more (or None: the config's)"),
 }

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..analysis import AnalysisError, smooth_tensorboard, x_coordinates
-from .style import finish, new_figure, short, styled, thin
+from .style import finish, new_figure, plain_ticks, short, styled, thin
 
 RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 X_LABELS = {"step": "step", "time": "wall-clock hours since the start", "hours": "training hours (resume gaps removed)"}
@@ -67,8 +67,10 @@ def compare_figure(comparison: Any, metric: str, smoothing: float = 0.6, x_axis:
     if log_scale:
         ax.set_yscale("symlog" if any(np.nanmin(e.run.df[metric].to_numpy(dtype=float)) <= 0 for _, e in have)
                       else "log")
+        plain_ticks(ax)
     verdict = comparison.metrics.get(metric)
     title = short(metric) + (f" [{verdict.verdict}]" if verdict is not None else "")
+    title += " (not like for like)" if verdict is not None and verdict.caveat else ""
     finish(ax, title=title + f" (smoothing {smoothing:g}; dotted: resume, dash-dot: GAN phase, dashed: EMA)",
            xlabel=X_LABELS.get(x_axis, x_axis), ylabel=short(metric))
     return fig

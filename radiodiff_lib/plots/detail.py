@@ -7,13 +7,14 @@ import numpy as np
 
 from ..analysis import smooth_tensorboard
 from ..errors import AnalysisError
+from ..formatting import duration
 from ..vocabulary import (
     D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LDM_TOTAL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOSS_SIMPLE, LR,
     NLL_LOSS, REC_LOSS, TOTAL_LOSS,
 )
 from .style import (
-    NOT_SMOOTHED, RESUME_COLOR, SUPERSEDED_COLOR, color_of, finish, mark_phases_and_resumes, metric_rows, new_figure,
-    set_value_scale, short, styled, thin,
+    NOT_SMOOTHED, RESTART_COLOR, RESUME_COLOR, SUPERSEDED_COLOR, color_of, experiment_rows, finish,
+    mark_phases_and_resumes, metric_rows, new_figure, set_value_scale, short, styled, suptitle, thin,
 )
 
 ZOOM_DEFAULT = (REC_LOSS, TOTAL_LOSS, NLL_LOSS, KL_LOSS, G_LOSS, D_WEIGHT, LOSS_SIMPLE, LDM_TOTAL_LOSS, LR)
@@ -74,21 +75,24 @@ def _zoom_span(run: Any, r: Any) -> tuple[int, int]:
 @styled
 def resume_zoom_figure(run: Any, analysis: Any, resume_index: int, metrics: Sequence[str] | None = None,
                        step_range: tuple[int, int] | None = None):
-    """Around one resume: current rows coloured by segment, the superseded (replayed) rows in grey."""
+    """Around one launch boundary: current rows coloured by segment, the superseded rows in grey (replayed by
+    a resume, or set aside by a restart or a relaunch)."""
     if not analysis.resumes:
         raise AnalysisError("this run has no resume (one segment only): there is nothing to zoom on")
     if not -len(analysis.resumes) <= resume_index < len(analysis.resumes):
         raise AnalysisError(f"resume_index {resume_index} out of range: the run has {len(analysis.resumes)} "
                             f"resume(s), indices 0..{len(analysis.resumes) - 1}")
     r = analysis.resumes[resume_index]
-    names = list(metrics) if metrics is not None else [m for m in ZOOM_DEFAULT if m in r.continuity][:4]
+    resume = r.kind == "resume"
+    logged = r.continuity if resume else {m: None for m in ZOOM_DEFAULT if m in run.df.columns}
+    names = list(metrics) if metrics is not None else [m for m in ZOOM_DEFAULT if m in logged][:4]
     if not names:
         raise AnalysisError(f"no metric logged on both sides of the resume at step {r.step}")
     lo, hi = step_range if step_range is not None else _zoom_span(run, r)
     fig, axes = new_figure(len(names), 1, width=9.0, height=2.6 * len(names) + 0.4, sharex=True)
     sup = run.superseded
     for k, (ax, name) in enumerate(zip(axes[:, 0], names)):
-        cur = metric_rows(run, name)
+        cur = metric_rows(run, name, analysis if resume else None)
         cur = cur[(cur["step"] >= lo) & (cur["step"] <= hi)]
         mark_phases_and_resumes(ax, cur, analysis, labels=(k == 0), resumes=False)
         for seg, g in cur.groupby("segment"):
@@ -99,18 +103,24 @@ def resume_zoom_figure(run: Any, analysis: Any, resume_index: int, metrics: Sequ
             s = sup[(sup["step"] >= lo) & (sup["step"] <= hi) & sup[name].notna()]
             if len(s):
                 ln, = ax.plot(s["step"], s[name], ls="none", marker="x", ms=5, color=SUPERSEDED_COLOR,
-                              label="superseded (replayed)")
+                              label="superseded (replayed)" if resume else "set aside")
                 ln.set_gid("superseded")
-        ln = ax.axvline(r.step, color=RESUME_COLOR, ls=":", lw=1.2, label=f"resume at {r.step}")
-        ln.set_gid("resume")
-        ev = r.evidence.get(name, {})
-        verdict = r.continuity.get(name, "not compared")
-        z, rel = ev.get("shift_sigma"), ev.get("relative_shift")
-        extra = f", shift {z:+.2g} sigma" if z is not None and np.isfinite(z) else ""
-        extra += f" ({rel:+.2%} of the level)" if rel is not None else ""
+        ln = ax.axvline(r.step, color=RESUME_COLOR if resume else RESTART_COLOR, ls=":" if resume else "--", lw=1.2,
+                        label=f"{r.kind} at {r.step}")
+        ln.set_gid("resume" if resume else "restart")
+        if resume:
+            ev = r.evidence.get(name, {})
+            verdict = r.continuity.get(name, "not compared")
+            z, rel = ev.get("shift_sigma"), ev.get("relative_shift")
+            extra = f", shift {z:+.2g} sigma" if z is not None and np.isfinite(z) else ""
+            extra += f" ({rel:+.2%} of the level)" if rel is not None else ""
+        else:
+            verdict, extra = "no jump test", f" ({r.kind})"
         finish(ax, title=f"{short(name)}: {verdict}{extra}", ylabel=short(name), legend=(k == 0))
-    gap = f", gap {r.gap_seconds / 3600:.1f} h" if r.gap_seconds is not None else ""
-    fig.suptitle(f"resume {resume_index} at step {r.step}: {r.replayed_steps} logged step(s) replayed{gap}")
+    gap = f", gap {duration(r.gap_seconds)}" if r.gap_seconds is not None else ""
+    what = (f"{r.replayed_steps} logged step(s) replayed" if resume else
+            f"{sum(x['entries'] for x in r.set_aside)} entries of earlier launch(es) set aside")
+    suptitle(fig, f"{r.kind} {resume_index} at step {r.step}: {what}{gap}")
     axes[-1, 0].set_xlabel("step")
     return fig
 
@@ -119,7 +129,7 @@ def resume_zoom_figure(run: Any, analysis: Any, resume_index: int, metrics: Sequ
 def discriminator_figure(run: Any, analysis: Any, smoothing: float = 0.6):
     """disc_loss, logits_real/fake, d_weight (with its clamp) and disc_factor, phases shaded."""
     fig, axes = new_figure(2, 2, width=11.0, height=6.5, sharex=True)
-    df = run.df.sort_values("step", kind="stable")
+    df = experiment_rows(run, analysis)
     panels = ((axes[0, 0], (DISC_LOSS,), "discriminator loss"),
               (axes[0, 1], (LOGITS_REAL, LOGITS_FAKE), "discriminator logits (mean D)"),
               (axes[1, 0], (D_WEIGHT,), "adaptive weight d_weight"),
@@ -129,7 +139,7 @@ def discriminator_figure(run: Any, analysis: Any, smoothing: float = 0.6):
         for name in names:
             if name not in df.columns or df[name].notna().sum() == 0:
                 continue
-            g = metric_rows(run, name)
+            g = metric_rows(run, name, analysis)
             y, x = g[name].to_numpy(dtype=float), g["step"].to_numpy()
             i = thin(y.size, y)
             ln, = ax.plot(x[i], y[i], color=color_of(name), alpha=0.3, lw=0.9)

@@ -5,6 +5,7 @@ import contextlib
 import functools
 import os
 import sys
+import textwrap
 import zlib
 from typing import Any, Iterator
 
@@ -17,6 +18,7 @@ if ("matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND")
     matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import font_manager, ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
@@ -43,6 +45,9 @@ GAN_SHADE = "#c9b458"  # khaki: unlike every metric colour
 GAN_LINE = "#6b5d12"
 RESUME_COLOR = "0.35"
 SUPERSEDED_COLOR = "0.55"
+RESTART_COLOR = "crimson"  # a restart or relaunch: the launches before it are set aside
+SET_ASIDE_COLOR = "0.6"
+CHAR_WIDTH = 0.55  # average glyph width of the title font, in font sizes (wraps titles to their axes)
 
 RC = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "xtick.labelsize": 9, "ytick.labelsize": 9,
       "legend.fontsize": 8.5, "figure.dpi": 100, "savefig.dpi": 100, "axes.grid": True, "grid.alpha": 0.35,
@@ -111,13 +116,20 @@ def mark_phases_and_resumes(ax: Any, df: pd.DataFrame, analysis: Any, x_axis: st
         if x_ema is not None:
             ln = ax.axvline(x_ema, color=GAN_LINE, lw=1.2, ls="--", label=f"EMA from step {ema}" if labels else None)
             ln.set_gid("ema_start")
-    for i, r in enumerate(analysis.resumes if resumes else []):
+    seen: set[str] = set()
+    for r in analysis.resumes if resumes else []:
         x = x_of_step(df, r.step, x_axis)
         if x is None:
             continue
-        ln = ax.axvline(x, color=RESUME_COLOR, lw=1.0, ls=":",
-                        label="resume" if labels and i == 0 else None)
-        ln.set_gid("resume")
+        kind = getattr(r, "kind", "resume")
+        first = labels and kind not in seen
+        seen.add(kind)
+        if kind == "resume":
+            ln = ax.axvline(x, color=RESUME_COLOR, lw=1.0, ls=":", label="resume" if first else None)
+            ln.set_gid("resume")
+        else:  # the launches before it are set aside: another experiment, or a stopped launch
+            ln = ax.axvline(x, color=RESTART_COLOR, lw=1.2, ls="--", label=kind if first else None)
+            ln.set_gid("restart")
 
 
 def set_value_scale(ax: Any, values: np.ndarray, log_scale: bool) -> None:
@@ -132,6 +144,35 @@ def set_value_scale(ax: Any, values: np.ndarray, log_scale: bool) -> None:
         ax.set_yscale("symlog", linthresh=float(np.quantile(nz, 0.05)) if nz.size else 1.0)
     else:
         ax.set_yscale("log")
+    plain_ticks(ax)
+
+
+def _plain(value: float, _pos: Any = None) -> str:
+    return f"{value:g}"
+
+
+def plain_ticks(ax: Any, axis: str = "y") -> None:
+    """Tick labels as plain numbers ('-1000', '1e-06'). Log and symlog axes label their ticks in
+    mathtext ('$\\mathdefault{10^{3}}$'), which text.parse_math False (names are data) would print raw."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(ticker.FuncFormatter(_plain))
+    target.set_minor_formatter(ticker.NullFormatter())
+
+
+def wrapped(text: str, ax: Any, fontsize: float | None = None) -> str:
+    """``text`` broken into lines that fit the width of ``ax`` (a long title is never clipped)."""
+    size = fontsize or matplotlib.rcParams["axes.titlesize"]
+    size = font_manager.FontProperties(size=size).get_size_in_points()
+    width_pt = ax.get_position().width * ax.figure.get_figwidth() * 72.0
+    chars = max(20, int(width_pt / (CHAR_WIDTH * size)))
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+
+
+def suptitle(fig: Any, text: str) -> None:
+    """A figure title broken into lines that fit the figure's width."""
+    size = font_manager.FontProperties(size=matplotlib.rcParams["figure.titlesize"]).get_size_in_points()
+    chars = max(20, int(fig.get_figwidth() * 72.0 * 0.95 / (CHAR_WIDTH * size)))
+    fig.suptitle("\n".join(textwrap.fill(line, chars) for line in text.split("\n")))
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, width: float = 9.0, height: float = 4.0, **kw: Any):
@@ -145,7 +186,7 @@ def finish(ax: Any, title: str | None = None, xlabel: str | None = None, ylabel:
            legend: bool = True) -> None:
     """Titles, labels and a legend that skips empty entries."""
     if title:
-        ax.set_title(title)
+        ax.set_title(wrapped(title, ax))
     if xlabel:
         ax.set_xlabel(xlabel)
     if ylabel:
@@ -161,9 +202,19 @@ def existing_metrics(analysis: Any) -> list[str]:
     return [k for k, m in analysis.metrics.items() if m.count > 0]
 
 
-def metric_rows(run: Any, name: str) -> pd.DataFrame:
-    """Current rows where `name` has a value, by step; a clear error naming the logged metrics if absent."""
+def experiment_rows(run: Any, analysis: Any = None) -> pd.DataFrame:
+    """The current rows the analysis covers, by step: the launches before its last restart are set aside."""
     df = run.df.sort_values("step", kind="stable")
+    first = getattr(analysis, "experiment_segment", None)
+    if first is not None and "segment" in df.columns:
+        df = df[df["segment"] >= first]
+    return df
+
+
+def metric_rows(run: Any, name: str, analysis: Any = None) -> pd.DataFrame:
+    """Current rows of the analysed experiment where `name` has a value, by step; a clear error naming the
+    logged metrics if absent."""
+    df = experiment_rows(run, analysis)
     if name not in df.columns:
         logged = [c for c in df.columns if c in LOG_METRICS or c.startswith("train/")]
         raise AnalysisError(f"metric {name!r} is not in this run; logged metrics: {logged}")

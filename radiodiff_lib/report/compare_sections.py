@@ -47,7 +47,7 @@ def neighbours(run: Any, analysis: Any, log_paths: Any, compare_with: list, smoo
     mine = RunEntry(label, [str(p) for p in (log_paths if isinstance(log_paths, list) else [log_paths])], run, analysis)
     c = compare_entries([mine] + others, errors)
     display(compare_text.runs_table(c), compare_text.verdicts(c), compare_text.diagnostics(c),
-            compare_text.config_diff(c))
+            compare_text.config_diff(c))  # verdicts opens with whether the runs are like for like
     for name in c.metrics:
         show_figure(plots.compare_figure(c, name, smoothing=smoothing))
     return c

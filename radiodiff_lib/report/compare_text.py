@@ -9,6 +9,7 @@ from typing import Any
 
 from IPython.display import Markdown
 
+from ..analysis import checkpoint_milestone, died_early, lr_sentence, provenance_sentence
 from ..formatting import num
 from . import markdown as md
 from . import text
@@ -37,26 +38,68 @@ def runs_table(c: Any) -> Markdown:
                      f"{a.first_step} .. {a.latest_step}", total, a.segments, len(a.crashed_launches)])
     out = text.table(["run", "stage", "read from", "sources", "entries", "steps", "train_num_steps", "launches",
                       "launches without a step"], rows)
+    died = [(e.label, x) for e in c.entries for x in died_early(e.analysis)]
+    if died:
+        out += "\n\n**Launches that died early or were set aside** (not in any number below)\n\n" + text.table(
+            ["run", "file", "steps", "entries", "why", "config changed after it", "last error"],
+            [[cell(label), md.code(x["file"]),
+              f"{x['first_step']} .. {x['last_step']}" if x["first_step"] is not None else "none",
+              x["entries"], cell(x["reason"]),
+              cell("; ".join(f"{k['key']} {k['before']!r} -> {k['after']!r}" for k in x.get("config_changes", [])) or "-"),
+              cell(x["last_error"] or "-")] for label, x in died])
+    starts = [(e.label, e.analysis) for e in c.entries if e.analysis.first_step]
+    if starts:
+        out += "\n\n" + "\n".join(f"- {cell(label)}: {cell(provenance_sentence(a))}" for label, a in starts)
     if c.errors:
         out += "\n\n" + "\n".join(f"- **Not read:** {cell(err['label'])} ({cell(', '.join(err['paths']))}): "
                                   f"{cell(err['error'])}" for err in c.errors)
     return Markdown(out)
 
 
+def comparability(c: Any) -> Markdown:
+    """Before any verdict: whether the runs are like for like, and the aspects in which they are not."""
+    if c.like_for_like:
+        return Markdown("**Like for like:** the runs agree in data set, simulation, first-stage checkpoint, fine-tune "
+                        "source, architecture, length (train_num_steps), LR and batch size, so a difference below is "
+                        "the runs' own (other keys may differ: section 6).")
+    rows = []
+    for x in c.comparability:
+        if not x["values"]:
+            rows.append([cell(x["aspect"]), "-"] + ["-" for _ in c.labels])
+        for key, values in x["values"].items():
+            rows.append([cell(x["aspect"]), md.code(key)] + [_value(v) for v in values])
+    return Markdown("**Not like for like:** these runs differ in "
+                    + ", ".join(md.bold(x["aspect"]) for x in c.comparability)
+                    + ". A verdict below says which run is lower, not why: with these differences it cannot tell "
+                      "the runs' settings apart from their data, checkpoints or schedules.\n\n"
+                    + text.table(["aspect", "config key"] + [cell(x) for x in c.labels], rows))
+
+
 def verdicts(c: Any) -> Markdown:
-    """The verdict per main metric on the shared steps, with the rule."""
+    """Whether the runs are like for like, then the verdict per main metric on the shared steps, with the rule;
+    levels at the last shared step and at each run's end (medians), the latest single values beside them."""
     if not c.metrics:
-        return Markdown("No main loss is logged by these runs.")
+        return Markdown(comparability(c).data + "\n\nNo main loss is logged by these runs.")
     rows = []
     for name, v in c.metrics.items():
         shared = f"{v.shared_steps[0]} .. {v.shared_steps[1]}" if v.shared_steps else "none"
         why = cell(v.evidence.get("reason", "")) if v.verdict == "not comparable" else ""
-        rows.append([cell(name), shared, " / ".join(num(x, ".5g") for x in v.latest), Md(f"**{cell(v.verdict)}** {why}"),
+        caveat = f"<br>({cell(v.caveat)})" if v.caveat else ""
+        at_shared = " / ".join(num(x, ".5g") for x in v.at_shared_end) if v.at_shared_end else "-"
+        rows.append([cell(name), shared, at_shared, " / ".join(num(x, ".5g") for x in v.end_levels),
+                     " / ".join(num(x, ".5g") for x in v.latest), Md(f"**{cell(v.verdict)}** {why}{caveat}"),
                      num(v.ratio, ".3g")])
     labels = " / ".join(cell(x) for x in c.labels)
-    return Markdown(text.table(["metric", "shared steps", Md(f"latest ({labels})"), "verdict", "ratio lowest / next"], rows)
-                    + "\n\nOn the steps all runs logged, each run's value is the mean of its means over 20 equal "
-                    "step bins (fewer when a run has few entries), so different logging frequencies weigh alike. "
+    n = max((v.level_n for v in c.metrics.values()), default=10)
+    return Markdown(comparability(c).data + "\n\n"
+                    + text.table(["metric", "shared steps", Md(f"level at the last shared step ({labels})"),
+                                  Md(f"end level ({labels})"), Md(f"latest single value ({labels})"), "verdict",
+                                  "ratio lowest / next"], rows)
+                    + f"\n\nLevels are medians of {n} entries (the last {n} at or before the last shared step, and "
+                    f"each run's last {n}), so one noisy entry does not rank the runs; the latest single values are "
+                    "at different steps when the runs have different lengths. On the steps all runs logged, each run's "
+                    "value for the verdict is the mean of its means over 20 equal step bins (fewer when a run has few "
+                    "entries), so different logging frequencies weigh alike. "
                     "A run is *lower* when it is below every other by more than 3 combined noise units (each run's "
                     "point-to-point noise over the square root of its entries per bin) and by more than 1% of "
                     "the other's value; otherwise the runs are *indistinguishable*.")
@@ -126,15 +169,23 @@ def _n(x: Any) -> str:
 
 
 def second_stage(analysis: Any) -> Markdown:
-    """The second stage's settings, its LR schedule as logged, and its config (unknown keys shown)."""
+    """The second stage's settings (the latent scale as RadioDiff applies it), its LR schedule as logged and
+    reconstructed, and its config (unknown keys shown)."""
     st, lr = analysis.stage_settings, analysis.lr_schedule
-    rows = [["first-stage checkpoint", cell(st.get("first_stage_ckpt") or "not in the config")],
-            ["scale_factor", num(st.get("scale_factor"), ".6g") + (" (scale_by_std)" if st.get("scale_by_std") is True else "")],
+    ckpt = st.get("first_stage_ckpt")
+    milestone = st.get("first_stage_milestone")
+    scale = st.get("scale") or {}
+    flags = ", ".join(f"{k} {st.get(k)!r}" for k in ("scale_by_std", "default_scale", "scale_by_softsign"))
+    rows = [["first-stage checkpoint", cell(ckpt or "not in the config")
+             + (cell(f" (milestone {milestone}: step {milestone} x the first stage's save_and_sample_every)")
+                if milestone is not None else "")],
+            ["fine-tune source (finetune.ckpt_path)", cell(st.get("finetune_ckpt") or "none")
+             + (cell(f" (milestone {ft[0]})") if (ft := checkpoint_milestone(st.get("finetune_ckpt") or "")) else "")],
+            ["latent scale", cell(f"{scale.get('words', '-')} ({flags}, scale_factor {num(st.get('scale_factor'), '.6g')})")],
             ["EMA starts at (ema_update_after_step)", st.get("ema_start") if st.get("ema_start") is not None else "-"],
             ["EMA updated every", cell(st.get("ema_every")) if st.get("ema_every") is not None else "-"]]
     if lr:
-        rows.append(["LR as logged", f"{lr['first']:.6g} at step {lr['first_step']} to {lr['latest']:.6g} at step "
-                     f"{lr['latest_step']} (from {lr['source']})"])
+        rows.append(["LR", cell(lr_sentence(lr))])
     out = ("A second-stage run (latent diffusion on a trained VAE): no GAN phase and no loss decomposition.\n\n"
            + text.table(["setting", "value"], rows))
     if analysis.config_known or analysis.config_unknown:

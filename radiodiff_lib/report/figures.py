@@ -20,9 +20,9 @@ def figure_png(fig: Any, dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 
-def show_figure(fig: Any, dpi: int = 100) -> None:
-    """Display a matplotlib figure once, as a PNG, and release it."""
-    display(Image(data=figure_png(fig, dpi), format="png"))
+def show_figure(fig: Any, dpi: int = 100, alt: str | None = None) -> None:
+    """Display a matplotlib figure once, as a PNG (with its alt text, when given), and release it."""
+    display(Image(data=figure_png(fig, dpi), format="png", alt=alt))
 
 
 def record(**values: Any) -> None:

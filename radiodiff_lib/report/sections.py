@@ -8,10 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from IPython.display import Markdown, display
+from PIL import Image, UnidentifiedImageError
 
 from .. import plots
-from ..analysis import analyze, to_json
+from ..analysis import analyze, milestone_step, sample_milestone, save_interval, to_json
 from ..evaluation import evaluate_checkpoint
 from ..logs import read_run
 from ..vocabulary import STAGE_LDM
@@ -22,8 +24,51 @@ from .figures import record, show_figure
 from .widgets import explorer, resume_picker
 
 
+def latest_sample(run: Any) -> tuple[Path, int] | None:
+    """The newest ``sample-<milestone>.png`` RadioDiff wrote beside the run's logs, and its milestone."""
+    found = []
+    for folder in {Path(p).parent for p in run.sources}:
+        for path in folder.glob("sample-*.png"):
+            m = sample_milestone(path)
+            if m is not None and path.is_file():
+                found.append((m, str(path), path))
+    if not found:
+        return None
+    m, _, path = max(found)
+    return path, m
+
+
+def sample_image(run: Any) -> tuple[Any, str | None]:
+    """(the latest sample as an array, its title naming milestone and step) or (None, None)."""
+    got = latest_sample(run)
+    if got is None:
+        return None, None
+    path, m = got
+    try:
+        with Image.open(path) as im:
+            image = np.asarray(im.convert("L" if im.mode in ("1", "L", "I", "I;16", "F") else "RGB"))
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None, None  # an unreadable sample is left out, the figure stays
+    step = milestone_step(m, save_interval(run.config))
+    at = f" (step {step:,})" if step is not None else ""
+    return image, f"latest sample: {path.name}, milestone {m}{at}"
+
+
+def first_screen(run: Any, analysis: Any, smoothing: float = 0.6) -> None:
+    """What decides: the title with stage and run, where it began, the verdict box, the figure that matters
+    most for the stage (with the latest sample-*.png beside it when the folder has one), what to do."""
+    display(text.title(run, analysis), text.verdict_box(analysis))
+    if analysis.key_metric is not None:
+        sample, caption = sample_image(run)
+        show_figure(plots.key_figure(run, analysis, smoothing=smoothing, sample=sample, sample_title=caption),
+                    alt=f"key figure: {analysis.key_metric} of this {text.STAGE_TITLES[analysis.stage].lower()}"
+                        + (" and its latest sample" if sample is not None else ""))
+    display(Markdown("**What to do, most severe first**"), text.recommendations(analysis))
+
+
 def resume_points(run: Any, analysis: Any, interactive: bool = False) -> None:
-    """Each resume point's verdicts and zoom figure (a picker in JupyterLab)."""
+    """Each launch boundary (resume, restart, crash-and-relaunch): its verdicts or what it sets aside, and
+    its zoom figure (a picker in JupyterLab)."""
     if not analysis.resumes:
         display(text.no_resumes())
         return
@@ -42,7 +87,12 @@ def losses(run: Any, analysis: Any, smoothing: float = 0.6, interactive: bool = 
         display(explorer(run, analysis, smoothing=smoothing, log_paths=log_paths))
     else:
         explore_note(interactive)
-    for i, name in enumerate(analysis.metrics, 1):
+    constant = set(text.constant_metrics(analysis))
+    if constant:
+        display(Markdown("Constant over the whole run, so no figure of their own (their value is in the table at the "
+                         "end of section 2): " + ", ".join(md.code(k) for k in analysis.metrics if k in constant) + "."))
+    names = [k for k in analysis.metrics if k not in constant]
+    for i, name in enumerate(names, 1):
         display(Markdown(f"### {section}.{i} {md.code(name)}"))
         if not interactive:
             show_figure(plots.metric_figure(run, analysis, name, smoothing=smoothing))
@@ -50,12 +100,21 @@ def losses(run: Any, analysis: Any, smoothing: float = 0.6, interactive: bool = 
 
 
 def overview(run: Any, analysis: Any) -> None:
-    """The overview grid, the [0, 1]-normalised comparison and the multi-axis figure."""
-    display(Markdown("Every logged metric, raw (thin) and smoothed (thick), with the GAN phase shaded and "
-                     "resume points marked:"))
+    """The overview grid, the [0, 1]-normalised levels where at least two metrics trend, the multi-axis figure."""
+    if not plots.moving_metrics(analysis):
+        display(Markdown("Every logged metric is constant: there is no curve to draw (section 2 lists them)."))
+        return
+    display(Markdown("Every metric that changes, raw (thin) and smoothed (thick), with the GAN phase shaded and "
+                     "launch boundaries marked (constant metrics are in the table of section 2):"))
     show_figure(plots.overview_grid(run, analysis))
-    display(Markdown("The same curves scaled to [0, 1] to compare their shapes:"))
-    show_figure(plots.normalized_figure(run, analysis))
+    trending = plots.trending_metrics(analysis)
+    if len(trending) >= 2:
+        display(Markdown("The levels of the metrics that trend, each scaled to [0, 1], to compare their shapes (a "
+                         "rolling median, so point noise does not hide them):"))
+        show_figure(plots.normalized_figure(run, analysis))
+    else:
+        display(Markdown(f"No [0, 1]-normalised overview: {len(trending)} metric(s) move beyond their noise over "
+                         "the last window, and a shape comparison needs two."))
     display(Markdown("The main losses on independent y axes:"))
     show_figure(plots.multi_axis_figure(run, analysis))
 

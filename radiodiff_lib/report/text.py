@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from IPython.display import Markdown
 
+from ..analysis import boundary_sentence, by_severity, headline, is_constant, lr_sentence, provenance_sentence
 from ..formatting import duration, num, pct
 from ..vocabulary import (
-    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LR, NLL_LOSS, REC_LOSS,
-    TOTAL_LOSS,
+    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LDM_TOTAL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LOSS_SIMPLE,
+    LOSS_VLB, LR, NLL_LOSS, REC_LOSS, STAGE_LDM, TOTAL_LOSS,
 )
 from . import markdown as md
 from .markdown import Md, table
+
+STAGE_TITLES = {"vae": "First-stage (VAE) run", STAGE_LDM: "Second-stage (latent diffusion) run"}
 
 # What each logged quantity is (RadioDiff's VAE-GAN loss): fixed explanations.
 MEANING = {
@@ -44,8 +49,30 @@ MEANING = {
         "disc_factor; 1.0 means it cannot tell real maps from reconstructions.",
     LOGITS_REAL: "Mean discriminator output on real maps; it rises above logits_fake as D learns.",
     LOGITS_FAKE: "Mean discriminator output on reconstructions.",
-    LR: "Learning rate of the autoencoder optimizer at that step.",
+    LR: "Learning rate of the autoencoder optimizer at that step (the discriminator's follows the same "
+        "schedule): lr x max((1 - step / train_num_steps) ** 0.95, min_lr) in train_vae.py, min_lr a floor on the "
+        "multiplier. RadioDiff's text log prints it with 5 decimals, so below 1e-5 the printed value says little.",
 }
+# The second stage's quantities (train_cond_ldm.py, ddm_const_sde.py).
+MEANING_LDM = {
+    LOSS_SIMPLE: "The denoising loss of the latent diffusion U-Net: the error of its two predictions (the drift C and "
+        "the noise), L2 plus L1 halved when use_l1, averaged per latent element. The number that says how well the "
+        "second stage learns; noisy from step to step because each batch draws its own diffusion times.",
+    LOSS_VLB: "The reconstruction term of the predicted latent x0, weighted by -log(t) / 2; 0 throughout when it is "
+        "weighted off, as in RadioDiff's radio configs.",
+    LDM_TOTAL_LOSS: "What the optimizer minimises: loss_simple plus loss_vlb per element. With "
+        "gradient_accumulate_every above 1 the text log's value adds up running totals and over-counts.",
+    LR: "Learning rate of the diffusion U-Net's optimizer (AdamW) at that step: lr x max((1 - step / "
+        "train_num_steps) ** 0.96, min_lr) in train_cond_ldm.py, min_lr a floor on the multiplier. The text log "
+        "prints it with 5 decimals; the TensorBoard Learning_Rate is exact (and the next step's).",
+}
+
+
+def meaning(analysis: Any, name: str) -> str:
+    """What a logged quantity is, for this run's stage."""
+    if getattr(analysis, "stage", None) == STAGE_LDM and name in MEANING_LDM:
+        return MEANING_LDM[name]
+    return MEANING.get(name, "A quantity the training log records.")
 
 # Which metric a diagnostic is about (to show it beside that metric's figure).
 DIAGNOSTIC_METRICS = {
@@ -54,10 +81,12 @@ DIAGNOSTIC_METRICS = {
     "adversarial_term_dominates_total": (TOTAL_LOSS, G_LOSS),
     "logvar_frozen": (LOGVAR,),
     "lr_not_logged": (LR,),
+    "lr_decayed": (LR,),
     "reconstruction_target_met": (REC_LOSS,),
     "reconstruction_target_not_met": (REC_LOSS,),
 }
 SEVERITY_MARK = {"critical": "CRITICAL", "warning": "WARNING", "info": "info"}
+MARK_WORD = {"critical": "CRITICAL", "warning": "Warning", "info": "Note"}
 
 
 # A sentence of the analysis quotes names from the log: it is data, shown as literal text
@@ -66,11 +95,64 @@ SEVERITY_MARK = {"critical": "CRITICAL", "warning": "WARNING", "info": "info"}
 esc = md.text
 
 
+def run_name(run: Any) -> str:
+    """The folder the run's files share (or the one file), as the title names the run."""
+    paths = [Path(p) for p in run.sources]
+    if not paths:
+        return "(no source)"
+    if len(paths) == 1:
+        return str(paths[0].parent if paths[0].name else paths[0])
+    try:
+        return os.path.commonpath([str(p.parent) for p in paths]) or str(paths[0].parent)
+    except ValueError:  # paths on different drives
+        return str(paths[0].parent)
+
+
 def title(run: Any, analysis: Any) -> Markdown:
-    """What the report read: sources, logged steps, segments."""
-    sources = ", ".join(md.code(s) for s in run.sources) or "(no source)"
-    return Markdown(f"**Run:** {sources}: {analysis.entries} logged steps from step {analysis.first_step} to "
-                    f"{analysis.latest_step}, {analysis.segments} launch segment(s).")
+    """The stage and the run as the report's title; what was read; where the run began and what is set aside."""
+    a = analysis
+    folder = run_name(run)
+    head = f"# {STAGE_TITLES.get(a.stage, 'Run')} {md.code(Path(folder).name or folder)}"
+    kinds = sorted({s["kind"] for s in a.sources if s.get("rows_used")})
+    files = f"{len(run.sources)} file(s)" + (f": {', '.join(kinds)}" if kinds else "")
+    lines = [head, f"**Read from** {md.code(folder)} ({esc(files)}; section 13 lists them): {a.entries} logged "
+                   f"steps from step {a.first_step} to {a.latest_step}, {a.segments} launch segment(s)."]
+    start = provenance_sentence(a)
+    if start:
+        lines.append(f"**Where the run began:** {esc(start)}")
+    if a.set_aside:
+        lines.append(f"**Set aside:** {len(a.set_aside)} earlier launch(es) that are not this experiment's "
+                     "(section 4); every number below is of the analysed launches only.")
+    return Markdown("\n\n".join(lines))
+
+
+_SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a finding's message (the verdict box keeps warnings to one)."""
+    return _SENTENCE_END.split(text, maxsplit=1)[0]
+
+
+def verdict_box(analysis: Any) -> Markdown:
+    """Critical findings first, in words and whole, then warnings in one sentence each; the info findings named
+    (section 9 has them all with their evidence)."""
+    diags = by_severity(analysis.diagnostics)
+    crit = [d for d in diags if d.severity == "critical"]
+    warn = [d for d in diags if d.severity == "warning"]
+    info = [d for d in diags if d.severity not in ("critical", "warning")]
+    count = (f"{len(crit) or 'no'} critical finding{'' if len(crit) == 1 else 's'}, "
+             f"{len(warn) or 'no'} warning{'' if len(warn) == 1 else 's'}")
+    lines = [f"> **Verdict: {count}.**"]
+    if not crit:
+        lines.append(">\n> No critical finding: no rule that marks a run as broken fired on these logs.")
+    for d in crit:
+        lines.append(f">\n> - **{MARK_WORD[d.severity]}: {esc(headline(d))}.** {esc(d.message)}")
+    for d in warn:  # one sentence each: section 9 has the rest
+        lines.append(f">\n> - **{MARK_WORD[d.severity]}: {esc(headline(d))}.** {esc(first_sentence(d.message))}")
+    if info:
+        lines.append(">\n> Notes (section 9): " + " ".join(f"{esc(headline(d))}." for d in info))
+    return Markdown("\n".join(lines))
 
 
 def summary(analysis: Any) -> Markdown:
@@ -79,52 +161,105 @@ def summary(analysis: Any) -> Markdown:
 
 
 def key_statistics(analysis: Any) -> Markdown:
-    """Latest, range, window mean and noise, trend and status of every metric."""
+    """Latest, start and end levels and their change, range, window mean and noise, trend and status of every
+    metric that moves; the constant ones in one small table after it."""
     rows = []
-    for name, m in analysis.metrics.items():
+    moving = [(k, m) for k, m in analysis.metrics.items() if not is_constant(m)]
+    for name, m in moving:
         t = m.trend
         trend = f"{t.slope_per_1k_steps:+.3g}/1k (p={t.p_value:.2g})" if t is not None else "-"
         window = (f"{num(m.window_mean, '.4g')} ± {num(m.window_sigma, '.2g')}"
                   if m.window_mean is not None else "-")
-        rows.append([md.code(name), f"{num(m.latest)} @ {m.latest_step}", num(m.first), f"{num(m.min, '.4g')} .. "
-                     f"{num(m.max, '.4g')}", num(m.change_pct, "+.1f") if m.change_pct is not None else "-",
-                     window, trend, md.bold(m.status)])
-    text = table(["metric", "latest @ step", "first", "range", "change %", "window mean ± spread", "slope", "status"],
-                 rows)
-    return Markdown(text + f"\n\nThe window is the last {analysis.thresholds.window} logged entries (all of them when "
+        rows.append([md.code(name), f"{num(m.latest)} @ {m.latest_step}",
+                     f"{num(m.start_level, '.4g')} → {num(m.end_level, '.4g')}",
+                     num(m.change_pct, "+.1f") if m.change_pct is not None else "-",
+                     f"{num(m.min, '.4g')} .. {num(m.max, '.4g')}", window, trend, md.bold(m.status)])
+    n = max((m.level_n for _, m in moving), default=analysis.thresholds.level_n)
+    text = table(["metric", "latest @ step", f"start → end (medians of {n})", "change %", "range",
+                  "window mean ± spread", "slope", "status"], rows)
+    const = constant_table(analysis)
+    return Markdown(text + f"\n\nStart and end are the medians of the first and last {n} logged entries of each "
+                    "metric (fewer on a metric logged fewer than three times that), so one noisy point does not set "
+                    "the change; the first entry is that of the analysed launches"
+                    + (f", from step {analysis.first_step:,}" if analysis.first_step else "") + ". "
+                    f"The window is the last {analysis.thresholds.window} logged entries (all of them when "
                     "there are fewer); the slope is fitted over it. "
                     "Status rules (first that applies): not logged, non-finite, insufficient data, "
                     "constant, unstable (point-to-point noise, from second differences, above "
                     f"{analysis.thresholds.unstable_cv:g} x the level), flat (slope not distinguishable from noise), "
                     "improving/worsening (rec_loss, nll_loss), falling/rising (others). "
-                    "The ± is the window's spread, 1.4826 x MAD.")
+                    "The ± is the window's spread, 1.4826 x MAD."
+                    + (f"\n\n{const.data}" if const is not None else ""))
+
+
+def constant_metrics(analysis: Any) -> list[str]:
+    """Metrics with one and the same value in every logged entry (no figure of their own)."""
+    return [k for k, m in analysis.metrics.items() if is_constant(m) and not _reconstructed_lr(analysis, k)]
+
+
+def _reconstructed_lr(analysis: Any, name: str) -> bool:
+    return name == LR and bool((analysis.lr_schedule or {}).get("reconstructed"))
+
+
+def constant_table(analysis: Any) -> Markdown | None:
+    """The metrics that never change, one row each, and what that means (None when there is none)."""
+    names = constant_metrics(analysis)
+    if not names:
+        return None
+    rows = []
+    for k in names:
+        m = analysis.metrics[k]
+        note = "; ".join(esc(headline(d)) for d in diagnostics_for(analysis, k)) or "-"
+        rows.append([md.code(k), num(m.latest, ".6g"), m.count, f"{m.first_step} .. {m.latest_step}", Md(note)])
+    return Markdown("**Constant over the whole run** (no figure: the value is all there is to see)\n\n"
+                    + table(["metric", "value", "entries", "steps", "finding"], rows))
 
 
 def progress(analysis: Any) -> Markdown:
-    """How far the run is, how fast, and how many launches and resumes it took."""
+    """How far the run is, how fast, where it began, and what each launch boundary is."""
     a = analysis
     total = f"{a.total_steps} (from the {a.total_steps_source})" if a.total_steps else \
         Md("unknown: give `total_steps` (the log's config has no train_num_steps)")
+    kinds = [r.kind for r in a.resumes]
     rows = [["logged steps analysed", a.entries], ["steps", f"{a.first_step} .. {a.latest_step}"],
             ["train_num_steps", total], ["progress", pct(a.progress)],
             ["speed", f"{a.steps_per_hour:,.0f} steps/hour" if a.steps_per_hour else "unknown"],
-            ["time left at that speed", duration(a.time_left) if a.time_left is not None else "unknown"],
-            ["launch segments", a.segments], ["resumes", len(a.resumes)],
-            ["superseded rows (re-logged by a later launch)", a.superseded_rows]]
-    verdicts = [f"step {r.step}: " + (", ".join(sorted(set(r.continuity.values()))) or "no verdict")
-                for r in a.resumes]
-    tail = ("\n\nResume verdicts: " + "; ".join(map(md.text, verdicts)) + ".") if verdicts else "\n\nThe log holds a single launch: no resume."
-    return Markdown(table(["", "value"], rows) + tail)
+            ["time left at that speed", "unknown: the latest entry is the log's last before train_num_steps"
+             if a.at_last_log_point else duration(a.time_left) if a.time_left is not None else "unknown"],
+            ["launch segments", a.segments]]
+    rows += [[f"{k}s", kinds.count(k)] for k in ("resume", "restart", "crash-and-relaunch") if k in kinds or k == "resume"]
+    rows += [["launches set aside", len(a.set_aside)],
+             ["superseded rows (re-logged by a later launch)", a.superseded_rows]]
+    parts = [table(["", "value"], rows)]
+    start = provenance_sentence(a)
+    if start:
+        parts.append(esc(start))
+    if a.resumes:
+        parts.append("\n".join(f"- {esc(boundary_sentence(r))}" for r in a.resumes))
+    elif not start:
+        parts.append("The log holds a single launch: no resume.")
+    else:
+        parts.append("The logs hold a single launch: no resume within them.")
+    return Markdown("\n\n".join(parts))
 
 
 def resume_text(analysis: Any, index: int) -> Markdown:
-    """One resume point: where, replayed steps, gap, and each metric's continuity evidence."""
+    """One launch boundary: its kind; for a resume, replayed steps, gap and each metric's continuity evidence;
+    for a restart or relaunch, the config keys that changed and the launches set aside."""
     r = analysis.resumes[index]
+    if r.kind != "resume":
+        return _set_aside_text(r)
     replay = (f"{r.replayed_steps} logged step(s) replayed ({r.replayed_range[0]}..{r.replayed_range[1]}, "
               "earlier values kept as superseded rows)" if r.replayed_steps and r.replayed_range else "no step replayed")
-    head = (f"### Resume at step {r.step}\n\nSegment {r.segment} starts at step {r.step} after the previous "
+    ck = f" from {md.code(r.checkpoint)}" if r.checkpoint else ""
+    head = (f"### Resume at step {r.step}\n\nSegment {r.segment} resumes{ck} at step {r.step} after the previous "
             f"launch last logged step {r.previous_last_step}; {replay}; wall-clock gap "
             f"{duration(r.gap_seconds)}. File: {md.code(r.file)}.\n\n")
+    if r.config_changes:
+        head += _changes_table(r.config_changes, "Resumed with these config keys changed (none makes it another "
+                                                   "experiment)") + "\n\n"
+    if r.jump_test:
+        head += f"Jump test {esc(r.jump_test)}.\n\n"
     rows = []
     for name, verdict in r.continuity.items():
         ev = r.evidence.get(name, {})
@@ -142,7 +277,41 @@ def resume_text(analysis: Any, index: int) -> Markdown:
                     "(the median of the last block of entries plus its drift from the block before; a noiseless "
                     f"schedule such as the LR follows its local curve); the noise is the point-to-point noise "
                     f"of the {th.continuity_window} entries before, widened by the error of the same extrapolation "
-                    "on the last block before the resume.")
+                    "on the last block before the resume. \"insufficient data\": too few entries before the resume "
+                    "(in the metric's phase) to extrapolate and check the extrapolation; such a metric is not tested.")
+
+
+def _changes_table(changes: list[dict], caption: str) -> str:
+    rows = [[md.code(c["key"]), "absent" if c["before"] is None else repr(c["before"]),
+             "absent" if c["after"] is None else repr(c["after"]), c["aspect"] or "-"] for c in changes]
+    return f"**{caption}**\n\n" + table(["config key", "before", "after", "aspect"], rows)
+
+
+def _set_aside_text(r: Any) -> Markdown:
+    """A restart or a crash-and-relaunch: why, what changed, which launches are set aside, no jump test."""
+    what = "Restart" if r.kind == "restart" else "Crash-and-relaunch"
+    meaning_ = ("another experiment: the report analyses it, and the launches before it are set aside (not in any "
+                "statistic)" if r.kind == "restart" else
+                "the same experiment launched again from where the stopped launch began: the stopped launch is set "
+                "aside")
+    parts = [f"### {what} at step {r.step}", f"Segment {r.segment} ({md.code(r.file)}) starts at step {r.step}: "
+             f"{meaning_}. Jump test {esc(r.jump_test)}."]
+    if r.config_changes:
+        parts.append(_changes_table(r.config_changes, "Config keys that changed"))
+    elif not r.configs_logged:
+        parts.append("No config is logged per launch, so nothing says the two launches are one experiment.")
+    rows = [[md.code(x["file"]), f"{x['first_step']} .. {x['last_step']}", x["entries"],
+             esc(x["last_error"]) if x["last_error"] else ("traceback" if x["traceback_lines"] else "no error logged")]
+            for x in r.set_aside]
+    parts.append("**Set aside**\n\n" + table(["file", "steps", "entries", "how its log ends"], rows))
+    lc = r.level_change
+    if lc:
+        where = (f"over the steps both logged ({lc['steps'][0]}..{lc['steps'][1]})" if lc["over"] == "shared steps"
+                 else "at the boundary (medians of the last and first entries)")
+        ratio = f", {lc['ratio']:.3g}x" if lc["ratio"] is not None else ""
+        parts.append(f"Median {md.code(lc['metric'])} {where}: {num(lc['before'], '.4g')} in the set-aside launch, "
+                     f"{num(lc['after'], '.4g')} in this one{ratio}.")
+    return Markdown("\n\n".join(parts))
 
 
 def no_resumes() -> Markdown:
@@ -165,8 +334,14 @@ def metric_text(analysis: Any, name: str) -> Markdown:
     obs = [f"Logged {m.count} times from step {m.first_step} to {m.latest_step}"
            + (f", {m.nonfinite} of them non-finite." if m.nonfinite else ".")]
     if m.latest is not None:
-        change = f" ({m.change_pct:+.1f}%)" if m.change_pct is not None else ""
-        obs.append(f"First {num(m.first)}, latest {num(m.latest)}{change}; range {num(m.min)} to {num(m.max)}.")
+        change = f", {m.change_pct:+.1f}%" if m.change_pct is not None else ""
+        obs.append(f"Level {num(m.start_level)} at the start and {num(m.end_level)} at the end (medians of the first "
+                   f"and last {m.level_n} entries{change}); latest {num(m.latest)}; range {num(m.min)} to "
+                   f"{num(m.max)}.")
+    if name == LR:
+        lr = lr_sentence(analysis.lr_schedule)
+        if lr:
+            obs.append(esc(lr) + (" Dashed in the figure." if (analysis.lr_schedule or {}).get("reconstructed") else ""))
     t = m.trend
     if t is not None:
         obs.append(f"Over the last {t.n} entries (steps {t.first_step}-{t.last_step}) the mean is "
@@ -180,9 +355,9 @@ def metric_text(analysis: Any, name: str) -> Markdown:
         if parts:
             obs.append("By phase: " + "; ".join(parts) + ".")
     for d in diagnostics_for(analysis, name):
-        obs.append(f"Finding {md.code(d.id)} ({esc(SEVERITY_MARK.get(d.severity, d.severity))}): {esc(d.message)}")
-    meaning = MEANING.get(name, "A quantity the training log records.")
-    return Markdown("\n".join(f"- {o}" for o in obs) + f"\n\n*What it is:* {meaning}")
+        obs.append(f"Finding {esc(headline(d))} ({md.code(d.id)}, {esc(SEVERITY_MARK.get(d.severity, d.severity))}): "
+                   f"{esc(d.message)}")
+    return Markdown("\n".join(f"- {o}" for o in obs) + f"\n\n*What it is:* {meaning(analysis, name)}")
 
 
 def decomposition_text(analysis: Any) -> Markdown:
@@ -218,12 +393,11 @@ def diagnostics(analysis: Any) -> Markdown:
     """Every finding with its severity, sentence and evidence."""
     if not analysis.diagnostics:
         return Markdown("No diagnostic rule fired.")
-    order = {"critical": 0, "warning": 1, "info": 2}
     parts = []
-    for d in sorted(analysis.diagnostics, key=lambda d: order.get(d.severity, 3)):
+    for d in by_severity(analysis.diagnostics):
         ev = "; ".join(f"{k} = {_evidence(v)}" for k, v in d.evidence.items())
-        parts.append(f"- {md.bold(SEVERITY_MARK.get(d.severity, d.severity))} {md.code(d.id)}: {esc(d.message)}"
-                     + (f"<br>*Evidence:* {esc(ev)}" if ev else ""))
+        parts.append(f"- {md.bold(SEVERITY_MARK.get(d.severity, d.severity))} {md.bold(headline(d))} ({md.code(d.id)}): "
+                     f"{esc(d.message)}" + (f"<br>*Evidence:* {esc(ev)}" if ev else ""))
     return Markdown("\n".join(parts))
 
 
@@ -236,11 +410,20 @@ def _evidence(v: Any) -> str:
 
 
 def recommendations(analysis: Any) -> Markdown:
-    """What to do next: one line per diagnostic that has a recommendation."""
+    """What to do next: one line per diagnostic that has a recommendation, by severity (the analysis' order)."""
     if not analysis.recommendations:
         return Markdown("No diagnostic calls for a change; keep training to `train_num_steps` and evaluate on "
                         "held-out maps.")
-    return Markdown("\n".join(f"{i}. {esc(r)}" for i, r in enumerate(analysis.recommendations, 1)))
+    lines = []
+    for i, r in enumerate(analysis.recommendations, 1):
+        rid, _, advice = r.partition(": ")
+        d = analysis.diagnostic(rid)
+        if d is None:
+            lines.append(f"{i}. {esc(r)}")
+            continue
+        mark = MARK_WORD.get(d.severity, d.severity)
+        lines.append(f"{i}. **{esc(mark)}: {esc(headline(d))}** ({md.code(rid)}): {esc(advice)}")
+    return Markdown("\n".join(lines))
 
 
 def reconstruction_text(result: Any) -> Markdown:
@@ -256,8 +439,10 @@ def reconstruction_text(result: Any) -> Markdown:
             "\n\n" + "".join(esc(line) + "\n\n" for line in result.scope_lines()))  # protocol, training maps left out
     cols = ["metric", "mean", "median", "p5", "p95"]
     lat = result.latent
-    latent = (f"\n\nLatent {esc(lat.get('shape'))}: scale_factor = 1/std = {num(lat.get('scale_factor'), '.4g')} "
-              "(the factor the diffusion stage multiplies latents by).") if lat else ""
+    latent = (f"\n\nLatent {esc(lat.get('shape'))}: 1/std of the latents over these maps = "
+              f"{num(lat.get('scale_factor'), '.4g')}. RadioDiff's second stage measures its scale_factor this way "
+              "(from its first batch alone) only with scale_by_std and default_scale false; with default_scale true "
+              "it uses the scale_factor written in its config.") if lat else ""
     return Markdown(head + "**All pixels**\n\n" + table(cols, rows(result.metrics)) + "\n\n**Street pixels only**"
                     "\n\n" + table(cols, rows(result.metrics_street)) + latent)
 

@@ -178,11 +178,12 @@ def explorer(run: Any, analysis: Any, smoothing: float = 0.6, log_paths: Any = N
 
 
 def resume_picker(run: Any, analysis: Any) -> Any:
-    """A dropdown over the resume points showing each one's verdicts and zoom figure."""
+    """A dropdown over the launch boundaries (resumes, restarts, relaunches) showing each one's verdicts or what
+    it sets aside, and its zoom figure."""
     import ipywidgets as W
 
-    options = [(f"resume at step {r.step}", i) for i, r in enumerate(analysis.resumes)]
-    pick = W.Dropdown(options=options, description="resume")
+    options = [(f"{r.kind} at step {r.step}", i) for i, r in enumerate(analysis.resumes)]
+    pick = W.Dropdown(options=options, description="boundary")
     out = W.Output()
 
     def show(_change: Any = None) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from radiodiff_lib.analysis import AnalysisError, analyze, smooth_tensorboard, summary_text, to_json
 from radiodiff_lib.analysis.continuity import continuity
+from radiodiff_lib.analysis.diagnostics import Diagnostic, recommendations
 from radiodiff_lib.analysis.stats import fit_trend, normalize_minmax
 from tests.helpers.runs import broken_radiodiff_run, config, frame, healthy_run, make_run, two_segment_run
 
@@ -275,3 +276,41 @@ def test_make_run_supersedes_earlier_segments():
     assert list(run.df["step"]) == list(range(0, 1500, 100))
     assert list(run.superseded["step"]) == [500, 600, 700, 800, 900]
     assert (run.df.loc[run.df["step"] >= 500, "train/rec_loss"] == 2.0).all()
+
+
+def test_headline_change_is_between_robust_levels_not_two_points():
+    # a noisy flat loss whose first and last single entries happen to be outliers
+    rng = np.random.default_rng(3)
+    v = 1.0 + rng.normal(0, 0.05, 200)
+    v[0], v[-1] = 3.0, 0.2
+    a = analyze(make_run(frame(range(0, 20000, 100), {"train/rec_loss": v})), level_n=20)
+    m = a.metrics["train/rec_loss"]
+    assert m.level_n == 20
+    assert m.start_level == pytest.approx(np.median(v[:20]))
+    assert m.end_level == pytest.approx(np.median(v[-20:]))
+    assert abs(m.change_pct) < 10  # first vs latest would say -93%
+    assert (m.first, m.latest) == (3.0, 0.2)  # the single points are still reported as what they are
+
+
+def test_levels_never_overlap_on_a_short_metric():
+    a = analyze(make_run(frame(range(0, 700, 100), {"train/rec_loss": [5.0, 4, 3, 2, 1, 0.5, 0.25]})), window=3)
+    m = a.metrics["train/rec_loss"]
+    assert m.level_n == 2  # 7 entries // 3
+    assert (m.start_level, m.end_level) == (4.5, 0.375)
+
+
+def test_recommendations_by_severity_and_none_against_the_root_cause(broken):
+    a = broken
+    ids = [r.split(":")[0] for r in a.recommendations]
+    sev = [a.diagnostic(i).severity for i in ids]
+    assert sev == sorted(sev, key=["critical", "warning", "info"].index)
+    assert "discriminator_not_trained" in ids
+    sat = next(r for r in a.recommendations if r.startswith("adaptive_weight_saturated"))
+    assert "lower lossconfig.disc_weight" not in sat
+    assert "follows from the untrained discriminator" in sat
+    assert a.diagnostic("adaptive_weight_saturated").evidence["caused_by"] == "discriminator_not_trained"
+
+
+def test_saturated_weight_alone_still_advises_disc_weight():
+    recs = recommendations([Diagnostic("adaptive_weight_saturated", "warning", "x")])
+    assert "lower lossconfig.disc_weight" in recs[0]

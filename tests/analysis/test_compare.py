@@ -1,12 +1,15 @@
 """Several runs side by side: config diff, noise-aware verdicts, x axes, unreadable runs."""
 from __future__ import annotations
 
+import copy
+from datetime import timedelta
+
 import numpy as np
 import pytest
 
 from radiodiff_lib.analysis import AnalysisError, compare_paths, comparison_json, comparison_text, x_coordinates
 from radiodiff_lib.logs import read_run
-from tests.helpers.ldmfactory import troubled_ldm_run
+from tests.helpers.ldmfactory import LDM_START, TRACEBACK, ldm_config, ldm_values, troubled_ldm_run, write_ldm_log
 from tests.helpers.logfactory import radiodiff_config, two_launch_log
 from tests.helpers.runpairs import DISC_START, TOTAL, write_run
 
@@ -115,3 +118,73 @@ def test_cli_compare_json_and_an_unreadable_run(tmp_path, capsys):
     # a --labels count that does not match the runs is a one-line error
     assert main(["compare", f"{a}/2025-03-02-09-14_.log", str(b), "--labels", "A"]) == 2
     assert "one distinct label per run" in capsys.readouterr().err
+
+
+def _ldm_run(folder, *, data="radio", ckpt="./radiodiff_Vae/model-30.pt", lr=2e-5, seed=1, died_early=False):
+    """A second-stage folder; with died_early, a first launch with batch size 64 that dies after one step."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = ldm_config(train_num_steps=20000, lr=lr, ckpt_path=ckpt)
+    cfg["data"]["name"] = data
+    if died_early:
+        big = copy.deepcopy(cfg)
+        big["data"]["batch_size"] = 64
+        write_ldm_log(folder / "2025-10-15-12-00_.log", [0], config=big, tail=TRACEBACK,
+                      start_time=LDM_START - timedelta(hours=1))
+    write_ldm_log(folder / "2025-10-15-13-07_.log", range(0, 6001, 100), config=cfg,
+                  values=lambda s: ldm_values(s, lr=lr, total=20000, seed=seed))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def unlike(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("unlike")
+    a = _ldm_run(tmp / "a", seed=1, died_early=True)
+    b = _ldm_run(tmp / "b", data="IRT4", ckpt="./other_Vae/model-12.pt", lr=1e-5, seed=2)
+    return compare_paths([a, b], ["A", "B"])
+
+
+def test_comparability_names_what_is_not_like_for_like(unlike):
+    c = unlike
+    assert not c.like_for_like
+    aspects = [x["aspect"] for x in c.comparability]
+    assert "data set" in aspects and "first-stage checkpoint" in aspects and "LR" in aspects
+    assert "batch size" not in aspects  # the run that used another batch size is the one that died, set aside
+
+
+def test_a_verdict_over_runs_not_like_for_like_says_so(unlike):
+    v = unlike.metrics["loss_simple"]
+    assert v.verdict == "indistinguishable"
+    assert v.caveat.startswith("not like for like: ")
+    assert "data set" in v.caveat
+    text = comparison_text(unlike)
+    assert text.index("NOT LIKE FOR LIKE") < text.index("Verdicts on the shared steps")
+    assert "indistinguishable (not like for like" in text
+
+
+def test_levels_at_the_last_shared_step_and_at_the_end(unlike):
+    v = unlike.metrics["loss_simple"]
+    assert v.shared_steps == (0, 6000)
+    assert len(v.at_shared_end) == 2 and all(x is not None for x in v.at_shared_end)
+    assert v.level_n == 10
+    a = unlike.entries[0].analysis.metrics["loss_simple"]
+    assert v.end_levels[0] == pytest.approx(a.end_level)
+
+
+def test_the_launch_that_died_early_is_listed_per_run(unlike):
+    j = comparison_json(unlike)
+    (dead,) = j["runs"][0]["launches_died_early"]
+    assert dead["entries"] == 1
+    assert dead["last_error"] == "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"
+    assert [c["key"] for c in dead["config_changes"]] == ["data.batch_size"]
+    assert j["runs"][1]["launches_died_early"] == []
+    assert "Launches that died early or were set aside:" in comparison_text(unlike)
+    assert j["like_for_like"] is False
+
+
+def test_like_for_like_runs_have_no_caveat(tmp_path):
+    a = write_run(tmp_path / "a", seed=1)
+    b = write_run(tmp_path / "b", seed=2)
+    c = compare_paths([a, b], ["A", "B"])
+    assert c.like_for_like
+    assert c.metrics["train/rec_loss"].caveat is None
+    assert "Like for like" in comparison_text(c)

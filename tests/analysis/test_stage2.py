@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from radiodiff_lib.analysis import analyze, summary_text, to_json
+from radiodiff_lib.analysis.stage2 import latent_scale
 from radiodiff_lib.logs import read_run
 from tests.helpers.ldmfactory import (
     LDM_START, TRACEBACK, ldm_config, ldm_tags, ldm_values, troubled_ldm_run, write_events, write_ldm_log,
@@ -32,7 +33,10 @@ def test_stage_config_and_total_of_a_troubled_run(troubled):
     assert a.latest_step == want["latest"] and a.entries == want["latest"] + 1  # the events' dense rows
     assert run.df["step"].is_unique
     assert ("model.unet.cond_feature_size", [32, 128]) in a.config_unknown
-    assert ("trainer.test_before", True) in a.config_unknown
+    assert ("data.numWorkers", 8) in a.config_unknown
+    # default_scale is RadioDiff's own key (ddm_const_sde.py reads it), not an unknown one
+    assert not any(k == "model.default_scale" for k, _ in a.config_unknown)
+    assert any(k == "model.default_scale" for k, _, _ in a.config_known)
     assert any(k == "trainer.ema_update_after_step" for k, _, _ in a.config_known)
     # no GAN phase, no decomposition; the second stage's settings named
     assert a.disc_start is None and a.phases[0].name == "all" and a.decomposition.empty
@@ -115,3 +119,30 @@ def test_second_stage_text_and_events_disagree_with_gradient_accumulation(tmp_pa
     (dis,) = run.disagreements
     assert dis["metric"] == "total_loss" and dis["count"] == 10
     assert "total_loss" in run.df.columns and "train/total_loss" not in run.df.columns
+
+
+@pytest.mark.parametrize("model,mode,factor", [
+    ({"scale_factor": 0.3, "scale_by_std": True, "default_scale": True}, "as written", 0.3),
+    ({"scale_factor": 1.0, "scale_by_std": True, "default_scale": False}, "measured from the first batch", None),
+    ({"scale_factor": 1.0, "scale_by_std": True}, "measured from the first batch", None),  # absent reads as False
+    ({"scale_factor": 0.3, "scale_by_std": False}, "unscaled", None),
+    ({"scale_factor": 0.3, "scale_by_std": True, "scale_by_softsign": True}, "softsign", None),
+])
+def test_latent_scale_read_as_radiodiff_applies_it(model, mode, factor):
+    got = latent_scale({"model": model})
+    assert got["mode"] == mode
+    assert got["factor"] == factor
+
+
+def test_a_written_factor_that_is_not_1_without_default_scale_is_named():
+    words = latent_scale({"model": {"scale_factor": 0.3, "scale_by_std": True, "default_scale": False}})["words"]
+    assert "asserts scale_factor == 1" in words
+
+
+def test_default_scale_in_the_log_is_read_as_written(tmp_path):
+    write_ldm_log(tmp_path / "2025-10-15-13-07_.log", range(0, 2001, 100))  # ldm_config: default_scale True, 0.3
+    a = analyze(read_run(tmp_path))
+    scale = a.stage_settings["scale"]
+    assert scale == {"mode": "as written", "factor": 0.3, "written": 0.3, "measured": False, "words": scale["words"]}
+    assert "scale_factor 0.3 is used as written and never measured" in " ".join(a.summary_sentences)
+    assert json.loads(json.dumps(to_json(a)))["stage_settings"]["scale"]["mode"] == "as written"

@@ -21,3 +21,13 @@ def error_outputs(ipynb: Path) -> list:
     """Every error output (or traceback on stderr) of an executed notebook."""
     return [o for c in nbformat.read(str(ipynb), as_version=4).cells for o in c.get("outputs", [])
             if o.get("output_type") == "error" or o.get("name") == "stderr" and "Traceback" in o.get("text", "")]
+
+
+def key_figure_output(ipynb: Path) -> tuple[str, str] | None:
+    """(alt text, base64 PNG) of the first figure the executed notebook marked as its key figure."""
+    for cell in nbformat.read(str(ipynb), as_version=4).cells:
+        for o in cell.get("outputs", []):
+            alt = (o.get("metadata", {}).get("image/png") or {}).get("alt") or ""
+            if alt.startswith("key figure: "):
+                return alt, o["data"]["image/png"].replace("\n", "")
+    return None

@@ -11,7 +11,10 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from radiodiff_lib import plots  # noqa: E402
-from radiodiff_lib.analysis import AnalysisError, analyze, smooth_tensorboard  # noqa: E402
+from radiodiff_lib.analysis import (  # noqa: E402
+    AnalysisError, analyze, normalize_minmax, rolling_level, smooth_tensorboard,
+)
+from radiodiff_lib.plots.curves import NORMALIZED_DEFAULT  # noqa: E402
 from radiodiff_lib.plots.style import PALETTE, color_of  # noqa: E402
 from tests.helpers.runs import broken_radiodiff_run, frame, healthy_run, make_run, two_segment_run  # noqa: E402
 
@@ -74,15 +77,20 @@ def test_metric_figure_options(broken, resumed):
         plots.metric_figure(run, a, "train/disc_loss")
 
 
-def test_overview_has_one_panel_per_existing_metric(broken, healthy):
+def test_overview_has_one_panel_per_metric_that_changes(broken, healthy):
     for run, a in (broken, healthy):
         fig = plots.overview_grid(run, a)
-        n = sum(1 for c in run.df.columns if (c.startswith("train/") or c == "lr") and run.df[c].notna().any())
-        assert len(fig.axes) == n == len(plots.existing_metrics(a))
+        moving = [c for c in run.df.columns if (c.startswith("train/") or c == "lr") and run.df[c].notna().any()
+                  and run.df[c].nunique() > 1]
+        assert len(fig.axes) == len(moving) == len(plots.moving_metrics(a))
         assert all(len(_gid_ax(ax, "smoothed")) == 1 for ax in fig.axes)
+    run, a = broken
+    titles = " ".join(ax.get_title() for ax in plots.overview_grid(run, a).axes)
+    assert "logvar" not in titles and "d_weight" not in titles  # constant: a row of the table, not a panel
     small = make_run(frame(np.arange(0, 1000, 100), {"train/rec_loss": np.linspace(1, 0, 10),
-                                                      "train/kl_loss": 1.0, "train/nll_loss": 2.0,
-                                                      "train/total_loss": 3.0}))
+                                                      "train/kl_loss": np.linspace(1, 2, 10),
+                                                      "train/nll_loss": np.linspace(2, 1, 10),
+                                                      "train/total_loss": np.linspace(3, 1, 10)}))
     assert len(plots.overview_grid(small, analyze(small), ncols=3).axes) == 4  # 2 x 3 grid, 2 empty removed
 
 
@@ -90,17 +98,33 @@ def _gid_ax(ax, gid):
     return [ln for ln in ax.lines if ln.get_gid() == gid]
 
 
-def test_normalized_figure_in_unit_interval_skips_constants(broken):
+def test_normalized_figure_draws_the_levels_of_the_trending_metrics(broken):
     run, a = broken
     fig = plots.normalized_figure(run, a)
     lines = _gid(fig, "metric")
-    # defaults present in this run: total, rec, nll, kl, g_loss, d_weight, lr; d_weight and lr are constant
-    assert sorted(ln.get_label() for ln in lines) == ["g_loss", "kl_loss", "nll_loss", "rec_loss", "total_loss"]
+    trending = plots.trending_metrics(a)
+    assert sorted(ln.get_label() for ln in lines) == sorted(m.split("/")[-1] for m in NORMALIZED_DEFAULT if m in trending)
+    assert "logvar" not in [ln.get_label() for ln in lines]  # constant, never a [0, 1] curve
     for ln in lines:
         y = np.asarray(ln.get_ydata(), float)
         assert np.nanmin(y) == pytest.approx(0.0) and np.nanmax(y) == pytest.approx(1.0)
         assert ln.get_color() == color_of("train/" + ln.get_label())
-    assert "d_weight" in fig.axes[0].get_title()
+    rec = run.df["train/rec_loss"].to_numpy(float)
+    want = normalize_minmax(rolling_level(rec, max(3, rec.size // 25)))
+    (line,) = [ln for ln in lines if ln.get_label() == "rec_loss"]
+    assert np.allclose(line.get_ydata(), want[plots.style.thin(want.size)])
+
+
+def test_normalized_levels_are_not_the_noise():
+    # a noisy falling loss: the level curve falls monotonically where the raw points jump about
+    rng = np.random.default_rng(0)
+    steps = np.arange(0, 50000, 50)
+    v = np.exp(-steps / 20000) * (1 + 0.3 * rng.normal(size=steps.size))
+    run = make_run(frame(steps, {"train/rec_loss": v, "train/kl_loss": 1000 + steps / 10}))
+    fig = plots.normalized_figure(run, analyze(run), metrics=["train/rec_loss"])
+    (line,) = [ln for ln in _gid(fig, "metric") if ln.get_label() == "rec_loss"]
+    y = np.asarray(line.get_ydata(), float)
+    assert np.mean(np.diff(y) <= 0.02) > 0.95  # raw normalised values would rise in about half the steps
 
 
 def test_multi_axis_independent_axes(healthy):

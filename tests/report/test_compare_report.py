@@ -10,7 +10,7 @@ from tests.helpers.ldmfactory import troubled_ldm_run
 from tests.helpers.notebooks import error_outputs, records
 from tests.helpers.runpairs import write_run
 
-SECTIONS = ["1. The runs", "2. Verdicts on the shared steps", "3. Curves overlaid", "4. Key statistics side by side",
+SECTIONS = ["1. The runs", "2. Like for like? Then the verdicts on the shared steps", "3. Curves overlaid", "4. Key statistics side by side",
             "5. Diagnostics side by side", "6. Config differences", "7. Appendix"]
 EVIL = "<img src=x onerror=alert(1)>"
 

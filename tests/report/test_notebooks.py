@@ -11,13 +11,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from radiodiff_lib import plots
+from radiodiff_lib.analysis import analyze
+from radiodiff_lib.logs import read_run
 from radiodiff_lib.report import render_notebook
+from radiodiff_lib.report import text as report_text
 from radiodiff_lib.report.export import external_loads
 from radiodiff_lib.report.params import notebook_parameters, notebooks_dir
 from tests.helpers.logfactory import two_launch_log
 from tests.helpers.notebooks import error_outputs, records
 
-SECTIONS = ["1. Summary", "2. Key statistics", "3. Progress and resume status", "4. Resume points",
+SECTIONS = ["1. Summary", "2. Key statistics", "3. Progress and resume status", "4. Launch boundaries",
             "5. The losses one by one", "6. Overview", "7. What the total loss is made of", "8. Phase status",
             "9. Diagnostics", "10. Reconstruction quality", "11. Recommendations", "12. Comparison with other runs",
             "13. Appendix"]
@@ -53,16 +57,20 @@ def test_analyze_report_of_two_launches(tmp_path):
     html = paths.html.read_text()
     for title in SECTIONS:
         assert title in html, title
-    n_metrics = len(a["metrics"])
-    # one zoom per resume, one figure per metric, overview x3, decomposition, discriminator panel
-    assert html.count('src="data:image/png;base64,') == 1 + n_metrics + 3 + 1 + 1
+    again = analyze(read_run(tmp_path / "logs"), window=10)
+    n_metrics = len(a["metrics"]) - len(report_text.constant_metrics(again))  # constant ones: one table
+    overview = 2 + (len(plots.trending_metrics(again)) >= 2)  # grid, multi-axis, normalised where two trend
+    # the key figure, one zoom per resume, one figure per changing metric, overview, decomposition, discriminator
+    n_images = 1 + 1 + n_metrics + overview + 1 + 1
+    assert html.count('src="data:image/png;base64,') == n_images
     assert external_loads(html) == [] and "<script src" not in html
     assert "Traceback" not in html
     assert "No checkpoint given" in html and "Resume at step 2000" in html and "No other run given" in html
     assert "Files and what each was used for" in html
     md = paths.md.read_text()
     pngs = sorted((paths.md.parent / "analyze_files").glob("*.png"))
-    assert len(pngs) == 1 + n_metrics + 5 and all(f"analyze_files/{p.name}" in md for p in pngs)
+    assert len(pngs) == n_images and all(f"analyze_files/{p.name}" in md for p in pngs)
+    assert html.index("First-stage (VAE) run") < html.index("Verdict:") < html.index("1. Summary")
     for title in SECTIONS:
         assert title in md
 

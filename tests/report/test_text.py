@@ -39,11 +39,19 @@ def test_summary_is_every_sentence_escaped(broken):
 
 def test_key_statistics_has_a_row_per_metric_with_its_status(broken):
     _, a = broken
-    rows = [r for r in text.key_statistics(a).data.splitlines() if r.startswith("| `")]
-    assert len(rows) == len(a.metrics)
-    for name, row in zip(a.metrics, rows):
+    md = text.key_statistics(a).data
+    main, constants = md.split("**Constant over the whole run**")
+    rows = [r for r in main.splitlines() if r.startswith("| `")]
+    constant = text.constant_metrics(a)
+    assert set(constant) == {"train/logvar", "train/d_weight", "lr"}  # lr printed as 0, no config to rebuild it
+    moving = [k for k in a.metrics if k not in constant]
+    assert len(rows) == len(moving)
+    for name, row in zip(moving, rows):
         m = a.metrics[name]
         assert row.startswith(f"| `{name}` | {text.num(m.latest)} @ {m.latest_step} |") and f"**{m.status}**" in row
+        assert f"| {text.num(m.start_level, '.4g')} → {text.num(m.end_level, '.4g')} |" in row
+    const_rows = [r for r in constants.splitlines() if r.startswith("| `")]
+    assert [r.split("`")[1] for r in const_rows] == constant  # one small table, one row each
 
 
 def test_progress_states_numbers(broken):
