@@ -172,14 +172,6 @@ class TensorBoardParser:
         self.pending = None
         events.append(Event("segment", segment=self.info))
 
-    def _batch(self, rows: list[dict]):
-        metrics, logged = metric_columns(rows, lambda key, _value: not key.startswith("_"))
-        steps = np.array([row["_step"] for row in rows], np.int64)
-        times = np.array([_when(row["_time"]) for row in rows], "datetime64[ns]")
-        lines = np.array([row["_line"] for row in rows], np.int64)
-        return batch_from_columns(steps, times, lines, metrics, logged)
-
-
 class _Rows:
     """What one feed_bytes call hands over: events, and the rows of the current segment not yet sent."""
 
@@ -191,9 +183,18 @@ class _Rows:
     def flush(self, parser: TensorBoardParser) -> None:
         """Send the rows gathered so far as one batch of the parser's current segment."""
         if self.rows:
-            self.events.append(Event("rows", key=parser.info.key, rows=parser._batch(self.rows),
+            self.events.append(Event("rows", key=parser.info.key, rows=_batch(self.rows),
                                      replace_last=self.replace_first))
         self.rows, self.replace_first = [], False
+
+
+def _batch(rows: list[dict]):
+    """Rows gathered as dicts (``_step``, ``_time``, ``_line`` and the scalars) -> columns."""
+    metrics, logged = metric_columns(rows, lambda key, _value: not key.startswith("_"))
+    steps = np.array([row["_step"] for row in rows], np.int64)
+    times = np.array([_when(row["_time"]) for row in rows], "datetime64[ns]")
+    lines = np.array([row["_line"] for row in rows], np.int64)
+    return batch_from_columns(steps, times, lines, metrics, logged)
 
 
 def _when(wall_time: float) -> np.datetime64:
