@@ -31,13 +31,11 @@ import numpy as np
 
 from ..vocabulary import STEP_MARK
 from .columns import NAT, ColumnStore, batch_from_columns, digits_step
-from .events import Event, SegmentInfo
+from .events import Event, SegmentInfo, SkipLog
 from .text_bulk import Block, irregular_lines, next_run, opens_block, read_block
-from .text_config import (
-    BAD_BYTES, TOO_LARGE, YamlDump, clean_line, open_yaml, parse_config_text, shown, too_large_dict,
-)
+from .text_config import BAD_BYTES, TOO_LARGE, YamlDump, clean_line, open_yaml, parse_config_text, too_large_dict
 from .text_grammar import (
-    SHOWN_CHARS, KeyTable, OpenRow, SlowPath, bulk_timestamps, classify_foreign, parse_timestamp, split_body,
+    KeyTable, OpenRow, SlowPath, bulk_timestamps, classify_foreign, parse_timestamp, split_body,
     step_number, total_of,
 )
 
@@ -58,7 +56,7 @@ class TextLogParser:
         self.seg_rows = 0  # rows in the current segment
         self.open_row: OpenRow | None = None  # the last row, which the next lines may still join
         self.last_line: tuple[str, str] | None = None  # (head, body) of the last step line
-        self.skipped: list[tuple[int, str, str]] = []  # (line, reason, text)
+        self.skipped = SkipLog()  # (line, reason, text) of the lines not used
         self.n_lines = 0
         self.step_lines = 0
         self.total_steps: int | None = None
@@ -100,6 +98,16 @@ class TextLogParser:
         self._settle_yaml(at_eof)
         return events
 
+    def long_line(self, ln: int, start: str) -> None:
+        """Line ``ln`` was too long to hold (the reader read past it): counted, its start kept."""
+        self.n_lines += 1
+        if self.yaml is None or not self.yaml.take_too_long(start, ln):
+            self.skipped.append((ln, "line too long", start))
+
+    def finish(self) -> None:
+        """The file has ended: read a YAML config dump still open."""
+        self._settle_yaml(True)
+
     def _settle_yaml(self, at_eof: bool) -> None:
         """Read a YAML config dump once it has ended (or the file has)."""
         block = self.yaml
@@ -118,7 +126,7 @@ class TextLogParser:
             for k, line in enumerate(lines):
                 if _SURROGATE.search(line):
                     if STEP_MARK in line:
-                        self.skipped.append((first_line + k, "non-utf8 bytes", shown(line)))
+                        self.skipped.append((first_line + k, "non-utf8 bytes", line))
                         lines[k] = _BAD
                     else:  # a config line keeps its other characters; a foreign line is counted as such
                         self.bad_lines.add(first_line + k)
@@ -172,12 +180,12 @@ class TextLogParser:
     # ---- the line pass ----------------------------------------------------------------------------
     def read_lines(self, lines: list[str], first_line: int, last_is_cut: bool) -> list[Event]:
         """Line by line: the grouping pass, or the validating pass when it meets anything odd."""
-        saved = (self.local, self.info, self.seg_rows, self.open_row, self.last_line, len(self.skipped))
+        saved = (self.local, self.info, self.seg_rows, self.open_row, self.last_line, self.skipped.mark())
         try:
             return self._parse(lines, first_line, last_is_cut, validate=False)
         except SlowPath:
-            self.local, self.info, self.seg_rows, self.open_row, self.last_line, n_skipped = saved
-            del self.skipped[n_skipped:]
+            self.local, self.info, self.seg_rows, self.open_row, self.last_line, skipped = saved
+            self.skipped.restore(skipped)
             return self._parse(lines, first_line, last_is_cut, validate=True)
 
     def _parse(self, lines: list[str], first_line: int, last_is_cut: bool, validate: bool) -> list[Event]:
@@ -202,11 +210,11 @@ class TextLogParser:
             end = 2 if line.endswith(", ") else 1 if line[-1:] == "," else 0
             if c < 0 or not end:
                 skipped.append((first_line + k, "cut-off line" if (k == last_index and last_is_cut)
-                                else "malformed step line", line[:SHOWN_CHARS]))
+                                else "malformed step line", line))
                 continue
             head, body = line[i + mark_len:c], line[c + 2:-end]
             if body == prev_body and head == prev_head:
-                skipped.append((first_line + k, "duplicate line", line[:SHOWN_CHARS]))
+                skipped.append((first_line + k, "duplicate line", line))
                 continue
             if validate:
                 checked = self._checked_line(line, i, head, body, first_line + k)
@@ -248,15 +256,15 @@ class TextLogParser:
         when = parse_timestamp(line[:j])
         message, damaged = clean_line(line[j:])
         if when is not None and too_large_dict(message):
-            self.skipped.append((ln, TOO_LARGE, shown(line)))
+            self.skipped.append((ln, TOO_LARGE, line))
             return False
         config = parse_config_text(message) if when is not None else None
         if config is None:
             self.skipped.append((ln, "non-utf8 bytes" if ln in self.bad_lines else "unreadable config line",
-                                 shown(line)))
+                                 line))
             return False
         if damaged:  # read with U+FFFD for its bad characters: listed, so the damage is seen
-            self.skipped.append((ln, BAD_BYTES, shown(line)))
+            self.skipped.append((ln, BAD_BYTES, line))
         if not seg_rows:  # a config line before any step row: the launch's config
             self.info.config, self.info.start_time = config, when
             return False
@@ -266,7 +274,7 @@ class TextLogParser:
     def _foreign(self, line: str, ln: int) -> None:
         """Count a line that is neither a step line nor a config line."""
         reason = "non-utf8 bytes" if ln in self.bad_lines else classify_foreign(line)
-        self.skipped.append((ln, reason, shown(line)))
+        self.skipped.append((ln, reason, line))
 
     def _yaml_line(self, line: str, ln: int) -> bool:
         """Whether a line before the segment's first step row belongs to a YAML config dump (see
@@ -290,13 +298,13 @@ class TextLogParser:
                 raise ValueError
             payload = [float(v) for v in flat[1::2]]
         except ValueError:
-            self.skipped.append((ln, "malformed step line", line[:SHOWN_CHARS]))
+            self.skipped.append((ln, "malformed step line", line))
             return None
         if parse_timestamp(line[:i]) is None:
-            self.skipped.append((ln, "unrecognised prefix", line[:SHOWN_CHARS]))
+            self.skipped.append((ln, "unrecognised prefix", line))
             return None
         if digits_step(step_s) is None:  # digits, but more than int64 holds
-            self.skipped.append((ln, "step out of range", line[:SHOWN_CHARS]))
+            self.skipped.append((ln, "step out of range", line))
             return None
         return sid, payload
 

@@ -19,7 +19,6 @@ never touches the parser. Why each check makes the two agree:
 """
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,25 +45,29 @@ def _regular(line: str) -> bool:
     return line[_PREFIX:_HEAD] == STEP_MARK and line[-2:] == ", "
 
 
-def irregular_lines(lines: list[str], lo: int, hi: int) -> list[int]:
-    """Indices in lo:hi of lines that can never be part of a bulk block, then hi."""
-    return [lo + k for k, line in enumerate(lines[lo:hi]) if not _regular(line)] + [hi]
+def irregular_lines(lines: list[str], lo: int, hi: int) -> np.ndarray:
+    """Indices in lo:hi of lines that can never be part of a bulk block, then hi (an int64 array:
+    a piece of junk holds millions of them)."""
+    found = np.fromiter((k for k, line in enumerate(lines[lo:hi], lo) if not _regular(line)), np.int64)
+    return np.append(found, hi)
 
 
-def next_run(lines: list[str], pos: int, end: int, irregular: list[int] | None, min_len: int) -> tuple[int, int]:
+def next_run(lines: list[str], pos: int, end: int, irregular: np.ndarray | None, min_len: int) -> tuple[int, int]:
     """(lo, hi): the next run of at least min_len regular lines at or after pos, else (end, end).
-    Without the list of irregular lines, optimistically the rest from the first regular line on."""
+    Without the irregular lines, optimistically the rest from the first regular line on."""
     if irregular is None:
         while pos < end and not _regular(lines[pos]):
             pos += 1
         return (pos, end) if end - pos >= min_len else (end, end)
-    k = bisect.bisect_left(irregular, pos)
-    while pos < end:
-        stop = irregular[k]
-        if stop - pos >= min_len:
-            return pos, stop
-        pos, k = stop + 1, k + 1
-    return end, end
+    k = int(np.searchsorted(irregular, pos))
+    gaps = np.diff(irregular[k:], prepend=pos) - 1  # regular lines before each irregular one from pos on
+    gaps[0] += 1  # (before the first: from pos itself)
+    long = np.flatnonzero(gaps >= min_len)
+    if not len(long):
+        return end, end
+    j = int(long[0])
+    start = pos if j == 0 else int(irregular[k + j - 1]) + 1
+    return start, int(irregular[k + j])
 
 
 @dataclass
@@ -185,6 +188,9 @@ def read_block(lines: list[str], lo: int, hi: int, first_line: int, keys: KeyTab
     """The rows of lines lo:hi, given the row left open before them (``open_row``), the head of the
     step line before them (``last_head``) and the rows of the current segment so far; SlowPath
     when the block is not one the bulk pass reads exactly as the line pass would."""
+    sample = range(lo, hi, max(1, (hi - lo) // 64))
+    if not (_regular(lines[hi - 1]) and all(_regular(lines[i]) for i in sample)):
+        raise SlowPath  # (cheaply, before the per-line work: an optimistic run may be mostly junk)
     block = lines[lo:hi]
     shapes = _block_shapes(keys, block)
     head, sid_of, times = _by_line(shapes, len(block))

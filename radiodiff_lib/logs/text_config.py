@@ -35,8 +35,8 @@ import numpy as np
 import yaml
 
 from ..safe_yaml import MAX_CHARS, MAX_NODES, BoundedSafeLoader, YamlLimitError, load_yaml
-from .events import SegmentInfo
-from .text_grammar import ASCTIME_LEN, SHOWN_CHARS, classify_foreign, parse_timestamp
+from .events import SegmentInfo, SkipLog
+from .text_grammar import ASCTIME_LEN, classify_foreign, parse_timestamp
 
 MAX_CONFIG_CHARS = MAX_CHARS  # a config line or YAML block longer than this is not read
 MAX_VALUE_CHARS = 2000  # a text value longer than this is shortened (a path is a few hundred at most)
@@ -54,11 +54,6 @@ def clean_line(line: str) -> tuple[str, bool]:
     if _UNREADABLE.search(line) is None:
         return line, False
     return _UNREADABLE.sub("\ufffd", line), True
-
-
-def shown(line: str) -> str:
-    """A line as a skip record keeps it: its start, bytes that were not UTF-8 as ``\\xff``."""
-    return line[:SHOWN_CHARS].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def shorten(value: Any) -> Any:
@@ -183,6 +178,14 @@ class YamlDump:
         self.add(ln, line)
         return True
 
+    def take_too_long(self, start: str, ln: int) -> bool:
+        """Whether a line too long to hold (``start``: its beginning) belongs to the block, which
+        is then too large."""
+        if not self.take(start, ln):
+            return False
+        self.chars += MAX_CONFIG_CHARS
+        return True
+
     def add(self, ln: int, text: str) -> None:
         """Keep a line's YAML text (bad characters replaced); past MAX_CONFIG_CHARS only its number."""
         clean, bad = clean_line(text)
@@ -195,7 +198,7 @@ class YamlDump:
         """The YAML text: the first line's message, then the other lines in order."""
         return "\n".join(self.lines[k] for k in sorted(self.lines))
 
-    def settle(self, skipped: list) -> bool:
+    def settle(self, skipped: SkipLog) -> bool:
         """Read the block into its segment's config (True), or count its lines as skipped (False)."""
         try:
             config = None if self.chars > MAX_CONFIG_CHARS else parse_yaml_config(self.text())
@@ -208,12 +211,12 @@ class YamlDump:
             self.info.config = config
             if np.isnat(self.info.start_time):
                 self.info.start_time = self.when
-            skipped += [(k, BAD_BYTES, shown(self.damaged[k])) for k in sorted(self.damaged)]
+            skipped.extend((k, BAD_BYTES, self.damaged[k]) for k in sorted(self.damaged))
             return True
         for k in sorted(self.lines):
             line = self.head if k == self.first_line else self.damaged.get(k, self.lines[k])
             why = reason or ("non-utf8 bytes" if _SURROGATE.search(line) else classify_foreign(line))
-            skipped.append((k, why, shown(line)))
+            skipped.append((k, why, line))
         return False
 
 

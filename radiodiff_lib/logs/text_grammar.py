@@ -30,7 +30,6 @@ ASCTIME_LEN = 24  # len("2025-03-02 09:14:05,311 "): logging's asctime and the s
 HEAD_AT = ASCTIME_LEN + len(STEP_MARK)  # where ``<step>/<total>`` starts in a line with an asctime
 # a repeated key in a merged second line is kept under another name instead of being dropped
 SECOND_LINE_RENAMES = {LR: LR_DISC}
-SHOWN_CHARS = 500  # characters of a skipped line kept to show
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./\-]*\Z")
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..vocabulary import TENSORBOARD_NAMES
 from .columns import NAT, batch_from_columns, metric_columns, unix_to_local
-from .events import Event, SegmentInfo
+from .events import Event, SegmentInfo, SkipLog
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -84,7 +84,7 @@ class TensorBoardParser:
     def __init__(self, path: str, kind: str = "tensorboard", sort_hint: float = 0.0) -> None:
         self.path, self.kind, self.sort_hint = path, kind, sort_hint
         self.info: SegmentInfo | None = None
-        self.skipped: list[tuple[int, str, str]] = []
+        self.skipped = SkipLog()  # (line, reason, text) of the lines not used
         self.n_lines = 0  # records read
         self.step_lines = 0  # scalar values used
         self.total_steps: int | None = None
