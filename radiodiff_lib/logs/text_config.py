@@ -42,7 +42,8 @@ MAX_CONFIG_CHARS = MAX_CHARS  # a config line or YAML block longer than this is 
 MAX_VALUE_CHARS = 2000  # a text value longer than this is shortened (a path is a few hundred at most)
 TOO_LARGE = "config too large"
 BAD_BYTES = "bad bytes in config"
-_TOP_KEY = re.compile(r"[A-Za-z_][\w.\-]*:(?: |$)")
+# a top-level key; U+FFFD: a bad character replaced (``clean_line``), which costs only itself
+_TOP_KEY = re.compile("[A-Za-z_\ufffd][\\w.\\-\ufffd]*:(?: |$)")
 # what neither YAML nor Python source may hold: control characters (tab and CR are fine), the
 # surrogates that stand for bytes that were not UTF-8, and U+FFFE/U+FFFF
 _UNREADABLE = re.compile("[^\t\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -172,10 +173,11 @@ class YamlDump:
             return True
         if self.closed_at is not None and ln >= self.closed_at:
             return False
-        if line[:4].isdigit() or not continues_yaml(line):  # a new logging record, or not YAML
+        clean, bad = clean_line(line)
+        if clean[:4].isdigit() or not continues_yaml(clean):  # a new logging record, or not YAML
             self.closed_at = ln
             return False
-        self.add(ln, line)
+        self.keep(ln, line, clean, bad)
         return True
 
     def take_too_long(self, start: str, ln: int) -> bool:
@@ -186,11 +188,10 @@ class YamlDump:
         self.chars += MAX_CONFIG_CHARS
         return True
 
-    def add(self, ln: int, text: str) -> None:
+    def keep(self, ln: int, line: str, clean: str, bad: bool) -> None:
         """Keep a line's YAML text (bad characters replaced); past MAX_CONFIG_CHARS only its number."""
-        clean, bad = clean_line(text)
         if bad:
-            self.damaged[ln] = text
+            self.damaged[ln] = line
         self.chars += len(clean) + 1
         self.lines[ln] = clean if self.chars <= MAX_CONFIG_CHARS else ""
 
@@ -222,13 +223,14 @@ class YamlDump:
 
 def open_yaml(line: str, ln: int, info: SegmentInfo) -> YamlDump | None:
     """A YAML block when line ``ln`` is an asctime-prefixed first line of one, else None."""
-    if len(line) <= ASCTIME_LEN or line[ASCTIME_LEN - 1] != " " or not opens_yaml(line[ASCTIME_LEN:]):
+    if len(line) <= ASCTIME_LEN or line[ASCTIME_LEN - 1] != " ":
+        return None
+    message, bad = clean_line(line[ASCTIME_LEN:])
+    if not opens_yaml(message):
         return None
     when = parse_timestamp(line[:ASCTIME_LEN - 1])
     if when is None or np.isnat(when):
         return None
     dump = YamlDump(info, ln, line, when)
-    dump.add(ln, line[ASCTIME_LEN:])
-    if ln in dump.damaged:
-        dump.damaged[ln] = line
+    dump.keep(ln, line, message, bad)
     return dump
