@@ -8,7 +8,7 @@ What a step line is and how two lines make one row is ``text_grammar``; the laun
   them); a prefix that is not an asctime is ``unrecognised prefix``; a step above int64 is ``step
   out of range``; a step line holding bytes that are not UTF-8 is ``non-utf8 bytes``; any other
   line is ``blank``, ``traceback``, ``warning``, ``foreign`` or ``non-utf8 bytes`` (its text kept,
-  escaped, cut to ``SHOWN_CHARS``);
+  escaped, cut to ``events.SHOWN_CHARS``);
 - an exact repeat of the previous step line (a logger with two handlers) is ``duplicate line``;
 - a step not above the previous row's starts a new segment in the same file: a restart logged
   into it (later rows win, see stitching);

@@ -133,7 +133,7 @@ def parse_yaml_config(text: str) -> dict | None:
     YamlLimitError when it is over the bounds."""
     try:
         value = load_yaml(text, _Loader)
-    except YamlLimitError:
+    except YamlLimitError:  # (a YAMLError too): over the bounds is not the same as not a config
         raise
     except (yaml.YAMLError, ValueError, TypeError, RecursionError):
         return None
@@ -201,13 +201,12 @@ class YamlDump:
 
     def settle(self, skipped: SkipLog) -> bool:
         """Read the block into its segment's config (True), or count its lines as skipped (False)."""
-        try:
-            config = None if self.chars > MAX_CONFIG_CHARS else parse_yaml_config(self.text())
-            reason = None
-        except YamlLimitError:
-            config, reason = None, TOO_LARGE
-        if self.chars > MAX_CONFIG_CHARS:
-            reason = TOO_LARGE
+        config, reason = None, TOO_LARGE if self.chars > MAX_CONFIG_CHARS else None
+        if reason is None:
+            try:
+                config = parse_yaml_config(self.text())
+            except YamlLimitError:
+                reason = TOO_LARGE
         if config is not None:
             self.info.config = config
             if np.isnat(self.info.start_time):
