@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .safe_yaml import BoundedSafeLoader, YamlLimitError, load_yaml
 
 # RadioMapSeer's split protocols (``data.split_protocol``); ``data.splits`` holds what each one is.
 SPLIT_PROTOCOLS = ("radiodiff", "radiounet")
@@ -132,8 +133,8 @@ class Config:
 
 # --- YAML reading --------------------------------------------------------------------------
 
-class _Yaml12FloatLoader(yaml.SafeLoader):
-    """SafeLoader that reads ``5e-6`` as a float (YAML 1.1 would read it as a string)."""
+class _Yaml12FloatLoader(BoundedSafeLoader):
+    """The bounded SafeLoader, reading ``5e-6`` as a float (YAML 1.1 would read it as a string)."""
 
 
 _FLOAT_RE = re.compile(
@@ -156,7 +157,9 @@ def read_yaml(path: str | Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"Config file not found: {path}. Pass the path of a RadioDiff YAML config.")
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12FloatLoader)
+        data = load_yaml(path.read_text(encoding="utf-8"), _Yaml12FloatLoader)
+    except YamlLimitError as exc:
+        raise ConfigError(f"{path}: {exc}; a RadioDiff config is a few KB of plain keys and values.") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc}). Fix the syntax at the line shown.") from exc
     if data is None:

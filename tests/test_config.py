@@ -69,6 +69,19 @@ def test_missing_file_is_clear(tmp_path: Path):
         load_config(tmp_path / "nope.yaml")
 
 
+@pytest.mark.parametrize("text,why", [
+    ("model: &m {a: [*m]}\n", "a cycle"),
+    ("\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] + [f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join(
+        [f"*{chr(97 + i)}"] * 9) + "]" for i in range(9)]), "every alias expanded"),
+], ids=["cycle", "alias-bomb"])
+def test_a_yaml_bomb_as_config_is_a_one_line_error(tmp_path: Path, text, why):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=f"bomb.yaml: line [0-9]+: .*{why}.*a RadioDiff config is a few KB") as err:
+        read_yaml(path)
+    assert "\n" not in str(err.value)
+
+
 def test_replace_and_mixed_precision():
     cfg = load_config(builtin_config_path("demo"))
     new = replace(cfg, **{"trainer.lr": "1e-3", "trainer.amp": True})

@@ -165,7 +165,7 @@ def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresh
         total_steps=total, total_steps_source=total_src, progress=progress, steps_per_hour=sph,
         time_left=time_left, disc_start=disc_start, disc_first_logged_step=disc_first,
         gan_phase_progress=gan_prog, metrics=stats, phases=phase_list, resumes=bounds, decomposition=decomp,
-        diagnostics=diags, skipped={"count": len(run.skipped), "reasons": run.skipped_counts()},
+        diagnostics=diags, skipped={"count": run.n_skipped, "reasons": run.skipped_counts()},
         recommendations=recommendations(diags),
         superseded_rows=int(len(run.superseded)) - _rows_of(run, aside, superseded_only=True),
         segments=int(df["segment"].nunique()) if "segment" in df.columns and len(df) else 0,

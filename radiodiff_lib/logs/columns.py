@@ -15,6 +15,7 @@ from ..vocabulary import PHASES
 
 NAT = np.datetime64("NaT", "ns")
 MAX_STEP = int(np.iinfo(np.int64).max)  # steps are stored as int64: a larger one is not a step
+_VERSIONS = iter(range(1, 1 << 62))  # every change of any ColumnStore gets a new number
 _NS_SECONDS = 9.2e9  # seconds around 1970 that datetime64[ns] holds (9.22e9), with months to spare
 
 
@@ -53,10 +54,8 @@ class ColumnStore:
     _BASE = (("step", np.int64), ("time", "datetime64[ns]"), ("line", np.int64),
              ("segment", np.int64), ("file", np.int32), ("phase", np.int8))
 
-    _versions = iter(range(1, 1 << 62))  # every change of any store gets a new number
-
     def __init__(self, capacity: int = 64) -> None:
-        self.version = next(ColumnStore._versions)
+        self.version = next(_VERSIONS)
         self.n = 0
         self.cap = max(int(capacity), 1)
         self.base: dict[str, np.ndarray] = {name: np.empty(self.cap, dtype) for name, dtype in self._BASE}
@@ -108,12 +107,12 @@ class ColumnStore:
                 self.logged[name][a:b] = False
         self.has_phase |= other.has_phase
         self.n = b
-        self.version = next(ColumnStore._versions)
+        self.version = next(_VERSIONS)
 
     def truncate(self, n: int) -> None:
         """Drop the rows from n on."""
         self.n = min(self.n, max(n, 0))
-        self.version = next(ColumnStore._versions)
+        self.version = next(_VERSIONS)
 
     def frame(self, files: list[str], metric_order: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(rows, logged-mask) DataFrames over views of the buffers."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..vocabulary import PHASES, RECORD_FIELDS, RECORD_LAUNCH, RECORD_REWIND, RECORD_STEP
 from .columns import NAT, batch_from_columns, metric_columns, step_of, unix_to_local
-from .events import Event, SegmentInfo
+from .events import Event, SegmentInfo, SkipLog
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
 
@@ -51,7 +51,7 @@ class MetricsParser:
         self.current: SegmentInfo | None = None
         self.last_step: int | None = None
         self.local = -1
-        self.skipped: list[tuple[int, str, str]] = []
+        self.skipped = SkipLog()  # (line, reason, text) of the lines not used
         self.n_lines = 0
         self.step_lines = 0
         self.total_steps: int | None = None
@@ -88,11 +88,18 @@ class MetricsParser:
         self._flush()
         return self._events
 
+    def long_line(self, ln: int, start: str) -> None:
+        """Line ``ln`` was too long to hold (the reader read past it): counted, its start kept."""
+        self.n_lines += 1
+        self.skipped.append((ln, "line too long", start))
+
+    def finish(self) -> None:
+        """The file has ended (every record was complete when fed: nothing is pending)."""
+
     def _record(self, ln: int, line: str, bad_bytes: bool, cut: bool) -> dict | None:
         """The JSON object of a line, or None (the line is counted as skipped with its reason)."""
         if bad_bytes and _SURROGATE.search(line):
-            shown = line.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            self.skipped.append((ln, "non-utf8 bytes", shown))
+            self.skipped.append((ln, "non-utf8 bytes", line))
             return None
         if not line.strip():
             self.skipped.append((ln, "blank", line))

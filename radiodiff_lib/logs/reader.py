@@ -11,11 +11,15 @@ row raise ``LogFormatError`` naming the paths. A single file (or, with ``strict=
 that is empty or has no training line is an error naming it; within several files such a file
 (e.g. a launch that crashed before its first step) is recorded in ``skipped`` with line 0 and
 reason ``empty file`` / ``no training lines``, and the others are read. Every line not used is in
-``skipped`` with its file, 1-based line number and reason (see ``text.py`` for the grammar).
+``skipped`` with its file, 1-based line number and reason (see ``text.py`` for the grammar); past
+the first 1,000 lines of one reason in one file, the rest of that reason is one record with its
+``count`` (``Run.n_skipped`` and ``Run.skipped_counts()`` count every line).
 A cut-off last line is skipped whole (reason ``cut-off line``), its complete pairs not used: a
 row with some of its values missing would be indistinguishable from one that did not log them.
 ``RunReader`` does not consume a last line until its newline is written (``update(final=True)``
-does, as ``read_run`` does).
+does, as ``read_run`` does). A file it follows that is replaced (another file under its name),
+gets shorter, or whose first bytes change is read again from its start, and ``Run.notes`` says
+so. Only regular files are read, a text log in bounded chunks (``file_reader.py``).
 
 Stitching: segments (launches) are ordered by the time of their first line (else the time in the
 file name, else the file's mtime); a segment starting at step k supersedes the current rows with
@@ -26,27 +30,18 @@ Total steps: the config's ``trainer.train_num_steps``, else the ``/TOTAL`` of th
 from __future__ import annotations
 
 import os
-import re
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 
 from ..errors import LogFormatError
 from .columns import MAX_STEP
+from .file_reader import LogFile, Replaced
 from .merge import merge_segments
-from .metrics_file import MetricsParser
-from .sources import KIND_EVENTS, LeftOut, check_source, discover, kind_of, roles
+from .sources import KIND_EVENTS, KIND_RADIODIFF_LOG, LeftOut, check_log_path, check_source, discover, kind_of, roles
 from .stage import detect_stage, event_renames, metric_order
 from .stitch import Stitcher
-from .text import TextLogParser
-from .tfevents import TensorBoardParser
-
-_NAME_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)-(\d\d)-(\d\d)")
-_MAX_TEXT = 500  # characters of a skipped line kept for the report
 
 
 @dataclass
@@ -57,11 +52,7 @@ class SkippedLine:
     line: int
     reason: str
     text: str
-
-
-def count_reasons(reasons: Iterable[str]) -> dict[str, int]:
-    """How many skipped lines each reason has, in the order the reasons first occur."""
-    return dict(Counter(reasons))
+    count: int = 1  # lines this record stands for: more than 1 for the lines of a reason not kept one by one
 
 
 def _empty_frame() -> pd.DataFrame:
@@ -103,84 +94,22 @@ class Run:
         """Every launch a parser saw (one that crashed before its first step too), in time order."""
         return _launch_table(self.launch_infos)
 
+    @property
+    def n_skipped(self) -> int:
+        """Number of skipped lines (a record may stand for several, see SkippedLine.count)."""
+        return sum(s.count for s in self.skipped)
+
     def skipped_counts(self) -> dict[str, int]:
         """Number of skipped lines per reason."""
-        return count_reasons(s.reason for s in self.skipped)
+        counts: dict[str, int] = {}
+        for s in self.skipped:
+            counts[s.reason] = counts.get(s.reason, 0) + s.count
+        return counts
 
     def metric_names(self) -> list[str]:
         """The metric columns present in ``df``, RadioDiff's first in their log order."""
         fixed = {"step", "time", "file", "segment", "line", "phase"}
         return [c for c in self.df.columns if c not in fixed]
-
-
-def _sort_hint(path: Path) -> float:
-    """Seconds (naive local clock) from a RadioDiff file name, else the file's mtime."""
-    m = _NAME_TIME.search(path.name)
-    if m:
-        try:
-            return datetime(*map(int, m.groups())).timestamp()
-        except ValueError:
-            pass
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-class _Shrunk(Exception):
-    """A file got shorter than what was read of it: it was rewritten, read it again from the start."""
-
-
-class _File:
-    """Read state of one file: its parser and how far it has been read."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.name = str(path)
-        self.kind = kind_of(path)
-        hint = _sort_hint(path)
-        if self.kind == "tensorboard":
-            self.parser = TensorBoardParser(self.name, sort_hint=hint)
-        elif self.kind == "workbench-metrics":
-            self.parser = MetricsParser(self.name, sort_hint=hint)
-        else:
-            self.parser = TextLogParser(self.name, self.kind, sort_hint=hint)
-        self.offset = 0  # bytes consumed
-        self.lines = 0  # lines consumed
-        self.bytes_read = 0
-        self.n_skipped_taken = 0
-
-    def read(self, final: bool) -> list:
-        """Parse what was appended since the last call; returns the parser's events."""
-        try:
-            size = self.path.stat().st_size
-        except OSError as exc:
-            raise LogFormatError(f"cannot read log file {self.path}: {exc}") from exc
-        if size < self.offset:
-            raise _Shrunk(self.name)
-        if size == self.offset:
-            return []
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offset)
-            data = fh.read(size - self.offset)
-        self.bytes_read += len(data)
-        if self.kind == "tensorboard":
-            used, events = self.parser.feed_bytes(data, at_eof=final)
-            self.offset += used
-            return events
-        end = len(data) if final else data.rfind(b"\n") + 1
-        if end <= 0:
-            return []
-        chunk = data[:end]
-        try:
-            text, bad = chunk.decode("utf-8"), False
-        except UnicodeDecodeError:
-            text, bad = chunk.decode("utf-8", "surrogateescape"), True
-        before = self.parser.n_lines  # the parser counts the lines it split (no second pass here)
-        events = self.parser.feed(text, self.lines + 1, at_eof=final, bad_bytes=bad)
-        self.offset += end
-        self.lines += self.parser.n_lines - before
-        return events
 
 
 class RunReader:
@@ -195,19 +124,17 @@ class RunReader:
             raise LogFormatError("no log path given: pass a RadioDiff .log file, a metrics.jsonl, an "
                                  "events file or a results folder")
         for p in self.paths:
-            if not p.exists():
-                raise LogFormatError(f"no such log file or folder: {p} (pass a RadioDiff .log file, a "
-                                     "metrics.jsonl, a TensorBoard events file or a results folder)")
-        self.files: dict[str, _File] = {}
+            check_log_path(p)
+        self.files: dict[str, LogFile] = {}
         self.stitcher = Stitcher()
         self.skipped: list[SkippedLine] = []
         self.notes: list[str] = []
-        self._left: list[LeftOut] = []
+        self.left_out: list[LeftOut] = []
         self._seen: set[Path] = set()
         self.run = Run()
 
     def _sources(self) -> list[Path]:
-        found, self._left = discover(self.paths, self.source)
+        found, self.left_out = discover(self.paths, self.source)
         return found
 
     def update(self, final: bool = False) -> Run:
@@ -216,31 +143,31 @@ class RunReader:
             real = path.resolve()  # the same file named twice (a folder and its file) is read once
             if real not in self._seen:
                 self._seen.add(real)
-                self.files[str(path)] = _File(path)
+                self.files[str(path)] = LogFile(path)
         for name in list(self.files):
             f = self.files[name]
             try:
                 events = f.read(final)
-            except _Shrunk:
-                f = self._reread(name)
+            except Replaced as why:
+                f = self._reread(name, why.args[0])
                 events = f.read(final)
             for ev in events:
                 if ev.kind == "segment":
                     self.stitcher.open_segment(ev.segment)
                 else:
                     self.stitcher.add_rows(ev.key, ev.rows, ev.replace_last)
-            new = f.parser.skipped[f.n_skipped_taken:]
+            new = f.parser.skipped.kept[f.n_skipped_taken:]
             f.n_skipped_taken += len(new)
-            self.skipped += [SkippedLine(f.name, ln, reason, text[:_MAX_TEXT]) for ln, reason, text in new]
+            self.skipped += [SkippedLine(f.name, ln, reason, text) for ln, reason, text in new]
         self.run = self._build()
         return self.run
 
-    def _reread(self, name: str) -> "_File":
-        """Forget what was read of a file that was rewritten, and start it again."""
+    def _reread(self, name: str, why: str) -> LogFile:
+        """Forget what was read of a file that was replaced or rewritten, and start it again."""
         self.stitcher.forget_file(name)
         self.skipped = [s for s in self.skipped if s.file != name]
-        self.notes.append(f"{name}: the file got shorter (rewritten); read again from its start")
-        self.files[name] = _File(Path(name))
+        self.notes.append(f"{name}: {why}; read again from its start")
+        self.files[name] = LogFile(Path(name))
         return self.files[name]
 
     def _build(self) -> Run:
@@ -271,11 +198,17 @@ class RunReader:
             totals = st.totals() + [f.parser.total_steps for f in self.files.values() if f.parser.total_steps]
             total, total_src = (totals[-1], "step lines") if totals else (None, None)
         return Run(df=df, superseded=superseded, config=config, segments=segments,
-                   skipped=list(self.skipped), sources=list(self.files), logged=logged,
-                   total_steps=total, notes=[f"{x.path}: {x.reason}" for x in self._left] + list(self.notes),
+                   skipped=self.skipped + self._skipped_in_bulk(), sources=list(self.files), logged=logged,
+                   total_steps=total, notes=[f"{x.path}: {x.reason}" for x in self.left_out] + list(self.notes),
                    configs=configs, stage=stage, total_steps_source=total_src,
                    source_base=self._source_base(merged), launch_infos=segs,
                    disagreements=merged.disagreements if merged is not None else [])
+
+    def _skipped_in_bulk(self) -> list[SkippedLine]:
+        """One record per file and reason for the skipped lines not kept one by one."""
+        return [SkippedLine(f.name, first, reason, f"{n:,} more lines skipped as {reason} in lines {first}..{last} "
+                            "(not listed one by one)", count=n)
+                for f in self.files.values() for reason, (n, first, last) in f.parser.skipped.more.items()]
 
     def _source_base(self, merged) -> list[dict]:
         """One entry per file found: what it was read as and used for, and its row counts (rows_used
@@ -288,7 +221,7 @@ class RunReader:
                               "rows_used": None if merged is None else 0, "rows_duplicate": 0, "rows_disagreeing": 0}
             out.append({"path": name, "kind": f.kind, "used_for": used_for[f.kind], **stats})
         out += [{"path": x.path, "kind": x.kind, "used_for": x.reason, "rows_read": 0, "rows_used": 0,
-                 "rows_duplicate": 0, "rows_disagreeing": 0} for x in self._left]
+                 "rows_duplicate": 0, "rows_disagreeing": 0} for x in self.left_out]
         return out
 
 
@@ -316,9 +249,12 @@ def read_run(paths, total_steps: int | None = None, *, strict: bool = False, sou
     run = reader.update(final=True)
     if not reader.files:
         only = "" if source == "all" else f" (--source {source})"
+        odd = "".join(f"; {x.path}: {x.reason}" for x in reader.left_out if "regular file" in x.reason)
+        odd += "".join(f"; {p} is a folder, not a log file" for p in reader.paths
+                       if p.is_dir() and (kind_of(p) != KIND_RADIODIFF_LOG or p.suffix == ".log"))
         raise LogFormatError(
             f"no training logs found in {', '.join(map(str, reader.paths))}{only}: looked for *.log, "
-            "metrics.jsonl and events.out.tfevents.* files")
+            f"metrics.jsonl and events.out.tfevents.* files{odd}")
     empty = [f for f in reader.files.values() if f.parser.step_lines == 0]
     if empty and (strict or len(reader.files) == 1 or len(empty) == len(reader.files)):
         raise LogFormatError("; ".join(_why_empty(f) for f in empty) + (
@@ -333,9 +269,9 @@ def read_run(paths, total_steps: int | None = None, *, strict: bool = False, sou
     return run
 
 
-def _why_empty(f: _File) -> str:
+def _why_empty(f: LogFile) -> str:
     if f.bytes_read == 0:
         return f"{f.name} is empty"
-    counts = count_reasons(reason for _, reason, _ in f.parser.skipped)
+    counts = f.parser.skipped.counts
     detail = ", ".join(f"{n} {r}" for r, n in sorted(counts.items())) or "no lines"
     return f"{f.name} has no training lines ({f.parser.n_lines} lines: {detail})"

@@ -11,9 +11,14 @@ give the dense rows, the text logs the config, the launch boundaries and any ste
 ``source`` keeps one kind only: ``text`` (the ``*.log`` files, ``train.log`` included),
 ``tensorboard`` (event files) or ``metrics`` (``metrics.jsonl``); it applies to named files too,
 and every file left out is listed with the reason.
+Only regular files are read: a named pipe, a device or a socket named as a log is an error (a
+pipe would block the reader, ``/dev/zero`` never ends), and one found in a folder under a log's
+name is left out with the reason, as is a folder with a log's name.
 """
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,12 +62,46 @@ def check_source(source: str) -> str:
     return source
 
 
-def _found(folder: Path) -> list[Path]:
-    """Every log file of a results folder (event files searched below it)."""
-    metrics = folder / METRICS_FILE
-    logs = sorted(p for p in folder.glob("*.log") if p.is_file())
-    events = sorted(p for p in folder.rglob("events.out.tfevents.*") if p.is_file())
-    return ([metrics] if metrics.is_file() else []) + logs + events
+_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def not_regular(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is when it is not a regular file ("a named pipe (FIFO)"), else None."""
+    return next((what for test, what in _NOT_REGULAR if test(mode)), None)
+
+
+def check_log_path(path: Path) -> None:
+    """A LogFormatError unless the path names a folder or a regular file (a FIFO must not block a read)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        raise LogFormatError(f"no such log file or folder: {path} (pass a RadioDiff .log file, a metrics.jsonl, a "
+                             "TensorBoard events file or a results folder)") from None
+    what = not_regular(mode)
+    if what is not None and not stat.S_ISDIR(mode):
+        raise LogFormatError(f"{path} is {what}, not a regular file: pass a RadioDiff .log file, a metrics.jsonl, "
+                             "a TensorBoard events file or a results folder")
+
+
+def _found(folder: Path) -> tuple[list[Path], list[LeftOut]]:
+    """Every log file of a results folder (event files searched below it), and what has a log's
+    name but is not a regular file."""
+    candidates = [folder / METRICS_FILE] + sorted(folder.glob("*.log")) + sorted(folder.rglob("events.out.tfevents.*"))
+    files, left = [], []
+    for p in candidates:
+        try:
+            mode = p.stat().st_mode
+        except OSError:  # metrics.jsonl absent, a file gone since the listing, or a broken link
+            if p.is_symlink():
+                left.append(LeftOut(str(p), kind_of(p), "not read: a link to nothing"))
+            continue
+        what = not_regular(mode)
+        if what is None:
+            files.append(p)
+        else:
+            left.append(LeftOut(str(p), kind_of(p), f"not read: {what}, not a regular file"))
+    return files, left
 
 
 def discover(paths: list[Path], source: str) -> tuple[list[Path], list[LeftOut]]:
@@ -70,7 +109,8 @@ def discover(paths: list[Path], source: str) -> tuple[list[Path], list[LeftOut]]
     chosen: list[Path] = []
     left: list[LeftOut] = []
     for p in paths:
-        files = _found(p) if p.is_dir() else [p]
+        files, odd = _found(p) if p.is_dir() else ([p], [])
+        left += odd
         in_folder = set(files) if p.is_dir() else set()
         for f in files:
             kind = kind_of(f)

@@ -5,9 +5,10 @@ A block qualifies when every line is ``<asctime> [Train Step] <step>/<total>: k1
 in ASCII, the lines of one ``": "`` count share one key sequence, each row is one line or two
 mergeable lines with the same head (generator, then discriminator), steps strictly increase, and
 the first line does not join the row left open by the previous input. It yields exactly what the
-line-by-line parser in ``logs_radiodiff`` would (same rows, values, times, line numbers, state);
-anything else raises ``SlowPath`` before the parser's state is touched, and the caller parses the
-block line by line. Why each check makes the two agree:
+line pass of ``text.py`` would (same rows, values, times, line numbers, and the same state left
+for the next lines); anything else raises ``SlowPath``, and the caller reads the block line by
+line. The pass is a function of the lines, the grammar's ``KeyTable`` and the row left open: it
+never touches the parser. Why each check makes the two agree:
 - the 37 bytes at each line start are checked against the asctime + marker template, so the marker
   is the first one in the line and the prefix is one ``strptime`` accepts (ranges checked too);
 - each line ends with ``", "`` and the separator right after its first token is ``": "``: the
@@ -18,20 +19,18 @@ block line by line. Why each check makes the two agree:
 """
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..vocabulary import STEP_MARK
-from .columns import batch_from_columns, digits_step
-from .events import Event
-from .text_lines import TEMPLATE, SlowPath, strict_asctime
-from .text_rows import Carry
+from .columns import ColumnStore, batch_from_columns
+from .text_grammar import (
+    ASCTIME_LEN as _PREFIX, HEAD_AT as _HEAD, TEMPLATE, KeyTable, OpenRow, SlowPath, split_body, strict_asctime,
+    total_of,
+)
 
-_AR37 = np.arange(37)
-_PREFIX = 24  # len("2025-03-02 09:14:05,311 ")
-_HEAD = _PREFIX + len(STEP_MARK)
+_AR37 = np.arange(_HEAD)
 PIECE = 8192  # lines converted at once
 
 
@@ -46,54 +45,41 @@ def _regular(line: str) -> bool:
     return line[_PREFIX:_HEAD] == STEP_MARK and line[-2:] == ", "
 
 
-def irregular_lines(lines: list[str], lo: int, hi: int) -> list[int]:
-    """Indices in lo:hi of lines that can never be part of a bulk block, then hi."""
-    return [lo + k for k, line in enumerate(lines[lo:hi]) if not _regular(line)] + [hi]
+def irregular_lines(lines: list[str], lo: int, hi: int) -> np.ndarray:
+    """Indices in lo:hi of lines that can never be part of a bulk block, then hi (an int64 array:
+    a piece of junk holds millions of them)."""
+    found = np.fromiter((k for k, line in enumerate(lines[lo:hi], lo) if not _regular(line)), np.int64)
+    return np.append(found, hi)
 
 
-def next_run(lines: list[str], pos: int, end: int, irregular: list[int] | None, min_len: int) -> tuple[int, int]:
+def next_run(lines: list[str], pos: int, end: int, irregular: np.ndarray | None, min_len: int) -> tuple[int, int]:
     """(lo, hi): the next run of at least min_len regular lines at or after pos, else (end, end).
-    Without the list of irregular lines, optimistically the rest from the first regular line on."""
+    Without the irregular lines, optimistically the rest from the first regular line on."""
     if irregular is None:
         while pos < end and not _regular(lines[pos]):
             pos += 1
         return (pos, end) if end - pos >= min_len else (end, end)
-    k = bisect.bisect_left(irregular, pos)
-    while pos < end:
-        stop = irregular[k]
-        if stop - pos >= min_len:
-            return pos, stop
-        pos, k = stop + 1, k + 1
-    return end, end
+    k = int(np.searchsorted(irregular, pos))
+    gaps = np.diff(irregular[k:], prepend=pos) - 1  # regular lines before each irregular one from pos on
+    gaps[0] += 1  # (before the first: from pos itself)
+    long = np.flatnonzero(gaps >= min_len)
+    if not len(long):
+        return end, end
+    j = int(long[0])
+    start = pos if j == 0 else int(irregular[k + j - 1]) + 1
+    return start, int(irregular[k + j])
 
 
-def feed_blocks(p, lines: list[str], first_line: int, partial: bool, at_eof: bool, min_len: int) -> list:
-    """Parse lines with parser p: runs of at least min_len regular lines in bulk, the lines between
-    them (and a run the bulk pass refuses, and an unfinished last line) with ``p._lines``."""
-    events: list = []
-    end = len(lines) - partial
-    pos, irregular = 0, None
-    while pos < end:
-        lo, hi = next_run(lines, pos, end, irregular, min_len)
-        if lo > pos:
-            events += p._lines(lines[pos:lo], first_line + pos, False)
-            pos = lo
-            continue
-        if not opens_block(lines[pos], p.prev[0] if p.prev else None):
-            events += p._lines(lines[pos:pos + 1], first_line + pos, False)  # joins the open row
-            pos += 1
-            continue
-        try:
-            events += read_block(p, lines, pos, hi, first_line)
-        except SlowPath:
-            if irregular is None:  # find the irregular lines and try the runs between them
-                irregular = irregular_lines(lines, pos, end)
-                continue
-            events += p._lines(lines[pos:hi], first_line + pos, False)
-        pos = hi
-    if partial:
-        events += p._lines(lines[end:], first_line + end, at_eof)
-    return events
+@dataclass
+class Block:
+    """What the bulk pass read from a block, and the state the line pass would have left after it."""
+
+    rows: ColumnStore
+    open_row: OpenRow  # the block's last row, which the next lines may still join
+    last_line: tuple[str, str]  # (head, body) of its last step line: an exact repeat of it is a duplicate
+    n_rows: int
+    n_lines: int
+    total_steps: int | None  # the last line's "/<total>"
 
 
 @dataclass
@@ -197,45 +183,48 @@ def _period(block: list[str]) -> int:
     return k
 
 
-def _shape(p, idx: np.ndarray, part: list[str], sample: str) -> Shape:
+def read_block(lines: list[str], lo: int, hi: int, first_line: int, keys: KeyTable, open_row: OpenRow | None,
+               last_head: str | None, seg_rows: int) -> Block:
+    """The rows of lines lo:hi, given the row left open before them (``open_row``), the head of the
+    step line before them (``last_head``) and the rows of the current segment so far; SlowPath
+    when the block is not one the bulk pass reads exactly as the line pass would."""
+    sample = range(lo, hi, max(1, (hi - lo) // 64))
+    if not (_regular(lines[hi - 1]) and all(_regular(lines[i]) for i in sample)):
+        raise SlowPath  # (cheaply, before the per-line work: an optimistic run may be mostly junk)
+    block = lines[lo:hi]
+    shapes = _block_shapes(keys, block)
+    head, sid_of, times = _by_line(shapes, len(block))
+    new, pid_of, row_sig = _rows_of(keys, head, sid_of)
+    firsts = np.flatnonzero(new)
+    steps = _row_steps(head[firsts].tolist())
+    if (len(steps) > 1 and not (np.diff(steps) > 0).all()) or (open_row is not None and steps[0] <= open_row.step) \
+            or (open_row is None and seg_rows) or (last_head is not None and head[0] == last_head):
+        raise SlowPath  # a restart inside the file, or a line joining the open row
+    metrics, logged = _columns(keys, shapes, pid_of, np.cumsum(new) - 1, len(firsts))
+    rows = batch_from_columns(steps, times[firsts], firsts + (first_line + lo), metrics, logged)
+    last = int(firsts[-1])
+    end = block[-1]
+    return Block(rows=rows, open_row=_last_row(block, shapes, head, pid_of, row_sig, steps, last, first_line + lo),
+                 last_line=(head[-1], end[end.find(": ", _HEAD) + 2:-2]), n_rows=len(steps), n_lines=len(block),
+                 total_steps=total_of(head[-1]))
+
+
+def _shape(keys: KeyTable, idx: np.ndarray, part: list[str], sample: str) -> Shape:
     """Convert the lines ``part`` (at positions idx of the block), which should all print the keys
     of ``sample``."""
-    body = sample[sample.find(": ", _HEAD) + 2:-2]
-    flat = body.replace(": ", ", ").split(", ")
-    sid = p._sig(tuple(flat[0::2]))
+    flat = split_body(sample[sample.find(": ", _HEAD) + 2:-2])
+    sid = keys.sig(tuple(flat[0::2]))
     if sid < 0 or len(flat) % 2:
         raise SlowPath
-    heads, cols, times = convert(part, p.sig_keys[sid])
+    heads, cols, times = convert(part, keys.keys[sid])
     return Shape(sid, idx, heads, cols, times)
 
 
-def read_block(p, lines: list[str], lo: int, hi: int, first_line: int) -> list:
-    """Events of lines lo:hi for parser p (a ``TextLogParser``); SlowPath leaves p untouched."""
-    block = lines[lo:hi]
-    shapes = _block_shapes(p, block)
-    head, sid_of, times = _by_line(shapes, len(block))
-    new, pid_of, row_sig = _rows_of(p, head, sid_of)
-    firsts = np.flatnonzero(new)
-    steps = _row_steps(head[firsts].tolist())
-    carry = p.carry
-    if (len(steps) > 1 and not (np.diff(steps) > 0).all()) or (carry is not None and steps[0] <= carry.step) \
-            or (carry is None and p.seg_rows) or (p.prev is not None and head[0] == p.prev[0]):
-        raise SlowPath  # a restart inside the file, or a line joining the open row
-    metrics, logged = _columns(p, shapes, pid_of, np.cumsum(new) - 1, len(firsts))
-    batch = batch_from_columns(steps, times[firsts], firsts + (first_line + lo), metrics, logged)
-    events = []
-    if p.local < 0:
-        events.append(Event("segment", segment=p._new_segment()))
-    _leave_state(p, block, shapes, head, pid_of, row_sig, steps, int(firsts[-1]), first_line + lo)
-    events.append(Event("rows", key=(p.path, p.local), rows=batch))
-    return events
-
-
-def _block_shapes(p, block: list[str]) -> list[Shape]:
+def _block_shapes(keys: KeyTable, block: list[str]) -> list[Shape]:
     """The block's lines grouped by key sequence and converted."""
     n = len(block)
     try:  # most logs repeat the first row's lines (generator, discriminator): group by position
-        return [_shape(p, np.arange(j, n, period), block[j::period], block[j])
+        return [_shape(keys, np.arange(j, n, period), block[j::period], block[j])
                 for period in [_period(block)] for j in range(period)]
     except SlowPath:  # e.g. generator lines alone before disc_start, then both: group by ": " count
         widths = [line.count(": ") for line in block]
@@ -243,7 +232,7 @@ def _block_shapes(p, block: list[str]) -> list[Shape]:
         shapes = []
         for width in sorted(set(widths), key=widths.index):
             idx = np.flatnonzero(wid == width)
-            shapes.append(_shape(p, idx, [block[i] for i in idx.tolist()], block[int(idx[0])]))
+            shapes.append(_shape(keys, idx, [block[i] for i in idx.tolist()], block[int(idx[0])]))
         return shapes
 
 
@@ -259,20 +248,20 @@ def _by_line(shapes: list[Shape], n: int) -> tuple[np.ndarray, np.ndarray, np.nd
     return head, sid_of, times
 
 
-def _rows_of(p, head: np.ndarray, sid_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rows_of(keys: KeyTable, head: np.ndarray, sid_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(line starts a row, pair id of each line, key signature of each row's merged keys): a line with
     the head of the line before joins that line's row (two lines at most)."""
     new = np.ones(len(head), bool)
     new[1:] = head[1:] != head[:-1]
     if (~new[1:] & ~new[:-1]).any():
         raise SlowPath  # three lines with one head
-    pid_of = np.asarray(p.self_pair, np.int64)[sid_of]
+    pid_of = np.asarray(keys.self_pairs, np.int64)[sid_of]
     row_sig = sid_of.copy()
     joins = np.flatnonzero(~new)
     if len(joins):
         prev_sid, this_sid = sid_of[joins - 1], sid_of[joins]
         for a, b in set(zip(prev_sid.tolist(), this_sid.tolist())):
-            got = p._merge(a, b) if a != b else None
+            got = keys.merge(a, b) if a != b else None
             if got is None:
                 raise SlowPath  # a repeat or a clash: a duplicate line or a restart, line by line
             sel = joins[(prev_sid == a) & (this_sid == b)]
@@ -295,9 +284,9 @@ def _row_steps(row_heads: list[str]) -> np.ndarray:
     return np.fromiter(map(int, step_s), np.int64, m)
 
 
-def _columns(p, shapes: list[Shape], pid_of: np.ndarray, row_of: np.ndarray,
+def _columns(keys: KeyTable, shapes: list[Shape], pid_of: np.ndarray, row_of: np.ndarray,
              m: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Metric columns and logged masks of the block's m rows, in the order the line parser would
+    """Metric columns and logged masks of the block's m rows, in the order the line pass would
     create them (first appearance of each pair)."""
     uniq, first_at = np.unique(pid_of, return_index=True)
     metrics: dict[str, np.ndarray] = {}
@@ -308,7 +297,7 @@ def _columns(p, shapes: list[Shape], pid_of: np.ndarray, row_of: np.ndarray,
             if not mask.any():
                 continue
             rows = row_of[s.idx[mask]]
-            for k, key in enumerate(p.sig_keys[p.pairs[pid][1]]):
+            for k, key in enumerate(keys.stored_keys(pid)):
                 if key not in metrics:
                     metrics[key], logged[key] = np.full(m, np.nan), np.zeros(m, bool)
                 metrics[key][rows] = s.cols[k][mask]
@@ -316,19 +305,12 @@ def _columns(p, shapes: list[Shape], pid_of: np.ndarray, row_of: np.ndarray,
     return metrics, logged
 
 
-def _leave_state(p, block: list[str], shapes: list[Shape], head: np.ndarray, pid_of: np.ndarray,
-                 row_sig: np.ndarray, steps: np.ndarray, last: int, first_line: int) -> None:
-    """Leave parser p's state as the line parser would after the block (``last``: its last row's first line)."""
+def _last_row(block: list[str], shapes: list[Shape], head: np.ndarray, pid_of: np.ndarray, row_sig: np.ndarray,
+              steps: np.ndarray, last: int, first_line: int) -> OpenRow:
+    """The block's last row (``last``: its first line), left open as the line pass leaves it."""
     entries = []
     for i in range(last, len(block)):
         s = next(s for s in shapes if i in s.idx)
         pos = int(np.searchsorted(s.idx, i))
         entries.append((int(pid_of[i]), [float(c[pos]) for c in s.cols]))
-    p.carry = Carry(head[last], int(steps[-1]), int(row_sig[last]), block[last][:_PREFIX], first_line + last, entries)
-    end = block[-1]
-    p.prev = (head[-1], end[end.find(": ", _HEAD) + 2:-2])
-    total = digits_step(head[-1].partition("/")[2])
-    if total is not None:
-        p.total_steps = total
-    p.seg_rows += len(steps)
-    p.step_lines += len(block)
+    return OpenRow(head[last], int(steps[-1]), int(row_sig[last]), block[last][:_PREFIX], first_line + last, entries)

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..vocabulary import TENSORBOARD_NAMES
 from .columns import NAT, batch_from_columns, metric_columns, unix_to_local
-from .events import Event, SegmentInfo
+from .events import Event, SegmentInfo, SkipLog
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -84,7 +84,7 @@ class TensorBoardParser:
     def __init__(self, path: str, kind: str = "tensorboard", sort_hint: float = 0.0) -> None:
         self.path, self.kind, self.sort_hint = path, kind, sort_hint
         self.info: SegmentInfo | None = None
-        self.skipped: list[tuple[int, str, str]] = []
+        self.skipped = SkipLog()  # (line, reason, text) of the lines not used
         self.n_lines = 0  # records read
         self.step_lines = 0  # scalar values used
         self.total_steps: int | None = None
@@ -172,14 +172,6 @@ class TensorBoardParser:
         self.pending = None
         events.append(Event("segment", segment=self.info))
 
-    def _batch(self, rows: list[dict]):
-        metrics, logged = metric_columns(rows, lambda key, _value: not key.startswith("_"))
-        steps = np.array([row["_step"] for row in rows], np.int64)
-        times = np.array([_when(row["_time"]) for row in rows], "datetime64[ns]")
-        lines = np.array([row["_line"] for row in rows], np.int64)
-        return batch_from_columns(steps, times, lines, metrics, logged)
-
-
 class _Rows:
     """What one feed_bytes call hands over: events, and the rows of the current segment not yet sent."""
 
@@ -191,9 +183,18 @@ class _Rows:
     def flush(self, parser: TensorBoardParser) -> None:
         """Send the rows gathered so far as one batch of the parser's current segment."""
         if self.rows:
-            self.events.append(Event("rows", key=parser.info.key, rows=parser._batch(self.rows),
+            self.events.append(Event("rows", key=parser.info.key, rows=_batch(self.rows),
                                      replace_last=self.replace_first))
         self.rows, self.replace_first = [], False
+
+
+def _batch(rows: list[dict]):
+    """Rows gathered as dicts (``_step``, ``_time``, ``_line`` and the scalars) -> columns."""
+    metrics, logged = metric_columns(rows, lambda key, _value: not key.startswith("_"))
+    steps = np.array([row["_step"] for row in rows], np.int64)
+    times = np.array([_when(row["_time"]) for row in rows], "datetime64[ns]")
+    lines = np.array([row["_line"] for row in rows], np.int64)
+    return batch_from_columns(steps, times, lines, metrics, logged)
 
 
 def _when(wall_time: float) -> np.datetime64:

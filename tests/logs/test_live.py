@@ -1,7 +1,10 @@
 """RunReader: update() reads only appended bytes, merges lines split across reads, sees new files."""
 from __future__ import annotations
 
+import os
 from datetime import datetime
+
+import pandas as pd
 
 from radiodiff_lib.logs import RunReader, read_run
 from tests.helpers.logfactory import default_values, step_line, write_radiodiff_log
@@ -105,3 +108,54 @@ def test_a_rewritten_file_is_read_again_from_its_start(tmp_path):
     run = reader.update()
     assert run.df["step"].tolist() == spec.steps and run.superseded.empty
     assert any("read again from its start" in n for n in run.notes)
+
+
+def _other_run(path, first_step: int = 0):
+    """Another, longer log at ``path``: other values (rec_loss 0.5), other times."""
+    def values(step):
+        gen, disc = default_values(step, 50001)
+        return {**gen, "train/rec_loss": 0.5}, disc
+    return write_radiodiff_log(path, range(first_step, 2000, 100), start_time=datetime(2025, 3, 2, 12, 0, 0),
+                               values=values)
+
+
+def test_a_file_replaced_under_its_name_is_read_again_from_its_start(tmp_path):
+    path = tmp_path / "2025-03-02-09-00_.log"
+    write_radiodiff_log(path, range(0, 500, 100), start_time=T)
+    reader = RunReader(path)
+    assert reader.update().df["step"].tolist() == list(range(0, 500, 100))
+    spec = _other_run(tmp_path / "rotated.log")
+    os.replace(tmp_path / "rotated.log", path)  # a rotated log: another, longer file under the same name
+    run = reader.update()
+    fresh = read_run(path)
+    pd.testing.assert_frame_equal(run.df, fresh.df)
+    assert run.df["step"].tolist() == spec.steps
+    assert (run.df["train/rec_loss"] == 0.5).all()
+    assert [n for n in run.notes if "replaced" in n] == [f"{path}: another file now has its name (replaced); "
+                                                         "read again from its start"]
+
+
+def test_a_file_rewritten_in_place_and_longer_is_read_again_from_its_start(tmp_path):
+    path = tmp_path / "2025-03-02-09-00_.log"
+    write_radiodiff_log(path, range(0, 500, 100), start_time=T)
+    reader = RunReader(path)
+    reader.update()
+    inode = path.stat().st_ino
+    spec = _other_run(path)  # truncated and written again: the same inode, other first bytes
+    assert path.stat().st_ino == inode
+    run = reader.update()
+    pd.testing.assert_frame_equal(run.df, read_run(path).df)
+    assert run.df["step"].tolist() == spec.steps
+    assert any("its first bytes changed" in n for n in run.notes)
+
+
+def test_appending_is_not_mistaken_for_a_rewrite(tmp_path):
+    path = tmp_path / "2025-03-02-09-00_.log"
+    write_radiodiff_log(path, range(0, 30, 1), start_time=T)  # more than the 4 KB fingerprinted
+    reader = RunReader(path)
+    reader.update()
+    gen, _ = default_values(30, 50001)
+    _append(path, step_line(30, 150000, gen, T) + "\n")
+    run = reader.update()
+    assert run.df["step"].tolist() == list(range(31))
+    assert run.notes == []

@@ -209,7 +209,7 @@ def test_a_file_named_twice_is_read_once(tmp_path):
     assert run.df["step"].tolist() == [0, 100] and run.superseded.empty and len(run.sources) == 1
 
 
-# ---- bulk pass (logs_bulk) vs. the line-by-line pass: same Run for any input ----------------------
+# ---- bulk pass (text_bulk) vs. the line-by-line pass: same Run for any input ----------------------
 def _variants(rng, step: int, when: datetime) -> list[str]:
     """Lines for one step: mostly regular, sometimes one of the odd forms the bulk pass must refuse."""
     stamp = asctime(when) + " "
@@ -301,8 +301,8 @@ def test_regular_log_goes_through_the_bulk_pass(tmp_path, monkeypatch):
     path = tmp_path / "2025-03-02-09-14_.log"
     n = write_log(path, 3000)
     slow: list[int] = []
-    orig = parser.TextLogParser._lines
-    monkeypatch.setattr(parser.TextLogParser, "_lines",
+    orig = parser.TextLogParser.read_lines
+    monkeypatch.setattr(parser.TextLogParser, "read_lines",
                         lambda self, lines, first, cut: slow.append(len(lines)) or orig(self, lines, first, cut))
     monkeypatch.setattr(parser, "PIECE_CHARS", 200_000)  # several pieces, rows cut between them
     run = read_run(path)
