@@ -100,3 +100,12 @@ def test_nan_and_inf_in_a_log_are_counted_not_absent(tmp_path):
     assert d.evidence["counts"] == {"train/total_loss": 1, "train/nll_loss": 1, "train/rec_loss": 1}
     assert d.evidence["first_steps"] == {"train/total_loss": 3000, "train/nll_loss": 3000, "train/rec_loss": 3000}
     assert a.metrics["train/disc_loss"].nonfinite == 0
+
+
+def test_the_skipped_count_counts_every_line_past_the_kept_ones(tmp_path):
+    """The reader keeps the first lines of a reason one by one and counts the rest in one record."""
+    log = tmp_path / "2025-03-02-09-14_.log"
+    write_radiodiff_log(log, range(0, 1000, 100), extra_lines={5: ["stray text line"] * 2500})
+    j = to_json(analyze(read_run([log])))
+    assert j["skipped"]["count"] == sum(j["skipped"]["reasons"].values())
+    assert j["skipped"]["count"] >= 2500
