@@ -1,0 +1,236 @@
+"""``radiodiff sweep``: every checkpoint of a run scored on the same held-out items, one chosen, handed off.
+
+The path, top to bottom (:func:`sweep_checkpoints`):
+
+1. the items of the split (a seeded subset of maps x transmitters when asked) are read and decoded
+   once, into memory (``items.load_items``);
+2. each candidate (a checkpoint file with its EMA or raw weights) that the cache does not hold yet
+   is scored on them and cached (``scoring``); a file that cannot be loaded or fails its checksum is
+   listed with the reason and skipped; several processes divide the candidates by rank;
+3. everything is assembled from the cache alone, so the final ``sweep.csv`` is byte-identical
+   whether the cache was filled by one straight run or by several interrupted ones;
+4. the verdict (``bootstrap.compare``): best, indistinguishable set, earliest of it, each with its
+   cluster-bootstrap interval over maps;
+5. the chosen candidate on the test maps, its latent statistics over the training split
+   (``latents.latent_statistics``) and the hand-off (``handoff``).
+
+Nothing is written outside the out folder (default ``<run>/sweep/``); the run's files are only read.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..checkpoints import save_radiodiff_layout
+from ..config import Config, load_config, resolve_config
+from ..data import build_dataset
+from ..errors import CheckpointError, ConfigError
+from ..vocabulary import CONFIG_FILE
+from . import metrics as M
+from .bootstrap import LOWER_IS_BETTER, compare, mean_intervals
+from .evaluate import Example, reconstruct, to_unit
+from .handoff import HANDOFF_FILE, check_stage2_config, handoff_config, provenance_lines, write_handoff, write_merged
+from .items import Items, choose_items, data_config, load_items, read_items
+from .latents import LatentSummary, latent_statistics
+from .scoring import (
+    Candidate, autocast_for, cache_key, checkpoint_files, choose_precision, file_digest, load_candidate,
+    process_layout, read_cached, score, score_all,
+)
+from .sweep_result import (
+    CACHE_FOLDER, FIRST_STAGE_FOLDER, LATENTS_FILE, REPORTED, SWEEP_JSON, SweepResult, SweepSettings, write_tables,
+)
+
+def compare_all(candidates: list[Candidate], items: Items, settings: SweepSettings) -> tuple[list[int], dict]:
+    """(indices of the scored candidates, the comparison on each reported metric)."""
+    scored = [k for k, c in enumerate(candidates) if c.ok]
+    if not scored:
+        return scored, {}
+    steps = [candidates[k].step for k in scored]
+    return scored, {name: compare(np.stack([candidates[k].metrics[name] for k in scored]), items.maps, steps,
+                                  metric=name, n_boot=settings.n_boot, seed=settings.seed, level=settings.level)
+                    for name in REPORTED}
+
+
+# --- after the verdict: test, latents, hand-off ------------------------------------------------------
+
+def confirmation_sets(config: Config, data: str, settings: SweepSettings) -> list[tuple[str, Items]]:
+    """(label, items) on which the chosen checkpoint is confirmed: the test maps.
+
+    To be rewired to the split protocols (issue 17): under ``radiodiff`` the validation maps lie
+    inside the test maps, so the figures are given on the test maps outside val and train beside
+    RadioDiff's own test set minus its training map, each labelled.
+    """
+    return [("test", load_items(config, data, "test", tx=settings.tx, seed=settings.seed))]
+
+
+def confirm(model: torch.nn.Module, sets: list[tuple[str, Items]], settings: SweepSettings, device: torch.device,
+            precision: str) -> list[dict]:
+    """The chosen model's metrics with cluster-bootstrap intervals on each confirmation set."""
+    out = []
+    for label, items in sets:
+        values, _latent, _secs = score(model, items, settings.batch_size, device, autocast_for(precision, device))
+        entry = {"label": label, "maps": items.n_maps, "transmitters": len(items)}
+        for name in REPORTED:
+            (iv,) = mean_intervals(values[name][None], items.maps, settings.n_boot, settings.seed, settings.level)
+            entry[name] = iv.to_json()
+        out.append(entry)
+    return out
+
+
+def measure_latents(model: torch.nn.Module, config: Config, settings: SweepSettings, device: torch.device,
+                    precision: str) -> LatentSummary:
+    """Latent statistics of ``model`` over the training split, streamed."""
+    dataset = build_dataset(data_config(config, settings.data), "train")
+    indices = choose_items(dataset, settings.latent_maps, None, settings.seed)
+    return latent_statistics(model, dataset, indices, split="train", batch_size=settings.batch_size, device=device,
+                             autocast=autocast_for(precision, device), seed=settings.seed)
+
+
+def first_stage_file(cand: Candidate, model: Any, loss: Any, out: Path) -> tuple[Path, Path | None]:
+    """(the file the second stage should load, the RadioDiff-layout copy written for it or None).
+
+    The second stage loads a checkpoint's ``ema`` weights when there are any: a RadioDiff file
+    whose EMA weights were chosen is named as it is; otherwise a copy holding the chosen weights
+    (as both ``model`` and ``ema``) is written into the out folder.
+    """
+    if cand.format == "radiodiff" and cand.weights == "ema":
+        return cand.path, None
+    copy = out / FIRST_STAGE_FOLDER / f"{cand.path.stem}-{cand.weights}.pt"
+    save_radiodiff_layout(copy, model, loss, int(cand.step or 0), with_lpips_copies=False)
+    return copy, copy
+
+
+def hand_off(result: SweepResult, stage2_config: str | Path | None, device: torch.device) -> None:
+    """Latents, test confirmation and ``handoff.yaml`` for the chosen candidate (sets them on ``result``)."""
+    cand = result.candidates[result.chosen]
+    model, loss, cfg, _info = load_candidate(cand, result.settings.config)
+    model = model.to(device).eval()
+    t0 = time.perf_counter()
+    sets = confirmation_sets(result.config, result.settings.data, result.settings)
+    result.confirmation = confirm(model, sets, result.settings, device, result.precision)
+    result.timings["confirm_seconds"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result.latent = measure_latents(model, result.config, result.settings, device, result.precision)
+    result.timings["latent_seconds"] = time.perf_counter() - t0
+    np.savez_compressed(result.out / LATENTS_FILE, samples=result.latent.samples)
+    target, result.first_stage = first_stage_file(cand, model.cpu(), loss, result.out)
+    cmp_ = result.comparison()
+    why = (f"the best of {len(result.scored)} by mean {result.settings.metric}" if result.settings.choose == "best"
+           else f"the earliest of the {len(cmp_.indistinguishable)} indistinguishable from the best by {result.settings.metric}")
+    handoff = handoff_config(target, cfg, result.latent.scale_factor.mean)
+    lines = provenance_lines(str(cand.path), cand.weights, cand.step, result.latent.scale_factor, "train",
+                             result.latent.n_maps, why)
+    result.handoff = write_handoff(result.out / HANDOFF_FILE, handoff, lines)
+    if stage2_config is not None:
+        result.stage2 = check_stage2_config(stage2_config, handoff, result.latent.scale_factor, cfg)
+        write_merged(result.stage2, result.out)
+
+
+# --- the sweep ---------------------------------------------------------------------------------------
+
+def run_config(run: Path, config: str | None) -> Config:
+    """The config that says what the run's data are: ``config`` when given, else the run's own, else RadioDiff's."""
+    if config:
+        return resolve_config(config)
+    if (run / CONFIG_FILE).is_file():
+        return load_config(run / CONFIG_FILE)
+    return resolve_config("radiodiff")
+
+
+def out_folder(run: Path, out: str | Path | None) -> Path:
+    """The sweep's folder (default ``<run>/sweep``), created; ConfigError when it is a file."""
+    folder = Path(out) if out else run / "sweep"
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--out {folder}: a file is in the way; give a folder for the sweep's results.")
+    (folder / CACHE_FOLDER).mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "val", maps: int | None = None,
+          tx: int | None = None, weights: str = "ema", metric: str = "nmse", out: str | Path | None = None,
+          stage2_config: str | Path | None = None, choose: str = "best", seed: int = 0, n_boot: int = 2000,
+          batch_size: int = 8, precision: str = "no", device: str | None = None, config: str | None = None,
+          latent_maps: int | None = None, progress: Callable[[str], None] | None = None) -> SweepResult | None:
+    """Score every checkpoint of ``run`` on the same items of ``split``, pick one, measure it and hand it off.
+
+    Returns the result in the process of rank 0 (None in the others of a multi-process sweep).
+    """
+    settings = SweepSettings(data=str(data), split=split, maps=maps, tx=tx, weights=weights, metric=metric,
+                             choose=choose, seed=seed, n_boot=n_boot, batch_size=batch_size, precision=precision,
+                             config=config, latent_maps=latent_maps)
+    settings.check()
+    run = Path(run)
+    files = checkpoint_files(run)
+    folder = out_folder(run, out)
+    layout = process_layout(device)
+    used, note = choose_precision(precision, layout.device)
+    cfg = run_config(run, config)
+    t0 = time.perf_counter()
+    items = load_items(cfg, data, split, maps, tx, seed)
+    read_seconds = time.perf_counter() - t0
+    candidates = [Candidate(path=f, weights=w) for f in files for w in settings.weight_kinds()]
+    digests = {f: file_digest(f) for f in files}
+    changes_numbers = {"items": items.fingerprint(), "precision": used, "device": layout.device.type,
+                       "batch": settings.batch_size, "config": settings.config}
+    for c in candidates:
+        c.content = digests[c.path]
+        c.key = cache_key(c.content, c.weights, changes_numbers)
+    t0 = time.perf_counter()
+    score_all(candidates, items, layout, folder / CACHE_FOLDER, used, settings.batch_size, settings.config, progress)
+    layout.barrier()
+    if layout.rank != 0:
+        return None
+    for c in candidates:  # everything from the cache: identical tables however the cache was filled
+        scored_here = c.status != "pending" and not c.cached
+        if not read_cached(folder / CACHE_FOLDER, c):
+            raise CheckpointError(f"{c.label}: no result in {folder / CACHE_FOLDER} after scoring; run the sweep again.")
+        c.cached = not scored_here
+    scored, comparisons = compare_all(candidates, items, settings)
+    result = SweepResult(run=run, out=folder, settings=settings, config=cfg, items=items, candidates=candidates,
+                         comparisons=comparisons, scored=scored, precision=used, precision_note=note,
+                         device=str(layout.device),
+                         timings={"read_seconds": read_seconds, "score_seconds": time.perf_counter() - t0})
+    write_tables(result)
+    if scored:
+        cmp_ = result.comparison()
+        result.chosen = scored[cmp_.best if choose == "best" else cmp_.earliest]
+        hand_off(result, stage2_config, layout.device)
+    else:
+        result.notes.append("no checkpoint could be scored: nothing to choose or hand off.")
+    (folder / SWEEP_JSON).write_text(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return result
+
+
+# --- figures' inputs ----------------------------------------------------------------------------------
+
+def gallery(result: SweepResult, pick: int, other: int | None = None) -> list[tuple[Example, Example | None]]:
+    """Best, median and worst items of candidate ``pick`` by the sweep's metric, re-run through it (and
+    through candidate ``other`` on the same items, when given): pairs of Examples."""
+    c = result.candidates[pick]
+    metric = result.settings.metric
+    values = c.metrics[metric]
+    order = np.argsort(np.where(np.isfinite(values), values, np.inf), kind="stable")
+    if not LOWER_IS_BETTER[metric]:
+        order = order[::-1]
+    rows = [int(order[0]), int(order[(len(order) - 1) // 2]), int(order[-1])]
+    dataset = build_dataset(data_config(result.config, result.settings.data), result.settings.split)
+    picked = read_items(dataset, [result.items.indices[r] for r in rows], result.settings.split, result.settings.data)
+    config = result.settings.config
+    return list(zip(_examples(result.candidates[pick], picked, config),
+                    _examples(result.candidates[other], picked, config) if other is not None else [None] * 3))
+
+
+def _examples(cand: Candidate, picked: Items, config: str | None) -> list[Example]:
+    model, _loss, _cfg, _info = load_candidate(cand, config)
+    rec, _z = reconstruct(model.eval(), picked.images)
+    inp, out = to_unit(picked.images)[:, 0].numpy(), to_unit(rec.float())[:, 0].numpy()
+    nmse = M.nmse(to_unit(rec.float()), to_unit(picked.images)).numpy()
+    street = M.nmse(to_unit(rec.float()), to_unit(picked.images), M.street_mask(picked.buildings.float())).numpy()
+    return [Example(label, i, name, inp[j], out[j], picked.buildings[j, 0].numpy().astype(np.float32),
+                    float(nmse[j]), float(street[j]))
+            for j, (label, i, name) in enumerate(zip(("best", "median", "worst"), picked.indices, picked.names))]
