@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_inspect)
 
     rp = sub.add_parser("report", help="run a notebook with papermill and render HTML + Markdown")
-    rp.add_argument("notebook", help="path, or train / resume / analyze")
+    rp.add_argument("notebook", help="path, or train / resume / analyze / compare / checkpoints")
     rp.add_argument("-p", "--param", nargs="+", action="append", metavar="NAME VALUE",
                     help="a notebook parameter: -p NAME VALUE, or -p NAME V1 V2 ... for a list")
     rp.add_argument("--out", default="reports")

@@ -28,7 +28,7 @@ import nbformat  # noqa: E402
 from ..errors import NotebookError
 from .param_types import BOOL_WORDS, TYPE_WORDS, ParamType, check_value, param_type, parse_bool, parse_number
 
-BUILTIN_NOTEBOOKS = ("train", "resume", "analyze", "compare")
+BUILTIN_NOTEBOOKS = ("train", "resume", "analyze", "compare", "checkpoints")
 
 
 def notebooks_dir() -> Path:
