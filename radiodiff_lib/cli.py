@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo_report)
 
     b = sub.add_parser("bench", help="benchmarks that print numbers")
-    b.add_argument("what", choices=["data", "parse", "train", "attention", "evaluate", "all"])
+    b.add_argument("what", choices=["data", "parse", "train", "attention", "evaluate", "sweep", "all"])
     b.add_argument("--json", help="write the numbers as JSON here")
     b.add_argument("--config", default="radiodiff", help="train, attention: YAML file or built-in "
                    "(default radiodiff: 320x320, ch 128; bench is the small CPU one)")

@@ -24,6 +24,7 @@ import torch
 from .bootstrap import Interval
 from .evaluate import LatentStats
 from .items import item_identity
+from .scoring import to_batch
 
 NEAR_ZERO = 1e-2  # a channel's std below this fraction of the largest channel's is "near 0"
 
@@ -91,7 +92,7 @@ def latent_statistics(model: torch.nn.Module, dataset: Any, indices: list[int] |
     n_kept = 0
     for start in range(0, len(indices), batch_size):
         chunk = indices[start:start + batch_size]
-        x = torch.stack([torch.as_tensor(dataset[i]["image"], dtype=torch.float32) for i in chunk]).to(dev)
+        x = to_batch(torch.stack([torch.as_tensor(dataset[i]["image"], dtype=torch.float32) for i in chunk]), dev)
         with autocast or nullcontext():
             posterior = model.encode(x)
         z = posterior.sample(noise).float()  # [B, C, h, w], what the second stage would see

@@ -180,6 +180,22 @@ def write_cached(folder: Path, cand: Candidate) -> None:
 
 # --- scoring ---------------------------------------------------------------------------------------
 
+def memory_format(device: torch.device) -> torch.memory_format:
+    """channels_last on a CPU (oneDNN's convolutions: measured 6 % faster in fp32, 12 % in bf16, on the bench
+    model), the default layout elsewhere (unmeasured there)."""
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+
+
+def prepare(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` in eval mode on ``device``, in the layout the sweep's forward uses."""
+    return model.to(device).to(memory_format=memory_format(device)).eval()
+
+
+def to_batch(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Maps ``x`` [B, 1, H, W] on ``device``, in the layout the sweep's forward uses."""
+    return x.to(device).contiguous(memory_format=memory_format(device))
+
+
 @torch.no_grad()
 def score(model: torch.nn.Module, items: Items, batch_size: int, device: torch.device,
           autocast: Any = None) -> tuple[dict[str, np.ndarray], dict, float]:
@@ -187,7 +203,7 @@ def score(model: torch.nn.Module, items: Items, batch_size: int, device: torch.d
     values: dict[str, list] = {k: [] for k in ITEM_METRICS}
     latent, samples, seconds = LatentStats(), [], 0.0
     for start in range(0, len(items), batch_size):
-        x = items.images[start:start + batch_size].to(device)
+        x = to_batch(items.images[start:start + batch_size], device)
         t0 = time.perf_counter()
         with autocast or nullcontext():
             rec, z = reconstruct(model, x)
@@ -223,10 +239,9 @@ def score_candidate(cand: Candidate, items: Items, batch_size: int, config: str 
         return
     cand.step, cand.format = info.get("step"), info.get("format")
     cand.disc_start = int(cfg.model.lossconfig.disc_start) if info.get("format") == "workbench" else None
-    model = model.to(device).eval()
+    model = prepare(model, device)
     cand.metrics, cand.latent, cand.seconds = score(model, items, batch_size, device, autocast_for(precision, device))
     cand.status = "ok"
-
 
 
 def score_all(candidates: list[Candidate], items: Items, layout: Layout, cache: Path, precision: str,

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -38,7 +39,7 @@ from .handoff import HANDOFF_FILE, check_stage2_config, handoff_config, provenan
 from .items import Items, choose_items, data_config, load_items, read_items
 from .latents import LatentSummary, latent_statistics
 from .scoring import (
-    Candidate, autocast_for, cache_key, checkpoint_files, choose_precision, file_digest, load_candidate,
+    Candidate, autocast_for, cache_key, checkpoint_files, choose_precision, file_digest, load_candidate, prepare,
     process_layout, read_cached, score, score_all,
 )
 from .sweep_result import (
@@ -109,14 +110,12 @@ def hand_off(result: SweepResult, stage2_config: str | Path | None, device: torc
     """Latents, test confirmation and ``handoff.yaml`` for the chosen candidate (sets them on ``result``)."""
     cand = result.candidates[result.chosen]
     model, loss, cfg, _info = load_candidate(cand, result.settings.config)
-    model = model.to(device).eval()
-    t0 = time.perf_counter()
-    sets = confirmation_sets(result.config, result.settings.data, result.settings)
-    result.confirmation = confirm(model, sets, result.settings, device, result.precision)
-    result.timings["confirm_seconds"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    result.latent = measure_latents(model, result.config, result.settings, device, result.precision)
-    result.timings["latent_seconds"] = time.perf_counter() - t0
+    model = prepare(model, device)
+    with clock(result.timings, "confirm"):
+        sets = confirmation_sets(result.config, result.settings.data, result.settings)
+        result.confirmation = confirm(model, sets, result.settings, device, result.precision)
+    with clock(result.timings, "latent"):
+        result.latent = measure_latents(model, result.config, result.settings, device, result.precision)
     np.savez_compressed(result.out / LATENTS_FILE, samples=result.latent.samples)
     target, result.first_stage = first_stage_file(cand, model.cpu(), loss, result.out)
     cmp_ = result.comparison()
@@ -170,31 +169,21 @@ def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "va
     layout = process_layout(device)
     used, note = choose_precision(precision, layout.device)
     cfg = run_config(run, config)
-    t0 = time.perf_counter()
-    items = load_items(cfg, data, split, maps, tx, seed)
-    read_seconds = time.perf_counter() - t0
-    candidates = [Candidate(path=f, weights=w) for f in files for w in settings.weight_kinds()]
-    digests = {f: file_digest(f) for f in files}
-    changes_numbers = {"items": items.fingerprint(), "precision": used, "device": layout.device.type,
-                       "batch": settings.batch_size, "config": settings.config}
-    for c in candidates:
-        c.content = digests[c.path]
-        c.key = cache_key(c.content, c.weights, changes_numbers)
-    t0 = time.perf_counter()
-    score_all(candidates, items, layout, folder / CACHE_FOLDER, used, settings.batch_size, settings.config, progress)
+    timings: dict[str, float] = {}
+    with clock(timings, "read"):
+        items = load_items(cfg, data, split, maps, tx, seed)
+    with clock(timings, "score"):  # hashing the files, loading, forward passes, metrics, cache writes
+        candidates = candidates_of(files, settings, items, used, layout.device)
+        score_all(candidates, items, layout, folder / CACHE_FOLDER, used, settings.batch_size, settings.config,
+                  progress)
     layout.barrier()
     if layout.rank != 0:
         return None
-    for c in candidates:  # everything from the cache: identical tables however the cache was filled
-        scored_here = c.status != "pending" and not c.cached
-        if not read_cached(folder / CACHE_FOLDER, c):
-            raise CheckpointError(f"{c.label}: no result in {folder / CACHE_FOLDER} after scoring; run the sweep again.")
-        c.cached = not scored_here
+    read_back(candidates, folder / CACHE_FOLDER)
     scored, comparisons = compare_all(candidates, items, settings)
     result = SweepResult(run=run, out=folder, settings=settings, config=cfg, items=items, candidates=candidates,
                          comparisons=comparisons, scored=scored, precision=used, precision_note=note,
-                         device=str(layout.device),
-                         timings={"read_seconds": read_seconds, "score_seconds": time.perf_counter() - t0})
+                         device=str(layout.device), timings=timings)
     write_tables(result)
     if scored:
         cmp_ = result.comparison()
@@ -204,6 +193,36 @@ def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "va
         result.notes.append("no checkpoint could be scored: nothing to choose or hand off.")
     (folder / SWEEP_JSON).write_text(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return result
+
+
+@contextmanager
+def clock(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Add the wall and CPU seconds of the block to ``timings`` as ``<name>_seconds`` and ``<name>_cpu_seconds``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        timings[f"{name}_seconds"] = time.perf_counter() - t0
+        timings[f"{name}_cpu_seconds"] = time.process_time() - c0
+
+
+def candidates_of(files: list[Path], settings: SweepSettings, items: Items, precision: str,
+                  device: torch.device) -> list[Candidate]:
+    """Every file with each kind of weights asked for, named by its content and what changes its numbers."""
+    changes_numbers = {"items": items.fingerprint(), "precision": precision, "device": device.type,
+                       "batch": settings.batch_size, "config": settings.config}
+    digests = {f: file_digest(f) for f in files}
+    return [Candidate(path=f, weights=w, content=digests[f], key=cache_key(digests[f], w, changes_numbers))
+            for f in files for w in settings.weight_kinds()]
+
+
+def read_back(candidates: list[Candidate], cache: Path) -> None:
+    """Every candidate from the cache, so the tables are the same however the cache was filled."""
+    for c in candidates:
+        scored_here = c.status != "pending" and not c.cached
+        if not read_cached(cache, c):
+            raise CheckpointError(f"{c.label}: no result in {cache} after scoring; run the sweep again.")
+        c.cached = not scored_here
 
 
 # --- figures' inputs ----------------------------------------------------------------------------------
