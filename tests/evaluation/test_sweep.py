@@ -322,3 +322,70 @@ def test_cli_sweep_of_a_folder_without_checkpoints(tmp_path, capsys):
     assert cli.main(["sweep", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("radiodiff sweep: error:") and "holds no checkpoints" in err and "\n" not in err
+
+
+# --- RadioDiff's model-N.pt, several processes ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def radiodiff_run(base, tmp_path_factory):
+    """The base weights written as RadioDiff's train_vae.py writes them (model-1.pt, model-2.pt), and a tiny config."""
+    from radiodiff_lib.checkpoints import save_radiodiff_layout
+    from radiodiff_lib.config import save_config
+
+    folder = tmp_path_factory.mktemp("radiodiff") / "run"
+    model, loss, cfg, _info = load_model_from_checkpoint(base)
+    for k in (1, 2):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.01 * torch.randn_like(p))
+        save_radiodiff_layout(folder / f"model-{k}.pt", model, loss, step=12 * k, with_lpips_copies=False)
+    config = save_config(cfg, folder.parent / "tiny.yaml")  # RadioDiff folders carry no config of ours
+    return folder, config
+
+
+def test_radiodiff_checkpoints_are_swept_and_their_ema_handed_off_as_they_are(radiodiff_run, tmp_path):
+    folder, config = radiodiff_run
+    result = S.sweep_checkpoints(folder, weights="ema", maps=5, latent_maps=3, n_boot=200, config=str(config),
+                                 out=tmp_path / "sw")
+    assert [c.format for c in result.candidates] == ["radiodiff", "radiodiff"]
+    assert all(c.ok for c in result.candidates) and [c.step for c in result.candidates] == [12, 24]
+    ckpt_path = yaml.safe_load(result.handoff.read_text())["model"]["first_stage"]["ckpt_path"]
+    assert ckpt_path == str(result.candidates[result.chosen].path.resolve())  # RadioDiff loads its 'ema' itself
+    assert result.first_stage is None
+
+
+def test_radiodiff_raw_weights_are_copied_where_the_second_stage_loads_them(radiodiff_run, tmp_path):
+    folder, config = radiodiff_run
+    result = S.sweep_checkpoints(folder, weights="model", maps=5, latent_maps=3, n_boot=200, config=str(config),
+                                 out=tmp_path / "sw")
+    assert result.first_stage is not None and result.first_stage.parent == tmp_path / "sw" / R.FIRST_STAGE_FOLDER
+    chosen = result.candidates[result.chosen]
+    want, _l, cfg, _i = load_model_from_checkpoint(chosen.path, use_ema=False, config=cfg_of(config))
+    got = build_model(cfg)
+    load_radiodiff_weights(got, torch_load_safely(result.first_stage), use_ema=True)
+    for k, v in want.state_dict().items():
+        assert torch.equal(got.state_dict()[k], v), k
+
+
+def cfg_of(path):
+    from radiodiff_lib.config import load_config
+
+    return load_config(path)
+
+
+@pytest.mark.slow
+def test_two_processes_divide_the_checkpoints_and_give_the_same_csv(known, tmp_path):
+    run = known["base"].parent
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    args = ["sweep", str(run), "--weights", "both", "--bootstrap", "300", "--latent-maps", "2", "--device", "cpu"]
+    one = subprocess.run([sys.executable, "-m", "radiodiff_lib.cli", *args, "--out", str(tmp_path / "one")],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stderr
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_port", "29517", "-m", "radiodiff_lib.cli", *args, "--out", str(tmp_path / "two")],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr
+    assert (tmp_path / "two" / R.SWEEP_CSV).read_bytes() == (tmp_path / "one" / R.SWEEP_CSV).read_bytes()
+    payload = json.loads((tmp_path / "two" / R.SWEEP_JSON).read_text())
+    by_rank0 = [not c["cached"] for c in payload["checkpoints"]]
+    assert by_rank0 == [k % 2 == 0 for k in range(10)]  # rank 0 scored every other candidate, rank 1 the rest
