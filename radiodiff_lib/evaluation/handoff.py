@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from ..config import Config, flatten_config, read_yaml
+from ..config import Config, read_yaml
 from ..config_checks import config_changes
 from ..errors import ConfigError
 from .bootstrap import Interval
@@ -181,8 +181,3 @@ def write_merged(check: Stage2Check, folder: str | Path) -> Path:
     path.write_text(header + yaml.safe_dump(check.merged, sort_keys=False, default_flow_style=None), encoding="utf-8")
     check.written = str(path)
     return path
-
-
-def flat_handoff(handoff: dict) -> dict[str, Any]:
-    """The hand-off's dotted keys (for tables in reports)."""
-    return flatten_config(handoff)

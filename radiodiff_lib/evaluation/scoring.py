@@ -109,7 +109,6 @@ class Candidate:
     key: str = ""
     metrics: dict[str, np.ndarray] = field(default_factory=dict)  # per item, in the items' order
     latent: dict = field(default_factory=dict)  # posterior-mode statistics over the scored items
-    disc_start: int | None = None
     seconds: float = 0.0  # the forward passes' wall time when it was scored
     cached: bool = False  # read from the cache, not scored by this process
 
@@ -160,7 +159,7 @@ def read_cached(folder: Path, cand: Candidate) -> bool:
         rec = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    cand.status, cand.step, cand.format, cand.disc_start = rec["status"], rec["step"], rec["format"], rec["disc_start"]
+    cand.status, cand.step, cand.format = rec["status"], rec["step"], rec["format"]
     cand.metrics = {k: np.asarray(v, dtype=np.float64) for k, v in rec["metrics"].items()}
     cand.latent, cand.seconds, cand.cached = rec["latent"], rec["seconds"], True
     return True
@@ -169,7 +168,7 @@ def read_cached(folder: Path, cand: Candidate) -> bool:
 def write_cached(folder: Path, cand: Candidate) -> None:
     """Write ``cand``'s entry atomically (a temporary file renamed over): a killed sweep leaves none half-written."""
     rec = {"key": cand.key, "file": cand.path.name, "content": cand.content, "weights": cand.weights,
-           "status": cand.status, "step": cand.step, "format": cand.format, "disc_start": cand.disc_start,
+           "status": cand.status, "step": cand.step, "format": cand.format,
            "metrics": {k: v.tolist() for k, v in cand.metrics.items()}, "latent": cand.latent, "seconds": cand.seconds}
     folder.mkdir(parents=True, exist_ok=True)
     path = _cache_path(folder, cand.key)
@@ -202,6 +201,7 @@ def score(model: torch.nn.Module, items: Items, batch_size: int, device: torch.d
     """Per-item metrics, posterior-mode latent statistics and forward seconds of ``model`` on ``items``."""
     values: dict[str, list] = {k: [] for k in ITEM_METRICS}
     latent, samples, seconds = LatentStats(), [], 0.0
+    per_item = max(1, LATENT_SAMPLES // max(len(items), 1))  # histogram values spread over every item
     for start in range(0, len(items), batch_size):
         x = to_batch(items.images[start:start + batch_size], device)
         t0 = time.perf_counter()
@@ -216,7 +216,7 @@ def score(model: torch.nn.Module, items: Items, batch_size: int, device: torch.d
         street = M.street_mask(items.buildings[start:start + batch_size].to(device).float())
         values["nmse_street"].extend(M.nmse(pred, target, street).cpu().tolist())
         latent.update(z.float())
-        samples.append(z.float().flatten(2)[:, :, ::max(1, z.shape[2] * z.shape[3] // 64)].cpu())
+        samples.append(z.float().flatten(2)[:, :, ::max(1, z.shape[2] * z.shape[3] // per_item)].cpu())
     stats = latent.result()
     kept = torch.cat(samples).transpose(0, 1).reshape(stats["channels"], -1)[:, :LATENT_SAMPLES]
     stats["samples"] = kept.tolist()
@@ -233,12 +233,11 @@ def score_candidate(cand: Candidate, items: Items, batch_size: int, config: str 
                     precision: str) -> None:
     """Load and score ``cand`` (status "ok"), or record why it cannot be (status = the reason)."""
     try:
-        model, _loss, cfg, info = load_candidate(cand, config)
+        model, _loss, _cfg, info = load_candidate(cand, config)
     except (CheckpointError, ConfigError) as exc:
         cand.status = " ".join(str(exc).split())  # one line
         return
     cand.step, cand.format = info.get("step"), info.get("format")
-    cand.disc_start = int(cfg.model.lossconfig.disc_start) if info.get("format") == "workbench" else None
     model = prepare(model, device)
     cand.metrics, cand.latent, cand.seconds = score(model, items, batch_size, device, autocast_for(precision, device))
     cand.status = "ok"

@@ -59,25 +59,38 @@ def compare_all(candidates: list[Candidate], items: Items, settings: SweepSettin
 
 # --- after the verdict: test, latents, hand-off ------------------------------------------------------
 
-def confirmation_sets(config: Config, data: str, settings: SweepSettings) -> list[tuple[str, Items]]:
-    """(label, items) on which the chosen checkpoint is confirmed: the test maps.
+CONFIRM_CHUNK = 512  # items of a confirmation set in memory at once
+
+
+def confirmation_sets(config: Config, data: str, settings: SweepSettings) -> list[tuple[str, Any, list[int]]]:
+    """(label, data set, item indices) on which the chosen checkpoint is confirmed: the test maps.
 
     To be rewired to the split protocols (issue 17): under ``radiodiff`` the validation maps lie
     inside the test maps, so the figures are given on the test maps outside val and train beside
     RadioDiff's own test set minus its training map, each labelled.
     """
-    return [("test", load_items(config, data, "test", tx=settings.tx, seed=settings.seed))]
+    dataset = build_dataset(data_config(config, data), "test")
+    return [("test", dataset, choose_items(dataset, None, settings.tx, settings.seed))]
 
 
-def confirm(model: torch.nn.Module, sets: list[tuple[str, Items]], settings: SweepSettings, device: torch.device,
-            precision: str) -> list[dict]:
-    """The chosen model's metrics with cluster-bootstrap intervals on each confirmation set."""
+def confirm(model: torch.nn.Module, sets: list[tuple[str, Any, list[int]]], settings: SweepSettings,
+            device: torch.device, precision: str) -> list[dict]:
+    """The chosen model's metrics with cluster-bootstrap intervals on each confirmation set (read in chunks)."""
     out = []
-    for label, items in sets:
-        values, _latent, _secs = score(model, items, settings.batch_size, device, autocast_for(precision, device))
-        entry = {"label": label, "maps": items.n_maps, "transmitters": len(items)}
+    for label, dataset, indices in sets:
+        values: dict[str, list] = {name: [] for name in REPORTED}
+        maps: list[np.ndarray] = []
+        for start in range(0, len(indices), CONFIRM_CHUNK):
+            items = read_items(dataset, indices[start:start + CONFIRM_CHUNK], "test", settings.data)
+            scored, _latent, _secs = score(model, items, settings.batch_size, device, autocast_for(precision, device))
+            for name in REPORTED:
+                values[name].append(scored[name])
+            maps.append(items.maps)
+        every = np.concatenate(maps)
+        entry = {"label": label, "maps": int(len(np.unique(every))), "transmitters": int(every.size)}
         for name in REPORTED:
-            (iv,) = mean_intervals(values[name][None], items.maps, settings.n_boot, settings.seed, settings.level)
+            (iv,) = mean_intervals(np.concatenate(values[name])[None], every, settings.n_boot, settings.seed,
+                                   settings.level)
             entry[name] = iv.to_json()
         out.append(entry)
     return out

@@ -106,11 +106,18 @@ def test_json_has_the_issue_schema(swept, tmp_path):
     assert len(payload["latent"]["channels"]) == 3
 
 
-def test_chosen_checkpoint_is_confirmed_on_the_test_maps(swept):
+def test_chosen_checkpoint_is_confirmed_on_the_test_maps(swept, monkeypatch):
     _known, result = swept
     (conf,) = result.confirmation
     assert conf["label"] == "test" and conf["maps"] == 20
     assert conf["nmse"]["low"] <= conf["nmse"]["mean"] <= conf["nmse"]["high"]
+    # read in chunks of 3 items instead of all at once: the same numbers
+    model, _loss, _cfg, _info = scoring.load_candidate(result.candidates[result.chosen], None)
+    model = scoring.prepare(model, torch.device("cpu"))
+    sets = S.confirmation_sets(result.config, "synthetic", result.settings)
+    monkeypatch.setattr(S, "CONFIRM_CHUNK", 3)
+    (chunked,) = S.confirm(model, sets, result.settings, torch.device("cpu"), "no")
+    assert chunked == conf
 
 
 # --- cache, resume, reading once, the run left alone ------------------------------------------------
