@@ -1,26 +1,35 @@
 """The ``radiodiff`` command: argument parsing only; every command is one library call.
 
-radiodiff train | resume | analyze | compare | evaluate | sweep | inspect | report | demo-report | bench
+radiodiff train | resume | analyze | compare | evaluate | splits | sweep | inspect | report | demo-report | bench
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import warnings
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+from .config import SPLIT_PROTOCOLS, replace, resolve_config
 from .errors import RadiodiffError
-from .formatting import to_jsonable
+from .formatting import PrintableWriter, to_jsonable
+from .outputs import check_output_file, check_output_folder, write_text_atomic
 from .vocabulary import SOURCE_CHOICES
+
+
+class OutputFile(str):
+    """An option's value that names a file the command writes (``--json``): checked before the command runs."""
+
+
+class OutputFolder(str):
+    """An option's value that names a folder the command writes (``--out``, ``--figures``): checked first."""
 
 
 def _write_json(path: str | None, payload: Any) -> None:
     if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(to_jsonable(payload), indent=2, allow_nan=False) + "\n")
+        write_text_atomic(path, json.dumps(to_jsonable(payload), indent=2, allow_nan=False) + "\n")
         print(f"wrote {path}")
 
 
@@ -36,7 +45,10 @@ def _parse_resume(value: str | None) -> str | int | None:
 def cmd_train(args: argparse.Namespace) -> int:
     from .training import train  # lazy: torch
 
-    result = train(args.config, max_steps=args.max_steps, resume=_parse_resume(args.resume),
+    config = args.config
+    if args.protocol:  # --protocol overrides data.split_protocol of the config
+        config = replace(resolve_config(config), **{"data.split_protocol": args.protocol})
+    result = train(config, max_steps=args.max_steps, resume=_parse_resume(args.resume),
                    results_folder=args.results_folder, progress=not args.no_progress)
     print(result.summary())
     return 0
@@ -81,7 +93,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .plots import write_evaluation_figures  # lazy: matplotlib
 
     result = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split, n=args.n, use_ema=args.ema,
-                                 config=args.config, seed=args.seed)
+                                 config=args.config, seed=args.seed, protocol=args.protocol,
+                                 include_train_maps=args.include_train_maps)
     if args.figures:
         write_evaluation_figures(result, args.figures)
     print(result.summary_text())
@@ -89,14 +102,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_splits(args: argparse.Namespace) -> int:
+    from .data import plan_folder  # lazy: torch (the data package's loaders)
+
+    plan = plan_folder(args.root, args.protocol, simulation=args.simulation, cars=args.cars)
+    gain = ("cars" if args.cars else "") + args.simulation.upper()
+    print(f"RadioMapSeer folder {args.root} (gain/{gain}): {plan.summary_text()}")
+    _write_json(args.json, plan.to_json())
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .evaluation import sweep_checkpoints  # lazy: torch
 
-    result = sweep_checkpoints(args.run, data=args.data, split=args.split, maps=args.maps, tx=args.tx, weights=args.weights,
-                   metric=args.metric, out=args.out, stage2_config=args.stage2_config, choose=args.choose,
-                   seed=args.seed, n_boot=args.bootstrap, batch_size=args.batch_size, precision=args.precision,
-                   device=args.device, config=args.config, latent_maps=args.latent_maps,
-                   progress=None if args.quiet else lambda line: print(line, flush=True))
+    result = sweep_checkpoints(args.run, data=args.data, split=args.split, maps=args.maps, tx=args.tx,
+                               weights=args.weights, metric=args.metric, out=args.out,
+                               stage2_config=args.stage2_config, choose=args.choose, seed=args.seed,
+                               n_boot=args.bootstrap, batch_size=args.batch_size, precision=args.precision,
+                               device=args.device, config=args.config, latent_maps=args.latent_maps,
+                               progress=None if args.quiet else lambda line: print(line, flush=True))
     if result is None:  # a process other than rank 0 of a multi-process sweep: rank 0 reports
         return 0
     print(result.summary_text())
@@ -159,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", help="latest, a checkpoint path, or a milestone number")
     t.add_argument("--results-folder", help="override trainer.results_folder")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--protocol", choices=SPLIT_PROTOCOLS,
+                   help="RadioMapSeer split protocol to train on (overrides data.split_protocol)")
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("resume", help="resume a results folder from its newest good checkpoint")
@@ -171,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", help="read training logs (files or folders) and analyse the run")
     a.add_argument("paths", nargs="+")
     a.add_argument("--total-steps", type=int, help="train_num_steps when the log does not say")
-    a.add_argument("--json", help="write the whole analysis as JSON here")
+    a.add_argument("--json", type=OutputFile, help="write the whole analysis as JSON here")
     a.add_argument("--source", default="all", choices=SOURCE_CHOICES,
                    help="which files to read: all (merged, default), text (*.log), tensorboard, metrics")
     a.set_defaults(func=cmd_analyze)
@@ -180,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("runs", nargs="+", metavar="RUN",
                    help=f"a results folder or log file per run (several files of one run: join them with {os.pathsep!r})")
     c.add_argument("--labels", help="comma-separated run labels (default: the folder or file names)")
-    c.add_argument("--json", help="write the comparison as JSON here")
+    c.add_argument("--json", type=OutputFile, help="write the comparison as JSON here")
     c.add_argument("--source", default="all", choices=SOURCE_CHOICES, help="which files of each run to read")
     c.set_defaults(func=cmd_compare)
 
@@ -192,9 +218,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ema", action="store_true", help="use the EMA weights")
     e.add_argument("--config", help="architecture config for a RadioDiff checkpoint")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--figures", help="write the example grid and histograms to this folder")
-    e.add_argument("--json", help="write the results as JSON here")
+    e.add_argument("--figures", type=OutputFolder, help="write the example grid and histograms to this folder")
+    e.add_argument("--json", type=OutputFile, help="write the results as JSON here")
+    e.add_argument("--protocol", choices=SPLIT_PROTOCOLS, help="RadioMapSeer split protocol (default: the one "
+                   "the checkpoint trained on; radiodiff for a RadioDiff model-N.pt)")
+    e.add_argument("--include-train-maps", action="store_true",
+                   help="score the evaluated maps the checkpoint trained on too (left out by default); labelled")
     e.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("splits", help="which RadioMapSeer maps each split of a protocol holds, overlaps, missing")
+    sp.add_argument("root", help="the RadioMapSeer folder (holding gain/)")
+    sp.add_argument("--protocol", choices=SPLIT_PROTOCOLS, default="radiodiff",
+                    help="radiodiff (RadioDiff's RadioUNet_c, default) or radiounet (the RadioUNet paper's)")
+    sp.add_argument("--simulation", default="DPM", choices=["DPM", "IRT2", "IRT4"],
+                    help="the gain folder whose file names are read")
+    sp.add_argument("--cars", action="store_true", help="read gain/cars<SIMULATION>")
+    sp.add_argument("--json", type=OutputFile, help="write the split as JSON here")
+    sp.set_defaults(func=cmd_splits)
 
     w = sub.add_parser("sweep", help="every checkpoint of a run on the same held-out maps: which one, how sure, "
                                      "its latent scale and the hand-off to the second stage")
@@ -208,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--metric", default="nmse", choices=["nmse", "ssim", "psnr"], help="what 'best' means")
     w.add_argument("--choose", default="best", choices=["best", "earliest"],
                    help="hand off the best, or the earliest checkpoint indistinguishable from it")
-    w.add_argument("--out", help="the sweep's folder (default RUN/sweep); nothing is written elsewhere")
+    w.add_argument("--out", type=OutputFolder, help="the sweep's folder (default RUN/sweep); nothing is written elsewhere")
     w.add_argument("--stage2-config", help="a second-stage config (radio_train.yaml) to check and merge")
     w.add_argument("--config", help="architecture/data config for checkpoints without one (RadioDiff's)")
     w.add_argument("--seed", type=int, default=0, help="picks the maps and transmitters, and the bootstrap draws")
@@ -218,24 +258,24 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--device", choices=["cpu", "cuda"], help="default CUDA when PyTorch sees a GPU")
     w.add_argument("--latent-maps", type=int, help="measure the latent scale on this many training maps (default all)")
     w.add_argument("--quiet", action="store_true", help="no line per scored checkpoint")
-    w.add_argument("--json", help="write the sweep as JSON here (it is also written to the out folder)")
+    w.add_argument("--json", type=OutputFile, help="write the sweep as JSON here (it is also written to the out folder)")
     w.set_defaults(func=cmd_sweep)
 
     i = sub.add_parser("inspect", help="table of the checkpoints in a results folder, or one file")
     i.add_argument("path")
-    i.add_argument("--json", help="write the table as JSON here")
+    i.add_argument("--json", type=OutputFile, help="write the table as JSON here")
     i.set_defaults(func=cmd_inspect)
 
     rp = sub.add_parser("report", help="run a notebook with papermill and render HTML + Markdown")
     rp.add_argument("notebook", help="path, or train / resume / analyze / compare / checkpoints")
     rp.add_argument("-p", "--param", nargs="+", action="append", metavar="NAME VALUE",
                     help="a notebook parameter: -p NAME VALUE, or -p NAME V1 V2 ... for a list")
-    rp.add_argument("--out", default="reports")
+    rp.add_argument("--out", type=OutputFolder, default="reports", help="the report's folder (default reports)")
     rp.add_argument("--with-code", action="store_true", help="keep the code cells in the HTML")
     rp.set_defaults(func=cmd_report)
 
     d = sub.add_parser("demo-report", help="the whole story on synthetic data, or analyse --log PATH")
-    d.add_argument("--out", default="reports")
+    d.add_argument("--out", type=OutputFolder, default="reports", help="the report's folder (default reports)")
     d.add_argument("--log", help="analyse this run (RadioDiff folder or log files) without training")
     d.add_argument("--example", action="store_true",
                    help="keep only the Markdown and small figures (how reports/example/ is made)")
@@ -243,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="benchmarks that print numbers")
     b.add_argument("what", choices=["data", "parse", "train", "attention", "evaluate", "sweep", "all"])
-    b.add_argument("--json", help="write the numbers as JSON here")
+    b.add_argument("--json", type=OutputFile, help="write the numbers as JSON here")
     b.add_argument("--config", default="radiodiff", help="train, attention: YAML file or built-in "
                    "(default radiodiff: 320x320, ch 128; bench is the small CPU one)")
     b.add_argument("--device", choices=["cpu", "cuda"], help="train, attention: default CUDA when PyTorch sees a GPU")
@@ -262,19 +302,52 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"radiodiff: warning: {message}\n"
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Check every file and folder the command will write (``OutputFile``, ``OutputFolder`` options)
+    before it starts: a read-only folder or a file where a folder is wanted is said now, not after the work."""
+    for dest, value in vars(args).items():
+        option = "--" + dest.replace("_", "-")
+        if isinstance(value, OutputFile):
+            check_output_file(value, option)
+        elif isinstance(value, OutputFolder):
+            check_output_folder(value, option)
+
+
+@contextlib.contextmanager
+def printable_output() -> Iterator[None]:
+    """stdout and stderr through ``PrintableWriter`` while a command runs: no control character from a
+    folder name, a label or a logged value reaches the terminal raw, whichever command prints it."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = PrintableWriter(sys.stdout), PrintableWriter(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe (`| head`), a closed stream
+                stream.flush()
+        sys.stdout, sys.stderr = streams
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``radiodiff`` console command."""
     warnings.formatwarning = _one_line_warning
-    args = build_parser().parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
-    try:
-        return func(args)
-    except RadiodiffError as exc:
-        print(f"radiodiff {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"radiodiff {args.command}: interrupted", file=sys.stderr)
-        return 130
+    with printable_output():
+        args = build_parser().parse_args(argv)
+        func: Callable[[argparse.Namespace], int] = args.func
+        try:
+            check_outputs(args)
+            return func(args)
+        except RadiodiffError as exc:
+            print(f"radiodiff {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # a disk that filled, a folder removed or made read-only while the command ran
+            where = f" {exc.filename}" if exc.filename else ""
+            print(f"radiodiff {args.command}: error: cannot read or write{where}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"radiodiff {args.command}: interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ import yaml
 
 from .errors import ConfigError
 
+# RadioMapSeer's split protocols (``data.split_protocol``); ``data.splits`` holds what each one is.
+SPLIT_PROTOCOLS = ("radiodiff", "radiounet")
+
 
 @dataclass
 class DDConfig:
@@ -84,7 +87,8 @@ class DataConfig:
     simulation: str = "DPM"  # radio only: DPM, IRT2 or IRT4
     cars: bool = False  # radio only: the carsDPM/carsIRT* variants
     num_workers: int | None = None  # data-loader worker processes; None: 0 on CPU, up to 4 on a GPU
-    val_fraction: float = 0.1  # synthetic split; RadioMapSeer uses the seed-42 600/50/51 split
+    split_protocol: str = "radiodiff"  # radio only: radiodiff or radiounet, the reference loaders' map splits
+    val_fraction: float = 0.1  # synthetic only: its own split (RadioMapSeer follows split_protocol)
     test_fraction: float = 0.1
 
 
@@ -280,6 +284,8 @@ def validate(cfg: Config) -> None:
         problems.append("data.batch_size, data.image_size (>= 8) and data.num_maps must be positive")
     if data.simulation not in ("DPM", "IRT2", "IRT4"):
         problems.append(f"data.simulation must be DPM, IRT2 or IRT4, got '{data.simulation}'")
+    if data.split_protocol not in SPLIT_PROTOCOLS:
+        problems.append(f"data.split_protocol must be {' or '.join(SPLIT_PROTOCOLS)}, got '{data.split_protocol}'")
     if data.num_workers is not None and data.num_workers < 0:
         problems.append("data.num_workers must be 0 or more (or left out: chosen by the device)")
     if not (0 <= data.val_fraction < 1 and 0 <= data.test_fraction < 1 and data.val_fraction + data.test_fraction < 1):

@@ -35,3 +35,12 @@ class ConfigWarning(UserWarning):
 
 class AnalysisError(RadiodiffError, ValueError):
     """An analysis or plot argument is impossible (unknown metric, bad smoothing weight, ...)."""
+
+
+class DataWarning(UserWarning):
+    """Data read in a way worth knowing (a PNG converted to grey without loss), said once per kind."""
+
+
+class OutputError(RadiodiffError):
+    """An output file or folder cannot be written: a file where a folder is wanted, no permission,
+    a read-only disk, or another process writing it."""

@@ -70,6 +70,8 @@ CONFIG_FILE = "config.yaml"
 CHECKPOINT_LEDGER = "checkpoints.json"  # the checkpoint files the trainer wrote (retention deletes only those)
 SET_ASIDE_FOLDER = "set-aside"  # later checkpoints a resume from an earlier one moved out of the way
 LOCK_FILE = ".radiodiff.lock"  # held by the training process that writes the folder
+# The checkpoint entry recording which maps the run trained on (``data.records.split_record``).
+SPLIT_RECORD = "data_split"
 
 # Record kinds of metrics.jsonl: a launch starts a segment, a rewind says that the launch replaces
 # the rows from ``to_step`` on, a step is one logged row.

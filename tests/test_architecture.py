@@ -13,11 +13,12 @@ LIB = Path(__file__).resolve().parent.parent / "radiodiff_lib"
 ROOT = "radiodiff_lib"
 
 # Modules at the top of the package that everything may use, and that import only errors.
-BASE = {"errors", "vocabulary", "formatting", "config", "config_checks", "safe_load"}
+BASE = {"errors", "vocabulary", "formatting", "config", "config_checks", "safe_load", "outputs"}
 ALLOWED = {
     "errors": set(),
     "vocabulary": set(),
     "formatting": set(),
+    "outputs": {"errors"},
     "config": {"errors"},
     "config_checks": {"errors", "config"},
     "safe_load": {"errors"},

@@ -1,6 +1,7 @@
-"""The one JSON rule and the number formatters shared by every output."""
+"""The one JSON rule, the number formatters and the terminal-text rule shared by every output."""
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from radiodiff_lib.formatting import duration, num, pct, to_jsonable
+from radiodiff_lib.formatting import PrintableWriter, duration, num, pct, printable, to_jsonable
 
 
 def test_json_encoding_of_inf_and_nan_is_strict_json():
@@ -36,3 +37,27 @@ def test_number_and_duration_text():
     assert (pct(None), pct(0.5)) == ("-", "50.0%")
     assert [duration(s) for s in (None, 59, 600, 3 * 3600, 3 * 86400)] == ["unknown", "59 s", "10.0 min", "3.0 h",
                                                                             "3.0 days"]
+
+
+# What a hostile name can carry: a screen clear, an OSC 52 clipboard write, a title change, a CSI
+# introduced by the one-byte C1 code, a carriage return that hides what came before, a bidi override.
+CLEAR, CLIPBOARD, TITLE, CSI_C1 = "\x1b[2J\x1b[H", "\x1b]52;c;ZWNobyBwd25lZA==\x07", "\x1b]0;owned\x1b\\", "\x9b2J"
+
+
+def test_printable_writes_out_every_control_and_keeps_the_layout():
+    shown = printable(f"a{CLEAR}b{CLIPBOARD}c{TITLE}d{CSI_C1}e\rf\u202eg\x00h\x7fi\tj\nk")
+    assert shown == ("a\\x1b[2J\\x1b[Hb\\x1b]52;c;ZWNobyBwd25lZA==\\x07c\\x1b]0;owned\\x1b\\d\\x9b2Je\\x0df"
+                     "\\u202eg\\x00h\\x7fi\tj\nk")
+    assert all(ch in "\t\n" or ch.isprintable() for ch in shown)
+    assert printable("a\nb", lines=False) == "a\\x0ab"
+    assert printable("éß ✓ 東京") == "éß ✓ 東京"  # printable text is left alone
+
+
+def test_printable_writer_escapes_what_it_writes_but_lets_a_progress_bar_redraw():
+    sink = io.StringIO()
+    out = PrintableWriter(sink)
+    assert out.write(f"run {CLIPBOARD}\n") == len(f"run {CLIPBOARD}\n")
+    out.write("\rtrain:  50%|#####     | 5/10")
+    out.writelines(["x\ry\n"])
+    assert sink.getvalue() == "run \\x1b]52;c;ZWNobyBwd25lZA==\\x07\n\rtrain:  50%|#####     | 5/10x\\x0dy\n"
+    assert out.getvalue() == sink.getvalue()  # everything else is the wrapped stream's

@@ -11,7 +11,7 @@ from ..config import config_from_dict, replace, resolve_config
 from ..errors import CheckpointError
 from ..model import build_loss, build_model
 from ..safe_load import torch_load_safely
-from ..vocabulary import SET_ASIDE_FOLDER
+from ..vocabulary import SET_ASIDE_FOLDER, SPLIT_RECORD
 from .ledger import set_aside_checkpoints
 from .radiodiff import infer_ddconfig, is_radiodiff_checkpoint, load_radiodiff_weights
 from .resume import load_any
@@ -19,7 +19,20 @@ from .workbench import (
     compute_checksum, is_workbench_checkpoint, list_checkpoints, load_model_state, parse_checkpoint_name,
 )
 
-COLUMNS = ["path", "milestone", "step", "written_at", "bytes", "format", "integrity", "resume", "note"]
+COLUMNS = ["path", "milestone", "step", "written_at", "bytes", "format", "integrity", "resume",
+           "protocol", "data_maps", "train_maps", "train_maps_hash", "note"]
+UNKNOWN_PROTOCOL = "unknown"  # a checkpoint without a split record (written before them, or a foreign data set)
+
+
+def split_columns(obj: dict, fmt: str) -> dict[str, Any]:
+    """The inspect columns of a checkpoint's split record: protocol, maps in its data root, training maps, hash."""
+    record = obj.get(SPLIT_RECORD) if fmt == "workbench" else None
+    if not isinstance(record, dict) or not record.get("protocol"):
+        # A RadioDiff file records nothing; evaluation takes it to have trained on RadioDiff's own split.
+        protocol = "radiodiff (assumed)" if fmt == "radiodiff" else UNKNOWN_PROTOCOL
+        return {"protocol": protocol, "data_maps": None, "train_maps": None, "train_maps_hash": None}
+    return {"protocol": record["protocol"], "data_maps": record.get("root_maps"),
+            "train_maps": record.get("train_maps"), "train_maps_hash": record.get("train_maps_hash")}
 
 
 def _row(path: Path) -> dict[str, Any]:
@@ -27,7 +40,7 @@ def _row(path: Path) -> dict[str, Any]:
     row: dict[str, Any] = {
         "path": str(path), "milestone": parsed[0] if parsed else None, "step": None,
         "written_at": None, "bytes": path.stat().st_size, "format": "unknown",
-        "integrity": "corrupt", "resume": "none", "note": "",
+        "integrity": "corrupt", "resume": "none", **split_columns({}, "unknown"), "note": "",
     }
     try:
         obj = torch_load_safely(path)
@@ -36,6 +49,7 @@ def _row(path: Path) -> dict[str, Any]:
         return row
     if is_workbench_checkpoint(obj):
         row["format"] = "workbench"
+        row.update(split_columns(obj, "workbench"))
         row["step"] = obj.get("step")
         written = obj.get("written_at")
         row["written_at"] = _dt.datetime.fromtimestamp(written).isoformat(timespec="seconds") if written else None
@@ -50,6 +64,7 @@ def _row(path: Path) -> dict[str, Any]:
         return row
     if is_radiodiff_checkpoint(obj):
         row["format"], row["integrity"], row["resume"] = "radiodiff", "unverifiable", "weights-only"
+        row.update(split_columns(obj, "radiodiff"))
         row["step"] = int(obj["step"]) if obj.get("step") is not None else None
         row["written_at"] = _dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
         row["note"] = "RadioDiff layout: no checksum, RNG or data state"
@@ -95,8 +110,12 @@ def inspect_table_text(df: pd.DataFrame) -> str:
     show["path"] = show["path"].map(_shown_name)
     show["MB"] = (show.pop("bytes") / 1e6).round(2)
     show["note"] = show["note"].map(lambda n: n if len(n) <= 70 else n[:67] + "...")
+    show["train maps"] = [f"{t} of {d}" if t is not None and d is not None else None
+                          for t, d in zip(show["train_maps"], show["data_maps"])]
+    show["maps hash"] = show["train_maps_hash"].map(lambda h: h.split(":")[-1][:12] if isinstance(h, str) else None)
     show = show.map(lambda v: "-" if v is None else v)
-    cols = ["path", "milestone", "step", "written_at", "MB", "format", "integrity", "resume", "note"]
+    cols = ["path", "milestone", "step", "written_at", "MB", "format", "integrity", "resume", "protocol",
+            "train maps", "maps hash", "note"]
     return show[cols].to_string(index=False, na_rep="-")
 
 
@@ -104,7 +123,8 @@ def load_model_from_checkpoint(path: str | Path, use_ema: bool = False, config: 
     """(model, loss, config, info) from a workbench or RadioDiff checkpoint (EMA weights if asked)."""
     path = Path(path)
     obj, fmt = load_any(path)
-    info: dict[str, Any] = {"path": str(path), "format": fmt, "step": obj.get("step"), "ema": use_ema}
+    info: dict[str, Any] = {"path": str(path), "format": fmt, "step": obj.get("step"), "ema": use_ema,
+                            SPLIT_RECORD: obj.get(SPLIT_RECORD) if fmt == "workbench" else None}
     if fmt == "workbench":
         config = resolve_config(config) if config is not None else config_from_dict(obj["config"], source=f"{path} (config)")
     elif config is None:

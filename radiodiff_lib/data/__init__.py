@@ -1,15 +1,18 @@
-"""Data sources: the built-in synthetic radio maps and the RadioMapSeer folder loader.
+"""Data sources: the built-in synthetic radio maps and the RadioMapSeer folder loader, and their splits.
 
 ``build_dataset(config, split)`` picks the source by ``config.data.name`` as RadioDiff's
-``data.name`` does: ``synthetic`` (the generator, the default) or ``radio`` (RadioMapSeer).
+``data.name`` does: ``synthetic`` (the generator, the default, with its own split) or ``radio``
+(RadioMapSeer, split by ``config.data.split_protocol``: ``radiodiff`` or ``radiounet``).
 Items are dicts: ``image`` float32 [1, H, W] in [-1, 1], ``buildings`` float32 [1, H, W]
-(1 inside buildings), ``tx`` float32 [2] (x, y in pixels), ``name`` str.
+(1 inside buildings), ``tx`` float32 [2] (x, y in pixels), ``name`` str, ``map`` and
+``transmitter`` int (the item's identity; ``records`` says what a map number means).
 """
 from __future__ import annotations
 
 from ..errors import DataError
-from .radiomapseer import RadioMapSeer
-from .splits import check_split
+from .radiomapseer import RadioMapSeer, plan_folder
+from .records import RECORD_KEY, TrainingMaps, maps_hash, split_change, split_record, train_overlap, training_maps
+from .splits import PROTOCOL_USES, SplitPlan, check_split, plan_split, reference_split
 from .synthetic import SyntheticRadioMaps
 from .writer import write_radiomapseer_folder
 
@@ -29,9 +32,12 @@ def build_dataset(config, split: str = "train"):
                 "data.name is 'radio' but data.root is not set: set data.root to the RadioMapSeer folder "
                 "(the one holding png/, gain/ and antenna/), or use data.name: synthetic."
             )
-        return RadioMapSeer(data.root, split, simulation=data.simulation, cars=data.cars, image_size=data.image_size)
+        return RadioMapSeer(data.root, split, simulation=data.simulation, cars=data.cars, image_size=data.image_size,
+                            protocol=data.split_protocol)
     raise DataError(f"Unknown data.name {data.name!r} in {getattr(config, 'source', 'the config')}: "
                     f"use one of {', '.join(DATA_NAMES)}.")
 
 
-__all__ = ["DATA_NAMES", "RadioMapSeer", "SyntheticRadioMaps", "build_dataset", "write_radiomapseer_folder"]
+__all__ = ["DATA_NAMES", "PROTOCOL_USES", "RECORD_KEY", "RadioMapSeer", "SplitPlan", "SyntheticRadioMaps",
+           "TrainingMaps", "build_dataset", "maps_hash", "plan_folder", "plan_split", "reference_split",
+           "split_change", "split_record", "train_overlap", "training_maps", "write_radiomapseer_folder"]

@@ -1,122 +1,151 @@
-"""The RadioMapSeer folder loader (png/, gain/<simulation>/, antenna/), with RadioDiff's seed-42 split.
+"""The RadioMapSeer folder loader (png/, gain/<simulation>/, antenna/), split by a reference protocol.
 
-Items are (map, transmitter) pairs of the maps in the split; the split is over maps, so a
-city never appears in two splits. Choices made where the data set leaves room:
+Items are (map, transmitter) pairs of the maps in the split; which maps a split holds is
+``splits.plan_split`` of the map file numbers in the gain folder under ``data.split_protocol``
+(``radiodiff``, RadioDiff's ``RadioUNet_c`` split, or ``radiounet``, the RadioUNet paper's), by map
+file number as the reference loaders read them. Choices made where the data set leaves room:
 
-* Maps may be numbered from 0 or from 1 in file names: the numbers found in the gain folder
-  are sorted and the split shuffles their positions (``splits.radiomapseer_split``), which is
-  the same split under either numbering. Transmitters likewise (``<map>_<tx>.png``).
+* Transmitters are the ``<map>_<tx>.png`` files present (numbered from 0 as the data set, or from 1).
 * The buildings mask is where the gain of that city is 0 for every transmitter present. The
   buildings PNG is used instead (it is faster) once its polarity has been checked against that
   rule on the first map; when no polarity agrees, every mask is derived from the gains.
 * Transmitter positions come from ``antenna/<map>.json`` ([x, y] per transmitter; its order of
   x and y is checked against the antenna PNG once), else from ``png/antennas/<map>_<tx>.png``.
+* Every map of a folder has one square size, that of the first gain PNG of its lowest map number;
+  a PNG of another size is refused, never stretched (``png.read_grey_png`` checks the pixels too).
 * Resizing (``image_size`` different from the PNGs): area averaging when shrinking and bilinear
   when enlarging for the gain, nearest for the mask; the gain is then 0 again inside buildings.
+  At the PNGs' own size an item's ``image`` equals ``RadioUNet_c``'s ``out['image']``:
+  ``gain / 255``, then ``Normalize(0.5, 0.5)``, in float32.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch.utils.data import Dataset
 
-from ..errors import DataError
-from .splits import check_split, radiomapseer_split
+from ..errors import DataError, DataWarning
+from .png import CONVERSIONS, png_size, read_grey_png
+from .splits import SplitPlan, check_split, plan_split
 
 SIMULATIONS = ("DPM", "IRT2", "IRT4")
-LAYOUT = """Expected RadioMapSeer layout under the root folder:
-  gain/<DPM|IRT2|IRT4|carsDPM|carsIRT2|carsIRT4>/<map>_<tx>.png   8-bit path gain (required)
-  png/buildings_complete/<map>.png                                 buildings mask (optional)
-  antenna/<map>.json                                               [[x, y], ...] per transmitter
-  png/antennas/<map>_<tx>.png                                      transmitter pixel (if no json)
-Maps and transmitters may be numbered from 0 or from 1."""
+MAP_SOURCE = "radiomapseer"  # what a map file number identifies: a city of the RadioMapSeer data set
+# Appended to the errors of a missing folder or file, on the same line (one line per error).
+LAYOUT = ("RadioMapSeer's layout: gain/<DPM|IRT2|IRT4|carsDPM|carsIRT2|carsIRT4>/<map>_<tx>.png (8-bit grey path "
+          "gain, required), png/buildings_complete/<map>.png (optional), antenna/<map>.json ([[x, y], ...]) or "
+          "png/antennas/<map>_<tx>.png; maps are read by file number (the reference loaders read 1..700).")
 _GAIN_NAME = re.compile(r"^(\d+)_(\d+)\.png$")
 
 
-def read_png(path: Path) -> np.ndarray:
-    """An 8-bit grayscale PNG as a uint8 array [H, W]; DataError when missing or not 8-bit."""
-    try:
-        with Image.open(path) as img:
-            arr = np.asarray(img)
-    except FileNotFoundError:
-        raise DataError(f"Missing file {path}.\n{LAYOUT}") from None
-    except OSError as exc:
-        raise DataError(f"Cannot read {path} as a PNG image ({exc}); replace the file.") from exc
-    if arr.ndim == 3:  # RGB(A) copies of a grayscale map: the channels are equal
-        arr = arr[..., 0]
-    if arr.dtype != np.uint8:
-        raise DataError(f"{path}: expected an 8-bit grayscale PNG, got {arr.dtype} values.")
-    return arr
+def gain_folder(root: str | Path, simulation: str = "DPM", cars: bool = False) -> Path:
+    """``root/gain/[cars]<simulation>``, checked to exist; DataError naming what is there otherwise."""
+    root = Path(root).expanduser()
+    sim = str(simulation).upper()
+    if sim not in SIMULATIONS:
+        raise DataError(f"Unknown RadioMapSeer simulation {simulation!r}: use one of {', '.join(SIMULATIONS)}.")
+    if not root.is_dir():
+        raise DataError(f"RadioMapSeer folder not found: {root}. Set data.root to it. {LAYOUT}")
+    folder = root / "gain" / (("cars" if cars else "") + sim)
+    if not folder.is_dir():
+        have = sorted(p.name for p in (root / "gain").iterdir() if p.is_dir()) if (root / "gain").is_dir() else []
+        raise DataError(
+            f"Missing folder {folder} (simulation {sim}, cars={bool(cars)}); "
+            f"gain/ holds: {', '.join(have) or 'nothing'}. {LAYOUT}"
+        )
+    return folder
+
+
+def index_gain_folder(folder: Path) -> dict[int, list[int]]:
+    """{map file number: sorted transmitter numbers} from the ``<map>_<tx>.png`` names (no file is opened)."""
+    tx_of_map: dict[int, list[int]] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            m = _GAIN_NAME.match(entry.name)
+            if m:
+                tx_of_map.setdefault(int(m.group(1)), []).append(int(m.group(2)))
+    if not tx_of_map:
+        raise DataError(f"No <map>_<tx>.png gain files in {folder}. {LAYOUT}")
+    return {m: sorted(t) for m, t in sorted(tx_of_map.items())}
+
+
+def plan_folder(root: str | Path, protocol: str = "radiodiff", simulation: str = "DPM",
+                cars: bool = False) -> SplitPlan:
+    """The split plan of a RadioMapSeer folder under ``protocol``, from its gain file names alone."""
+    return plan_split(index_gain_folder(gain_folder(root, simulation, cars)), protocol)
 
 
 class RadioMapSeer(Dataset):
-    """One split of a RadioMapSeer folder: items ``image, buildings, tx, name`` as RadioDiff's loader."""
+    """One split of a RadioMapSeer folder under a split protocol: items ``image, buildings, tx, name, map, transmitter``."""
+
+    map_source = MAP_SOURCE
 
     def __init__(self, root: str | Path, split: str = "train", simulation: str = "DPM", cars: bool = False,
-                 image_size: int = 256):
+                 image_size: int = 256, protocol: str = "radiodiff"):
         self.root = Path(root).expanduser()
         self.split = check_split(split)
-        sim = str(simulation).upper()
-        if sim not in SIMULATIONS:
-            raise DataError(f"Unknown RadioMapSeer simulation {simulation!r}: use one of {', '.join(SIMULATIONS)}.")
-        self.simulation, self.cars, self.image_size = sim, bool(cars), int(image_size)
-        if not self.root.is_dir():
-            raise DataError(f"RadioMapSeer folder not found: {self.root}. Set data.root to it.\n{LAYOUT}")
-        self.gain_dir = self.root / "gain" / (("cars" if self.cars else "") + sim)
-        if not self.gain_dir.is_dir():
-            have = sorted(p.name for p in (self.root / "gain").iterdir() if p.is_dir()) if (self.root / "gain").is_dir() else []
-            raise DataError(
-                f"Missing folder {self.gain_dir} (simulation {sim}, cars={self.cars}); "
-                f"gain/ holds: {', '.join(have) or 'nothing'}.\n{LAYOUT}"
-            )
-        self.tx_of_map = self._index_gain_folder()
+        self.simulation, self.cars, self.image_size = str(simulation).upper(), bool(cars), int(image_size)
+        self.gain_dir = gain_folder(self.root, self.simulation, self.cars)
+        self.tx_of_map = index_gain_folder(self.gain_dir)
         self.map_ids = sorted(self.tx_of_map)
-        self.first_map = self.map_ids[0]  # 0 or 1 in RadioMapSeer's two numberings
-        positions = radiomapseer_split(len(self.map_ids))[self.split]
-        self.split_maps = [self.map_ids[k] for k in positions]
+        self.root_maps = len(self.map_ids)
+        self.plan = plan_split(self.map_ids, protocol)
+        self.protocol, self.reference = self.plan.protocol, self.plan.reference
+        self.split_maps = list(self.plan.split(self.split))
+        if not self.reference:
+            warnings.warn(f"{self.root}: {self.plan.describe()}.", DataWarning, stacklevel=2)
         self.items = [(m, t) for m in self.split_maps for t in self.tx_of_map[m]]
         if not self.items:
             raise DataError(
                 f"The {self.split!r} split of {self.root} is empty: {len(self.map_ids)} maps are too few "
                 "to hold out validation and test maps (at least 3 are needed)."
             )
+        first = self.gain_dir / f"{self.map_ids[0]}_{self.tx_of_map[self.map_ids[0]][0]}.png"
+        self.map_size = png_size(first)  # every map of the folder must have this size
+        if self.map_size[0] != self.map_size[1]:
+            raise DataError(f"{first} is {self.map_size[0]}x{self.map_size[1]} pixels: RadioMapSeer maps are square; "
+                            "this folder's maps cannot be read without stretching them.")
         self._building_rule: str | None = None  # "white", "black" or "derived", found on first use
         self._swap_json: bool | None = None
         self._derived: dict[int, np.ndarray] = {}
         self._positions: dict[int, list] = {}
+        self.conversions: dict[str, int] = {}  # reads of PNGs converted to grey without loss, by kind (said once per kind)
         # Transmitters numbered from 0 or 1 in file names; the JSON list is always 0-based.
         self.first_tx = 1 if min(min(t) for t in self.tx_of_map.values()) == 1 else 0
 
-    def _index_gain_folder(self) -> dict[int, list[int]]:
-        tx_of_map: dict[int, list[int]] = {}
-        with os.scandir(self.gain_dir) as entries:
-            for entry in entries:
-                m = _GAIN_NAME.match(entry.name)
-                if m:
-                    tx_of_map.setdefault(int(m.group(1)), []).append(int(m.group(2)))
-        if not tx_of_map:
-            raise DataError(f"No <map>_<tx>.png gain files in {self.gain_dir}.\n{LAYOUT}")
-        return {m: sorted(t) for m, t in tx_of_map.items()}
+    def identity(self, i: int) -> tuple[int, int]:
+        """(map file number, transmitter number) of item ``i``, without reading it."""
+        return self.items[i]
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __repr__(self) -> str:
-        return (f"RadioMapSeer(root={str(self.root)!r}, split={self.split!r}, simulation={self.simulation!r}, "
-                f"cars={self.cars}, maps={len(self.split_maps)} of {len(self.map_ids)}, items={len(self)})")
+        return (f"RadioMapSeer(root={str(self.root)!r}, split={self.split!r}, protocol={self.protocol!r}, "
+                f"simulation={self.simulation!r}, cars={self.cars}, maps={len(self.split_maps)} of {len(self.map_ids)}, "
+                f"items={len(self)})")
+
+    def read_map_png(self, path: Path) -> np.ndarray:
+        """A PNG of this folder (gain, mask or antenna) as uint8 [H, W], checked to have the folder's map size."""
+        png = read_grey_png(path, size=self.map_size, missing_hint=f" {LAYOUT}")
+        if png.converted is not None:
+            seen = self.conversions.get(png.converted, 0)
+            self.conversions[png.converted] = seen + 1
+            if not seen:
+                warnings.warn(f"{self.root}: {CONVERSIONS[png.converted]} (first: {path}).", DataWarning, stacklevel=2)
+        return png.pixels
 
     # --- buildings -------------------------------------------------------------------------
 
     def gain_png(self, map_id: int, tx: int) -> np.ndarray:
         """The raw 8-bit gain map of (map, transmitter)."""
-        return read_png(self.gain_dir / f"{map_id}_{tx}.png")
+        return self.read_map_png(self.gain_dir / f"{map_id}_{tx}.png")
 
     def derived_buildings(self, map_id: int) -> np.ndarray:
         """Buildings of a map as the pixels whose gain is 0 for all its transmitters (cached)."""
@@ -138,7 +167,7 @@ class RadioMapSeer(Dataset):
             return "derived"
         path = folder / f"{first}.png"
         derived = self.derived_buildings(first)
-        white = read_png(path) > 127
+        white = self.read_map_png(path) > 127
         best, best_recall = "derived", 0.0
         for rule, cand in (("white", white), ("black", ~white)):
             if cand.shape != derived.shape or not cand.any():
@@ -156,7 +185,7 @@ class RadioMapSeer(Dataset):
         path = self.root / "png" / "buildings_complete" / f"{map_id}.png"
         if self._building_rule == "derived" or not path.is_file():
             return self.derived_buildings(map_id)
-        white = read_png(path) > 127
+        white = self.read_map_png(path) > 127
         return white if self._building_rule == "white" else ~white
 
     # --- transmitters ----------------------------------------------------------------------
@@ -165,7 +194,7 @@ class RadioMapSeer(Dataset):
         path = self.root / "png" / "antennas" / f"{map_id}_{tx}.png"
         if not path.is_file():
             return None
-        ant = read_png(path)
+        ant = self.read_map_png(path)
         y, x = np.unravel_index(int(np.argmax(ant)), ant.shape)
         return int(x), int(y)
 
@@ -204,7 +233,7 @@ class RadioMapSeer(Dataset):
         if png is None:
             raise DataError(
                 f"No position for transmitter {tx} of map {map_id}: neither {self.root / 'antenna' / f'{map_id}.json'} "
-                f"(entry {k}) nor {self.root / 'png' / 'antennas' / f'{map_id}_{tx}.png'} exists.\n{LAYOUT}"
+                f"(entry {k}) nor {self.root / 'png' / 'antennas' / f'{map_id}_{tx}.png'} exists. {LAYOUT}"
             )
         return float(png[0]), float(png[1])
 
@@ -229,6 +258,8 @@ class RadioMapSeer(Dataset):
             "buildings": buildings,
             "tx": torch.tensor([x, y], dtype=torch.float32),
             "name": f"{map_id}_{tx}",
+            "map": map_id,
+            "transmitter": tx,
         }
 
 

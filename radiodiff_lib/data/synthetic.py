@@ -69,13 +69,15 @@ def generate_scene(seed: int, index: int, size: int = 256) -> Scene:
     return Scene(gain=gain, buildings=buildings, tx=tx)
 
 
-def scene_item(scene: Scene, name: str) -> dict:
-    """A data-set item as RadioDiff's loader gives it: image in [-1, 1], plus mask, tx and name."""
+def scene_item(scene: Scene, name: str, index: int = 0) -> dict:
+    """A data-set item as RadioDiff's loader gives it: image in [-1, 1], plus mask, tx, name and identity."""
     return {
         "image": torch.from_numpy(scene.gain * np.float32(2.0) - np.float32(1.0))[None],
         "buildings": torch.from_numpy(scene.buildings.astype(np.float32))[None],
         "tx": torch.tensor(scene.tx, dtype=torch.float32),
         "name": name,
+        "map": int(index),
+        "transmitter": 0,  # one transmitter per synthetic scene
     }
 
 
@@ -95,6 +97,32 @@ class SyntheticRadioMaps(Dataset):
                 f"{val_fraction}, test_fraction {test_fraction}); raise the fraction or num_maps."
             )
 
+    @property
+    def map_source(self) -> str:
+        """What a map number identifies: scene ``index`` of this generator seed (at any size)."""
+        return f"synthetic seed {self.seed}"
+
+    @property
+    def protocol(self) -> str:
+        """The synthetic data's own split (``split_indices``), not a RadioMapSeer protocol."""
+        return "synthetic"
+
+    @property
+    def split_maps(self) -> list[int]:
+        """The scene indices of this split, sorted."""
+        return [int(i) for i in self.indices]
+
+    @property
+    def root_maps(self) -> int:
+        """Scenes in the whole data set (all splits)."""
+        return self.num_maps
+
+    reference = None  # no reference split exists for generated data
+
+    def identity(self, i: int) -> tuple[int, int]:
+        """(scene index, transmitter 0) of item ``i``, without generating it."""
+        return int(self.indices[i]), 0
+
     def __len__(self) -> int:
         return len(self.indices)
 
@@ -103,7 +131,7 @@ class SyntheticRadioMaps(Dataset):
             raise IndexError(f"index {i} out of range for {len(self)} maps")
         index = int(self.indices[i])
         scene = generate_scene(self.seed, index, self.image_size)
-        return scene_item(scene, f"synthetic_{self.seed}_{index:05d}")
+        return scene_item(scene, f"synthetic_{self.seed}_{index:05d}", index)
 
     def __repr__(self) -> str:
         return (f"SyntheticRadioMaps(split={self.split!r}, maps={len(self)} of {self.num_maps}, "

@@ -1,15 +1,20 @@
 """Evaluate a VAE checkpoint: reconstruction metrics, latent statistics and speed on a held-out split.
 
 The VAE runs in eval mode under ``torch.no_grad`` with the posterior *mode* (no sampling), so a
-result depends only on the weights, the data and ``seed`` (which picks the maps when ``n`` is
+result depends only on the weights, the data and ``seed`` (which picks the items when ``n`` is
 smaller than the split). Outputs are mapped from [-1, 1] to [0, 1] and clamped before the
 metrics of :mod:`radiodiff_lib.metrics` are computed, over all pixels and over street pixels
 (buildings mask 0) only.
+
+No training map is scored unnoticed: the maps the checkpoint trained on come from its split record,
+or, for a RadioDiff ``model-N.pt``, from the ``radiodiff`` protocol (assumed, and said); the
+evaluated maps among them are left out and named, or kept and labelled with
+``include_train_maps``. Every item is one (map, transmitter); the summary also averages each
+map's transmitters first and gives the mean over maps with its interval and N maps.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,116 +24,12 @@ import torch
 
 from ..checkpoints import load_model_from_checkpoint
 from ..config import Config, replace, resolve_config
-from ..data import build_dataset
+from ..data import build_dataset, training_maps
 from ..errors import ConfigError, DataError
-from ..formatting import num, to_jsonable
-from ..vocabulary import EVAL_METRICS
+from ..vocabulary import EVAL_METRICS, SPLIT_RECORD
 from . import metrics as M
-
-EXAMPLE_LABELS = ("best", "median", "worst")
-
-
-@dataclass
-class Example:
-    """One map kept for the figures: arrays ``[H, W]`` in [0, 1] and its NMSE."""
-
-    label: str
-    index: int
-    name: str
-    input: np.ndarray
-    reconstruction: np.ndarray
-    buildings: np.ndarray
-    nmse: float
-    nmse_street: float
-
-    @property
-    def error(self) -> np.ndarray:
-        """Absolute error map |reconstruction - input|."""
-        return np.abs(self.reconstruction - self.input)
-
-
-@dataclass
-class EvalResult:
-    """What :func:`evaluate_checkpoint` measured; ``to_json()`` and ``summary_text()`` report it."""
-
-    per_map: pd.DataFrame  # index, name, nmse, rmse, ssim, psnr, nmse_street, ..., psnr_street
-    metrics: dict[str, dict[str, float]]  # {nmse: {mean, median, p5, p95, count, n_inf}, ...}
-    metrics_street: dict[str, dict[str, float]]
-    latent: dict[str, Any]  # {mean: [C], std: [C], scale_factor, channels, shape}
-    seconds_per_map: float
-    n_maps: int
-    checkpoint: str
-    examples: list[Example] = field(default_factory=list)
-    data: str = "synthetic"
-    split: str = "test"
-    use_ema: bool = False
-    seed: int = 0
-    device: str = "cpu"
-    image_size: tuple[int, int] = (0, 0)
-    config: Config | None = None
-    info: dict = field(default_factory=dict)
-    figures: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        """Strict-JSON dict: ``inf`` is written as ``"inf"``, NaN as ``null``."""
-        return to_jsonable({
-            "checkpoint": self.checkpoint,
-            "checkpoint_format": self.info.get("format"),  # "workbench" | "radiodiff"
-            "step": self.info.get("step"),
-            "data": self.data,
-            "split": self.split,
-            "use_ema": self.use_ema,
-            "seed": self.seed,
-            "device": self.device,
-            "image_size": list(self.image_size),
-            "n_maps": self.n_maps,
-            "metrics": self.metrics,
-            "metrics_street": self.metrics_street,
-            "latent": self.latent,
-            "seconds_per_map": self.seconds_per_map,
-            "maps_per_second": (1.0 / self.seconds_per_map) if self.seconds_per_map > 0 else None,
-            "examples": [{"label": e.label, "index": e.index, "name": e.name, "nmse": e.nmse} for e in self.examples],
-            "figures": self.figures,
-            "encoding": "metrics in [0, 1] maps; inf written as \"inf\", undefined (NaN) as null",
-        })
-
-    def summary_text(self) -> str:
-        """A few lines for a terminal or a notebook."""
-        which = "EMA" if self.use_ema else "model"
-        h, w = self.image_size
-        source = "synthetic data" if self.data == "synthetic" else f"RadioMapSeer folder {self.data}"
-        lines = [
-            f"Evaluated {self.checkpoint} ({which} weights, posterior mode) on {self.n_maps} "
-            f"{self.split} maps of {source} at {h}x{w}, device {self.device}.",
-            _metrics_table(self.metrics, "all pixels"),
-            _metrics_table(self.metrics_street, "street pixels only (buildings mask 0)"),
-        ]
-        lat = self.latent
-        fmt = lambda xs: "[" + ", ".join(f"{x:.4g}" for x in xs) + "]"  # noqa: E731
-        lines.append(
-            f"Latent {lat['shape']}: per-channel mean {fmt(lat['mean'])}, std {fmt(lat['std'])}; "
-            f"scale_factor = 1/std(all latents) = {lat['scale_factor']:.6g}"
-        )
-        lines.append(
-            f"Time: {self.seconds_per_map * 1e3:.2f} ms per map "
-            f"({1 / max(self.seconds_per_map, 1e-12):.2f} maps/s; model forward only)."
-        )
-        if self.examples:
-            lines.append("Examples by NMSE: " + ", ".join(
-                f"{e.label} {e.name} ({e.nmse:.4g})" for e in self.examples))
-        for kind, path in self.figures.items():
-            lines.append(f"Figure {kind}: {path}")
-        return "\n".join(lines)
-
-
-def _metrics_table(stats: dict[str, dict[str, float]], title: str) -> str:
-    rows = [f"  {title}:", f"    {'':6s}{'mean':>12s}{'median':>12s}{'p5':>12s}{'p95':>12s}"]
-    for name in EVAL_METRICS:
-        s = stats[name]
-        note = f"  ({s['n_inf']} inf)" if s.get("n_inf") else ""
-        rows.append(f"    {name.upper():6s}" + "".join(f"{num(s[k]):>12s}" for k in ("mean", "median", "p5", "p95")) + note)
-    return "\n".join(rows)
-
+from .result import EXAMPLE_LABELS, EvalResult, Example
+from .scope import eval_protocol, eval_scope
 
 # --- the pieces (shared with the benchmark) -----------------------------------------------------
 
@@ -192,8 +93,8 @@ class LatentStats:
 
 # --- the evaluation -----------------------------------------------------------------------------
 
-def _eval_config(cfg: Config, data: str | Path) -> Config:
-    """The checkpoint's config pointed at the data to evaluate on."""
+def _eval_config(cfg: Config, data: str | Path, protocol: str) -> Config:
+    """The checkpoint's config pointed at the data to evaluate on, split by ``protocol`` when RadioMapSeer."""
     if str(data) == "synthetic":
         return replace(cfg, **{"data.name": "synthetic"})
     root = Path(data).expanduser()
@@ -202,7 +103,7 @@ def _eval_config(cfg: Config, data: str | Path) -> Config:
             f"--data {data}: no such folder. Pass 'synthetic' or the path of a RadioMapSeer folder "
             "(with png/buildings_complete and gain/<simulation>)."
         )
-    return replace(cfg, **{"data.name": "radio", "data.root": str(root)})
+    return replace(cfg, **{"data.name": "radio", "data.root": str(root), "data.split_protocol": protocol})
 
 
 def _pick_indices(total: int, n: int | None, seed: int) -> list[int]:
@@ -254,7 +155,7 @@ def _check_arguments(n: int | None, batch_size: int, split: str, device: str | t
 def _measure(model: torch.nn.Module, dataset, indices: list[int], batch_size: int,
              dev: torch.device) -> tuple[pd.DataFrame, LatentStats, float, tuple[int, int]]:
     """Per-map metrics (all and street pixels), latent statistics, forward seconds and map size."""
-    rows: dict[str, list] = {"index": [], "name": []}
+    rows: dict[str, list] = {"index": [], "name": [], "map": [], "transmitter": []}
     latent = LatentStats()
     forward_seconds = 0.0
     hw = (0, 0)
@@ -278,7 +179,11 @@ def _measure(model: torch.nn.Module, dataset, indices: list[int], batch_size: in
                 rows.setdefault(name + suffix, []).extend(values.tolist())
         rows["index"].extend(chunk)
         rows["name"].extend(names)
-    columns = ["index", "name"] + list(EVAL_METRICS) + [m + "_street" for m in EVAL_METRICS]
+        for i in chunk:
+            map_id, tx = dataset.identity(i)
+            rows["map"].append(map_id)
+            rows["transmitter"].append(tx)
+    columns = ["index", "name", "map", "transmitter"] + list(EVAL_METRICS) + [m + "_street" for m in EVAL_METRICS]
     return pd.DataFrame({c: rows[c] for c in columns}), latent, forward_seconds, hw
 
 
@@ -292,34 +197,54 @@ def evaluate_checkpoint(
     seed: int = 0,
     batch_size: int = 8,
     device: str | torch.device | None = None,
+    protocol: str | None = None,
+    include_train_maps: bool = False,
 ) -> EvalResult:
     """Reconstruction metrics, latent statistics and time per map of a checkpoint (ours or RadioDiff's).
 
-    ``data``: "synthetic" (the checkpoint config's generator) or a RadioMapSeer folder. ``n``: at
-    most this many maps of ``split``, drawn by ``seed`` (all when unset). ``config``: a Config, YAML
-    path or built-in name for the architecture (needed for RadioDiff files whose shapes do not
-    say it). ``seconds_per_map`` is the wall time of the model forward alone (encode, mode,
-    decode; GPU synchronised), after one untimed warm-up batch. The figures of a result are drawn
-    by ``radiodiff_lib.plots.write_evaluation_figures``.
+    ``data``: "synthetic" (the checkpoint config's generator) or a RadioMapSeer folder, split by
+    ``protocol`` (default: the protocol the checkpoint trained on; RadioDiff's files: ``radiodiff``).
+    Maps the checkpoint trained on are left out and named, or scored and labelled with
+    ``include_train_maps``. ``n``: at most this many items (map, transmitter) of the rest, drawn by
+    ``seed`` (all when unset). ``config``: a Config, YAML path or built-in name for the architecture
+    (needed for RadioDiff files whose shapes do not say it). ``seconds_per_map`` is the wall time of
+    the model forward alone (encode, mode, decode; GPU synchronised) per item, after one untimed
+    warm-up batch. The figures of a result are drawn by ``radiodiff_lib.plots.write_evaluation_figures``.
     """
     dev = _check_arguments(n, batch_size, split, device)
     given = resolve_config(config) if config is not None else None
     model, _loss, cfg, info = load_model_from_checkpoint(checkpoint, use_ema=use_ema, config=given)
     model = model.to(dev).eval()
-    dataset = build_dataset(_eval_config(cfg, data), split)
+    trained = training_maps(info.get("format", "workbench"), info.get(SPLIT_RECORD), cfg)
+    eval_cfg = _eval_config(cfg, data, eval_protocol(protocol, trained, cfg))
+    dataset = build_dataset(eval_cfg, split)
     if len(dataset) == 0:
         raise DataError(f"The {split} split of {data} has no maps; choose another split or a larger data set.")
-    indices = _pick_indices(len(dataset), n, seed)
-    per_map, latent, forward_seconds, hw = _measure(model, dataset, indices, batch_size, dev)
+    scope = eval_scope(dataset, trained, include_train_maps)
+    indices = [scope.candidates[k] for k in _pick_indices(len(scope.candidates), n, seed)]
+    per_item, latent, forward_seconds, hw = _measure(model, dataset, indices, batch_size, dev)
+    plan = getattr(dataset, "plan", None)
     return EvalResult(
-        per_map=per_map,
-        metrics=M.aggregate_metrics(per_map),
-        metrics_street=M.aggregate_metrics(per_map, "_street"),
+        per_map=per_item,
+        metrics=M.aggregate_metrics(per_item, maps=per_item["map"]),
+        metrics_street=M.aggregate_metrics(per_item, "_street", maps=per_item["map"]),
         latent=latent.result(),
         seconds_per_map=forward_seconds / len(indices),
         n_maps=len(indices),
         checkpoint=str(checkpoint),
-        examples=_examples(model, dataset, per_map, dev),
+        examples=_examples(model, dataset, per_item, dev),
         data=str(data), split=split, use_ema=use_ema, seed=seed, device=str(dev),
         image_size=hw, config=cfg, info=dict(info or {}),
+        protocol=dataset.protocol,
+        split_note=plan.describe() if plan is not None else "the synthetic data's own split",
+        maps=int(per_item["map"].nunique()),
+        by_map=M.by_map_table(per_item),
+        metrics_by_map=M.metrics_over_maps(per_item),
+        metrics_street_by_map=M.metrics_over_maps(per_item, "_street"),
+        training_maps=trained.describe(),
+        training_basis=trained.basis,
+        training_protocol=trained.protocol,
+        excluded_train_maps=[int(m) for m in scope.excluded],
+        included_train_maps=sorted(set(scope.included) & {int(m) for m in per_item["map"]}),  # those scored
+        overlap_known=scope.overlap is not None,
     )

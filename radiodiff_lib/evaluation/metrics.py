@@ -27,6 +27,11 @@ Aggregates (:func:`aggregate`) ignore NaN (and count it), keep ``inf``: the mean
 with an ``inf`` is ``inf``, and a median or percentile is ``inf`` when the order statistics it
 interpolates between are. In JSON (``formatting.to_jsonable``) ``inf`` is the string ``"inf"``
 (``"-inf"``) and NaN is ``null``, so the output stays strict JSON.
+
+Per map (:func:`mean_over_maps`): the transmitters of one city are not independent samples, so
+each map's values are averaged first and the mean is taken over maps, with a Student-t interval
+over the per-map means (``t_{0.975, N-1} * sd / sqrt(N)``, N maps); it is undefined (NaN) for one
+map or when a per-map mean is infinite.
 """
 from __future__ import annotations
 
@@ -34,7 +39,9 @@ import math
 from typing import Any, Iterable
 
 import numpy as np
+import pandas as pd
 import torch
+from scipy import stats as scipy_stats
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from ..vocabulary import EVAL_METRICS
@@ -187,6 +194,57 @@ def aggregate(values: Iterable[float]) -> dict[str, float]:
     }
 
 
-def aggregate_metrics(per_map: Any, suffix: str = "") -> dict[str, dict[str, float]]:
-    """Aggregates of each metric column ``name + suffix`` of a DataFrame or dict of arrays."""
-    return {name: aggregate(np.asarray(per_map[name + suffix], dtype=np.float64)) for name in EVAL_METRICS}
+def aggregate_metrics(per_map: Any, suffix: str = "", maps: Any = None) -> dict[str, dict[str, float]]:
+    """Aggregates of each metric column ``name + suffix`` of a DataFrame or dict of arrays; with ``maps``
+    (the map of each row) each also says how many maps its values come from (``"maps"``)."""
+    out = {}
+    for name in EVAL_METRICS:
+        values = np.asarray(per_map[name + suffix], dtype=np.float64)
+        out[name] = aggregate(values)
+        if maps is not None:
+            out[name]["maps"] = int(np.unique(np.asarray(maps)[~np.isnan(values)]).size)
+    return out
+
+
+def map_means(values: Any, maps: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(map ids, per-map mean, values per map) of the non-NaN ``values``; ``inf`` stays ``inf``."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    g = np.asarray(maps).ravel()
+    keep = ~np.isnan(v)
+    ids, inverse = np.unique(g[keep], return_inverse=True)
+    counts = np.bincount(inverse, minlength=ids.size)
+    sums = np.bincount(inverse, weights=v[keep], minlength=ids.size)
+    return ids, sums / np.maximum(counts, 1), counts
+
+
+def mean_over_maps(values: Any, maps: Any, level: float = 0.95) -> dict[str, float]:
+    """``{"mean", "ci_low", "ci_high", "std", "maps", "items"}``: the mean over maps of each map's mean,
+    with a Student-t interval at ``level`` over maps (NaN for one map or an infinite map mean)."""
+    _, means, counts = map_means(values, maps)
+    n = int(means.size)
+    out = {"mean": math.nan, "ci_low": math.nan, "ci_high": math.nan, "std": math.nan, "maps": n,
+           "items": int(counts.sum())}
+    if n == 0:
+        return out
+    out["mean"] = aggregate(means)["mean"]  # inf when a map's mean is
+    if n < 2 or not np.all(np.isfinite(means)):
+        return out
+    sd = float(means.std(ddof=1))
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    out.update(std=sd, ci_low=out["mean"] - half, ci_high=out["mean"] + half)
+    return out
+
+
+def metrics_over_maps(per_item: Any, suffix: str = "", maps_column: str = "map") -> dict[str, dict[str, float]]:
+    """:func:`mean_over_maps` of each metric column ``name + suffix`` of a per-item table."""
+    return {name: mean_over_maps(per_item[name + suffix], per_item[maps_column]) for name in EVAL_METRICS}
+
+
+def by_map_table(per_item: pd.DataFrame) -> pd.DataFrame:
+    """One row per map: ``map``, ``transmitters`` and each metric column's mean over its transmitters."""
+    ids = np.unique(per_item["map"])
+    out = {"map": ids, "transmitters": per_item.groupby("map").size().reindex(ids).to_numpy()}
+    for column in list(EVAL_METRICS) + [m + "_street" for m in EVAL_METRICS]:
+        got, means, _ = map_means(per_item[column], per_item["map"])
+        out[column] = pd.Series(means, index=got, dtype=float).reindex(ids).to_numpy()  # all NaN for a map: NaN
+    return pd.DataFrame(out)

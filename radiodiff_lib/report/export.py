@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -162,18 +161,30 @@ def export_html(nb: nbformat.NotebookNode, path: Path, with_code: bool = False, 
     return path
 
 
-def export_markdown(nb: nbformat.NotebookNode, path: Path, with_code: bool = False) -> Path:
-    """Write Markdown with its figures as files in ``<name>_files/`` beside it."""
+def export_markdown(nb: nbformat.NotebookNode, path: Path, with_code: bool = False,
+                    taken: set[str] | frozenset[str] = frozenset()) -> Path:
+    """Write Markdown with its figures as files in ``<name>_files/`` beside it; a figure whose name is in
+    ``taken`` (a file the report did not write, see ``report.output``) is written under another name."""
     files_dir = path.with_name(f"{path.stem}_files")
     exporter = MarkdownExporter(exclude_input=not with_code, exclude_input_prompt=True,
                                 exclude_output_prompt=True)
     body, resources = exporter.from_notebook_node(_for_export(nb), resources={"output_files_dir": files_dir.name})
-    if files_dir.exists():
-        shutil.rmtree(files_dir)  # figures of an earlier render would otherwise linger
     outputs = resources.get("outputs", {})
+    used = set(taken) | {Path(name).name for name in outputs}
+    for name in [n for n in outputs if Path(n).name in taken]:
+        free = _free_name(Path(name).name, used)
+        used.add(free)
+        outputs[f"{files_dir.name}/{free}"] = outputs.pop(name)
+        body = re.sub(re.escape(name) + r"(?![\w.-])", lambda _: f"{files_dir.name}/{free}", body)
     if outputs:
-        files_dir.mkdir(parents=True)
+        files_dir.mkdir(parents=True, exist_ok=True)
     for name, data in outputs.items():
         (path.parent / name).write_bytes(data)
     path.write_text(body, encoding="utf-8")
     return path
+
+
+def _free_name(name: str, used: set[str]) -> str:
+    """``name`` with the first ``-k`` before its suffix that no file in ``used`` has."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    return next(f"{stem}-{k}{suffix}" for k in range(1, len(used) + 2) if f"{stem}-{k}{suffix}" not in used)

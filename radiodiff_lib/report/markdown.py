@@ -13,20 +13,21 @@ read as Markdown or HTML, in ``<name>.md`` or in the HTML nbconvert renders from
 - ``table``: a pipe table; a cell that is not ``Md`` (Markdown the report wrote itself) goes through
   ``text``, so a value put in a table raw is shown, never interpreted.
 Controls (a newline would end a table row or a list item) and the bidirectional overrides that make
-a name display in another order than it is written are shown as ``\\xNN`` / ``\\uNNNN`` instead.
+a name display in another order than it is written are shown as ``\\xNN`` / ``\\uNNNN`` instead
+(``formatting.printable``, the same rule as the terminal's).
 """
 from __future__ import annotations
 
 import re
 from typing import Any, Iterable
 
+from ..formatting import printable
+
 
 class Md(str):
     """Markdown the report wrote itself (its own markup around escaped data); ``table`` keeps it as is."""
 
 
-_INVISIBLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
-_INVISIBLE_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 _SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|~&$"})
 # what only acts at the start of a line: a list item marker ("- ", "+ ", "1. ", "1) "), a thematic
 # break or a setext heading underline ("---", "===")
@@ -36,14 +37,9 @@ _TICKS = re.compile("`+")
 _CELL_PIPE = re.compile(r"(?<!\\)((?:\\\\)*)\|")
 
 
-def _shown(m: re.Match) -> str:
-    c = ord(m.group())
-    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
-
-
 def visible(value: Any) -> str:
     """``str(value)`` with controls and direction overrides written as ``\\xNN`` / ``\\uNNNN`` (a tab as a space)."""
-    return _INVISIBLE.sub(_shown, str(value)).replace("\t", " ")
+    return printable(value, lines=False).replace("\t", " ")
 
 
 def text(value: Any) -> Md:
@@ -74,7 +70,7 @@ def bold(value: Any) -> Md:
 
 def fenced(value: Any, info: str = "") -> Md:
     """``value`` (several lines) as a fenced code block that none of its lines can close."""
-    s = _INVISIBLE_BUT_LINES.sub(_shown, str(value)).replace("\r", "\\x0d")
+    s = printable(value)
     fence = "`" * max(3, max((len(t) for t in _TICKS.findall(s)), default=0) + 1)
     return Md(f"{fence}{text(info) if info else ''}\n{s.rstrip(chr(10))}\n{fence}")
 

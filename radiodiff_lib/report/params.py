@@ -9,10 +9,18 @@ converted to that type; either way a value of another type is refused before the
 in one line naming the parameter: ``-p interactive false`` is False, ``-p total_steps abc`` or
 ``1e400`` and ``-p thresholds "{'spike_k': 'x'}"`` are errors. Booleans accept true/false, yes/no,
 on/off, 1/0 (any case); None is accepted where the type allows it (``none`` or ``null``).
+
+A parameter is data (``param_types``): only None, bool, int, float, str and lists and str-keyed
+dicts of those reach a notebook. The values are written into the cell tagged
+``injected-parameters`` here (``inject_parameters``), not by papermill's translator (which writes a
+tuple or a set through ``str()``, unescaped): each line is ``name = repr(value)`` of a checked plain
+value, which reads back as that value and holds no name, call or operator that could run.
 """
 from __future__ import annotations
 
 import ast
+import copy
+import keyword
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,7 +34,9 @@ if "jsonschema" not in sys.modules:
 import nbformat  # noqa: E402
 
 from ..errors import NotebookError
-from .param_types import BOOL_WORDS, TYPE_WORDS, ParamType, check_value, param_type, parse_bool, parse_number
+from .param_types import (
+    BOOL_WORDS, PLAIN, TYPE_WORDS, ParamType, check_value, param_type, parse_bool, parse_number, shown,
+)
 
 BUILTIN_NOTEBOOKS = ("train", "resume", "analyze", "compare", "checkpoints")
 
@@ -99,11 +109,15 @@ def parameter_cell(path: str | Path) -> dict[str, tuple[Any, "ParamType"]]:
     return params
 
 
-def _literal(text: str) -> Any:
+def _literal(text: str, name: str = "") -> Any:
+    """The Python literal ``text`` spells, else ``text`` itself (a path, a word); a set or mapping
+    display that no value can be made of (``{[1]: 2}``: unhashable) is a NotebookError."""
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return text
+    except TypeError as exc:
+        raise NotebookError(f"Parameter '{name}': {shown(text)} is no value a parameter can hold ({exc}).") from None
 
 
 def convert_raw(name: str, text: str, default: Any, kind: "ParamType | None" = None) -> Any:
@@ -120,18 +134,21 @@ def convert_raw(name: str, text: str, default: Any, kind: "ParamType | None" = N
             raise NotebookError(f"Parameter '{name}' is {TYPE_WORDS[kind.base]}: '{text}' is not one.")
         return check_value(name, number, kind)
     if kind.base is str:
-        if text.startswith("[") and isinstance(_literal(text), list):
+        if text.startswith("[") and isinstance(_literal(text, name), list):
             raise NotebookError(f"Parameter '{name}' takes one value, not a list: {text}")
         return text
-    value = _literal(text)
+    value = _literal(text, name)
     if kind.base is list:  # a bare word or path is a one-element list: `-p log_paths runs/x`
-        return check_value(name, list(value) if isinstance(value, (list, tuple)) else [value], kind)
+        if isinstance(value, (list, tuple, set, frozenset, dict, bytes)):
+            return check_value(name, value, kind)  # a set or a mapping is refused, naming its type
+        item = kind.item or PLAIN  # the literal when the items take it (`-p steps 5`), else the text (a folder `5`)
+        return check_value(name, [value if isinstance(value, str) or item.matches(value) else text], kind)
     if kind.base is dict:
         if not isinstance(value, dict):
             raise NotebookError(f"Parameter '{name}' is a mapping: give it as {{'key': value}}, not '{text}'.")
         return check_value(name, value, kind)
-    # no type known (a None default without annotation): the literal if it reads as one, else the string
-    return BOOL_WORDS.get(lowered, value) if isinstance(value, str) else value
+    # a union or any plain value: the literal if it reads as one, else the word or the text
+    return check_value(name, BOOL_WORDS.get(lowered, value) if isinstance(value, str) else value, kind)
 
 
 def join_values(name: str, values: list[str]) -> str:
@@ -154,3 +171,40 @@ def validate_params(path: str | Path, params: dict[str, Any], raw: bool = False)
     if raw:
         return {name: convert_raw(name, str(value), cell[name][0], cell[name][1]) for name, value in params.items()}
     return {name: check_value(name, value, cell[name][1]) for name, value in params.items()}
+
+
+def parameters_source(values: dict[str, Any]) -> str:
+    """The injected cell's code: ``name = <literal>`` per value, each value checked plain and written
+    with ``repr`` (a literal of built-in types reads back as itself; nothing in it can run)."""
+    lines = ["# Parameters"]
+    for name, value in values.items():
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise NotebookError(f"Parameter {shown(name)} is not a Python name; a parameters cell line is `name = value`.")
+        plain = check_value(name, value, PLAIN)
+        try:
+            text = repr(plain)
+            same = ast.literal_eval(text) == plain
+        except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:  # an int over 4300 digits
+            raise NotebookError(f"Parameter '{name}' cannot be written as a literal ({exc}).") from None
+        if not same:  # cannot happen for plain values; the check is what makes it a guarantee
+            raise NotebookError(f"Parameter '{name}': {shown(plain)} does not read back as itself; not run.")
+        lines.append(f"{name} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def inject_parameters(nb: nbformat.NotebookNode, values: dict[str, Any]) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with a cell tagged ``injected-parameters`` after its ``parameters`` cell (as papermill
+    places it; an earlier injected cell is replaced), holding ``parameters_source(values)``."""
+    nb = copy.deepcopy(nb)
+    if not values:
+        return nb
+    cell = nbformat.v4.new_code_cell(parameters_source(values))
+    cell.metadata["tags"] = ["injected-parameters"]
+    tags = [c.get("metadata", {}).get("tags", []) for c in nb.cells]
+    injected = next((i for i, t in enumerate(tags) if "injected-parameters" in t), None)
+    if injected is not None:
+        nb.cells[injected] = cell
+    else:
+        at = next((i + 1 for i, t in enumerate(tags) if "parameters" in t), 0)
+        nb.cells.insert(at, cell)
+    return nb

@@ -9,18 +9,22 @@ The kernel gets ``RADIODIFF_HEADLESS=1`` so the notebooks draw plain figures ins
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import nbformat
+
 from ..errors import NotebookError
 from .env import HEADLESS_ENV
 from .export import export_html, export_markdown
-from .params import find_notebook, read_notebook, validate_params
+from .output import report_folder
+from .params import find_notebook, inject_parameters, read_notebook, validate_params
 
 KERNEL_NAME = "python3"
 FALLBACK_KERNEL_NAME = "radiodiff-python3"
@@ -96,66 +100,78 @@ def _kernel_environment() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _failure(exc: Exception, notebook: Path, out: Path) -> NotebookError:
+class CellFailed(NotebookError):
+    """A cell of the notebook raised; the message names the cell, the error and the partly executed notebook."""
+
+
+def _failure(exc: Exception, notebook: Path, partial: Path) -> NotebookError:
     ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
     count = getattr(exc, "exec_count", None)
     where = f"cell [{count}]" if count is not None else "a cell"
     source = (getattr(exc, "source", "") or "").strip().splitlines()
     snippet = f"\n  code: {source[0][:120]}{' ...' if len(source) > 1 else ''}" if source else ""
-    return NotebookError(f"{notebook.name}: {where} failed with {ename}: {_ANSI.sub('', str(evalue))}{snippet}\n"
-                         f"  partly executed notebook (open it to see the whole traceback): {out}")
+    return CellFailed(f"{notebook.name}: {where} failed with {ename}: {_ANSI.sub('', str(evalue))}{snippet}\n"
+                      f"  partly executed notebook (open it to see the whole traceback): {partial}")
 
 
-class _KnownParameters(logging.Filter):
-    """Drops papermill's "Passed unknown parameter" warning: validate_params checked every name against
-    the same cell, and papermill's own reading of it skips annotated lines (``name: int | None = ...``)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Passed unknown parameter")
+def _literal_path(path: Path) -> str:
+    """``path`` for papermill, which formats its input and output paths with the parameters (``{x}``)."""
+    return str(path).replace("{", "{{").replace("}", "}}")
 
 
-def execute_notebook(source: Path, out: Path, params: dict[str, Any], cwd: str | Path | None = None) -> None:
-    """Execute ``source`` with papermill into ``out`` (kept, partly executed, when a cell fails)."""
+def execute_notebook(source: Path, out: Path, params: dict[str, Any], cwd: str | Path | None = None,
+                     final: Path | None = None, partial: Path | None = None) -> nbformat.NotebookNode:
+    """Execute ``source`` with ``params`` into ``out`` and return the executed notebook. The parameters are
+    written into the injected cell by ``params.inject_parameters`` (papermill gets none to write). ``final``
+    and ``partial`` (default ``out``) are where the caller will move ``out`` after a success (recorded in the
+    notebook) and after a failing cell (named in the error; ``out`` is then kept, partly executed)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     kernel = ensure_kernel()
-    known = _KnownParameters()
-    logging.getLogger("papermill").addFilter(known)
-    with _kernel_environment(), contextlib.ExitStack() as stack:
-        stack.callback(logging.getLogger("papermill").removeFilter, known)
+    with tempfile.TemporaryDirectory(prefix="radiodiff-notebook-") as tmp, _kernel_environment():
+        prepared = Path(tmp) / source.name
+        nbformat.write(inject_parameters(read_notebook(source), params), str(prepared))
         try:
-            papermill.execute_notebook(str(source), str(out), parameters=params, kernel_name=kernel,
-                                       cwd=str(cwd or os.getcwd()), progress_bar=False, log_output=False,
-                                       # a save (and schema validation) of the growing notebook after
-                                       # every cell costs a second on a report; it is still saved at the
-                                       # end, on a failure, and every 30 s of a long cell
-                                       request_save_on_cell_execute=False,
-                                       # the kernel warns on stderr about plain-TCP transport on localhost
-                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])
+            nb = papermill.execute_notebook(_literal_path(prepared), _literal_path(out), kernel_name=kernel,
+                                            cwd=str(cwd or os.getcwd()), progress_bar=False, log_output=False,
+                                            # a save (and schema validation) of the growing notebook after
+                                            # every cell costs a second on a report; it is still saved at the
+                                            # end, on a failure, and every 30 s of a long cell
+                                            request_save_on_cell_execute=False,
+                                            # the kernel warns on stderr about plain-TCP transport on localhost
+                                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
         except PapermillExecutionError as exc:
-            raise _failure(exc, source, out) from None
+            raise _failure(exc, source, partial or out) from None
         except (RuntimeError, TimeoutError) as exc:  # the kernel died or timed out (nbclient's DeadKernelError, timeouts)
             raise NotebookError(f"{source.name}: the notebook kernel stopped before the end ({type(exc).__name__}: "
                                 f"{exc}); nothing was saved. Run it in JupyterLab to see where.") from exc
+    nb.metadata.papermill["parameters"] = params  # as papermill records the parameters it writes itself
+    nb.metadata.papermill["input_path"] = str(source)  # not the temporary copy papermill was given
+    nb.metadata.papermill["output_path"] = str(final or out)
+    nbformat.write(nb, str(out))
+    return nb
 
 
 def render_notebook(notebook: str | Path, params: dict[str, Any] | None = None, out_dir: str | Path = "reports",
                     with_code: bool = False, raw_params: bool = False) -> ReportPaths:
-    """Run ``notebook`` (path or train/resume/analyze) with papermill; write .ipynb, .html and .md."""
-    import time
-
+    """Run ``notebook`` (path or train/resume/analyze/compare) with papermill; write .ipynb, .html and .md
+    into ``out_dir`` (see ``report.output``: one writer at a time, only the report's own files replaced)."""
     started = time.perf_counter()
     source = find_notebook(notebook)
     values = validate_params(source, dict(params or {}), raw=raw_params)
-    out = Path(out_dir).resolve()  # absolute paths in the summary: the user can open them from anywhere
-    out.mkdir(parents=True, exist_ok=True)
     name = source.stem
-    executed = out / f"{name}.ipynb"
-    execute_notebook(source, executed, values)
-    nb = read_notebook(executed)
-    title = nb.metadata.get("title")
-    paths = ReportPaths(ipynb=executed, html=export_html(nb, out / f"{name}.html", with_code, title),
-                        md=export_markdown(nb, out / f"{name}.md", with_code))
-    paths.seconds = time.perf_counter() - started
-    return paths
+    with report_folder(Path(out_dir).resolve(), name) as folder:
+        staged = folder.staging / f"{name}.ipynb"
+        try:
+            nb = execute_notebook(source, staged, values, final=folder.folder / staged.name,
+                                  partial=folder.folder / folder.failed)
+        except CellFailed:
+            folder.keep_failed(staged)
+            raise
+        export_html(nb, folder.staging / f"{name}.html", with_code, nb.metadata.get("title"))
+        export_markdown(nb, folder.staging / f"{name}.md", with_code, taken=folder.taken_figure_names())
+        folder.install()
+    out = folder.folder  # absolute paths in the summary: the user can open them from anywhere
+    return ReportPaths(ipynb=out / f"{name}.ipynb", html=out / f"{name}.html", md=out / f"{name}.md",
+                       seconds=time.perf_counter() - started)

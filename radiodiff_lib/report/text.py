@@ -250,9 +250,10 @@ def reconstruction_text(result: Any) -> Markdown:
                  num(v.get("p95"), ".4g")] for k, v in stats.items()]
     h, w = result.image_size
     head = (f"Checkpoint {md.code(result.checkpoint)} ({'EMA' if result.use_ema else 'model'} weights, posterior "
-            f"mean) on {result.n_maps} {esc(result.data)} {esc(result.split)} maps at {h}x{w}: "
+            f"mean) on {result.transmitters} transmitters of {result.maps} {esc(result.data)} {esc(result.split)} maps at "
+            f"{h}x{w}: "
             f"{result.seconds_per_map * 1e3:.1f} ms per map on {esc(result.device)}. Maps are compared in \\[0, 1\\]."
-            "\n\n")
+            "\n\n" + "".join(esc(line) + "\n\n" for line in result.scope_lines()))  # protocol, training maps left out
     cols = ["metric", "mean", "median", "p5", "p95"]
     lat = result.latent
     latent = (f"\n\nLatent {esc(lat.get('shape'))}: scale_factor = 1/std = {num(lat.get('scale_factor'), '.4g')} "

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 
 from .. import checkpoints as ckpt
 from ..config import config_to_dict
+from ..data import RECORD_KEY, split_record
 from .engine import load_optimizer_state
 from .notes import resume_config_notes
 from .state import capture_rng, restore_rng, seed_everything
@@ -34,6 +35,7 @@ class TrainerCheckpoints:
                            "batch_size": self.config.data.batch_size, "world": self.dist.world},
             "runtime": self.runtime.record(),
             "metrics_offset": metrics_offset, "launch": self.launch, "written_at": time.time(),
+            RECORD_KEY: split_record(self.dataset),  # which maps it trains on: protocol, map count, list hash
         }
 
     def load_state(self, obj: dict, fmt: str, path: Path, skipped: Iterable[str] = ()) -> None:

@@ -16,7 +16,8 @@ from radiodiff_lib.data import build_dataset
 from radiodiff_lib.data.radiomapseer import RadioMapSeer
 from radiodiff_lib.data.synthetic import generate_scene
 from radiodiff_lib.data.writer import write_radiomapseer_folder
-from radiodiff_lib.errors import DataError
+from radiodiff_lib.errors import DataError, DataWarning
+from tests.helpers.radiomapseer import reference_maps_inds, write_numbered_folder
 
 SIZE, MAPS, TX, SEED = 64, 5, 3, 11
 
@@ -49,13 +50,15 @@ def test_writer_layout(folder):
 
 def test_loader_reads_generated_folder(folder):
     sets = {s: RadioMapSeer(folder, s, image_size=SIZE) for s in ("train", "val", "test")}
-    maps = {s: set(ds.split_maps) for s, ds in sets.items()}
-    assert [len(maps[s]) for s in ("train", "val", "test")] == [3, 1, 1]  # 600/50/51 of 701, scaled
-    assert set.union(*maps.values()) == set(range(MAPS)) and sum(len(ds) for ds in sets.values()) == MAPS * TX
+    for name, ds in sets.items():
+        assert ds.split_maps == list(ds.plan.split(name))
+        assert set(ds.split_maps) <= set(range(MAPS))
+        assert len(ds) == len(ds.split_maps) * TX  # every transmitter of every map of the split
     for ds in sets.values():
         for i in range(len(ds)):
             item = ds[i]
             m, t = map(int, item["name"].split("_"))
+            assert (item["map"], item["transmitter"]) == (m, t) == ds.identity(i)
             if t != 0:
                 continue
             scene = generate_scene(SEED, m, SIZE)  # transmitter 0 of map m is scene m
@@ -65,14 +68,14 @@ def test_loader_reads_generated_folder(folder):
             assert item["tx"].tolist() == list(scene.tx)
 
 
-def test_maps_numbered_from_one(tmp_path, folder):
+def test_maps_numbered_from_one_are_read_by_file_number(tmp_path):
     one = write_radiomapseer_folder(tmp_path / "one", MAPS, SEED, size=SIZE, tx_per_map=TX, first_map=1)
-    zero = RadioMapSeer(folder, "train", image_size=SIZE)
     ds = RadioMapSeer(one, "train", image_size=SIZE)
-    assert ds.first_map == 1 and sorted(ds.split_maps) == sorted(m + 1 for m in zero.split_maps)
-    a, b = zero[0], ds[0]
-    assert b["name"] == f"{int(a['name'].split('_')[0]) + 1}_0"
-    assert torch.equal(a["image"], b["image"]) and torch.equal(a["tx"], b["tx"])
+    item = ds[0]
+    m = ds.split_maps[0]
+    assert item["name"] == f"{m}_0"
+    scene = generate_scene(SEED, m - 1, SIZE)  # file number m holds scene m - 1
+    assert np.abs((item["image"][0].numpy() + 1) / 2 - scene.gain).max() <= 0.5 / 255 + 1e-6
 
 
 def test_buildings_polarity_is_detected_not_hard_coded(tmp_path, folder):
@@ -142,8 +145,41 @@ def test_writer_and_split_errors(tmp_path):
     with pytest.raises(DataError, match="Unknown simulation 'FDTD'"):
         write_radiomapseer_folder(tmp_path / "x", 1, 0, size=32, simulations=("FDTD",))
     root = write_radiomapseer_folder(tmp_path / "two", 2, 0, size=32, tx_per_map=1)
-    assert len(RadioMapSeer(root, "train", image_size=32)) == 2  # two maps: both train ...
+    with pytest.warns(DataWarning, match="not the reference split"):  # said, not only in `radiodiff splits`
+        assert len(RadioMapSeer(root, "train", image_size=32)) == 2  # two maps: both train ...
     with pytest.raises(DataError, match="'test' split .* is empty"):
         RadioMapSeer(root, "test", image_size=32)  # ... and a clear error for the empty test split
     with pytest.raises(DataError, match="Unknown data split"):
         RadioMapSeer(root, "dev")
+
+
+def test_image_equals_radiodiff_radiounet_c_out_image(tmp_path):
+    """For the same folder, map and transmitter our item's image is RadioUNet_c's out['image'], bit for bit."""
+    from skimage import io  # RadioUNet_c reads the gain PNG with skimage.io.imread
+
+    num_tx, size = 2, 16
+    root = write_numbered_folder(tmp_path / "rms", range(701), transmitters=num_tx, size=size)
+    maps_inds = reference_maps_inds()
+    ind1, ind2 = 600, 699  # RadioUNet_c(phase="test") of RadioDiff
+    every_value = np.arange(256, dtype=np.uint8).reshape(size, size)  # each 8-bit gain once
+    Image.fromarray(every_value).save(root / "gain" / "DPM" / f"{maps_inds[ind1 + 3] + 1}_1.png")
+
+    def reference_item(idx: int) -> tuple[str, torch.Tensor]:
+        """RadioUNet_c.__getitem__(idx), its 'image' only, with its default transform spelled out."""
+        idxr = int(np.floor(idx / num_tx))
+        idxc = idx - idxr * num_tx
+        dataset_map_ind = maps_inds[idxr + ind1] + 1
+        name2 = str(dataset_map_ind) + "_" + str(idxc) + ".png"
+        image_gain = np.expand_dims(np.asarray(io.imread(root / "gain" / "DPM" / name2)), axis=2) / 255
+        image_gain = torch.from_numpy(image_gain.transpose((2, 0, 1))).contiguous()  # ToTensor: HWC -> CHW, float kept
+        image_gain = image_gain.type(torch.float32)
+        return name2, (image_gain - 0.5) / 0.5  # Normalize(mean=[0.5], std=[0.5])
+
+    ours = RadioMapSeer(root, "test", image_size=size, protocol="radiodiff")
+    assert len(ours) == (ind2 - ind1 + 1) * num_tx  # RadioUNet_c.__len__
+    index_of = {ours.identity(i): i for i in range(len(ours))}
+    for idx in range(len(ours)):
+        name2, expected = reference_item(idx)
+        item = ours[index_of[tuple(int(v) for v in name2[:-4].split("_"))]]
+        assert item["name"] + ".png" == name2
+        assert torch.equal(item["image"], expected), name2

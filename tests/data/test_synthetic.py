@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from radiodiff_lib.config import Config, DataConfig
 from radiodiff_lib.data import build_dataset
 from radiodiff_lib.data.propagation import PropagationParams, decode_db, encode_db, gain_db_map, gain_map
-from radiodiff_lib.data.splits import radiomapseer_split, split_indices
+from radiodiff_lib.data.splits import split_indices
 from radiodiff_lib.data.synthetic import SyntheticRadioMaps, generate_scene
 from radiodiff_lib.errors import DataError
 
@@ -117,18 +117,6 @@ def test_splits_disjoint_and_covering():
     assert np.array_equal(split_indices(50, 0.1, 0.2, seed=0)["val"], parts["val"])
     with pytest.raises(DataError, match="no training data"):
         split_indices(10, 0.5, 0.5, seed=0)
-
-
-def test_radiomapseer_seed42_split():
-    parts = radiomapseer_split(701)
-    legacy = np.arange(701)
-    np.random.seed(42)
-    np.random.shuffle(legacy)
-    assert np.array_equal(np.concatenate([parts["train"], parts["val"], parts["test"]]), legacy)
-    assert [len(parts[k]) for k in ("train", "val", "test")] == [600, 50, 51]
-    small = radiomapseer_split(14)  # proportional: 12 / 1 / 1
-    assert [len(small[k]) for k in ("train", "val", "test")] == [12, 1, 1]
-    assert sorted(np.concatenate(list(small.values())).tolist()) == list(range(14))
 
 
 def _config(**data) -> Config:

@@ -1,8 +1,10 @@
 """End to end: evaluate checkpoints written by the trainer and in RadioDiff's layout."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -61,7 +63,7 @@ def test_evaluation_is_deterministic_and_consistent(trained):
     a = evaluate_checkpoint(trained, n=5, batch_size=2, seed=3)
     b = evaluate_checkpoint(trained, n=5, batch_size=4, seed=3)
     assert a.n_maps == 5 and list(a.per_map.columns) == (
-        ["index", "name"] + list(METRICS) + [m + "_street" for m in METRICS])
+        ["index", "name", "map", "transmitter"] + list(METRICS) + [m + "_street" for m in METRICS])
     cols = list(METRICS) + [m + "_street" for m in METRICS]
     pd.testing.assert_frame_equal(a.per_map[["index", "name"]], b.per_map[["index", "name"]])
     np.testing.assert_allclose(a.per_map[cols].to_numpy(), b.per_map[cols].to_numpy(), rtol=1e-5)
@@ -118,3 +120,173 @@ def test_radiomapseer_folder(trained, tmp_path):
     r = evaluate_checkpoint(trained, data=str(root), split="test", n=3)
     assert r.n_maps == 3 and r.data == str(root) and "RadioMapSeer folder" in r.summary_text()
     assert r.per_map["nmse_street"].notna().all()
+
+
+# --- training maps and split protocols ---------------------------------------------------------------
+
+def _radio_config(root, protocol: str):
+    return replace(_tiny_config(), **{"data.name": "radio", "data.root": str(root), "data.split_protocol": protocol})
+
+
+@pytest.fixture(scope="module")
+def numbered_folder(tmp_path_factory):
+    """Maps 0..700 as the data set ships them, one 32 x 32 transmitter each."""
+    from tests.helpers.radiomapseer import write_numbered_folder
+
+    return write_numbered_folder(tmp_path_factory.mktemp("rms") / "RadioMapSeer", range(701), transmitters=1, size=32)
+
+
+@pytest.fixture(scope="module")
+def radiounet_run(numbered_folder, tmp_path_factory):
+    """Our checkpoint, trained 2 steps on the radiounet protocol's train split of the 701-map folder, through
+    `radiodiff train --protocol radiounet` on a config that says radiodiff (the option overrides it)."""
+    from radiodiff_lib import checkpoints as ckpt
+
+    folder = tmp_path_factory.mktemp("radiounet-run")
+    config = save_config(_radio_config(numbered_folder, "radiodiff"), folder.parent / "radiodiff-protocol.yaml")
+    assert cli.main(["train", "--config", str(config), "--protocol", "radiounet", "--max-steps", "2",
+                     "--results-folder", str(folder), "--no-progress"]) == 0
+    return ckpt.list_checkpoints(folder)[-1]
+
+
+def test_radiodiff_checkpoint_scores_99_radiodiff_test_maps_and_names_the_training_map(numbered_folder, tmp_path,
+                                                                                       capsys):
+    from radiodiff_lib.checkpoints.radiodiff import save_radiodiff_layout
+    from radiodiff_lib.model import build_model
+    from radiodiff_lib.model.losses import build_loss
+    from tests.helpers.radiomapseer import reference_maps_inds, reference_split
+
+    cfg = _tiny_config()
+    torch.manual_seed(0)
+    path = save_radiodiff_layout(tmp_path / "model-3.pt", build_model(cfg), build_loss(cfg), step=3)
+    out = tmp_path / "eval.json"
+    rc = cli.main(["evaluate", str(path), "--config", str(save_config(cfg, tmp_path / "tiny.yaml")),
+                   "--data", str(numbered_folder), "--json", str(out)])
+    assert rc == 0
+    payload = json.loads(out.read_text())
+    shared = int(reference_maps_inds()[600]) + 1  # position 600: in RadioDiff's train and test splits
+    assert payload["protocol"] == "radiodiff"
+    assert payload["maps"] == 99
+    assert payload["transmitters"] == 99
+    assert payload["excluded_train_maps"] == [shared]
+    assert payload["includes_train_maps"] is False
+    assert payload["training_maps"]["basis"] == "assumed"
+    scored = sorted(row["map"] for row in payload["by_map"])
+    assert scored == sorted(set(reference_split("radiodiff")["test"]) - {shared})
+    text = capsys.readouterr().out
+    assert f"Left out 1 test map the checkpoint trained on: {shared}" in text
+    assert "assumed: a RadioDiff checkpoint records no split" in text
+
+
+def test_our_radiounet_checkpoint_records_its_split(radiounet_run):
+    from radiodiff_lib.safe_load import torch_load_safely
+    from tests.helpers.radiomapseer import reference_split
+
+    record = torch_load_safely(radiounet_run)["data_split"]
+    train_maps = reference_split("radiounet")["train"]
+    text = ",".join(str(m) for m in train_maps)  # the hash of the sorted file numbers, as the README says
+    assert record["protocol"] == "radiounet"
+    assert record["root_maps"] == 701
+    assert record["train_maps"] == 501
+    assert record["train_map_list"] == train_maps
+    assert record["train_maps_hash"] == "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    assert record["reference"] is True
+
+
+def test_our_radiounet_checkpoint_scores_99_test_maps_and_excludes_none(radiounet_run, numbered_folder):
+    r = evaluate_checkpoint(radiounet_run, data=str(numbered_folder))
+    assert r.protocol == "radiounet"  # the checkpoint's own protocol by default
+    assert r.maps == 99
+    assert r.excluded_train_maps == []
+    assert "None of the scored maps is a training map" in r.summary_text()
+    assert r.to_json()["training_maps"]["protocol"] == "radiounet"
+    assert r.training_basis == "recorded"
+
+
+def test_another_protocol_counts_the_overlap_and_include_keeps_it_labelled(radiounet_run, numbered_folder):
+    from tests.helpers.radiomapseer import reference_split
+
+    radiodiff_train = reference_split("radiodiff")["train"]
+    overlap = sorted(set(radiodiff_train) & set(reference_split("radiounet")["train"]))
+    assert len(overlap) == 501  # RadioUNet's train split lies inside RadioDiff's
+    r = evaluate_checkpoint(radiounet_run, data=str(numbered_folder), protocol="radiodiff", split="train")
+    assert r.excluded_train_maps == overlap
+    assert r.maps == 601 - 501
+    assert "trained on the radiounet protocol, this is the radiodiff train split" in r.summary_text()
+    kept = evaluate_checkpoint(radiounet_run, data=str(numbered_folder), protocol="radiodiff", split="train", n=30,
+                               include_train_maps=True)
+    scored_training_maps = sorted(set(kept.per_map["map"]) & set(overlap))
+    assert scored_training_maps  # 30 of 601 maps, 501 of them training maps
+    assert kept.included_train_maps == scored_training_maps
+    assert kept.excluded_train_maps == []
+    assert kept.to_json()["includes_train_maps"] is True
+    assert kept.summary_text().startswith("[includes training maps]")
+
+
+def test_every_map_a_training_map_is_refused_unless_included(radiounet_run, numbered_folder, trained):
+    with pytest.raises(DataError, match="every map of the train split .* is a map the checkpoint trained on"):
+        evaluate_checkpoint(radiounet_run, data=str(numbered_folder), split="train", n=2)
+    with pytest.raises(DataError, match="every map of the train split"):
+        evaluate_checkpoint(trained, split="train", n=2)  # synthetic: its own split, the same rule
+    r = evaluate_checkpoint(trained, split="train", n=2, include_train_maps=True)
+    assert r.includes_train_maps is True
+
+
+def test_per_item_table_names_map_and_transmitter_and_per_map_means_follow(trained, tmp_path):
+    from radiodiff_lib.data.writer import write_radiomapseer_folder
+
+    root = write_radiomapseer_folder(tmp_path / "RadioMapSeer", num_maps=12, seed=0, size=32, tx_per_map=3)
+    r = evaluate_checkpoint(trained, data=str(root), split="train")
+    assert r.per_map[["map", "transmitter"]].value_counts().max() == 1  # each item once
+    assert set(r.per_map["transmitter"]) == {0, 1, 2}
+    for _, row in r.by_map.iterrows():
+        mine = r.per_map[r.per_map["map"] == row["map"]]
+        assert row["transmitters"] == len(mine) == 3
+        assert row["nmse"] == pytest.approx(mine["nmse"].mean())
+    assert r.metrics_by_map["nmse"]["mean"] == pytest.approx(r.by_map["nmse"].mean())
+    assert r.metrics_by_map["nmse"]["maps"] == r.maps == len(r.by_map)
+    assert r.metrics["nmse"]["maps"] == r.maps
+    assert f"mean over {r.maps} maps" in r.summary_text()
+
+
+def test_a_checkpoint_without_split_record_inspects_as_unknown_evaluates_and_resumes(radiounet_run, numbered_folder,
+                                                                                   tmp_path):
+    import shutil
+
+    from radiodiff_lib import checkpoints as ckpt
+    from radiodiff_lib.safe_load import torch_load_safely
+    from radiodiff_lib.training import resume
+
+    row = ckpt.inspect_checkpoints(radiounet_run).iloc[0]
+    assert (row["protocol"], row["data_maps"], row["train_maps"]) == ("radiounet", 701, 501)
+    assert row["train_maps_hash"].startswith("sha256:")
+    assert "radiounet" in ckpt.inspect_table_text(ckpt.inspect_checkpoints(radiounet_run))
+
+    folder = Path(shutil.copytree(radiounet_run.parent, tmp_path / "old-run"))
+    old = folder / radiounet_run.name
+    state = torch_load_safely(old)
+    del state["data_split"]  # as written before checkpoints recorded their split
+    ckpt.save_checkpoint(old, state)
+    row = ckpt.inspect_checkpoints(old).iloc[0]
+    assert row["protocol"] == "unknown"
+    assert row["integrity"] == "ok"
+    r = evaluate_checkpoint(old, data=str(numbered_folder), n=3)
+    assert r.overlap_known is False
+    assert "unknown: the checkpoint records no training maps" in r.summary_text()
+    resumed = resume(folder, max_steps=3, progress=False)
+    assert resumed.last_checkpoint is not None
+    assert torch_load_safely(resumed.last_checkpoint)["data_split"]["protocol"] == "radiounet"
+
+
+def test_an_old_synthetic_checkpoint_has_its_training_maps_recomputed_from_its_config(trained, tmp_path):
+    from radiodiff_lib import checkpoints as ckpt
+    from radiodiff_lib.safe_load import torch_load_safely
+
+    state = torch_load_safely(trained)
+    del state["data_split"]
+    old = ckpt.save_checkpoint(tmp_path / "model-1.pt", state)
+    with pytest.raises(DataError, match="every map of the train split"):
+        evaluate_checkpoint(old, split="train", n=2)
+    r = evaluate_checkpoint(old, split="train", n=2, include_train_maps=True)
+    assert r.training_basis == "recomputed"
+    assert r.included_train_maps == sorted(r.per_map["map"])

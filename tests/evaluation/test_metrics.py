@@ -140,3 +140,36 @@ def test_aggregate_keeps_inf_and_ignores_nan():
     agg = M.aggregate([1.0, math.inf, math.inf])  # numpy's percentile would give nan here (inf - inf)
     assert agg["median"] == math.inf and agg["p95"] == math.inf
     assert math.isnan(M.aggregate([math.nan])["mean"]) and M.aggregate([])["count"] == 0
+
+
+def test_mean_over_maps_averages_each_maps_transmitters_first():
+    # map 7: three transmitters (mean 2), map 3: one (mean 10), map 5: two (mean 6); one NaN ignored
+    values = [1.0, 2.0, 3.0, 10.0, 5.0, 7.0, math.nan]
+    maps = [7, 7, 7, 3, 5, 5, 5]
+    out = M.mean_over_maps(values, maps)
+    assert out["mean"] == pytest.approx(6.0)  # (2 + 10 + 6) / 3, not the item mean 28 / 6
+    assert out["maps"] == 3
+    assert out["items"] == 6
+    assert out["std"] == pytest.approx(4.0)  # sd of (2, 10, 6)
+    half = 4.302652729911275 * 4.0 / math.sqrt(3)  # t(0.975, 2 dof) * sd / sqrt(N)
+    assert out["ci_low"] == pytest.approx(6.0 - half)
+    assert out["ci_high"] == pytest.approx(6.0 + half)
+
+
+def test_mean_over_maps_interval_undefined_for_one_map_or_an_infinite_map():
+    one = M.mean_over_maps([1.0, 3.0], [4, 4])
+    assert one["mean"] == 2.0
+    assert math.isnan(one["ci_low"])
+    inf = M.mean_over_maps([1.0, math.inf, 2.0], [1, 1, 2])
+    assert math.isinf(inf["mean"])
+    assert math.isnan(inf["ci_high"])
+    empty = M.mean_over_maps([math.nan], [1])
+    assert empty["maps"] == 0
+    assert math.isnan(empty["mean"])
+
+
+def test_aggregate_metrics_counts_the_maps_behind_each_mean():
+    table = {name: [0.1, 0.2, math.nan, 0.4] for name in EVAL_METRICS}
+    out = M.aggregate_metrics(table, maps=[1, 1, 2, 3])
+    assert out["nmse"]["maps"] == 2  # map 2's only value is NaN
+    assert out["nmse"]["count"] == 3

@@ -64,7 +64,7 @@ def _notebook_for(root: Path, logs: Path) -> None:
     """analyze.ipynb with log_paths pointing at the generated run (other parameters as shipped)."""
     nb = nbformat.read(str(notebooks_dir() / "analyze.ipynb"), as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    lines = [f"log_paths = [{str(logs)!r}]" if ln.startswith("log_paths =") else
+    lines = [f"log_paths = [{str(logs)!r}]" if ln.startswith(("log_paths =", "log_paths:")) else
              "window = 10" if ln.startswith("window =") else ln for ln in cell.source.splitlines()]
     cell.source = "\n".join(lines)
     nbformat.write(nb, str(root / "nb" / "analyze.ipynb"))
@@ -81,7 +81,7 @@ def _compare_notebook_for(root: Path, runs: list[Path]) -> None:
     """compare.ipynb with runs pointing at two generated runs (other parameters as shipped)."""
     nb = nbformat.read(str(notebooks_dir() / "compare.ipynb"), as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    cell.source = "\n".join(f"runs = {[str(r) for r in runs]!r}" if ln.startswith("runs =") else ln
+    cell.source = "\n".join(f"runs = {[str(r) for r in runs]!r}" if ln.startswith(("runs =", "runs:")) else ln
                             for ln in cell.source.splitlines())
     nbformat.write(nb, str(root / "nb" / "compare.ipynb"))
 

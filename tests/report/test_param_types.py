@@ -49,7 +49,7 @@ def test_bad_values_are_refused_before_the_notebook_runs(tmp_path, params, named
 def test_python_callers_values_are_checked_too():
     with pytest.raises(NotebookError, match="'interactive'"):
         validate_params(ANALYZE, {"interactive": "sometimes"})
-    with pytest.raises(NotebookError, match="'thresholds': 'spike_k'"):
+    with pytest.raises(NotebookError, match=r"'thresholds': thresholds\['spike_k'\] must be a number"):
         validate_params(ANALYZE, {"thresholds": {"spike_k": "x"}})
     assert validate_params(ANALYZE, {"interactive": "false", "total_steps": None, "eval_n": None}) == {
         "interactive": False, "total_steps": None, "eval_n": None}

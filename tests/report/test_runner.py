@@ -111,9 +111,10 @@ def test_failing_cell_keeps_partial_notebook(tmp_path):
     with pytest.raises(NotebookError) as err:
         render_notebook(nb, {"flag": True}, out_dir=tmp_path / "out")
     message = str(err.value)
-    partial = tmp_path / "out" / "tiny.ipynb"
+    partial = tmp_path / "out" / "tiny.failed.ipynb"
     assert "AssertionError: flag was set" in message and str(partial) in message
     assert partial.is_file() and not (tmp_path / "out" / "tiny.html").exists()
+    assert not (tmp_path / "out" / "tiny.ipynb").exists()
     errors = [o for c in nbformat.read(str(partial), as_version=4).cells if c.cell_type == "code"
               for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors and errors[0]["ename"] == "AssertionError"
