@@ -115,8 +115,8 @@ def cmd_splits(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .evaluation import sweep_checkpoints  # lazy: torch
 
-    result = sweep_checkpoints(args.run, data=args.data, split=args.split, maps=args.maps, tx=args.tx,
-                               weights=args.weights, metric=args.metric, out=args.out,
+    result = sweep_checkpoints(args.run, data=args.data, split=args.split, protocol=args.protocol, maps=args.maps,
+                               tx=args.tx, weights=args.weights, metric=args.metric, out=args.out,
                                stage2_config=args.stage2_config, choose=args.choose, seed=args.seed,
                                n_boot=args.bootstrap, batch_size=args.batch_size, precision=args.precision,
                                device=args.device, config=args.config, latent_maps=args.latent_maps,
@@ -241,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("run", help="a results folder holding model-*.pt (ours or RadioDiff's)")
     w.add_argument("--data", default="synthetic", help="synthetic (the run's own generator), or a RadioMapSeer folder")
     w.add_argument("--split", default="val", choices=["train", "val", "test"], help="the maps compared (default val)")
+    w.add_argument("--protocol", choices=SPLIT_PROTOCOLS, help="RadioMapSeer split protocol (default: the one the "
+                   "run trained on; radiodiff for RadioDiff model-N.pt files)")
     w.add_argument("--maps", type=int, help="a seeded subset of this many maps (default all of the split)")
     w.add_argument("--tx", type=int, help="a seeded subset of this many transmitters per map (default all)")
     w.add_argument("--weights", default="ema", choices=["ema", "model", "both"],

@@ -32,7 +32,8 @@ import torch
 from ..checkpoints import save_radiodiff_layout
 from ..config import replace, resolve_config, save_config
 from ..evaluation import reconstruct, sweep_checkpoints
-from ..evaluation.items import load_items
+from ..evaluation.sweep import run_training_maps, sweep_items
+from ..evaluation.sweep_result import SweepSettings
 from ..evaluation.scoring import autocast_for, choose_precision, cpu_has_bf16_units, prepare, to_batch
 from ..model import build_loss, build_model
 from ..vocabulary import CONFIG_FILE
@@ -92,7 +93,8 @@ def run(k: int = 4, maps: int = 8, image_size: int = 128, batch: int = 4, repeat
     try:
         cfg, models = write_run(root / "run", k, image_size, maps)
         models = [prepare(m, torch.device("cpu")) for m in models]
-        images = load_items(cfg, "synthetic", "val").images  # the items the sweep scores
+        files = sorted((root / "run").glob("model-*.pt"))
+        images = sweep_items(cfg, SweepSettings(), run_training_maps(files, cfg))[0].images  # what the sweep scores
         n_items = len(images)
         times: dict[str, list[tuple[float, float]]] = {f"{w}_{p}": [] for w in ("bare", "sweep") for p in PRECISIONS}
         used = {p: choose_precision(p, torch.device("cpu")) for p in PRECISIONS}

@@ -25,7 +25,9 @@ import torch
 
 from ..checkpoints import list_checkpoints, load_model_from_checkpoint
 from ..config import Config, resolve_config
+from ..data import TrainingMaps, train_overlap, training_maps
 from ..errors import CheckpointError, ConfigError, DataError
+from ..vocabulary import SPLIT_RECORD
 from . import metrics as M
 from .evaluate import LatentStats, reconstruct, to_unit
 from .items import Items
@@ -110,6 +112,7 @@ class Candidate:
     metrics: dict[str, np.ndarray] = field(default_factory=dict)  # per item, in the items' order
     latent: dict = field(default_factory=dict)  # posterior-mode statistics over the scored items
     seconds: float = 0.0  # the forward passes' wall time when it was scored
+    trained_on: list[int] | None = None  # scored maps this checkpoint trained on (None: not known)
     cached: bool = False  # read from the cache, not scored by this process
 
     @property
@@ -159,7 +162,7 @@ def read_cached(folder: Path, cand: Candidate) -> bool:
         rec = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    cand.status, cand.step, cand.format = rec["status"], rec["step"], rec["format"]
+    cand.status, cand.step, cand.format, cand.trained_on = rec["status"], rec["step"], rec["format"], rec["trained_on"]
     cand.metrics = {k: np.asarray(v, dtype=np.float64) for k, v in rec["metrics"].items()}
     cand.latent, cand.seconds, cand.cached = rec["latent"], rec["seconds"], True
     return True
@@ -168,7 +171,7 @@ def read_cached(folder: Path, cand: Candidate) -> bool:
 def write_cached(folder: Path, cand: Candidate) -> None:
     """Write ``cand``'s entry atomically (a temporary file renamed over): a killed sweep leaves none half-written."""
     rec = {"key": cand.key, "file": cand.path.name, "content": cand.content, "weights": cand.weights,
-           "status": cand.status, "step": cand.step, "format": cand.format,
+           "status": cand.status, "step": cand.step, "format": cand.format, "trained_on": cand.trained_on,
            "metrics": {k: v.tolist() for k, v in cand.metrics.items()}, "latent": cand.latent, "seconds": cand.seconds}
     folder.mkdir(parents=True, exist_ok=True)
     path = _cache_path(folder, cand.key)
@@ -229,15 +232,22 @@ def load_candidate(cand: Candidate, config: str | None) -> tuple[Any, Any, Confi
                                       config=resolve_config(config) if config else None)
 
 
+def candidate_training_maps(info: dict, config: Config) -> TrainingMaps:
+    """The maps a loaded checkpoint trained on (``load_model_from_checkpoint``'s info and config)."""
+    return training_maps(info.get("format", "workbench"), info.get(SPLIT_RECORD), config)
+
+
 def score_candidate(cand: Candidate, items: Items, batch_size: int, config: str | None, device: torch.device,
                     precision: str) -> None:
     """Load and score ``cand`` (status "ok"), or record why it cannot be (status = the reason)."""
     try:
-        model, _loss, _cfg, info = load_candidate(cand, config)
+        model, _loss, cfg, info = load_candidate(cand, config)
     except (CheckpointError, ConfigError) as exc:
         cand.status = " ".join(str(exc).split())  # one line
         return
     cand.step, cand.format = info.get("step"), info.get("format")
+    overlap = train_overlap(candidate_training_maps(info, cfg), items)
+    cand.trained_on = None if overlap is None else [int(m) for m in overlap]
     model = prepare(model, device)
     cand.metrics, cand.latent, cand.seconds = score(model, items, batch_size, device, autocast_for(precision, device))
     cand.status = "ok"

@@ -2,8 +2,8 @@
 
 The path, top to bottom (:func:`sweep_checkpoints`):
 
-1. the items of the split (a seeded subset of maps x transmitters when asked) are read and decoded
-   once, into memory (``items.load_items``);
+1. the items of the split under the split protocol (a seeded subset of maps x transmitters when
+   asked), the maps the run trained on left out, are read and decoded once, into memory (``items``);
 2. each candidate (a checkpoint file with its EMA or raw weights) that the cache does not hold yet
    is scored on them and cached (``scoring``); a file that cannot be loaded or fails its checksum is
    listed with the reason and skipped; several processes divide the candidates by rank;
@@ -27,20 +27,22 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from ..checkpoints import save_radiodiff_layout
+from ..checkpoints import load_any, save_radiodiff_layout
 from ..config import Config, load_config, resolve_config
-from ..data import build_dataset
+from ..data import TrainingMaps, build_dataset, train_overlap, training_maps
 from ..errors import CheckpointError, ConfigError
-from ..vocabulary import CONFIG_FILE
+from ..vocabulary import CONFIG_FILE, SPLIT_RECORD
 from . import metrics as M
 from .bootstrap import LOWER_IS_BETTER, compare, mean_intervals
-from .evaluate import Example, reconstruct, to_unit
+from .evaluate import eval_config, reconstruct, to_unit
 from .handoff import HANDOFF_FILE, check_stage2_config, handoff_config, provenance_lines, write_handoff, write_merged
-from .items import Items, choose_items, data_config, load_items, read_items
+from .items import Items, choose_items, read_items
 from .latents import LatentSummary, latent_statistics
+from .result import Example
+from .scope import eval_protocol, eval_scope, map_list
 from .scoring import (
-    Candidate, autocast_for, cache_key, checkpoint_files, choose_precision, file_digest, load_candidate, prepare,
-    process_layout, read_cached, score, score_all,
+    Candidate, autocast_for, cache_key, candidate_training_maps, checkpoint_files, choose_precision, file_digest,
+    load_candidate, prepare, process_layout, read_cached, score, score_all,
 )
 from .sweep_result import (
     CACHE_FOLDER, FIRST_STAGE_FOLDER, LATENTS_FILE, REPORTED, SWEEP_JSON, SweepResult, SweepSettings, write_tables,
@@ -62,15 +64,37 @@ def compare_all(candidates: list[Candidate], items: Items, settings: SweepSettin
 CONFIRM_CHUNK = 512  # items of a confirmation set in memory at once
 
 
-def confirmation_sets(config: Config, data: str, settings: SweepSettings) -> list[tuple[str, Any, list[int]]]:
-    """(label, data set, item indices) on which the chosen checkpoint is confirmed: the test maps.
+def confirmation_sets(config: Config, settings: SweepSettings, protocol: str,
+                      trained: TrainingMaps) -> tuple[list[tuple[str, Any, list[int]]], list[str]]:
+    """((label, data set, item indices) on which the chosen checkpoint is confirmed, notes).
 
-    To be rewired to the split protocols (issue 17): under ``radiodiff`` the validation maps lie
-    inside the test maps, so the figures are given on the test maps outside val and train beside
-    RadioDiff's own test set minus its training map, each labelled.
+    The test maps, less the maps it trained on. When the protocol's validation maps lie inside its
+    test maps (``radiodiff``: all 51 of them), the choice was made on part of the test set, so the
+    figures are given on the test maps outside validation and training (49 on the reference folder)
+    beside the protocol's own test set less its training maps (99), each labelled.
     """
-    dataset = build_dataset(data_config(config, data), "test")
-    return [("test", dataset, choose_items(dataset, None, settings.tx, settings.seed))]
+    cfg = eval_config(config, settings.data, protocol)
+    test = build_dataset(cfg, "test")
+    val_maps = set(build_dataset(cfg, "val").split_maps) & set(test.split_maps)
+    trained_maps = set(train_overlap(trained, test) or ())
+    maps_of = [test.identity(i)[0] for i in range(len(test))]
+    unseen = [i for i, m in enumerate(maps_of) if m not in trained_maps]
+    outside = [i for i, m in enumerate(maps_of) if m not in trained_maps | val_maps]
+    pick = lambda among: choose_items(test, None, settings.tx, settings.seed, among)  # noqa: E731
+    minus = f" less the {len(trained_maps)} it trained on" if trained_maps else ""
+    if not val_maps:
+        return [(f"test maps{minus}", test, pick(unseen))], []
+    chosen_on = len(val_maps - trained_maps)
+    notes = [f"the {protocol} protocol's validation maps lie inside its test maps ({len(val_maps)} of them): the "
+             "choice was made on them, so the test figures without them come first."]
+    sets = [(f"test maps outside val and train ({len(set(maps_of) - trained_maps - val_maps)})", test, pick(outside)),
+            (f"{protocol}'s own test set{minus} (holds the {chosen_on} val maps the choice was made on)", test,
+             pick(unseen))]
+    if not outside:
+        notes.append("no test map lies outside validation and training here: only the protocol's own test set is "
+                     "given.")
+        sets = sets[1:]
+    return sets, notes
 
 
 def confirm(model: torch.nn.Module, sets: list[tuple[str, Any, list[int]]], settings: SweepSettings,
@@ -96,10 +120,10 @@ def confirm(model: torch.nn.Module, sets: list[tuple[str, Any, list[int]]], sett
     return out
 
 
-def measure_latents(model: torch.nn.Module, config: Config, settings: SweepSettings, device: torch.device,
-                    precision: str) -> LatentSummary:
-    """Latent statistics of ``model`` over the training split, streamed."""
-    dataset = build_dataset(data_config(config, settings.data), "train")
+def measure_latents(model: torch.nn.Module, config: Config, settings: SweepSettings, protocol: str,
+                    device: torch.device, precision: str) -> LatentSummary:
+    """Latent statistics of ``model`` over the protocol's training split, streamed."""
+    dataset = build_dataset(eval_config(config, settings.data, protocol), "train")
     indices = choose_items(dataset, settings.latent_maps, None, settings.seed)
     return latent_statistics(model, dataset, indices, split="train", batch_size=settings.batch_size, device=device,
                              autocast=autocast_for(precision, device), seed=settings.seed)
@@ -122,13 +146,16 @@ def first_stage_file(cand: Candidate, model: Any, loss: Any, out: Path) -> tuple
 def hand_off(result: SweepResult, stage2_config: str | Path | None, device: torch.device) -> None:
     """Latents, test confirmation and ``handoff.yaml`` for the chosen candidate (sets them on ``result``)."""
     cand = result.candidates[result.chosen]
-    model, loss, cfg, _info = load_candidate(cand, result.settings.config)
+    model, loss, cfg, info = load_candidate(cand, result.settings.config)
     model = prepare(model, device)
     with clock(result.timings, "confirm"):
-        sets = confirmation_sets(result.config, result.settings.data, result.settings)
+        trained = candidate_training_maps(info, cfg)
+        sets, notes = confirmation_sets(result.config, result.settings, result.protocol, trained)
         result.confirmation = confirm(model, sets, result.settings, device, result.precision)
+        result.notes += notes
     with clock(result.timings, "latent"):
-        result.latent = measure_latents(model, result.config, result.settings, device, result.precision)
+        result.latent = measure_latents(model, result.config, result.settings, result.protocol, device,
+                                        result.precision)
     np.savez_compressed(result.out / LATENTS_FILE, samples=result.latent.samples)
     target, result.first_stage = first_stage_file(cand, model.cpu(), loss, result.out)
     cmp_ = result.comparison()
@@ -154,6 +181,27 @@ def run_config(run: Path, config: str | None) -> Config:
     return resolve_config("radiodiff")
 
 
+def run_training_maps(files: list[Path], config: Config) -> TrainingMaps:
+    """The maps the run trained on, as its newest readable checkpoint records them (RadioDiff's: assumed)."""
+    for path in reversed(files):
+        try:
+            obj, fmt = load_any(path)
+        except CheckpointError:
+            continue  # listed with its reason when it is scored
+        return training_maps(fmt, obj.get(SPLIT_RECORD) if fmt == "workbench" else None, config)
+    return TrainingMaps("unknown")
+
+
+def sweep_items(config: Config, settings: SweepSettings, trained: TrainingMaps) -> tuple[Items, str, tuple[int, ...]]:
+    """(the items scored, the protocol, the training maps left out): the split under the protocol asked for
+    (default the run's), without the maps the run trained on, a seeded subset when asked, read once."""
+    protocol = eval_protocol(settings.protocol, trained, config)
+    dataset = build_dataset(eval_config(config, settings.data, protocol), settings.split)
+    scope = eval_scope(dataset, trained)
+    indices = choose_items(dataset, settings.maps, settings.tx, settings.seed, among=scope.candidates)
+    return read_items(dataset, indices, settings.split, settings.data), dataset.protocol, scope.excluded
+
+
 def out_folder(run: Path, out: str | Path | None) -> Path:
     """The sweep's folder (default ``<run>/sweep``), created; ConfigError when it is a file."""
     folder = Path(out) if out else run / "sweep"
@@ -163,18 +211,21 @@ def out_folder(run: Path, out: str | Path | None) -> Path:
     return folder
 
 
-def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "val", maps: int | None = None,
-          tx: int | None = None, weights: str = "ema", metric: str = "nmse", out: str | Path | None = None,
-          stage2_config: str | Path | None = None, choose: str = "best", seed: int = 0, n_boot: int = 2000,
-          batch_size: int = 8, precision: str = "no", device: str | None = None, config: str | None = None,
-          latent_maps: int | None = None, progress: Callable[[str], None] | None = None) -> SweepResult | None:
+def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "val", protocol: str | None = None,
+                      maps: int | None = None, tx: int | None = None, weights: str = "ema", metric: str = "nmse",
+                      out: str | Path | None = None, stage2_config: str | Path | None = None, choose: str = "best",
+                      seed: int = 0, n_boot: int = 2000, batch_size: int = 8, precision: str = "no",
+                      device: str | None = None, config: str | None = None, latent_maps: int | None = None,
+                      progress: Callable[[str], None] | None = None) -> SweepResult | None:
     """Score every checkpoint of ``run`` on the same items of ``split``, pick one, measure it and hand it off.
 
-    Returns the result in the process of rank 0 (None in the others of a multi-process sweep).
+    ``protocol``: RadioMapSeer's split protocol (default: the one the run trained on; RadioDiff's files:
+    ``radiodiff``, assumed and said). The maps the run trained on are never scored. Returns the result
+    in the process of rank 0 (None in the others of a multi-process sweep).
     """
-    settings = SweepSettings(data=str(data), split=split, maps=maps, tx=tx, weights=weights, metric=metric,
-                             choose=choose, seed=seed, n_boot=n_boot, batch_size=batch_size, precision=precision,
-                             config=config, latent_maps=latent_maps)
+    settings = SweepSettings(data=str(data), split=split, protocol=protocol, maps=maps, tx=tx, weights=weights,
+                             metric=metric, choose=choose, seed=seed, n_boot=n_boot, batch_size=batch_size,
+                             precision=precision, config=config, latent_maps=latent_maps)
     settings.check()
     run = Path(run)
     files = checkpoint_files(run)
@@ -184,7 +235,8 @@ def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "va
     cfg = run_config(run, config)
     timings: dict[str, float] = {}
     with clock(timings, "read"):
-        items = load_items(cfg, data, split, maps, tx, seed)
+        trained = run_training_maps(files, cfg)
+        items, used_protocol, excluded = sweep_items(cfg, settings, trained)
     with clock(timings, "score"):  # hashing the files, loading, forward passes, metrics, cache writes
         candidates = candidates_of(files, settings, items, used, layout.device)
         score_all(candidates, items, layout, folder / CACHE_FOLDER, used, settings.batch_size, settings.config,
@@ -196,7 +248,12 @@ def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "va
     scored, comparisons = compare_all(candidates, items, settings)
     result = SweepResult(run=run, out=folder, settings=settings, config=cfg, items=items, candidates=candidates,
                          comparisons=comparisons, scored=scored, precision=used, precision_note=note,
-                         device=str(layout.device), timings=timings)
+                         device=str(layout.device), timings=timings, protocol=used_protocol,
+                         training_maps=trained.describe(), excluded_train_maps=[int(m) for m in excluded])
+    if excluded:
+        result.notes.append(f"{len(excluded)} {split} map(s) the run trained on left out: {map_list(list(excluded))}.")
+    result.notes += [f"{c.label} trained on {len(c.trained_on)} of the {items.n_maps} scored maps "
+                     f"({map_list(c.trained_on)}): its figures are not held out." for c in candidates if c.trained_on]
     write_tables(result)
     if scored:
         cmp_ = result.comparison()
@@ -250,7 +307,7 @@ def gallery(result: SweepResult, pick: int, other: int | None = None) -> list[tu
     if not LOWER_IS_BETTER[metric]:
         order = order[::-1]
     rows = [int(order[0]), int(order[(len(order) - 1) // 2]), int(order[-1])]
-    dataset = build_dataset(data_config(result.config, result.settings.data), result.settings.split)
+    dataset = build_dataset(eval_config(result.config, result.settings.data, result.protocol), result.settings.split)
     picked = read_items(dataset, [result.items.indices[r] for r in rows], result.settings.split, result.settings.data)
     config = result.settings.config
     return list(zip(_examples(result.candidates[pick], picked, config),

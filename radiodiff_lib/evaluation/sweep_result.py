@@ -42,6 +42,7 @@ class SweepSettings:
 
     data: str = "synthetic"
     split: str = "val"
+    protocol: str | None = None  # RadioMapSeer's split protocol asked for (None: the run's own)
     maps: int | None = None
     tx: int | None = None
     weights: str = "ema"
@@ -96,7 +97,9 @@ class SweepResult:
     handoff: Path | None = None
     first_stage: Path | None = None
     stage2: Stage2Check | None = None
-    protocol: str | None = None
+    protocol: str | None = None  # the protocol the items were split by ("synthetic" for generated data)
+    training_maps: str = ""  # which maps the run trained on, and how that is known
+    excluded_train_maps: list[int] = field(default_factory=list)  # maps of the split left out for that
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -119,7 +122,7 @@ class SweepResult:
         entries = []
         for k, c in enumerate(self.candidates):
             entry = {"path": str(c.path), "step": c.step, "weights": c.weights, "status": c.status,
-                     "format": c.format, "cached": c.cached}
+                     "format": c.format, "cached": c.cached, "trained_on_scored_maps": c.trained_on}
             if k in pos:
                 for name in REPORTED:
                     entry[name] = self.comparisons[name].means[pos[k]].to_json()
@@ -130,6 +133,7 @@ class SweepResult:
         path_of = lambda i: str(self.candidate_of(i).path)  # noqa: E731
         return to_jsonable({
             "protocol": self.protocol, "split": self.settings.split, "data": self.settings.data,
+            "training_maps": self.training_maps, "excluded_train_maps": self.excluded_train_maps,
             "maps": self.items.n_maps, "transmitters": len(self.items), "metric": self.settings.metric,
             "level": self.settings.level, "bootstrap": {"draws": self.settings.n_boot, "seed": self.settings.seed,
                                                         "unit": "map"},
@@ -225,8 +229,10 @@ def summary_text(result: SweepResult) -> str:
     """What was swept, the table, the verdict, the test figures, the scale and the hand-off, in lines."""
     s, items = result.settings, result.items
     lines = [f"Swept {len(result.candidates)} candidate(s) ({s.weights} weights) of {result.run} on {items.n_maps} "
-             f"maps, {len(items)} items of the {s.split} split of {s.data}; precision {result.precision}, "
-             f"device {result.device}." + (f" Note: {result.precision_note}." if result.precision_note else "")]
+             f"maps, {len(items)} items of the {s.split} split ({result.protocol} protocol) of {s.data}; precision "
+             f"{result.precision}, device {result.device}." + (f" Note: {result.precision_note}." if
+                                                               result.precision_note else ""),
+             f"Training maps of the run: {result.training_maps}."]
     cmp_ = result.comparison()
     pos = {k: i for i, k in enumerate(result.scored)}
     for k, c in enumerate(result.candidates):
@@ -244,6 +250,7 @@ def summary_text(result: SweepResult) -> str:
     lines.append(f"Best by mean {s.metric}: {name(cmp_.best)}; indistinguishable from it ({s.level:.0%} interval of "
                  f"the paired difference holds 0, cluster bootstrap over {cmp_.n_maps} maps): "
                  f"{', '.join(name(i) for i in cmp_.indistinguishable)}; earliest of them: {name(cmp_.earliest)}.")
+    lines += [f"Note: {n}" for n in result.notes]
     chosen = result.candidates[result.chosen]
     lines.append(f"Chosen ({s.choose}): {chosen.label}.")
     for conf in result.confirmation:

@@ -37,11 +37,16 @@ def title(payload: dict, run: str) -> Markdown:
     """What was swept: the run, the items, the settings."""
     n_ok = sum(c["status"] == "ok" for c in payload["checkpoints"])
     note = f" {md.text(payload['precision_note'])}." if payload.get("precision_note") else ""
+    left_out = payload.get("excluded_train_maps") or []
+    excluded = (f" The {len(left_out)} map(s) of the split the run trained on are left out: "
+                f"{md.text(', '.join(str(m) for m in left_out))}.") if left_out else ""
     return Markdown(
         f"Run {md.code(run)}: {len(payload['checkpoints'])} candidate(s), {n_ok} scored, each on the same "
-        f"{payload['transmitters']} items ({payload['maps']} maps) of the {md.text(payload['split'])} split of "
-        f"{md.code(payload['data'])}; {md.text(payload['metric'].upper())} decides; forward in "
-        f"{PRECISION.get(payload['precision'], md.text(payload['precision']))} on {md.text(payload['device'])}.{note}")
+        f"{payload['transmitters']} items ({payload['maps']} maps) of the {md.text(payload['split'])} split "
+        f"({md.text(payload['protocol'])} protocol) of {md.code(payload['data'])}; "
+        f"{md.text(payload['metric'].upper())} decides; forward in "
+        f"{PRECISION.get(payload['precision'], md.text(payload['precision']))} on {md.text(payload['device'])}.{note}"
+        f"\n\nTraining maps of the run: {md.text(payload.get('training_maps') or 'unknown')}.{excluded}")
 
 
 def verdict(payload: dict) -> Markdown:
@@ -69,7 +74,8 @@ def verdict(payload: dict) -> Markdown:
              "these same maps, so its own mean is slightly optimistic; the test figures below are not."]
     if payload.get("excluded_items"):
         notes.append(f"{payload['excluded_items']} item(s) left out: their {metric} is not finite for some checkpoint.")
-    return Markdown("\n".join(lines) + "\n\n" + " ".join(notes))
+    caveats = [f"- **Note:** {md.text(n)}" for n in payload.get("notes") or []]
+    return Markdown("\n".join(lines) + "\n\n" + " ".join(notes) + ("\n\n" + "\n".join(caveats) if caveats else ""))
 
 
 def candidates_table(payload: dict) -> Markdown:
@@ -154,7 +160,6 @@ def appendix(payload: dict, params: dict | None = None) -> Markdown:
     t = payload.get("timings") or {}
     parts.append(f"**Cache:** {cached} of {len(payload['checkpoints'])} candidates read from the cache; "
                  + ", ".join(f"{md.text(k)} {num(v, '.3g')}" for k, v in t.items()))
-    parts += [f"- {md.text(n)}" for n in payload.get("notes") or []]
     if params:
         parts.append("**Notebook parameters:** " + ", ".join(md.text(f"{k}={v!r}") for k, v in params.items()))
     return Markdown("\n\n".join(parts))

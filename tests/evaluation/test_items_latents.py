@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from radiodiff_lib.config import replace
 from radiodiff_lib.data import RadioMapSeer, SyntheticRadioMaps, write_radiomapseer_folder
 from radiodiff_lib.errors import ConfigError
-from radiodiff_lib.evaluation.items import choose_items, item_identity, load_items, read_items
+from radiodiff_lib.evaluation.items import choose_items, item_identity, read_items
 from radiodiff_lib.evaluation.latents import latent_statistics, map_halves
 from radiodiff_lib.model.vae import DiagonalGaussianDistribution
 
@@ -46,12 +45,12 @@ def test_a_seeded_subset_keeps_whole_maps_and_the_asked_transmitters(folder):
         choose_items(ds, tx=0)
 
 
-def test_items_hold_the_data_sets_tensors_and_identities(folder, tiny_config):
-    cfg = replace(tiny_config(), **{"data.image_size": 16, "model.ddconfig.resolution": [16, 16]})
-    items = load_items(cfg, folder, "train", maps=3, tx=4, seed=0)
+def test_items_hold_the_data_sets_tensors_and_identities(folder):
+    ds = RadioMapSeer(folder, "train", image_size=16)
+    items = read_items(ds, choose_items(ds, maps=3, tx=4, seed=0), "train", str(folder))
     assert items.images.shape == (12, 1, 16, 16) and items.buildings.dtype == torch.bool
     assert items.n_maps == 3 and len(set(zip(items.maps, items.tx))) == 12
-    ds = RadioMapSeer(folder, "train", image_size=16)
+    assert items.protocol == "radiodiff" and items.map_source == ds.map_source
     k = 5
     assert torch.equal(items.images[k], ds[items.indices[k]]["image"])
     assert items.fingerprint() == read_items(ds, items.indices, "train", str(folder)).fingerprint()

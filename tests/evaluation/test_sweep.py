@@ -19,7 +19,7 @@ import yaml
 
 from radiodiff_lib import cli
 from radiodiff_lib.checkpoints import load_model_from_checkpoint, load_radiodiff_weights, torch_load_safely
-from radiodiff_lib.data import SyntheticRadioMaps
+from radiodiff_lib.data import SyntheticRadioMaps, TrainingMaps
 from radiodiff_lib.errors import ConfigError, DataError
 from radiodiff_lib.evaluation import scoring
 from radiodiff_lib.evaluation import sweep as S
@@ -109,12 +109,12 @@ def test_json_has_the_issue_schema(swept, tmp_path):
 def test_chosen_checkpoint_is_confirmed_on_the_test_maps(swept, monkeypatch):
     _known, result = swept
     (conf,) = result.confirmation
-    assert conf["label"] == "test" and conf["maps"] == 20
+    assert conf["label"] == "test maps" and conf["maps"] == 20  # synthetic: test and val are disjoint
     assert conf["nmse"]["low"] <= conf["nmse"]["mean"] <= conf["nmse"]["high"]
     # read in chunks of 3 items instead of all at once: the same numbers
     model, _loss, _cfg, _info = scoring.load_candidate(result.candidates[result.chosen], None)
     model = scoring.prepare(model, torch.device("cpu"))
-    sets = S.confirmation_sets(result.config, "synthetic", result.settings)
+    sets, _notes = S.confirmation_sets(result.config, result.settings, result.protocol, TrainingMaps("unknown"))
     monkeypatch.setattr(S, "CONFIRM_CHUNK", 3)
     (chunked,) = S.confirm(model, sets, result.settings, torch.device("cpu"), "no")
     assert chunked == conf
@@ -396,3 +396,69 @@ def test_two_processes_divide_the_checkpoints_and_give_the_same_csv(known, tmp_p
     payload = json.loads((tmp_path / "two" / R.SWEEP_JSON).read_text())
     by_rank0 = [not c["cached"] for c in payload["checkpoints"]]
     assert by_rank0 == [k % 2 == 0 for k in range(10)]  # rank 0 scored every other candidate, rank 1 the rest
+
+
+# --- the split protocols on a folder numbered like RadioMapSeer ------------------------------------------
+
+@pytest.fixture(scope="module")
+def numbered_folder(tmp_path_factory):
+    """Maps 0..700 as the data set ships them, two 32 x 32 transmitters each."""
+    from tests.helpers.radiomapseer import write_numbered_folder
+
+    return write_numbered_folder(tmp_path_factory.mktemp("rms") / "RadioMapSeer", range(701), transmitters=2, size=32)
+
+
+def test_radiodiff_run_is_swept_on_radiodiff_val_without_its_training_map(radiodiff_run, numbered_folder, tmp_path):
+    from tests.helpers.radiomapseer import reference_maps_inds, reference_split
+
+    folder, config = radiodiff_run
+    result = S.sweep_checkpoints(folder, data=str(numbered_folder), weights="ema", latent_maps=3, n_boot=200,
+                                 config=str(config), out=tmp_path / "sw")
+    payload = result.to_json()
+    ref = reference_split("radiodiff")
+    shared = int(reference_maps_inds()[600]) + 1  # position 600: in RadioDiff's train, val and test splits
+    assert payload["protocol"] == "radiodiff"
+    assert payload["excluded_train_maps"] == [shared]
+    assert "assumed" in payload["training_maps"]
+    assert sorted(set(result.items.maps.tolist())) == sorted(set(ref["val"]) - {shared})
+    assert payload["maps"] == 50 and payload["transmitters"] == 100  # two transmitters a map
+    assert all(c["trained_on_scored_maps"] == [] for c in payload["checkpoints"])
+    outside, own = payload["confirmation"]
+    assert outside["label"] == "test maps outside val and train (49)" and outside["maps"] == 49
+    assert own["maps"] == 99 and "holds the 50 val maps the choice was made on" in own["label"]
+    assert any("validation maps lie inside its test maps" in n for n in payload["notes"])
+
+
+def test_our_run_is_swept_on_its_own_protocol_and_training_maps_are_never_scored_unnoticed(radiodiff_run,
+                                                                                          numbered_folder, tmp_path):
+    from radiodiff_lib import checkpoints as ckpt
+    from radiodiff_lib.config import replace, save_config
+    from tests.helpers.radiomapseer import reference_split
+    from tests.helpers.sweep_runs import tiny_sweep_config
+
+    cfg = replace(tiny_sweep_config(), **{"data.name": "radio", "data.root": str(numbered_folder),
+                                          "data.split_protocol": "radiounet"})
+    run = tmp_path / "run"
+    assert cli.main(["train", "--config", str(save_config(cfg, tmp_path / "radiounet.yaml")), "--max-steps", "2",
+                     "--results-folder", str(run), "--no-progress"]) == 0
+    result = S.sweep_checkpoints(run, data=str(numbered_folder), weights="model", maps=6, latent_maps=2, n_boot=200,
+                                 out=tmp_path / "sw")
+    payload = result.to_json()
+    assert payload["protocol"] == "radiounet" and payload["excluded_train_maps"] == []
+    assert set(result.items.maps.tolist()) <= set(reference_split("radiounet")["val"])
+    (test,) = payload["confirmation"]  # radiounet's splits are disjoint: one test set
+    assert test["label"] == "test maps" and test["maps"] == 99
+    # the same checkpoint swept on the radiodiff protocol: its val maps hold radiounet training maps, left out
+    other = S.sweep_checkpoints(run, data=str(numbered_folder), protocol="radiodiff", weights="model", latent_maps=2,
+                                n_boot=200, out=tmp_path / "sw2")
+    excluded = set(reference_split("radiodiff")["val"]) & set(reference_split("radiounet")["train"])
+    assert other.to_json()["excluded_train_maps"] == sorted(excluded)
+    assert not set(other.items.maps.tolist()) & excluded
+    # a RadioDiff model-N.pt beside it (assumed: RadioDiff's 601 train maps, which hold radiounet's val maps)
+    shutil.copy2(radiodiff_run[0] / "model-1.pt", run / "model-0.pt")
+    mixed = S.sweep_checkpoints(run, data=str(numbered_folder), weights="model", maps=6, latent_maps=2, n_boot=200,
+                                out=tmp_path / "sw3")
+    entries = {Path(c["path"]).name: c for c in mixed.to_json()["checkpoints"]}
+    assert entries["model-0.pt"]["trained_on_scored_maps"] == sorted(set(mixed.items.maps.tolist()))
+    assert entries[ckpt.list_checkpoints(run)[-1].name]["trained_on_scored_maps"] == []
+    assert any("model-0.pt (model) trained on 6 of the 6 scored maps" in n for n in mixed.notes)
