@@ -30,7 +30,8 @@ import torch
 from ..checkpoints import load_any, save_radiodiff_layout
 from ..config import Config, load_config, resolve_config
 from ..data import TrainingMaps, build_dataset, train_overlap, training_maps
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError
+from ..outputs import check_output_folder
 from ..vocabulary import CONFIG_FILE, SPLIT_RECORD
 from . import metrics as M
 from .bootstrap import LOWER_IS_BETTER, compare, mean_intervals
@@ -47,6 +48,7 @@ from .scoring import (
 from .sweep_result import (
     CACHE_FOLDER, FIRST_STAGE_FOLDER, LATENTS_FILE, REPORTED, SWEEP_JSON, SweepResult, SweepSettings, write_tables,
 )
+
 
 def compare_all(candidates: list[Candidate], items: Items, settings: SweepSettings) -> tuple[list[int], dict]:
     """(indices of the scored candidates, the comparison on each reported metric)."""
@@ -159,8 +161,9 @@ def hand_off(result: SweepResult, stage2_config: str | Path | None, device: torc
     np.savez_compressed(result.out / LATENTS_FILE, samples=result.latent.samples)
     target, result.first_stage = first_stage_file(cand, model.cpu(), loss, result.out)
     cmp_ = result.comparison()
-    why = (f"the best of {len(result.scored)} by mean {result.settings.metric}" if result.settings.choose == "best"
-           else f"the earliest of the {len(cmp_.indistinguishable)} indistinguishable from the best by {result.settings.metric}")
+    metric = result.settings.metric
+    why = (f"the best of {len(result.scored)} by mean {metric}" if result.settings.choose == "best"
+           else f"the earliest of the {len(cmp_.indistinguishable)} indistinguishable from the best by {metric}")
     handoff = handoff_config(target, cfg, result.latent.scale_factor.mean)
     lines = provenance_lines(str(cand.path), cand.weights, cand.step, result.latent.scale_factor, "train",
                              result.latent.n_maps, why)
@@ -203,12 +206,40 @@ def sweep_items(config: Config, settings: SweepSettings, trained: TrainingMaps) 
 
 
 def out_folder(run: Path, out: str | Path | None) -> Path:
-    """The sweep's folder (default ``<run>/sweep``), created; ConfigError when it is a file."""
-    folder = Path(out) if out else run / "sweep"
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"--out {folder}: a file is in the way; give a folder for the sweep's results.")
+    """The sweep's folder (default ``<run>/sweep``), created; an OutputError in one line when it cannot be written."""
+    folder = check_output_folder(Path(out) if out else run / "sweep", "--out")
     (folder / CACHE_FOLDER).mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@contextmanager
+def clock(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Add the wall and CPU seconds of the block to ``timings`` as ``<name>_seconds`` and ``<name>_cpu_seconds``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        timings[f"{name}_seconds"] = time.perf_counter() - t0
+        timings[f"{name}_cpu_seconds"] = time.process_time() - c0
+
+
+def candidates_of(files: list[Path], settings: SweepSettings, items: Items, precision: str,
+                  device: torch.device) -> list[Candidate]:
+    """Every file with each kind of weights asked for, named by its content and what changes its numbers."""
+    changes_numbers = {"items": items.fingerprint(), "precision": precision, "device": device.type,
+                       "batch": settings.batch_size, "config": settings.config}
+    digests = {f: file_digest(f) for f in files}
+    return [Candidate(path=f, weights=w, content=digests[f], key=cache_key(digests[f], w, changes_numbers))
+            for f in files for w in settings.weight_kinds()]
+
+
+def read_back(candidates: list[Candidate], cache: Path) -> None:
+    """Every candidate from the cache, so the tables are the same however the cache was filled."""
+    for c in candidates:
+        scored_here = c.status != "pending" and not c.cached
+        if not read_cached(cache, c):
+            raise CheckpointError(f"{c.label}: no result in {cache} after scoring; run the sweep again.")
+        c.cached = not scored_here
 
 
 def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "val", protocol: str | None = None,
@@ -263,36 +294,6 @@ def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "va
         result.notes.append("no checkpoint could be scored: nothing to choose or hand off.")
     (folder / SWEEP_JSON).write_text(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return result
-
-
-@contextmanager
-def clock(timings: dict[str, float], name: str) -> Iterator[None]:
-    """Add the wall and CPU seconds of the block to ``timings`` as ``<name>_seconds`` and ``<name>_cpu_seconds``."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    try:
-        yield
-    finally:
-        timings[f"{name}_seconds"] = time.perf_counter() - t0
-        timings[f"{name}_cpu_seconds"] = time.process_time() - c0
-
-
-def candidates_of(files: list[Path], settings: SweepSettings, items: Items, precision: str,
-                  device: torch.device) -> list[Candidate]:
-    """Every file with each kind of weights asked for, named by its content and what changes its numbers."""
-    changes_numbers = {"items": items.fingerprint(), "precision": precision, "device": device.type,
-                       "batch": settings.batch_size, "config": settings.config}
-    digests = {f: file_digest(f) for f in files}
-    return [Candidate(path=f, weights=w, content=digests[f], key=cache_key(digests[f], w, changes_numbers))
-            for f in files for w in settings.weight_kinds()]
-
-
-def read_back(candidates: list[Candidate], cache: Path) -> None:
-    """Every candidate from the cache, so the tables are the same however the cache was filled."""
-    for c in candidates:
-        scored_here = c.status != "pending" and not c.cached
-        if not read_cached(cache, c):
-            raise CheckpointError(f"{c.label}: no result in {cache} after scoring; run the sweep again.")
-        c.cached = not scored_here
 
 
 # --- figures' inputs ----------------------------------------------------------------------------------

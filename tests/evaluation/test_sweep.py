@@ -462,3 +462,11 @@ def test_our_run_is_swept_on_its_own_protocol_and_training_maps_are_never_scored
     assert entries["model-0.pt"]["trained_on_scored_maps"] == sorted(set(mixed.items.maps.tolist()))
     assert entries[ckpt.list_checkpoints(run)[-1].name]["trained_on_scored_maps"] == []
     assert any("model-0.pt (model) trained on 6 of the 6 scored maps" in n for n in mixed.notes)
+
+
+def test_cli_sweep_into_a_file_is_a_one_line_error(known, tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a folder")
+    assert cli.main(["sweep", str(known["base"].parent), "--out", str(blocker)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("radiodiff sweep: error:") and "is a file" in err and "\n" not in err
