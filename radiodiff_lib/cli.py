@@ -1,6 +1,6 @@
 """The ``radiodiff`` command: argument parsing only; every command is one library call.
 
-radiodiff train | resume | analyze | compare | evaluate | splits | inspect | report | demo-report | bench
+radiodiff train | resume | analyze | compare | evaluate | splits | sweep | inspect | report | demo-report | bench
 """
 from __future__ import annotations
 
@@ -112,6 +112,22 @@ def cmd_splits(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .evaluation import sweep_checkpoints  # lazy: torch
+
+    result = sweep_checkpoints(args.run, data=args.data, split=args.split, protocol=args.protocol, maps=args.maps,
+                               tx=args.tx, weights=args.weights, metric=args.metric, out=args.out,
+                               stage2_config=args.stage2_config, choose=args.choose, seed=args.seed,
+                               n_boot=args.bootstrap, batch_size=args.batch_size, precision=args.precision,
+                               device=args.device, config=args.config, latent_maps=args.latent_maps,
+                               progress=None if args.quiet else lambda line: print(line, flush=True))
+    if result is None:  # a process other than rank 0 of a multi-process sweep: rank 0 reports
+        return 0
+    print(result.summary_text())
+    _write_json(args.json, result.to_json())
+    return 0
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from .checkpoints import inspect_checkpoints, inspect_table_text  # lazy: torch
 
@@ -220,13 +236,40 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", type=OutputFile, help="write the split as JSON here")
     sp.set_defaults(func=cmd_splits)
 
+    w = sub.add_parser("sweep", help="every checkpoint of a run on the same held-out maps: which one, how sure, "
+                                     "its latent scale and the hand-off to the second stage")
+    w.add_argument("run", help="a results folder holding model-*.pt (ours or RadioDiff's)")
+    w.add_argument("--data", default="synthetic", help="synthetic (the run's own generator), or a RadioMapSeer folder")
+    w.add_argument("--split", default="val", choices=["train", "val", "test"], help="the maps compared (default val)")
+    w.add_argument("--protocol", choices=SPLIT_PROTOCOLS, help="RadioMapSeer split protocol (default: the one the "
+                   "run trained on; radiodiff for RadioDiff model-N.pt files)")
+    w.add_argument("--maps", type=int, help="a seeded subset of this many maps (default all of the split)")
+    w.add_argument("--tx", type=int, help="a seeded subset of this many transmitters per map (default all)")
+    w.add_argument("--weights", default="ema", choices=["ema", "model", "both"],
+                   help="which weights of each checkpoint (default ema: the ones RadioDiff's second stage loads)")
+    w.add_argument("--metric", default="nmse", choices=["nmse", "ssim", "psnr"], help="what 'best' means")
+    w.add_argument("--choose", default="best", choices=["best", "earliest"],
+                   help="hand off the best, or the earliest checkpoint indistinguishable from it")
+    w.add_argument("--out", type=OutputFolder, help="the sweep's folder (default RUN/sweep); nothing is written elsewhere")
+    w.add_argument("--stage2-config", help="a second-stage config (radio_train.yaml) to check and merge")
+    w.add_argument("--config", help="architecture/data config for checkpoints without one (RadioDiff's)")
+    w.add_argument("--seed", type=int, default=0, help="picks the maps and transmitters, and the bootstrap draws")
+    w.add_argument("--bootstrap", type=int, default=2000, help="bootstrap draws (default 2000)")
+    w.add_argument("--batch-size", type=int, default=8)
+    w.add_argument("--precision", default="no", choices=["no", "bf16", "fp16"], help="the forward's precision")
+    w.add_argument("--device", choices=["cpu", "cuda"], help="default CUDA when PyTorch sees a GPU")
+    w.add_argument("--latent-maps", type=int, help="measure the latent scale on this many training maps (default all)")
+    w.add_argument("--quiet", action="store_true", help="no line per scored checkpoint")
+    w.add_argument("--json", type=OutputFile, help="write the sweep as JSON here (it is also written to the out folder)")
+    w.set_defaults(func=cmd_sweep)
+
     i = sub.add_parser("inspect", help="table of the checkpoints in a results folder, or one file")
     i.add_argument("path")
     i.add_argument("--json", type=OutputFile, help="write the table as JSON here")
     i.set_defaults(func=cmd_inspect)
 
     rp = sub.add_parser("report", help="run a notebook with papermill and render HTML + Markdown")
-    rp.add_argument("notebook", help="path, or train / resume / analyze")
+    rp.add_argument("notebook", help="path, or train / resume / analyze / compare / checkpoints")
     rp.add_argument("-p", "--param", nargs="+", action="append", metavar="NAME VALUE",
                     help="a notebook parameter: -p NAME VALUE, or -p NAME V1 V2 ... for a list")
     rp.add_argument("--out", type=OutputFolder, default="reports", help="the report's folder (default reports)")
@@ -241,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo_report)
 
     b = sub.add_parser("bench", help="benchmarks that print numbers")
-    b.add_argument("what", choices=["data", "parse", "train", "attention", "evaluate", "all"])
+    b.add_argument("what", choices=["data", "parse", "train", "attention", "evaluate", "sweep", "all"])
     b.add_argument("--json", type=OutputFile, help="write the numbers as JSON here")
     b.add_argument("--config", default="radiodiff", help="train, attention: YAML file or built-in "
                    "(default radiodiff: 320x320, ch 128; bench is the small CPU one)")

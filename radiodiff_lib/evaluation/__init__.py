@@ -1,6 +1,7 @@
-"""Evaluation of a VAE checkpoint: per-item reconstruction metrics (NMSE, RMSE, SSIM, PSNR over all
+"""Evaluation of VAE checkpoints: per-item reconstruction metrics (NMSE, RMSE, SSIM, PSNR over all
 and street pixels), the same averaged per map, latent statistics and the scale factor, the time per
-map, and which evaluated maps the checkpoint trained on."""
+map, and which evaluated maps the checkpoint trained on; and the sweep of every checkpoint of a run
+(``sweep_checkpoints``), with its cluster bootstrap over maps and the hand-off to the second stage."""
 from .evaluate import LatentStats, evaluate_checkpoint, reconstruct, to_unit
 from .metrics import (
     aggregate, aggregate_metrics, by_map_table, map_means, map_metrics, mean_over_maps, metrics_over_maps, nmse, psnr,
@@ -8,7 +9,10 @@ from .metrics import (
 )
 from .result import EvalResult, Example
 from .scope import EvalScope, eval_protocol, eval_scope
+from .sweep import gallery, sweep_checkpoints
+from .sweep_result import SweepResult, read_sweep
 
-__all__ = ["EvalResult", "EvalScope", "Example", "LatentStats", "aggregate", "aggregate_metrics", "by_map_table",
-           "eval_protocol", "eval_scope", "evaluate_checkpoint", "map_means", "map_metrics", "mean_over_maps",
-           "metrics_over_maps", "nmse", "psnr", "reconstruct", "rmse", "ssim", "street_mask", "to_unit"]
+__all__ = ["EvalResult", "EvalScope", "Example", "LatentStats", "SweepResult", "aggregate", "aggregate_metrics",
+           "by_map_table", "eval_protocol", "eval_scope", "evaluate_checkpoint", "gallery", "map_means", "map_metrics",
+           "mean_over_maps", "metrics_over_maps", "nmse", "psnr", "read_sweep", "reconstruct", "rmse", "ssim",
+           "street_mask", "sweep_checkpoints", "to_unit"]

@@ -93,7 +93,7 @@ class LatentStats:
 
 # --- the evaluation -----------------------------------------------------------------------------
 
-def _eval_config(cfg: Config, data: str | Path, protocol: str) -> Config:
+def eval_config(cfg: Config, data: str | Path, protocol: str) -> Config:
     """The checkpoint's config pointed at the data to evaluate on, split by ``protocol`` when RadioMapSeer."""
     if str(data) == "synthetic":
         return replace(cfg, **{"data.name": "synthetic"})
@@ -216,7 +216,7 @@ def evaluate_checkpoint(
     model, _loss, cfg, info = load_model_from_checkpoint(checkpoint, use_ema=use_ema, config=given)
     model = model.to(dev).eval()
     trained = training_maps(info.get("format", "workbench"), info.get(SPLIT_RECORD), cfg)
-    eval_cfg = _eval_config(cfg, data, eval_protocol(protocol, trained, cfg))
+    eval_cfg = eval_config(cfg, data, eval_protocol(protocol, trained, cfg))
     dataset = build_dataset(eval_cfg, split)
     if len(dataset) == 0:
         raise DataError(f"The {split} split of {data} has no maps; choose another split or a larger data set.")

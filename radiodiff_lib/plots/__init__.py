@@ -1,5 +1,5 @@
 """Every figure of the workbench, each a matplotlib Figure built from a run and its analysis (or an
-evaluation result); the plots compute no statistics of their own."""
+evaluation result, or a checkpoint sweep); the plots compute no statistics of their own."""
 from .compare import compare_figure, compared_metrics, run_color
 from .curves import (
     key_figure, metric_figure, moving_metrics, multi_axis_figure, normalized_figure, overview_grid,
@@ -8,7 +8,9 @@ from .curves import (
 from .detail import decomposition_figure, discriminator_figure, resume_zoom_figure
 from .reconstruction import examples_figure, histograms_figure, write_evaluation_figures
 from .style import existing_metrics
+from .sweep import latent_histogram_figure, sweep_gallery_figure, sweep_metric_figure, write_sweep_figures
 
 __all__ = ["key_figure", "moving_metrics", "trending_metrics", "compare_figure", "compared_metrics", "decomposition_figure", "run_color", "discriminator_figure", "examples_figure", "existing_metrics",
            "histograms_figure", "metric_figure", "multi_axis_figure", "normalized_figure", "overview_grid",
-           "resume_zoom_figure", "write_evaluation_figures"]
+           "latent_histogram_figure", "resume_zoom_figure", "sweep_gallery_figure", "sweep_metric_figure",
+           "write_evaluation_figures", "write_sweep_figures"]

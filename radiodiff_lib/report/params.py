@@ -38,7 +38,7 @@ from .param_types import (
     BOOL_WORDS, PLAIN, TYPE_WORDS, ParamType, check_value, param_type, parse_bool, parse_number, shown,
 )
 
-BUILTIN_NOTEBOOKS = ("train", "resume", "analyze", "compare")
+BUILTIN_NOTEBOOKS = ("train", "resume", "analyze", "compare", "checkpoints")
 
 
 def notebooks_dir() -> Path:

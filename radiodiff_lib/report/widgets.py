@@ -72,6 +72,11 @@ def _draw(out: Any, *objs: Any) -> None:
     out.outputs = tuple(_bundle(o) for o in objs)
 
 
+def show_in(out: Any, *objs: Any) -> None:
+    """Replace an Output widget's content with figures, Markdown or text at once (for other widget modules)."""
+    _draw(out, *objs)
+
+
 # --- analysis ------------------------------------------------------------------------------
 
 class LiveRefresh:

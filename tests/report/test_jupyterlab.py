@@ -19,6 +19,7 @@ from radiodiff_lib.report.params import notebooks_dir
 from tests.helpers.browser import ARGS, BROWSER_MARKS, CHROMIUM
 from tests.helpers.logfactory import two_launch_log
 from tests.helpers.runpairs import write_run
+from tests.helpers.sweep_runs import known_quality_run, train_base
 
 pytestmark = BROWSER_MARKS
 
@@ -91,6 +92,24 @@ def test_run_picker_and_metric_change_the_comparison_figure(tmp_path):
             for k, name in enumerate(("alpha", "beta", "gamma"))]
     _compare_notebook_for(tmp_path, runs[:2])
     _in_lab(tmp_path, _drive_compare)
+
+
+def _checkpoints_notebook_for(root: Path, run: Path) -> None:
+    """checkpoints.ipynb swept small over the generated run (other parameters as shipped)."""
+    nb = nbformat.read(str(notebooks_dir() / "checkpoints.ipynb"), as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    small = {"run =": f"run = {str(run)!r}", "weights =": 'weights = "model"', "maps:": "maps: int | None = 6",
+             "latent_maps:": "latent_maps: int | None = 4", "bootstrap =": "bootstrap = 300"}
+    cell.source = "\n".join(next((v for k, v in small.items() if ln.startswith(k)), ln)
+                            for ln in cell.source.splitlines())
+    nbformat.write(nb, str(root / "nb" / "checkpoints.ipynb"))
+
+
+def test_checkpoint_picker_redraws_gallery_and_latent_histograms(tmp_path):
+    (tmp_path / "nb").mkdir()
+    known = known_quality_run(tmp_path / "run", train_base(tmp_path / "base"))
+    _checkpoints_notebook_for(tmp_path, known["base"].parent)
+    _in_lab(tmp_path, _drive_checkpoints)
 
 
 def _in_lab(tmp_path: Path, drive) -> None:
@@ -183,5 +202,27 @@ def _drive_compare(page, url: str, expect) -> None:
     metric.select_option(label="train/kl_loss")
     expect(img).not_to_have_attribute("src", after_pick)  # another metric drawn
     expect(img).to_have_count(1)
+    expect(page.locator(".jp-NotebookPanel").get_by_text("Notebook parameters:")).to_be_visible()
+    assert page.locator(".jp-NotebookPanel .jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+
+
+def _drive_checkpoints(page, url: str, expect) -> None:
+    _run_all(page, url, "checkpoints.ipynb", expect)
+
+    picker = page.locator(".jp-NotebookPanel .widget-vbox:has(.widget-label:text-is('checkpoint'))").last
+    select = picker.locator(".widget-dropdown select")
+    expect(select).to_be_visible()
+    images = picker.locator(".widget-output .jp-RenderedImage img")
+    expect(images).to_have_count(2)  # the gallery and the latent histograms
+    gallery, histograms = images.nth(0).get_attribute("src"), images.nth(1).get_attribute("src")
+    options = select.locator("option")
+    expect(options).to_have_count(4)  # the four scored checkpoints (the corrupt one is not offered)
+    picked = select.input_value()
+    other = next(options.nth(i).get_attribute("value") for i in range(4)
+                 if options.nth(i).get_attribute("value") != picked and "model-4.pt" in options.nth(i).inner_text())
+    select.select_option(value=other)  # the most perturbed checkpoint: another gallery, other latents
+    expect(images.nth(0)).not_to_have_attribute("src", gallery)
+    expect(images.nth(1)).not_to_have_attribute("src", histograms)
+    expect(images).to_have_count(2)
     expect(page.locator(".jp-NotebookPanel").get_by_text("Notebook parameters:")).to_be_visible()
     assert page.locator(".jp-NotebookPanel .jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']").count() == 0

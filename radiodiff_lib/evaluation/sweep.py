@@ -1,0 +1,326 @@
+"""``radiodiff sweep``: every checkpoint of a run scored on the same held-out items, one chosen, handed off.
+
+The path, top to bottom (:func:`sweep_checkpoints`):
+
+1. the items of the split under the split protocol (a seeded subset of maps x transmitters when
+   asked), the maps the run trained on left out, are read and decoded once, into memory (``items``);
+2. each candidate (a checkpoint file with its EMA or raw weights) that the cache does not hold yet
+   is scored on them and cached (``scoring``); a file that cannot be loaded or fails its checksum is
+   listed with the reason and skipped; several processes divide the candidates by rank;
+3. everything is assembled from the cache alone, so the final ``sweep.csv`` is byte-identical
+   whether the cache was filled by one straight run or by several interrupted ones;
+4. the verdict (``bootstrap.compare``): best, indistinguishable set, earliest of it, each with its
+   cluster-bootstrap interval over maps;
+5. the chosen candidate on the test maps, its latent statistics over the training split
+   (``latents.latent_statistics``) and the hand-off (``handoff``).
+
+Nothing is written outside the out folder (default ``<run>/sweep/``); the run's files are only read.
+"""
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+
+from ..checkpoints import load_any, save_radiodiff_layout
+from ..config import Config, load_config, resolve_config
+from ..data import TrainingMaps, build_dataset, train_overlap, training_maps
+from ..errors import CheckpointError
+from ..outputs import check_output_folder
+from ..vocabulary import CONFIG_FILE, SPLIT_RECORD
+from . import metrics as M
+from .bootstrap import LOWER_IS_BETTER, compare, mean_intervals
+from .evaluate import eval_config, reconstruct, to_unit
+from .handoff import HANDOFF_FILE, check_stage2_config, handoff_config, provenance_lines, write_handoff, write_merged
+from .items import Items, choose_items, read_items
+from .latents import LatentSummary, latent_statistics
+from .result import Example
+from .scope import eval_protocol, eval_scope, map_list
+from .scoring import (
+    Candidate, autocast_for, cache_key, candidate_training_maps, checkpoint_files, choose_precision, file_digest,
+    load_candidate, prepare, process_layout, read_cached, score, score_all,
+)
+from .sweep_result import (
+    CACHE_FOLDER, FIRST_STAGE_FOLDER, LATENTS_FILE, REPORTED, SWEEP_JSON, SweepResult, SweepSettings, write_tables,
+)
+
+
+def compare_all(candidates: list[Candidate], items: Items, settings: SweepSettings) -> tuple[list[int], dict]:
+    """(indices of the scored candidates, the comparison on each reported metric)."""
+    scored = [k for k, c in enumerate(candidates) if c.ok]
+    if not scored:
+        return scored, {}
+    steps = [candidates[k].step for k in scored]
+    return scored, {name: compare(np.stack([candidates[k].metrics[name] for k in scored]), items.maps, steps,
+                                  metric=name, n_boot=settings.n_boot, seed=settings.seed, level=settings.level)
+                    for name in REPORTED}
+
+
+# --- after the verdict: test, latents, hand-off ------------------------------------------------------
+
+CONFIRM_CHUNK = 512  # items of a confirmation set in memory at once
+
+
+def confirmation_sets(config: Config, settings: SweepSettings, protocol: str,
+                      trained: TrainingMaps) -> tuple[list[tuple[str, Any, list[int]]], list[str]]:
+    """((label, data set, item indices) on which the chosen checkpoint is confirmed, notes).
+
+    The test maps, less the maps it trained on. When the protocol's validation maps lie inside its
+    test maps (``radiodiff``: all 51 of them), the choice was made on part of the test set, so the
+    figures are given on the test maps outside validation and training (49 on the reference folder)
+    beside the protocol's own test set less its training maps (99), each labelled.
+    """
+    cfg = eval_config(config, settings.data, protocol)
+    test = build_dataset(cfg, "test")
+    val_maps = set(build_dataset(cfg, "val").split_maps) & set(test.split_maps)
+    trained_maps = set(train_overlap(trained, test) or ())
+    maps_of = [test.identity(i)[0] for i in range(len(test))]
+    unseen = [i for i, m in enumerate(maps_of) if m not in trained_maps]
+    outside = [i for i, m in enumerate(maps_of) if m not in trained_maps | val_maps]
+    pick = lambda among: choose_items(test, None, settings.tx, settings.seed, among)  # noqa: E731
+    minus = f" less the {len(trained_maps)} it trained on" if trained_maps else ""
+    if not val_maps:
+        return [(f"test maps{minus}", test, pick(unseen))], []
+    chosen_on = len(val_maps - trained_maps)
+    notes = [f"the {protocol} protocol's validation maps lie inside its test maps ({len(val_maps)} of them): the "
+             "choice was made on them, so the test figures without them come first."]
+    sets = [(f"test maps outside val and train ({len(set(maps_of) - trained_maps - val_maps)})", test, pick(outside)),
+            (f"{protocol}'s own test set{minus} (holds the {chosen_on} val maps the choice was made on)", test,
+             pick(unseen))]
+    if not outside:
+        notes.append("no test map lies outside validation and training here: only the protocol's own test set is "
+                     "given.")
+        sets = sets[1:]
+    return sets, notes
+
+
+def confirm(model: torch.nn.Module, sets: list[tuple[str, Any, list[int]]], settings: SweepSettings,
+            device: torch.device, precision: str) -> list[dict]:
+    """The chosen model's metrics with cluster-bootstrap intervals on each confirmation set (read in chunks)."""
+    out = []
+    for label, dataset, indices in sets:
+        values: dict[str, list] = {name: [] for name in REPORTED}
+        maps: list[np.ndarray] = []
+        for start in range(0, len(indices), CONFIRM_CHUNK):
+            items = read_items(dataset, indices[start:start + CONFIRM_CHUNK], "test", settings.data)
+            scored, _latent, _secs = score(model, items, settings.batch_size, device, autocast_for(precision, device))
+            for name in REPORTED:
+                values[name].append(scored[name])
+            maps.append(items.maps)
+        every = np.concatenate(maps)
+        entry = {"label": label, "maps": int(len(np.unique(every))), "transmitters": int(every.size)}
+        for name in REPORTED:
+            (iv,) = mean_intervals(np.concatenate(values[name])[None], every, settings.n_boot, settings.seed,
+                                   settings.level)
+            entry[name] = iv.to_json()
+        out.append(entry)
+    return out
+
+
+def measure_latents(model: torch.nn.Module, config: Config, settings: SweepSettings, protocol: str,
+                    device: torch.device, precision: str) -> LatentSummary:
+    """Latent statistics of ``model`` over the protocol's training split, streamed."""
+    dataset = build_dataset(eval_config(config, settings.data, protocol), "train")
+    indices = choose_items(dataset, settings.latent_maps, None, settings.seed)
+    return latent_statistics(model, dataset, indices, split="train", batch_size=settings.batch_size, device=device,
+                             autocast=autocast_for(precision, device), seed=settings.seed)
+
+
+def first_stage_file(cand: Candidate, model: Any, loss: Any, out: Path) -> tuple[Path, Path | None]:
+    """(the file the second stage should load, the RadioDiff-layout copy written for it or None).
+
+    The second stage loads a checkpoint's ``ema`` weights when there are any: a RadioDiff file
+    whose EMA weights were chosen is named as it is; otherwise a copy holding the chosen weights
+    (as both ``model`` and ``ema``) is written into the out folder.
+    """
+    if cand.format == "radiodiff" and cand.weights == "ema":
+        return cand.path, None
+    copy = out / FIRST_STAGE_FOLDER / f"{cand.path.stem}-{cand.weights}.pt"
+    save_radiodiff_layout(copy, model, loss, int(cand.step or 0), with_lpips_copies=False)
+    return copy, copy
+
+
+def hand_off(result: SweepResult, stage2_config: str | Path | None, device: torch.device) -> None:
+    """Latents, test confirmation and ``handoff.yaml`` for the chosen candidate (sets them on ``result``)."""
+    cand = result.candidates[result.chosen]
+    model, loss, cfg, info = load_candidate(cand, result.settings.config)
+    model = prepare(model, device)
+    with clock(result.timings, "confirm"):
+        trained = candidate_training_maps(info, cfg)
+        sets, notes = confirmation_sets(result.config, result.settings, result.protocol, trained)
+        result.confirmation = confirm(model, sets, result.settings, device, result.precision)
+        result.notes += notes
+    with clock(result.timings, "latent"):
+        result.latent = measure_latents(model, result.config, result.settings, result.protocol, device,
+                                        result.precision)
+    np.savez_compressed(result.out / LATENTS_FILE, samples=result.latent.samples)
+    target, result.first_stage = first_stage_file(cand, model.cpu(), loss, result.out)
+    cmp_ = result.comparison()
+    metric = result.settings.metric
+    why = (f"the best of {len(result.scored)} by mean {metric}" if result.settings.choose == "best"
+           else f"the earliest of the {len(cmp_.indistinguishable)} indistinguishable from the best by {metric}")
+    handoff = handoff_config(target, cfg, result.latent.scale_factor.mean)
+    lines = provenance_lines(str(cand.path), cand.weights, cand.step, result.latent.scale_factor, "train",
+                             result.latent.n_maps, why)
+    result.handoff = write_handoff(result.out / HANDOFF_FILE, handoff, lines)
+    if stage2_config is not None:
+        result.stage2 = check_stage2_config(stage2_config, handoff, result.latent.scale_factor, cfg)
+        write_merged(result.stage2, result.out)
+
+
+# --- the sweep ---------------------------------------------------------------------------------------
+
+def run_config(run: Path, config: str | None) -> Config:
+    """The config that says what the run's data are: ``config`` when given, else the run's own, else RadioDiff's."""
+    if config:
+        return resolve_config(config)
+    if (run / CONFIG_FILE).is_file():
+        return load_config(run / CONFIG_FILE)
+    return resolve_config("radiodiff")
+
+
+def run_training_maps(files: list[Path], config: Config) -> TrainingMaps:
+    """The maps the run trained on, as its newest readable checkpoint records them (RadioDiff's: assumed)."""
+    for path in reversed(files):
+        try:
+            obj, fmt = load_any(path)
+        except CheckpointError:
+            continue  # listed with its reason when it is scored
+        return training_maps(fmt, obj.get(SPLIT_RECORD) if fmt == "workbench" else None, config)
+    return TrainingMaps("unknown")
+
+
+def sweep_items(config: Config, settings: SweepSettings, trained: TrainingMaps) -> tuple[Items, str, tuple[int, ...]]:
+    """(the items scored, the protocol, the training maps left out): the split under the protocol asked for
+    (default the run's), without the maps the run trained on, a seeded subset when asked, read once."""
+    protocol = eval_protocol(settings.protocol, trained, config)
+    dataset = build_dataset(eval_config(config, settings.data, protocol), settings.split)
+    scope = eval_scope(dataset, trained)
+    indices = choose_items(dataset, settings.maps, settings.tx, settings.seed, among=scope.candidates)
+    return read_items(dataset, indices, settings.split, settings.data), dataset.protocol, scope.excluded
+
+
+def out_folder(run: Path, out: str | Path | None) -> Path:
+    """The sweep's folder (default ``<run>/sweep``), created; an OutputError in one line when it cannot be written."""
+    folder = check_output_folder(Path(out) if out else run / "sweep", "--out")
+    (folder / CACHE_FOLDER).mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextmanager
+def clock(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Add the wall and CPU seconds of the block to ``timings`` as ``<name>_seconds`` and ``<name>_cpu_seconds``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        timings[f"{name}_seconds"] = time.perf_counter() - t0
+        timings[f"{name}_cpu_seconds"] = time.process_time() - c0
+
+
+def candidates_of(files: list[Path], settings: SweepSettings, items: Items, precision: str,
+                  device: torch.device) -> list[Candidate]:
+    """Every file with each kind of weights asked for, named by its content and what changes its numbers."""
+    changes_numbers = {"items": items.fingerprint(), "precision": precision, "device": device.type,
+                       "batch": settings.batch_size, "config": settings.config}
+    digests = {f: file_digest(f) for f in files}
+    return [Candidate(path=f, weights=w, content=digests[f], key=cache_key(digests[f], w, changes_numbers))
+            for f in files for w in settings.weight_kinds()]
+
+
+def read_back(candidates: list[Candidate], cache: Path) -> None:
+    """Every candidate from the cache, so the tables are the same however the cache was filled."""
+    for c in candidates:
+        scored_here = c.status != "pending" and not c.cached
+        if not read_cached(cache, c):
+            raise CheckpointError(f"{c.label}: no result in {cache} after scoring; run the sweep again.")
+        c.cached = not scored_here
+
+
+def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "val", protocol: str | None = None,
+                      maps: int | None = None, tx: int | None = None, weights: str = "ema", metric: str = "nmse",
+                      out: str | Path | None = None, stage2_config: str | Path | None = None, choose: str = "best",
+                      seed: int = 0, n_boot: int = 2000, batch_size: int = 8, precision: str = "no",
+                      device: str | None = None, config: str | None = None, latent_maps: int | None = None,
+                      progress: Callable[[str], None] | None = None) -> SweepResult | None:
+    """Score every checkpoint of ``run`` on the same items of ``split``, pick one, measure it and hand it off.
+
+    ``protocol``: RadioMapSeer's split protocol (default: the one the run trained on; RadioDiff's files:
+    ``radiodiff``, assumed and said). The maps the run trained on are never scored. Returns the result
+    in the process of rank 0 (None in the others of a multi-process sweep).
+    """
+    settings = SweepSettings(data=str(data), split=split, protocol=protocol, maps=maps, tx=tx, weights=weights,
+                             metric=metric, choose=choose, seed=seed, n_boot=n_boot, batch_size=batch_size,
+                             precision=precision, config=config, latent_maps=latent_maps)
+    settings.check()
+    run = Path(run)
+    files = checkpoint_files(run)
+    folder = out_folder(run, out)
+    layout = process_layout(device)
+    used, note = choose_precision(precision, layout.device)
+    cfg = run_config(run, config)
+    timings: dict[str, float] = {}
+    with clock(timings, "read"):
+        trained = run_training_maps(files, cfg)
+        items, used_protocol, excluded = sweep_items(cfg, settings, trained)
+    with clock(timings, "score"):  # hashing the files, loading, forward passes, metrics, cache writes
+        candidates = candidates_of(files, settings, items, used, layout.device)
+        score_all(candidates, items, layout, folder / CACHE_FOLDER, used, settings.batch_size, settings.config,
+                  progress)
+    layout.barrier()
+    if layout.rank != 0:
+        return None
+    read_back(candidates, folder / CACHE_FOLDER)
+    scored, comparisons = compare_all(candidates, items, settings)
+    result = SweepResult(run=run, out=folder, settings=settings, config=cfg, items=items, candidates=candidates,
+                         comparisons=comparisons, scored=scored, precision=used, precision_note=note,
+                         device=str(layout.device), timings=timings, protocol=used_protocol,
+                         training_maps=trained.describe(), excluded_train_maps=[int(m) for m in excluded])
+    if excluded:
+        result.notes.append(f"{len(excluded)} {split} map(s) the run trained on left out: {map_list(list(excluded))}.")
+    result.notes += [f"{c.label} trained on {len(c.trained_on)} of the {items.n_maps} scored maps "
+                     f"({map_list(c.trained_on)}): its figures are not held out." for c in candidates if c.trained_on]
+    write_tables(result)
+    if scored:
+        cmp_ = result.comparison()
+        result.chosen = scored[cmp_.best if choose == "best" else cmp_.earliest]
+        hand_off(result, stage2_config, layout.device)
+    else:
+        result.notes.append("no checkpoint could be scored: nothing to choose or hand off.")
+    (folder / SWEEP_JSON).write_text(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return result
+
+
+# --- figures' inputs ----------------------------------------------------------------------------------
+
+def gallery(result: SweepResult, pick: int, other: int | None = None) -> list[tuple[Example, Example | None]]:
+    """Best, median and worst items of candidate ``pick`` by the sweep's metric, re-run through it (and
+    through candidate ``other`` on the same items, when given): pairs of Examples."""
+    c = result.candidates[pick]
+    metric = result.settings.metric
+    values = c.metrics[metric]
+    order = np.argsort(np.where(np.isfinite(values), values, np.inf), kind="stable")
+    if not LOWER_IS_BETTER[metric]:
+        order = order[::-1]
+    rows = [int(order[0]), int(order[(len(order) - 1) // 2]), int(order[-1])]
+    dataset = build_dataset(eval_config(result.config, result.settings.data, result.protocol), result.settings.split)
+    picked = read_items(dataset, [result.items.indices[r] for r in rows], result.settings.split, result.settings.data)
+    config = result.settings.config
+    return list(zip(_examples(result.candidates[pick], picked, config),
+                    _examples(result.candidates[other], picked, config) if other is not None else [None] * 3))
+
+
+def _examples(cand: Candidate, picked: Items, config: str | None) -> list[Example]:
+    model, _loss, _cfg, _info = load_candidate(cand, config)
+    rec, _z = reconstruct(model.eval(), picked.images)
+    inp, out = to_unit(picked.images)[:, 0].numpy(), to_unit(rec.float())[:, 0].numpy()
+    nmse = M.nmse(to_unit(rec.float()), to_unit(picked.images)).numpy()
+    street = M.nmse(to_unit(rec.float()), to_unit(picked.images), M.street_mask(picked.buildings.float())).numpy()
+    return [Example(label, i, name, inp[j], out[j], picked.buildings[j, 0].numpy().astype(np.float32),
+                    float(nmse[j]), float(street[j]))
+            for j, (label, i, name) in enumerate(zip(("best", "median", "worst"), picked.indices, picked.names))]

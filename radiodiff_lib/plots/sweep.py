@@ -1,0 +1,143 @@
+"""Figures of a checkpoint sweep: a metric against step with its intervals, the gallery, latent histograms.
+
+They draw a sweep's JSON (``SweepResult.to_json()`` or a ``sweep.json`` read back) and the arrays the
+sweep kept; they compute no statistics of their own.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .style import GAN_LINE, GAN_SHADE, RESUME_COLOR, styled
+
+TITLES = {"nmse": "NMSE (lower is better)", "ssim": "SSIM (higher is better)", "psnr": "PSNR dB (higher is better)"}
+WEIGHT_COLORS = {"ema": "#1f77b4", "model": "#d62728"}
+
+
+def _points(payload: dict, metric: str, weights: str) -> list[dict]:
+    """The scored candidates of one kind of weights that have a step, in step order."""
+    rows = [c for c in payload["checkpoints"] if c["weights"] == weights and c.get(metric) and c["step"] is not None]
+    return sorted(rows, key=lambda c: c["step"])
+
+
+def _mark_run(ax: Any, disc_start: int | None, resumes: Sequence[int], last_step: int) -> None:
+    """The GAN phase shaded from disc_start, and the run's resumes as dotted lines."""
+    if disc_start is not None and disc_start <= last_step:
+        ax.axvspan(disc_start, last_step, color=GAN_SHADE, alpha=0.15, lw=0, label="GAN phase")
+        ax.axvline(disc_start, color=GAN_LINE, lw=1.2, ls="-.", label=f"disc_start {disc_start}")
+    for i, step in enumerate(resumes):
+        ax.axvline(step, color=RESUME_COLOR, lw=1.0, ls=":", label="resume" if i == 0 else None).set_gid("resume")
+
+
+def _band(ax: Any, pts: list[dict], key: str, color: str, label: str, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean line with its interval band for ``key`` of each point; (x, mean)."""
+    x = np.array([c["step"] for c in pts], dtype=float)
+    mean, low, high = (np.array([c[key][k] for c in pts], dtype=float) for k in ("mean", "low", "high"))
+    ax.fill_between(x, low, high, color=color, alpha=0.2, lw=0, label=f"{level:.0%} interval")
+    ax.plot(x, mean, color=color, lw=1.4, marker="o", mfc="white", ms=5, label=label)
+    return x, mean
+
+
+@styled
+def sweep_metric_figure(payload: dict, metric: str, resumes: Sequence[int] = (), disc_start: int | None = None) -> Figure:
+    """``metric`` of every scored checkpoint against its step with the interval band; EMA and raw weights
+    side by side; the best starred and the ones indistinguishable from it filled. For the metric that
+    decided, a second row: the paired difference to the best with its interval (what the verdict reads)."""
+    kinds = [w for w in ("ema", "model") if _points(payload, metric, w)]
+    deciding = metric == payload["metric"]
+    rows = 2 if deciding else 1
+    fig = Figure(figsize=(5.2 * max(len(kinds), 1) + 1.0, 3.4 * rows), layout="constrained")
+    axes = fig.subplots(rows, max(len(kinds), 1), squeeze=False)
+    same = set(zip(payload["indistinguishable"], payload.get("indistinguishable_weights") or []))
+    best = (payload["best"], payload.get("best_weights"))
+    last = max((c["step"] for c in payload["checkpoints"] if c["step"] is not None), default=0)
+    level = payload.get("level", 0.95)
+    for col, kind in enumerate(kinds):
+        pts, color, ax = _points(payload, metric, kind), WEIGHT_COLORS[kind], axes[0, col]
+        _mark_run(ax, disc_start, resumes, last)
+        x, mean = _band(ax, pts, metric, color, f"{kind} weights, mean", level)
+        chosen = [i for i, c in enumerate(pts) if (c["path"], kind) in same]
+        ax.plot(x[chosen], mean[chosen], ls="none", marker="o", color=color, ms=7,
+                label="indistinguishable from the best")
+        star = [i for i, c in enumerate(pts) if (c["path"], kind) == best]
+        ax.plot(x[star], mean[star], ls="none", marker="*", color="gold", mec="black", ms=15, label="best")
+        ax.set_title(f"{TITLES.get(metric, metric)}: {kind} weights")
+        ax.legend(fontsize=7.5, loc="best")
+        if deciding:
+            low = axes[1, col]
+            _mark_run(low, disc_start, resumes, last)
+            _band(low, pts, "diff_to_best", color, "minus the best (paired)", level)
+            low.axhline(0.0, color="black", lw=0.8)
+            low.set_title(f"difference to the best: {kind} weights (interval holding 0: indistinguishable)",
+                          fontsize=9)
+            low.legend(fontsize=7.5, loc="best")
+        axes[-1, col].set_xlabel("step")
+    if not kinds:
+        axes[0, 0].text(0.5, 0.5, "no checkpoint with a step was scored", ha="center", va="center")
+        for ax in axes.flat:
+            ax.set_axis_off()
+    fig.suptitle(f"{metric.upper()} on {payload['maps']} {payload['split']} maps ({payload['transmitters']} items); "
+                 f"intervals: cluster bootstrap over maps", fontsize=10)
+    return fig
+
+
+@styled
+def sweep_gallery_figure(pairs: list[tuple[Any, Any]], left: str, right: str | None = None) -> Figure:
+    """Rows best / median / worst items of ``left``: input, its reconstruction and error, and ``right``'s on the same item."""
+    cols = 3 + (2 if right else 0)
+    fig = Figure(figsize=(2.6 * cols + 1.2, 2.7 * max(len(pairs), 1)), layout="constrained")
+    axes = fig.subplots(max(len(pairs), 1), cols, squeeze=False)
+    err_max = max([float(e.error.max()) for p in pairs for e in p if e is not None] + [1e-6])
+    for row, (a, b) in zip(axes, pairs):
+        panels = [(a.input, "input", "viridis", 1.0), (a.reconstruction, f"{left}\nNMSE {a.nmse:.3g}", "viridis", 1.0),
+                  (a.error, "|error|", "magma", err_max)]
+        if b is not None:
+            panels += [(b.reconstruction, f"{right}\nNMSE {b.nmse:.3g}", "viridis", 1.0), (b.error, "|error|", "magma",
+                                                                                          err_max)]
+        for ax, (img, title, cmap, vmax) in zip(row, panels):
+            ax.imshow(img, cmap=cmap, vmin=0, vmax=vmax)
+            if a.buildings.min() < 0.5 < a.buildings.max():
+                ax.contour(a.buildings, levels=[0.5], colors="white", linewidths=0.5)
+            ax.set_title(title, fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(f"{a.label}\n{a.name}", fontsize=8)
+    fig.suptitle("Best, median and worst items of " + left + (f", beside {right} on the same items" if right else ""),
+                 fontsize=10)
+    return fig
+
+
+@styled
+def latent_histogram_figure(samples: np.ndarray, title: str, marked: Sequence[int] = ()) -> Figure:
+    """One histogram per latent channel of ``samples`` [C, S]; ``marked`` channels (std near 0) say so."""
+    samples = np.atleast_2d(np.asarray(samples, dtype=float))
+    n = max(samples.shape[0], 1)
+    fig = Figure(figsize=(3.2 * n + 0.8, 2.9), layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for c, ax in enumerate(axes):
+        if c >= samples.shape[0] or samples.shape[1] == 0:
+            ax.set_axis_off()
+            continue
+        v = samples[c][np.isfinite(samples[c])]
+        ax.hist(v, bins=40, color="#4c72b0", alpha=0.85)
+        note = " (std near 0)" if c in marked else ""
+        ax.set_title(f"channel {c}: mean {v.mean():.3g}, std {v.std():.3g}{note}", fontsize=8.5)
+        ax.set_xlabel("latent value")
+    axes[0].set_ylabel("values")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def write_sweep_figures(payload: dict, folder: str | Path, resumes: Sequence[int] = ()) -> dict[str, str]:
+    """``sweep_<metric>.png`` for NMSE, SSIM and PSNR into ``folder``; their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for metric in ("nmse", "ssim", "psnr"):
+        path = folder / f"sweep_{metric}.png"
+        sweep_metric_figure(payload, metric, resumes, payload.get("disc_start")).savefig(path, dpi=100)
+        out[metric] = str(path)
+    return out
