@@ -13,7 +13,7 @@ LIB = Path(__file__).resolve().parent.parent / "radiodiff_lib"
 ROOT = "radiodiff_lib"
 
 # Modules at the top of the package that everything may use, and that import only errors.
-BASE = {"errors", "vocabulary", "formatting", "config", "config_checks", "safe_load"}
+BASE = {"errors", "vocabulary", "formatting", "config", "config_checks", "safe_load", "hardware"}
 ALLOWED = {
     "errors": set(),
     "vocabulary": set(),
@@ -21,6 +21,7 @@ ALLOWED = {
     "config": {"errors"},
     "config_checks": {"errors", "config"},
     "safe_load": {"errors"},
+    "hardware": set(),
     "model": BASE,
     "data": BASE,
     "checkpoints": BASE | {"model"},

@@ -115,7 +115,8 @@ class Trainer(TrainerCheckpoints):
         self.device = self.dist.device
         self.runtime = Runtime.resolve(config, self.device, self.dist.world)
         self.runtime.prepare_process()
-        self.notes: list[str] = config_warnings(config)  # said at start (Python warnings) and in train.log
+        # said at start (Python warnings) and in train.log; the runtime's: a bf16 run that computes in fp32
+        self.notes: list[str] = config_warnings(config) + list(self.runtime.notes)
         for line in self.notes:
             warnings.warn(line, ConfigWarning, stacklevel=2)
         self._place(model, loss)

@@ -166,7 +166,7 @@ def test_other_settings_resume_bitwise_on_cpu(dataset, tmp_path: Path, setting: 
 
 
 def test_bf16_on_cpu_resumes_bitwise_and_tracks_fp32(dataset, tmp_path: Path):
-    bf16 = make_tiny_config(**{"trainer.mixed_precision": "bf16"})
+    bf16 = make_tiny_config(**{"trainer.mixed_precision": "bf16-emulated"})  # bf16 on any CPU
     straight = train(bf16, results_folder=tmp_path / "straight", dataset=dataset, progress=False)
     train(bf16, max_steps=5, results_folder=tmp_path / "run", dataset=dataset, progress=False)
     train(bf16, resume="latest", results_folder=tmp_path / "run", dataset=dataset, progress=False)
@@ -209,7 +209,8 @@ def test_runtime_is_recorded_and_a_changed_one_is_noted_on_resume(dataset, tmp_p
     same = train(make_tiny_config(), max_steps=3, resume="latest", results_folder=tmp_path, dataset=dataset,
                  progress=False)
     assert not any("computational settings" in n for n in same.notes)
-    other = train(make_tiny_config(**{"trainer.mixed_precision": "bf16", "trainer.deterministic": False}), max_steps=4,
+    changed = {"trainer.mixed_precision": "bf16-emulated", "trainer.deterministic": False}  # bf16 on any CPU
+    other = train(make_tiny_config(**changed), max_steps=4,
                   resume="latest", results_folder=tmp_path, dataset=dataset, progress=False)
     note = next(n for n in other.notes if "computational settings" in n)
     assert "precision 'no' -> 'bf16'" in note and "deterministic True -> False" in note and "not bitwise" in note
