@@ -106,7 +106,13 @@ def test_describe_names_cpu_capability_threads_torch_and_precision(monkeypatch):
 
 
 def test_describe_without_tensor_arithmetic_says_so():
-    assert describe("cpu")["measured_on"].endswith("no tensor arithmetic timed")
+    assert describe("cpu", hardware.NO_TENSORS)["measured_on"].endswith("; no tensor arithmetic timed")
+
+
+def test_describe_of_the_machine_alone_names_no_precision():
+    info = describe("cpu")
+    assert info["precision"] is None
+    assert info["measured_on"].endswith(f"PyTorch {torch.__version__}")
 
 
 def test_cpu_model_is_named():
