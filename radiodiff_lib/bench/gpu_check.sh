@@ -17,8 +17,8 @@
 #   PYTHON=python3 bash radiodiff_lib/bench/gpu_check.sh [OUT_DIR]      # default runs/gpu_check (replaced)
 # Knobs (environment): PYTHON (default .venv/bin/python if there, else python3), DEVICE (cuda; cpu for a dry
 # run), CONFIG (radiodiff), STEPS (5 timed steps a phase), PART_TIMEOUT (300 s a run), SKIP_COMPILE=1,
-# WHEELS=DIR (a folder of wheels: the packages below that this Python lacks are installed from it, offline,
-# into OUT_DIR/site-packages, never into the Python itself).
+# WHEELS=DIR (a folder of wheels: the distributions this Python lacks are installed from it, offline, into
+# OUT_DIR/site-packages, never into the Python itself; bench/wheels.py).
 # What it imports beyond PyTorch (and PyTorch's own dependencies): numpy, pyyaml, scipy, pillow, pandas.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,7 +30,7 @@ CONFIG=${CONFIG:-radiodiff}
 STEPS=${STEPS:-5}
 PART_TIMEOUT=${PART_TIMEOUT:-300}
 NEEDED="numpy:numpy yaml:pyyaml scipy:scipy PIL:pillow pandas:pandas"  # module:distribution
-rm -rf "$OUT" && mkdir -p "$OUT"
+rm -rf "$OUT" && mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 say() { echo "gpu_check: $*" >&2; }
 
@@ -41,12 +41,9 @@ missing() {  # the distributions whose module this Python cannot import
 }
 "$PY" -c "import torch" 2>/dev/null || { say "$PY cannot import torch; set PYTHON to a Python with a CUDA PyTorch"; exit 2; }
 lacking=$(missing)
-if [ -n "$lacking" ] && [ -n "${WHEELS:-}" ]; then
-  say "installing from $WHEELS into $OUT/site-packages: $lacking"
-  # shellcheck disable=SC2086
-  "$PY" -m pip install --quiet --no-index --find-links "$WHEELS" --target "$OUT/site-packages" $lacking \
-    || { say "pip could not install $lacking from $WHEELS"; exit 2; }
-  export PYTHONPATH="$PYTHONPATH:$PWD/$OUT/site-packages"
+if [ -n "$lacking" ] && [ -n "${WHEELS:-}" ]; then  # what this Python lacks, never what it has (no shadowing)
+  "$PY" -m radiodiff_lib.bench.wheels "$WHEELS" "$OUT/site-packages" || { say "could not install from $WHEELS"; exit 2; }
+  export PYTHONPATH="$PYTHONPATH:$OUT/site-packages"
   lacking=$(missing)
 fi
 if [ -n "$lacking" ]; then

@@ -4,15 +4,19 @@ they require), so a new dependency of the benchmark path fails these tests until
 docs/benchmarks.md name it."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.metadata as metadata
 import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from radiodiff_lib.bench import wheels
 from radiodiff_lib.config import save_config
 from tests.helpers.configs import make_tiny_config
 
@@ -102,6 +106,39 @@ def test_the_script_names_what_it_lacks_in_one_line(tmp_path: Path):
     assert len(said) == 1
     assert "lacks: pandas" in said[0]
     assert "WHEELS=DIR" in said[0]
+
+
+def write_wheel(folder: Path, name: str, version: str = "1.0") -> Path:
+    """A pure-Python wheel holding module ``name`` (VALUE = 42), as pip download leaves one."""
+    dist_info = f"{name}-{version}.dist-info"
+    files = {f"{name}.py": "VALUE = 42\n",
+             f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    def digest(text: str) -> str:
+        return base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+    record = "".join(f"{path},sha256={digest(text)},{len(text.encode())}\n" for path, text in files.items())
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for member, text in {**files, f"{dist_info}/RECORD": record + f"{dist_info}/RECORD,,\n"}.items():
+            zf.writestr(member, text)
+    return path
+
+
+def test_wheels_installs_only_what_this_python_lacks(tmp_path: Path):
+    """A wheel of a distribution this Python has (numpy) is left out: it would shadow the Python's own."""
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    write_wheel(folder, "gpucheck_fake_module")
+    write_wheel(folder, "numpy", "0.0.1")
+    assert wheels.lacking(folder) == ["gpucheck_fake_module"]
+    assert wheels.main([str(folder), str(tmp_path / "site")]) == 0
+    assert (tmp_path / "site" / "gpucheck_fake_module.py").read_text() == "VALUE = 42\n"
+    assert not (tmp_path / "site" / "numpy").exists()
+
+
+def test_wheels_refuses_a_missing_folder_in_one_line(tmp_path: Path, capsys):
+    assert wheels.main([str(tmp_path / "nowhere"), str(tmp_path / "site")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
 
 
 @pytest.mark.slow
