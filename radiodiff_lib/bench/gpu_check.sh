@@ -2,21 +2,22 @@
 # The GPU check (issues 11 and 21), for a CUDA machine as such machines often are: no network, a Python with
 # a CUDA PyTorch. It runs from this working tree (put on PYTHONPATH; nothing is installed, no venv needed).
 #
-# Fast part (no compile; a few minutes on one H100-class GPU, every run bounded by STEPS steps a phase and
-# PART_TIMEOUT seconds):
+# Fast part (no compile; a few minutes on one H100-class GPU; every run bounded by STEPS steps a phase and
+# PART_TIMEOUT seconds, the whole part by FAST_BUDGET seconds, after which its remaining runs are left out):
 #   1. our trainer against RadioDiff's procedure (fp32, interleaved) on RadioDiff's own config (320 x 320,
 #      ch 128, batch 2, LPIPS): ours in fp32, bf16 and bf16 + channels_last;
 #   2. the attention paths' memory at 320 x 320 and the largest batch that fits on each;
 #   3. exact resume on CUDA in deterministic mode (stop at step 3 of 6, resume, bitwise compare with a
 #      straight run), and the same with two processes (DDP) when two GPUs and Accelerate are present;
 #   then the Markdown table for docs/benchmarks.md, printed and kept in OUT_DIR/table.md.
-# Compile part (SKIP_COMPILE=1 leaves it out; about 5 more minutes): bf16 + compile, deterministic and not;
-#   then the table again, with those rows.
+# Compile part (SKIP_COMPILE=1 leaves it out; about 5 more minutes, COMPILE_TIMEOUT seconds a run): bf16 +
+#   compile, deterministic and not; then the table again, with those rows.
 #
 # Usage, from anywhere:
 #   PYTHON=python3 bash radiodiff_lib/bench/gpu_check.sh [OUT_DIR]      # default runs/gpu_check (replaced)
 # Knobs (environment): PYTHON (default .venv/bin/python if there, else python3), DEVICE (cuda; cpu for a dry
-# run), CONFIG (radiodiff), STEPS (5 timed steps a phase), PART_TIMEOUT (300 s a run), SKIP_COMPILE=1,
+# run), CONFIG (radiodiff), STEPS (5 timed steps a phase), PART_TIMEOUT (240 s a run), FAST_BUDGET (480 s),
+# COMPILE_TIMEOUT (420 s a run), SKIP_COMPILE=1,
 # WHEELS=DIR (a folder of wheels: the distributions this Python lacks are installed from it, offline, into
 # OUT_DIR/site-packages, never into the Python itself; bench/wheels.py).
 # What it imports beyond PyTorch (and PyTorch's own dependencies): numpy, pyyaml, scipy, pillow, pandas.
@@ -28,7 +29,9 @@ OUT=${1:-runs/gpu_check}
 DEVICE=${DEVICE:-cuda}
 CONFIG=${CONFIG:-radiodiff}
 STEPS=${STEPS:-5}
-PART_TIMEOUT=${PART_TIMEOUT:-300}
+PART_TIMEOUT=${PART_TIMEOUT:-240}
+FAST_BUDGET=${FAST_BUDGET:-480}
+COMPILE_TIMEOUT=${COMPILE_TIMEOUT:-420}
 NEEDED="numpy:numpy yaml:pyyaml scipy:scipy PIL:pillow pandas:pandas"  # module:distribution
 rm -rf "$OUT" && mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -58,15 +61,21 @@ fi
 say "$("$PY" -c "import json; print(json.load(open('$OUT/machine.json'))['measured_on'])")"
 
 failed=0
+deadline=$((SECONDS + FAST_BUDGET))  # the fast part's end; the compile part sets its own
+limit=$PART_TIMEOUT
 part() {  # part NAME COMMAND...: one bounded run; a failure is reported and the check goes on
   local name=$1; shift
+  local left=$((deadline - SECONDS))
+  if [ $left -le 0 ]; then
+    failed=$((failed + 1)); say "$name: left out (the part's time budget is spent)"; return
+  fi
   say "== $name"
   local start=$SECONDS
-  timeout "$PART_TIMEOUT" "$@" > "$OUT/$name.log" 2>&1
+  timeout "$((left < limit ? left : limit))" "$@" > "$OUT/$name.log" 2>&1
   local rc=$?
   if [ $rc -ne 0 ]; then
     failed=$((failed + 1))
-    if [ $rc -eq 124 ]; then say "$name: stopped after PART_TIMEOUT=${PART_TIMEOUT}s"; else say "$name failed (exit $rc):"; fi
+    if [ $rc -eq 124 ]; then say "$name: stopped at its time limit"; else say "$name failed (exit $rc):"; fi
     tail -n 5 "$OUT/$name.log" >&2
   fi
   say "$name: $((SECONDS - start)) s"
@@ -94,6 +103,7 @@ fi
 say "fast part done in $SECONDS s"
 table
 if [ "${SKIP_COMPILE:-0}" != 1 ]; then
+  limit=$COMPILE_TIMEOUT; deadline=$((SECONDS + 2 * COMPILE_TIMEOUT))
   bench train_bf16_compile train --precision bf16 --compile --steps "$STEPS"
   bench train_bf16_compile_nondet train --precision bf16 --compile --no-deterministic --steps "$STEPS"
   say "compile part done ($SECONDS s in all)"
