@@ -61,11 +61,13 @@ def _resume_rows(out: Path, gpus: int) -> list[str]:
             r = json.loads(path.read_text())
             verdict = "bitwise equal" if r["bitwise_equal"] else f"DIFFERENT ({', '.join(r['differences'][:5])})"
             precision = {"no": "fp32"}.get(r["runtime"]["precision"], r["runtime"]["precision"])
-            rows.append(f"- exact resume on {r['hardware']['gpu'] or r['hardware']['cpu']}, {label}, stop at step {r['stopped_at']} of "
+            where = r["hardware"]["gpu"] or r["hardware"]["cpu"]
+            rows.append(f"- exact resume on {where}, {label}, stop at step {r['stopped_at']} of "
                         f"{r['steps']}, {precision}, deterministic {r['runtime']['deterministic']}: {verdict} "
                         f"({r['tensors_compared']} tensors)")
         else:
-            rows.append(f"- exact resume, {label}: no result (it failed, or Accelerate is missing: see {name[:-5]}.log)")
+            rows.append(f"- exact resume, {label}: no result (it failed, or Accelerate is missing: "
+                        f"see {name[:-5]}.log)")
     return rows
 
 
@@ -73,7 +75,8 @@ def report(out: str | Path) -> str:
     """The Markdown text for the results in ``out``."""
     out = Path(out)
     path = out / "machine.json"
-    machine = json.loads(path.read_text()) if path.is_file() else {"measured_on": "unknown (no machine.json)", "gpus": 0}
+    machine = (json.loads(path.read_text()) if path.is_file()
+               else {"measured_on": "unknown (no machine.json)", "gpus": 0})
     return "\n".join([f"Measured on: {machine['measured_on']}", ""] + _train_rows(out) + [""] + _attention_rows(out)
                      + [""] + _resume_rows(out, machine["gpus"]))
 

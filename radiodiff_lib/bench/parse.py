@@ -139,7 +139,7 @@ def run() -> dict:
         small_100 = _update_cost(small, end)
         big_1000 = _update_cost(big, 10 * end, n_lines=1000, repeats=5)
     return {
-        "hardware": describe("cpu", NO_TENSORS, threads=1),  # the reader is pure Python: one thread, no tensor arithmetic
+        "hardware": describe("cpu", NO_TENSORS, threads=1),  # the reader is pure Python: one thread, no tensors
         **rates,
         "lines": lines,
         "runs": REPEATS,

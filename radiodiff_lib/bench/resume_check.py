@@ -67,7 +67,8 @@ def run(config: str | Path = "radiodiff", device: str | None = None, steps: int 
         resumed = _launch(cfg, root / "resumed", device, dataset, resume="latest")
         diffs, tensors = checkpoint_differences(straight.last_checkpoint, resumed.last_checkpoint)
         runtime = load_checkpoint(resumed.last_checkpoint)["runtime"]
-    return {"hardware": describe(runtime["device"], runtime["precision"]), "bitwise_equal": not diffs and tensors > 0, "tensors_compared": tensors, "differences": diffs[:20],
+    return {"hardware": describe(runtime["device"], runtime["precision"]),
+            "bitwise_equal": not diffs and tensors > 0, "tensors_compared": tensors, "differences": diffs[:20],
             "steps": steps, "stopped_at": steps // 2, "runtime": runtime}
 
 

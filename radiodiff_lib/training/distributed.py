@@ -34,7 +34,8 @@ class Dist:
         except ImportError:  # one process needs no process group: it trains where Accelerate is not installed
             if int(os.environ.get("WORLD_SIZE", "1")) > 1:
                 raise ConfigError(f"WORLD_SIZE={os.environ['WORLD_SIZE']}: several processes need Hugging Face "
-                                  "Accelerate, which is not installed; pip install accelerate, or run one process.") from None
+                                  "Accelerate, which is not installed; pip install accelerate, or run one "
+                                  "process.") from None
             self.rank, self.world, self.is_main = 0, 1, True
             self.device = torch.device("cpu") if cpu else torch.device("cuda", torch.cuda.current_device())
             return

@@ -119,8 +119,9 @@ def test_cli_bf16_without_bf16_units_trains_at_fp32_speed_and_says_so(tmp_path: 
         "trainer.train_num_steps": 10, "trainer.save_and_sample_every": 10, "model.lossconfig.disc_start": 100}),
         tmp_path / "bf16.yaml")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run([sys.executable, "-m", "radiodiff_lib.cli", "train", "--config", str(cfg), "--results-folder",
-                           str(tmp_path / "run"), "--no-progress"], env=env, capture_output=True, text=True, timeout=900)
+    command = [sys.executable, "-m", "radiodiff_lib.cli", "train", "--config", str(cfg), "--results-folder",
+               str(tmp_path / "run"), "--no-progress"]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_seconds = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     assert proc.returncode == 0, proc.stderr[-3000:]
