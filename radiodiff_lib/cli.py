@@ -158,7 +158,7 @@ def cmd_demo_report(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import importlib
 
-    names = ["data", "parse", "train", "attention", "evaluate"] if args.what == "all" else [args.what]
+    names = ["data", "parse", "train", "attention", "evaluate", "sweep"] if args.what == "all" else [args.what]
     options = {"train": {"config": args.config, "device": args.device, "precision": args.precision,
                          "compile": args.compile, "deterministic": not args.no_deterministic, "steps": args.steps,
                          "channels_last": args.channels_last},
@@ -257,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--seed", type=int, default=0, help="picks the maps and transmitters, and the bootstrap draws")
     w.add_argument("--bootstrap", type=int, default=2000, help="bootstrap draws (default 2000)")
     w.add_argument("--batch-size", type=int, default=8)
-    w.add_argument("--precision", default="no", choices=["no", "bf16", "fp16"], help="the forward's precision")
+    w.add_argument("--precision", default="no", choices=["no", "bf16", "bf16-emulated", "fp16"],
+                   help="the forward's precision (bf16 without bf16 units runs fp32 and says so; bf16-emulated insists)")
     w.add_argument("--device", choices=["cpu", "cuda"], help="default CUDA when PyTorch sees a GPU")
     w.add_argument("--latent-maps", type=int, help="measure the latent scale on this many training maps (default all)")
     w.add_argument("--quiet", action="store_true", help="no line per scored checkpoint")

@@ -108,11 +108,14 @@ def bf16_support(device: torch.device) -> Bf16Support:
     return Bf16Support(True, device.type, "not probed")
 
 
-def resolve_precision(requested: str, device: torch.device) -> tuple[str, str | None]:
+def resolve_precision(requested: str, device: torch.device, *, option: str = "mixed_precision",
+                      insist_with: str = f"mixed_precision: {BF16_EMULATED}",
+                      what: str = "this run") -> tuple[str, str | None]:
     """(the precision that runs: no, bf16 or fp16; a note when it is not the one asked for).
 
     ``bf16`` without bf16 units runs in fp32 (emulated bf16 is 1.3x to 55x slower than fp32 there);
-    ``bf16-emulated`` runs bf16 on any hardware.
+    ``bf16-emulated`` runs bf16 on any hardware. ``option``, ``insist_with`` and ``what`` word the
+    note for the caller (a training run and its config key, a sweep and its command-line option).
     """
     if requested == BF16_EMULATED:
         return BF16, None
@@ -122,8 +125,8 @@ def resolve_precision(requested: str, device: torch.device) -> tuple[str, str | 
     if support.units:
         return BF16, None
     where = f"CPU ({cpu_model()}, {support.summary})" if device.type == "cpu" else f"GPU ({support.summary})"
-    return "no", (f"mixed_precision bf16 asked for, but this {where} would emulate bf16, many times slower "
-                  f"than fp32: this run computes in fp32. Set mixed_precision: {BF16_EMULATED} to insist on bf16.")
+    return "no", (f"{option} bf16 asked for, but this {where} would emulate bf16, many times slower "
+                  f"than fp32: {what} computes in fp32. Set {insist_with} to insist on bf16.")
 
 
 def describe(device: torch.device | str = "cpu", precision: str | None = None, threads: int | None = None) -> dict:

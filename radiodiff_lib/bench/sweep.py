@@ -19,7 +19,6 @@ which the result reports.
 """
 from __future__ import annotations
 
-import platform
 import shutil
 import statistics
 import tempfile
@@ -34,22 +33,12 @@ from ..config import replace, resolve_config, save_config
 from ..evaluation import reconstruct, sweep_checkpoints
 from ..evaluation.sweep import run_training_maps, sweep_items
 from ..evaluation.sweep_result import SweepSettings
-from ..evaluation.scoring import autocast_for, choose_precision, cpu_has_bf16_units, prepare, to_batch
+from ..evaluation.scoring import autocast_for, choose_precision, prepare, to_batch
+from ..hardware import describe
 from ..model import build_loss, build_model
 from ..vocabulary import CONFIG_FILE
 
 PRECISIONS = ("no", "bf16")
-
-
-def cpu_name() -> str:
-    """The CPU's model name (``lscpu``'s), or the platform's processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def write_run(folder: Path, k: int, image_size: int, maps: int) -> tuple[Any, list[torch.nn.Module]]:
@@ -114,7 +103,7 @@ def run(k: int = 4, maps: int = 8, image_size: int = 128, batch: int = 4, repeat
         shutil.rmtree(root, ignore_errors=True)
     med = {key: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v)) for key, v in times.items()}
     return {
-        "cpu": cpu_name(), "bf16_units": cpu_has_bf16_units(), "threads": threads or old_threads,
+        "hardware": describe("cpu", None, threads=threads or old_threads),  # both precisions ran: see precision_used
         "checkpoints": k, "items": n_items, "image_size": image_size, "batch": batch, "repeats": repeats,
         "precision_used": {p: used[p][0] for p in PRECISIONS},
         "precision_note": used["bf16"][1] or None,

@@ -27,6 +27,7 @@ from ..checkpoints import list_checkpoints, load_model_from_checkpoint
 from ..config import Config, resolve_config
 from ..data import TrainingMaps, train_overlap, training_maps
 from ..errors import CheckpointError, ConfigError, DataError
+from ..hardware import BF16, BF16_EMULATED, resolve_precision
 from ..vocabulary import SPLIT_RECORD
 from . import metrics as M
 from .evaluate import LatentStats, reconstruct, to_unit
@@ -39,27 +40,16 @@ LATENT_SAMPLES = 2048  # latent values kept per channel and candidate, for the h
 
 # --- precision and processes --------------------------------------------------------------------------
 
-def cpu_has_bf16_units() -> bool:
-    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX), from /proc/cpuinfo's flags."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False  # not Linux: assume not (fp32 is then the safe choice)
-    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
-
-
 def choose_precision(requested: str, device: torch.device) -> tuple[str, str]:
-    """(precision used, a note when it differs from the one asked for): the sweep's one precision decision."""
-    if requested not in ("no", "bf16", "fp16"):
-        raise ConfigError(f"--precision {requested}: use no, bf16 or fp16.")
+    """(precision used, a note when it differs from the one asked for): the sweep's precision, decided as
+    training decides it (``hardware.resolve_precision``: bf16 without bf16 units runs fp32 and says so)."""
+    if requested not in ("no", BF16, BF16_EMULATED, "fp16"):
+        raise ConfigError(f"--precision {requested}: use no, {BF16}, {BF16_EMULATED} or fp16.")
     if requested == "fp16" and device.type != "cuda":
         raise ConfigError("--precision fp16 needs a CUDA GPU; on a CPU use bf16 (with bf16 units) or no.")
-    if requested == "bf16" and device.type == "cpu" and not cpu_has_bf16_units():
-        return "no", ("bf16 asked for, but this CPU has no bf16 units (AVX512-BF16 or AMX): it would be emulated "
-                      "and slower, so the sweep ran in fp32")
-    if requested == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return "no", "bf16 asked for, but this GPU does not support it: the sweep ran in fp32"
-    return requested, ""
+    used, note = resolve_precision(requested, device, option="--precision",
+                                   insist_with=f"--precision {BF16_EMULATED}", what="the sweep")
+    return used, note or ""
 
 
 def autocast_for(precision: str, device: torch.device) -> Any:

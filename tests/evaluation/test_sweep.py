@@ -289,17 +289,25 @@ def test_stage2_config_measuring_on_its_first_batch_is_warned_about(known, tmp_p
 # --- precision, processes, arguments ----------------------------------------------------------------
 
 def test_bf16_on_a_cpu_without_bf16_units_runs_fp32_and_says_so(monkeypatch):
-    monkeypatch.setattr(scoring, "cpu_has_bf16_units", lambda: False)
+    from radiodiff_lib import hardware
+
+    monkeypatch.setattr(hardware, "cpu_bf16_support", lambda: hardware.Bf16Support(False, "AVX2", "faked"))
     used, note = scoring.choose_precision("bf16", torch.device("cpu"))
-    assert used == "no" and "no bf16 units" in note
-    monkeypatch.setattr(scoring, "cpu_has_bf16_units", lambda: True)
+    assert used == "no"
+    assert "no bf16 units" in note
+    assert "the sweep computes in fp32" in note
+    assert "--precision bf16-emulated" in note
+    assert scoring.choose_precision("bf16-emulated", torch.device("cpu")) == ("bf16", "")
+    monkeypatch.setattr(hardware, "cpu_bf16_support", lambda: hardware.Bf16Support(True, "AVX512", "faked"))
     assert scoring.choose_precision("bf16", torch.device("cpu")) == ("bf16", "")
     with pytest.raises(ConfigError, match="needs a CUDA GPU"):
         scoring.choose_precision("fp16", torch.device("cpu"))
 
 
 def test_bf16_sweep_is_its_own_cache_entry_and_close_to_fp32(known, tmp_path, monkeypatch):
-    monkeypatch.setattr(scoring, "cpu_has_bf16_units", lambda: True)
+    from radiodiff_lib import hardware
+
+    monkeypatch.setattr(hardware, "cpu_bf16_support", lambda: hardware.Bf16Support(True, "AVX512", "faked"))
     kw = dict(weights="model", maps=5, n_boot=200, latent_maps=2, out=tmp_path / "sw")
     fp32 = S.sweep_checkpoints(known["base"].parent, **kw)
     bf16 = S.sweep_checkpoints(known["base"].parent, precision="bf16", **kw)
