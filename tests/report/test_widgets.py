@@ -100,3 +100,24 @@ def test_resume_form_offers_checkpoints_and_resumes_on_click(tmp_path):
     pick.value = pick.options[-1][1]
     button.click()
     assert session.errors == [] and session.result.step == 4 and session.checkpoint == pick.value
+
+
+def test_live_status_shows_the_readers_notes_escaped(tmp_path):
+    folder = tmp_path / "a<b>&c"  # a file name is data: escaped in the HTML status line
+    folder.mkdir()
+    path = folder / "train_vae.log"
+    write_radiodiff_log(path, range(0, 1000, 100), disc_start=1501, total_steps=10000)
+    run = read_run(path)
+    ex = widgets.Explorer(run, analyze(run, window=5), log_paths=[str(path)])
+    ex.refresh()
+    assert "note:" not in ex.status.value
+    write_radiodiff_log(path, range(0, 500, 100), disc_start=1501, total_steps=10000)  # rewritten, shorter
+    ex.refresh()
+    assert "read again from its start" in ex.status.value
+    assert "a&lt;b&gt;&amp;c" in ex.status.value
+    assert "a<b>" not in ex.status.value
+
+
+def test_explorer_redraw_is_the_live_refresh_one():
+    assert "redraw" not in vars(widgets.Explorer)
+    assert "redraw" in vars(widgets.LiveRefresh)
