@@ -4,10 +4,9 @@ from pathlib import Path
 import pytest
 
 from radiodiff_lib.config import (
-    builtin_config_path, config_from_dict, config_to_dict, dump_config, load_config, mixed_precision, read_yaml,
-    replace,
+    builtin_config_path, config_from_dict, config_to_dict, config_warnings, dump_config, load_config, mixed_precision,
+    read_yaml, replace,
 )
-from radiodiff_lib.config_checks import config_changes, config_warnings
 from radiodiff_lib.errors import ConfigError
 
 RADIODIFF_YAML = builtin_config_path("radiodiff")
@@ -131,9 +130,3 @@ def test_a_folder_given_as_config_is_named_as_a_folder(tmp_path: Path):
     (tmp_path / "radio_vae.yaml").write_text(RADIODIFF_YAML.read_text())
     with pytest.raises(ConfigError, match=r"is a folder, not a config file \(it holds radio_vae.yaml\)"):
         load_config(tmp_path)
-
-
-def test_config_changes_are_flattened_keys():
-    old = config_to_dict(load_config(RADIODIFF_YAML))
-    new = config_to_dict(replace(load_config(RADIODIFF_YAML), **{"trainer.lr": 1e-5, "data.batch_size": 4}))
-    assert config_changes(old, new) == [("data.batch_size", 2, 4), ("trainer.lr", 5e-6, 1e-5)]

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..config_dict import cfg_float, cfg_get
 from ..errors import AnalysisError
-from ..logs import Run
+from ..logs import Run, resolve_total_steps
 from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS
 from .boundaries import (
     RESUME, boundary_diagnostics, experiment_segment, launch_boundaries, set_aside_launches,
@@ -29,7 +30,7 @@ from .provenance import checkpoint_at, run_start, save_interval
 from .stage2 import ldm_diagnostics, settings
 from .stats import META_COLUMNS, MetricStats, Thresholds, metric_stats
 from .structure import (
-    Phase, Resume, all_rows, cfg_float, cfg_get, check_continuity, decomposition, estimate_kl_weight, first_disc_step,
+    Phase, Resume, all_rows, check_continuity, decomposition, estimate_kl_weight, first_disc_step,
     gan_boundary, metric_columns, phases, sorted_rows, sorted_with_mask, steps_per_hour,
 )
 from .text import summary_sentences
@@ -120,7 +121,7 @@ def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresh
 
     first = int(df["step"].min()) if len(df) else None
     latest = int(df["step"].max()) if len(df) else None
-    total, total_src = _total_steps(total_steps, cfg, run)
+    total, total_src = _total_steps(total_steps, run)
     progress = _clip01(latest / total) if total and latest is not None else None
     sph, _ = steps_per_hour(sorted_rows(all_rows(run)))
     time_left = (max(total - latest, 0) / sph * 3600.0) if (sph and total and latest is not None) else None
@@ -234,19 +235,13 @@ def _clip01(x: float) -> float:
     return float(min(1.0, max(0.0, x)))
 
 
-def _total_steps(param: int | None, cfg: dict | None, run: Run) -> tuple[int | None, str | None]:
-    """The parameter, else the config's train_num_steps, else the step lines' /TOTAL."""
-    if param is not None:
-        if int(param) <= 0:
-            raise AnalysisError(f"total_steps must be a positive number of steps, got {param}")
-        return int(param), "parameter"
-    v = cfg_float(cfg, "trainer.train_num_steps")
-    if v:
-        return int(v), "config"
-    logged = run.total_steps
-    if logged and run.total_steps_source in ("step lines", "parameter"):
-        return int(logged), run.total_steps_source
-    return None, None
+def _total_steps(param: int | None, run: Run) -> tuple[int | None, str | None]:
+    """The run's length by ``logs.resolve_total_steps``: this parameter first, else what the reader resolved."""
+    if param is not None and int(param) <= 0:
+        raise AnalysisError(f"total_steps must be a positive number of steps, got {param}")
+    if param is None:
+        return run.total_steps, run.total_steps_source
+    return resolve_total_steps(param, run.config, None)
 
 
 

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..config_dict import config_diff
 from ..logs import Run
 from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, TOTAL_LOSS
-from .configs import RESTART_ASPECTS, aspect_of, config_diff
+from .configs import RESTART_ASPECTS, aspect_of
 from .diagnostics import Diagnostic
 from .launches import file_errors
 from .structure import Resume, all_rows, seconds_between

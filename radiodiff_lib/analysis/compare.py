@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..config_dict import config_diff
 from ..errors import AnalysisError, RadiodiffError
 from ..formatting import to_jsonable
 from ..logs import Run, read_run
 from ..vocabulary import KL_LOSS, LDM_TOTAL_LOSS, LOSS_SIMPLE, NLL_LOSS, REC_LOSS, TOTAL_LOSS
 from .analyze import Analysis, analyze
-from .configs import ASPECTS, aspect_of, config_diff
+from .configs import ASPECTS, aspect_of
 from .stats import levels, point_noise
 
 MAIN_METRICS = (REC_LOSS, NLL_LOSS, TOTAL_LOSS, KL_LOSS, LOSS_SIMPLE, LDM_TOTAL_LOSS)

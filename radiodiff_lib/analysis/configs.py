@@ -1,9 +1,9 @@
-"""Configs read from logs: flattened to dotted keys, compared, the aspects of an experiment they
-set, and the second stage's schema.
+"""Configs read from logs: the aspects of an experiment they set, and the second stage's schema
+(flat keys and diffs: ``config_dict``).
 
 A logged config is another project's file, not one we run: every key is kept, an unknown key is
 shown as unknown, a value of any type is fine (never an error). Keys are dotted
-(``model.lossconfig.disc_weight``, ``config.flatten_config``); lists stay values.
+(``model.lossconfig.disc_weight``, ``config_dict.flatten_config``); lists stay values.
 
 Aspects (``ASPECTS``): what a group of keys decides about an experiment (data set, simulation,
 first-stage checkpoint, fine-tune source, architecture, length, LR, batch size), as RadioDiff's
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import flatten_config
+from ..config_dict import flatten_config
 
 # What each key of train_cond_ldm.py's config means. A key under a listed
 # key that ends in "." (the VAE's own ddconfig and lossconfig) is known too.
@@ -86,34 +86,3 @@ def ldm_config_view(config: dict | None) -> tuple[list[tuple[str, Any, str]], li
         else:
             known.append((key, value, meaning))
     return known, unknown
-
-
-_ABSENT = object()
-
-
-def config_diff(configs: list[dict | None]) -> list[dict]:
-    """The flattened keys whose values differ between configs: {key, values (None where absent),
-    only_in (indices of the configs that have it, when not all do)}; in first-seen key order."""
-    flat = [flatten_config(c or {}) for c in configs]
-    keys: dict[str, None] = {}
-    for f in flat:
-        keys.update(dict.fromkeys(f))
-    out = []
-    for key in keys:
-        values = [f.get(key, _ABSENT) for f in flat]
-        present = [i for i, v in enumerate(values) if v is not _ABSENT]
-        same = len(present) == len(values) and all(_same(values[0], v) for v in values[1:])
-        if not same:
-            out.append({"key": key, "values": [None if v is _ABSENT else v for v in values],
-                        "only_in": present if len(present) < len(values) else None})
-    return out
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal values; numbers compared as numbers (YAML 1.1 leaves '5e-6' a string)."""
-    if a == b and type(a) is type(b):
-        return True
-    try:
-        return not isinstance(a, bool) and not isinstance(b, bool) and float(a) == float(b)
-    except (TypeError, ValueError):
-        return False

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..config_dict import cfg_float
 from ..logs import Run
 from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LR, REC_LOSS, STAGE_LDM
 from .diagnostics import Diagnostic
 from .stats import MetricStats, Thresholds
-from .structure import cfg_float
 
 EXPONENT = {"vae": 0.95, STAGE_LDM: 0.96}
 TRAINER = {"vae": "train_vae.py", STAGE_LDM: "train_cond_ldm.py"}

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from .structure import cfg_float, cfg_get
+from ..config_dict import cfg_float, cfg_get
 
 _CHECKPOINT = re.compile(r"^model-(\d+)(?:-step(\d+))?\.pt$")
 _SAMPLE = re.compile(r"^sample-(\d+)\.png$")

@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..config_dict import cfg_float, cfg_get
 from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LOSS_VLB, LR
 from .diagnostics import Diagnostic, resume_jump_diagnostics, spike_diagnostics
 from .provenance import checkpoint_milestone
 from .stats import MetricStats, Thresholds
-from .structure import Resume, cfg_float, cfg_get
+from .structure import Resume
 
 LDM_LOSSES = (LOSS_SIMPLE, LDM_TOTAL_LOSS, LOSS_VLB)
 ZERO_MEANING = {

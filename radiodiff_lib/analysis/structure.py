@@ -1,10 +1,9 @@
-"""Run-level structure of the analysis: config look-ups, progress, phases, resumes, loss decomposition.
+"""Run-level structure of the analysis: progress, phases, resumes, loss decomposition.
 
 Pure functions of a Run's fields (df, superseded, segments, config); no file reading, no plotting.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,29 +15,6 @@ from ..vocabulary import (
 )
 from .continuity import continuity
 from .stats import phase_stats
-
-
-def cfg_get(config: dict | None, dotted: str, default: Any = None) -> Any:
-    """config["a"]["b"]... for "a.b...", or default when any level is missing."""
-    cur: Any = config
-    for key in dotted.split("."):
-        if not isinstance(cur, dict) or key not in cur:
-            return default
-        cur = cur[key]
-    return default if cur is None else cur
-
-
-def cfg_float(config: dict | None, dotted: str, default: float | None = None) -> float | None:
-    """A finite numeric config value; YAML 1.1 leaves '5e-6' a string, so strings are converted too.
-    A config from a log may hold anything: nan, inf or an integer no float holds count as absent."""
-    v = cfg_get(config, dotted)
-    if v is None or isinstance(v, bool):
-        return default
-    try:
-        x = float(v)
-    except (TypeError, ValueError, OverflowError):
-        return default
-    return x if math.isfinite(x) else default
 
 
 def metric_columns(df: pd.DataFrame, meta: tuple[str, ...]) -> list[str]:

@@ -24,8 +24,9 @@ so. Only regular files are read, a text log in bounded chunks (``file_reader.py`
 Stitching: segments (launches) are ordered by the time of their first line (else the time in the
 file name, else the file's mtime); a segment starting at step k supersedes the current rows with
 step >= k of the earlier ones (``Run.superseded``). See ``stitch.py``.
-Total steps: the config's ``trainer.train_num_steps``, else the ``/TOTAL`` of the step lines
-(``Run.total_steps_source`` says which).
+Total steps (``resolve_total_steps``, the one place that decides it): an explicit parameter, then the
+config's ``trainer.train_num_steps``, then the ``/TOTAL`` of the step lines (``Run.total_steps_source``
+says which).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config_dict import cfg_float
 from ..errors import LogFormatError
 from .columns import MAX_STEP
 from .file_reader import LogFile, Replaced
@@ -115,8 +117,9 @@ class Run:
 class RunReader:
     """Follows a run's log files: ``update()`` reads only what was appended and sees new files."""
 
-    def __init__(self, paths, source: str = "all") -> None:
+    def __init__(self, paths, source: str = "all", total_steps: int | None = None) -> None:
         self.source = check_source(source)
+        self.total_steps = total_steps  # the explicit parameter, first in ``resolve_total_steps``
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         self.paths = [Path(p) for p in paths]
@@ -193,10 +196,8 @@ class RunReader:
         config = next((c for c in reversed(configs) if c is not None), None)
         if config is None:
             config = next((c for c in st.unplaced_configs() if c is not None), None)
-        total, total_src = _total_steps(config), "config"
-        if total is None:
-            totals = st.totals() + [f.parser.total_steps for f in self.files.values() if f.parser.total_steps]
-            total, total_src = (totals[-1], "step lines") if totals else (None, None)
+        totals = st.totals() + [f.parser.total_steps for f in self.files.values() if f.parser.total_steps]
+        total, total_src = resolve_total_steps(self.total_steps, config, totals[-1] if totals else None)
         return Run(df=df, superseded=superseded, config=config, segments=segments,
                    skipped=self.skipped + self._skipped_in_bulk(), sources=list(self.files), logged=logged,
                    total_steps=total, notes=[f"{x.path}: {x.reason}" for x in self.left_out] + list(self.notes),
@@ -235,17 +236,23 @@ def _launch_table(segs) -> pd.DataFrame:
     return table
 
 
-def _total_steps(config: dict | None) -> int | None:
-    try:
-        value = int(config["trainer"]["train_num_steps"])  # type: ignore[index]
-    except (TypeError, KeyError, ValueError, OverflowError):  # absent, not a number, inf
-        return None
-    return value if 0 < value <= MAX_STEP else None
+def resolve_total_steps(parameter: int | None, config: dict | None,
+                        step_lines: int | None) -> tuple[int | None, str | None]:
+    """How many steps a run is meant to take, and who says so, in this order: an explicit parameter, the
+    config's ``trainer.train_num_steps`` (a whole number of steps), the ``/TOTAL`` its step lines print."""
+    if parameter is not None:
+        return int(parameter), "parameter"
+    value = cfg_float(config, "trainer.train_num_steps")
+    if value is not None and value.is_integer() and 0 < value <= MAX_STEP:
+        return int(value), "config"
+    if step_lines:
+        return int(step_lines), "step lines"
+    return None, None
 
 
 def read_run(paths, total_steps: int | None = None, *, strict: bool = False, source: str = "all") -> Run:
     """Read a run's logs (files and/or results folders) into a Run; see the module docstring."""
-    reader = RunReader(paths, source=source)
+    reader = RunReader(paths, source=source, total_steps=total_steps)
     run = reader.update(final=True)
     if not reader.files:
         only = "" if source == "all" else f" (--source {source})"
@@ -264,8 +271,6 @@ def read_run(paths, total_steps: int | None = None, *, strict: bool = False, sou
                                        _why_empty(f)))
     if run.df.empty:
         raise LogFormatError(f"no training rows in {', '.join(reader.files)}")
-    if total_steps is not None:
-        run.total_steps, run.total_steps_source = int(total_steps), "parameter"
     return run
 
 

@@ -21,8 +21,7 @@ from typing import Any, Callable, Iterable
 import torch
 
 from .. import checkpoints as ckpt
-from ..config import Config, config_to_dict, dump_config
-from ..config_checks import config_warnings
+from ..config import Config, config_to_dict, config_warnings, dump_config
 from ..data import RECORD_KEY, split_change, split_record
 from ..errors import ConfigWarning
 from ..vocabulary import D_WEIGHT, DISCRIMINATOR_METRICS, G_LOSS, GENERATOR_METRICS, PHASES
