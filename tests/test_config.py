@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from radiodiff_lib.config import (
-    builtin_config_path, config_from_dict, config_to_dict, config_warnings, dump_config, load_config, mixed_precision,
+    builtin_config_path, config_from_dict, config_warnings, dump_config, load_config, mixed_precision,
     read_yaml, replace,
 )
 from radiodiff_lib.errors import ConfigError

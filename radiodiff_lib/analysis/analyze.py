@@ -28,10 +28,10 @@ from .launches import crashed_launches, launch_diagnostics
 from .lr import lr_decayed_diagnostics, lr_schedule
 from .provenance import checkpoint_at, run_start, save_interval
 from .stage2 import ldm_diagnostics, settings
-from .stats import META_COLUMNS, MetricStats, Thresholds, metric_stats
+from .stats import MetricStats, Thresholds, metric_stats
 from .structure import (
     Phase, Resume, all_rows, check_continuity, decomposition, estimate_kl_weight, first_disc_step,
-    gan_boundary, metric_columns, phases, sorted_rows, sorted_with_mask, steps_per_hour,
+    gan_boundary, phases, sorted_rows, sorted_with_mask, steps_per_hour,
 )
 from .text import summary_sentences
 
@@ -117,7 +117,7 @@ def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresh
     df, logged = _experiment_rows(*sorted_with_mask(run.df, run.logged), exp_seg)
     configs = segment_configs(run)
     cfg = run.config
-    names = metric_columns(df, META_COLUMNS)
+    names = run.metric_names()
 
     first = int(df["step"].min()) if len(df) else None
     latest = int(df["step"].max()) if len(df) else None

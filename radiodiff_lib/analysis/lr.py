@@ -23,12 +23,12 @@ import pandas as pd
 
 from ..config_dict import cfg_float
 from ..logs import Run
-from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LR, REC_LOSS, STAGE_LDM
+from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LR, REC_LOSS, STAGE_LDM, STAGE_VAE
 from .diagnostics import Diagnostic
 from .stats import MetricStats, Thresholds
 
-EXPONENT = {"vae": 0.95, STAGE_LDM: 0.96}
-TRAINER = {"vae": "train_vae.py", STAGE_LDM: "train_cond_ldm.py"}
+EXPONENT = {STAGE_VAE: 0.95, STAGE_LDM: 0.96}
+TRAINER = {STAGE_VAE: "train_vae.py", STAGE_LDM: "train_cond_ldm.py"}
 PRINTED_DECIMALS = 5
 TEXT_SOURCE = "the text log (5 decimals)"
 FLAT = ("flat", "constant")

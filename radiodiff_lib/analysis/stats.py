@@ -18,9 +18,6 @@ from ..vocabulary import (
 )
 from .thresholds import THRESHOLD_RANGES, checked_threshold
 
-# Columns of Run.df that are bookkeeping, not metrics.
-META_COLUMNS = ("step", "time", "file", "segment", "line", "phase", "launch", "kind")
-
 # Metrics where a lower value means the model reconstructs better: only these earn
 # "improving"/"worsening"; every other metric only "rising"/"falling" (no value judgement),
 # because a falling total_loss or d_weight says nothing good by itself.

@@ -11,15 +11,11 @@ import numpy as np
 import pandas as pd
 
 from ..vocabulary import (
-    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, NLL_LOSS, TOTAL_LOSS,
+    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, NLL_LOSS, PHASE_GAN, PHASE_VAE,
+    TOTAL_LOSS,
 )
 from .continuity import continuity
 from .stats import phase_stats
-
-
-def metric_columns(df: pd.DataFrame, meta: tuple[str, ...]) -> list[str]:
-    """Numeric columns of df that are metrics (not bookkeeping), in df order."""
-    return [c for c in df.columns if c not in meta and pd.api.types.is_numeric_dtype(df[c])]
 
 
 def sorted_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -114,7 +110,7 @@ def phases(df: pd.DataFrame, metrics: list[str], boundary: int | None) -> list[P
         groups = [("all", df)]
     else:
         m = gan_mask(df, boundary)
-        groups = [("vae", df[~m]), ("gan", df[m])]
+        groups = [(PHASE_VAE, df[~m]), (PHASE_GAN, df[m])]
     out = []
     for name, g in groups:
         if g.empty:

@@ -38,6 +38,7 @@ import pandas as pd
 
 from ..config_dict import cfg_float
 from ..errors import LogFormatError
+from ..vocabulary import ROW_COLUMNS, STAGE_VAE
 from .columns import MAX_STEP
 from .file_reader import LogFile, Replaced
 from .merge import merge_segments
@@ -76,7 +77,7 @@ class Run:
     total_steps: int | None = None
     notes: list[str] = field(default_factory=list)
     configs: list[dict | None] = field(default_factory=list)  # per segment
-    stage: str = "vae"  # "vae" (train_vae.py, our trainer) or "ldm" (train_cond_ldm.py), see stage.py
+    stage: str = STAGE_VAE  # "vae" (train_vae.py, our trainer) or "ldm" (train_cond_ldm.py), see stage.py
     total_steps_source: str | None = None  # "config" | "step lines" | "parameter" | None
     disagreements: list[dict] = field(default_factory=list)  # text vs events, per text file and metric
     # what the reader knows of each file and launch; the tables below are built from it when asked
@@ -109,9 +110,8 @@ class Run:
         return counts
 
     def metric_names(self) -> list[str]:
-        """The metric columns present in ``df``, RadioDiff's first in their log order."""
-        fixed = {"step", "time", "file", "segment", "line", "phase"}
-        return [c for c in self.df.columns if c not in fixed]
+        """The metric columns of ``df`` (every column but ``vocabulary.ROW_COLUMNS``), RadioDiff's first in their log order."""
+        return [c for c in self.df.columns if c not in ROW_COLUMNS]
 
 
 class RunReader:

@@ -24,7 +24,7 @@ from .. import checkpoints as ckpt
 from ..config import Config, config_to_dict, config_warnings, dump_config
 from ..data import RECORD_KEY, split_change, split_record
 from ..errors import ConfigWarning
-from ..vocabulary import D_WEIGHT, DISCRIMINATOR_METRICS, G_LOSS, GENERATOR_METRICS, PHASES
+from ..vocabulary import D_WEIGHT, DISCRIMINATOR_METRICS, G_LOSS, GENERATOR_METRICS, PHASE_GAN, PHASE_VAE
 from .distributed import Dist
 from .engine import StepEngine
 from .health import N_GENERATOR, NonFiniteWatch
@@ -214,7 +214,7 @@ class Trainer:
                     vals = values.tolist()
                     gen = {k: v for k, v in zip(GENERATOR_METRICS, vals) if gan or k not in (D_WEIGHT, G_LOSS)}
                     disc = dict(zip(DISCRIMINATOR_METRICS, vals[N_GENERATOR:])) if gan else None
-                    logger.log_step(s, PHASES[1] if gan else PHASES[0], lr, gen, disc)
+                    logger.log_step(s, PHASE_GAN if gan else PHASE_VAE, lr, gen, disc)
                 for hook in self.hooks:
                     hook.after_step(s)
                 stop_now = dist.any_flag(stop.signal is not None)
