@@ -14,11 +14,13 @@ from .compare import (
 from .compare_summary import comparison_text
 from .diagnostics import Diagnostic, by_severity, headline, recommendations
 from .lr import curve as lr_curve
-from .provenance import checkpoint_milestone, milestone_step, sample_milestone, save_interval
+from .configs import save_interval
+from .provenance import checkpoint_milestone, milestone_step, sample_milestone
 from .stats import (
-    STATUS_RULES, MetricStats, Thresholds, Trend, is_constant, normalize_minmax, robust_sigma, rolling_level, smooth_tensorboard,
+    STATUS_RULES, MetricStats, Phase, Thresholds, Trend, is_constant, normalize_minmax, robust_sigma, rolling_level,
+    smooth_tensorboard,
 )
-from .structure import Phase, Resume
+from .structure import Resume
 from .text import boundary_sentence, lr_sentence, provenance_sentence, summary_sentences, summary_text, to_json
 
 __all__ = [

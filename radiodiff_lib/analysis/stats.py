@@ -13,8 +13,8 @@ from scipy.special import stdtr  # Student t CDF; scipy.stats would cost seconds
 
 from ..errors import AnalysisError
 from ..vocabulary import (
-    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LR, NLL_LOSS, REC_LOSS,
-    TOTAL_LOSS,
+    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LR, NLL_LOSS, PHASE_GAN,
+    PHASE_VAE, REC_LOSS, TOTAL_LOSS,
 )
 from .thresholds import THRESHOLD_RANGES, checked_threshold
 
@@ -309,24 +309,32 @@ def phase_stats(df: pd.DataFrame, name: str) -> dict[str, float | None]:
             "max": float(v.max()), "mean": float(v.mean())}
 
 
-def spikes(values: np.ndarray, *, k: float, half_window: int) -> tuple[np.ndarray, float]:
-    """Robust outliers: |value - rolling median| > k * (1.4826 * MAD of those residuals); (indices, sigma).
+@dataclass
+class Phase:
+    """One training phase: "vae" (disc_factor 0), "gan" (from disc_start), or "all" when unknown."""
+    name: str
+    first_step: int | None
+    last_step: int | None
+    entries: int
+    stats: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
-    Only points with a full centred window are tested (the first and last `half_window` are not).
-    """
-    y = np.asarray(values, dtype=float)
-    fin = np.isfinite(y)
-    if fin.sum() < 2 * half_window + 1:
-        return np.array([], dtype=int), float("nan")
-    idx = np.flatnonzero(fin)
-    # full windows only: at the edges a centred median lags a steep (early) decay and would call it a spike
-    med = pd.Series(y[fin]).rolling(2 * half_window + 1, center=True).median().to_numpy()
-    r = y[fin] - med
-    idx, r = idx[np.isfinite(r)], r[np.isfinite(r)]
-    sigma = float(np.median(np.abs(r - np.median(r)))) * MAD_TO_STD
-    if not sigma > 0:  # quantised/constant series: no noise scale to compare against
-        return np.array([], dtype=int), sigma
-    return idx[np.abs(r) > k * sigma], sigma
+
+def phases(df: pd.DataFrame, metrics: list[str], gan: np.ndarray | None) -> list[Phase]:
+    """Split the current rows into the phases (``gan``: the rows of the GAN phase, None: not known) and take
+    compact statistics per phase."""
+    if df.empty:
+        return []
+    if gan is None:
+        groups = [("all", df)]
+    else:
+        groups = [(PHASE_VAE, df[~gan]), (PHASE_GAN, df[gan])]
+    out = []
+    for name, g in groups:
+        if g.empty:
+            continue
+        out.append(Phase(name, int(g["step"].min()), int(g["step"].max()), int(g["step"].nunique()),
+                         {k: phase_stats(g, k) for k in metrics}))
+    return out
 
 
 def point_noise(values: np.ndarray) -> float:

@@ -97,6 +97,12 @@ class Run:
         """Every launch a parser saw (one that crashed before its first step too), in time order."""
         return _launch_table(self.launch_infos)
 
+    def all_rows(self) -> pd.DataFrame:
+        """Current and superseded rows together (each launch as it was logged)."""
+        if not len(self.superseded):
+            return self.df
+        return pd.concat([self.df, self.superseded], ignore_index=True)
+
     @property
     def n_skipped(self) -> int:
         """Number of skipped lines (a record may stand for several, see SkippedLine.count)."""

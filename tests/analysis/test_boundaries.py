@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from radiodiff_lib.analysis import analyze, to_json
-from radiodiff_lib.analysis.boundaries import boundary_kind, config_changes
+from radiodiff_lib.analysis.boundaries import boundary_kind
+from radiodiff_lib.analysis.configs import changes_between
 from radiodiff_lib.logs import read_run
 from tests.helpers.logfactory import START, radiodiff_config, two_launch_log, write_radiodiff_log
 from tests.helpers.researcher import FINETUNE_CKPT, crashed_then_relaunched, finetune_then_fresh
@@ -115,7 +116,7 @@ def test_a_restart_part_way_drops_the_earlier_experiments_rows(tmp_path):
     (None, None, 500, 0, "resume"),
 ])
 def test_boundary_kind_rule(before, after, step, prev_first, kind):
-    assert boundary_kind(before, after, step, prev_first, config_changes(before, after)) == kind
+    assert boundary_kind(before, after, step, prev_first, changes_between(before, after)) == kind
 
 
 def test_cli_analyze_json_gives_each_boundary_a_kind_and_the_run_start(tmp_path, capsys):

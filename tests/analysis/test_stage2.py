@@ -129,13 +129,13 @@ def test_second_stage_text_and_events_disagree_with_gradient_accumulation(tmp_pa
     ({"scale_factor": 0.3, "scale_by_std": True, "scale_by_softsign": True}, "softsign", None),
 ])
 def test_latent_scale_read_as_radiodiff_applies_it(model, mode, factor):
-    got = latent_scale({"model": model})
+    got = latent_scale(model.get("scale_factor"), model)
     assert got["mode"] == mode
     assert got["factor"] == factor
 
 
 def test_a_written_factor_that_is_not_1_without_default_scale_is_named():
-    words = latent_scale({"model": {"scale_factor": 0.3, "scale_by_std": True, "default_scale": False}})["words"]
+    words = latent_scale(0.3, {"scale_by_std": True, "default_scale": False})["words"]
     assert "asserts scale_factor == 1" in words
 
 
