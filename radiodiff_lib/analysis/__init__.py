@@ -8,10 +8,9 @@ from .analyze import Analysis, analyze
 from .boundaries import KINDS as BOUNDARY_KINDS
 from .boundaries import set_aside_rows
 from .compare import (
-    Comparison, MetricVerdict, RunEntry, compare_entries, compare_paths, comparison_json, default_labels, died_early,
-    read_entries, x_coordinates,
+    Comparison, MetricVerdict, RunEntry, compare_entries, compare_paths, comparison_json, comparison_text,
+    default_labels, died_early, read_entries, x_coordinates,
 )
-from .compare_summary import comparison_text
 from .diagnostics import Diagnostic, by_severity, headline, recommendations
 from .lr import curve as lr_curve
 from .configs import save_interval
