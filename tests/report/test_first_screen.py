@@ -7,7 +7,7 @@ import pytest
 
 from radiodiff_lib.analysis import analyze
 from radiodiff_lib.logs import read_run
-from radiodiff_lib.report import compare_text, text
+from radiodiff_lib.report import text
 from tests.helpers.researcher import crashed_then_relaunched, finetune_then_fresh, resumed_at_35000
 
 
@@ -90,7 +90,7 @@ def test_a_relaunch_names_the_stopped_launch_and_its_error(tmp_path):
 
 def test_second_stage_scale_as_radiodiff_applies_it(restart):
     run, a, _ = restart
-    md = compare_text.second_stage(a).data
+    md = text.second_stage(a).data
     assert "scale\\_factor 0.3 is used as written and never measured" in md
     known, _, unknown = md.partition("**Keys the schema does not know**")
     assert "model.default\\_scale" in known and "model.default\\_scale" not in unknown
