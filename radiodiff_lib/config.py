@@ -413,6 +413,5 @@ def resolve_config(spec: str | Path | Config) -> Config:
     """A Config from a Config, a YAML path, or a built-in name (``demo``, ``radiodiff``, ``bench``)."""
     if isinstance(spec, Config):
         return spec
-    if str(spec) in BUILTIN_CONFIGS:
-        return load_config(builtin_config_path(str(spec)))
-    return load_config(spec)
+    path = builtin_config_path(str(spec)) if str(spec) in BUILTIN_CONFIGS else spec
+    return load_config(path)

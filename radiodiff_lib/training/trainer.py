@@ -129,7 +129,6 @@ class Trainer:
         self.runtime = Runtime.resolve(config, self.device, self.dist.world)
         self.runtime.prepare_process()
         self.config_dict, self.config_text = config_to_dict(config), dump_config(config)
-        runtime_notes = self.runtime.changes(obj.get("runtime")) if self.from_workbench_checkpoint else []
 
         # What it says about its config (at start as Python warnings, and in train.log).
         self.notes: list[str] = config_warnings(config) + (config_edit.notes() if config_edit else [])
@@ -153,7 +152,10 @@ class Trainer:
             self.notes += [changed] if changed else []
         elif config.model.ckpt_path:
             self.notes.append(load_weights(self.state, config.model.ckpt_path))
-        self.notes += runtime_notes
+        # The data from the state's position on: this process's share of each step, in the sampler's order.
+        self.sampler = ResumableBatchSampler(len(dataset), config.data.batch_size, tr.seed,
+                                             start=self.state.data_position, rank=self.dist.rank, world=self.dist.world)
+        self.notes += self.runtime.changes(obj.get("runtime")) if self.from_workbench_checkpoint else []
 
         # What computes a step: the loss modules in the process group, the non-finite watch.
         self.watch = NonFiniteWatch(self.device, sticky=tr.on_nonfinite == "stop")
@@ -183,16 +185,14 @@ class Trainer:
                                edited_config_name=self.config_edit.keep_as if self.config_edit else None,
                                callbacks=self.callbacks, progress=self.show_progress)
 
-        # 2. The data from the state's position on: this process's share of each step, in the sampler's order;
-        #    worker processes by default only where they feed a GPU (on a CPU they would take its cores).
+        # 2. The data, in the order of the sampler set at the state's position (``__init__``); worker processes by
+        #    default only where they feed a GPU (on a CPU they would take its cores).
         workers = config.data.num_workers
         if workers is None:
             per_process = (os.cpu_count() or 2) // max(1, torch.cuda.device_count())
             workers = max(1, min(4, per_process - 1)) if self.device.type == "cuda" else 0
-        sampler = ResumableBatchSampler(len(self.dataset), config.data.batch_size, tr.seed, start=state.data_position,
-                                        rank=dist.rank, world=dist.world)
         batches = iter(torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=sampler, num_workers=workers,
+            self.dataset, batch_sampler=self.sampler, num_workers=workers,
             # a dedicated generator: creating the loader's iterator must not draw from the global RNG
             generator=torch.Generator().manual_seed(tr.seed + state.data_position),
             worker_init_fn=_worker_ignores_sigint if workers else None,
