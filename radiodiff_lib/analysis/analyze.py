@@ -8,7 +8,7 @@ the statistics), the shape of the analysed rows (``structure``), continuity at r
 (``continuity``), the statistics (``stats``), where the run began (``provenance``), the LR (``lr``) and
 the diagnostics of its stage (``stage2``, ``diagnostics``). Every verdict comes from a stated rule:
 metric statuses from `stats.STATUS_RULES`, diagnostics from the table in `diagnostics.py`,
-thresholds from `stats.Thresholds` (pass any as a keyword).
+thresholds from `thresholds.Thresholds` (pass any as a keyword).
 """
 from __future__ import annotations
 
@@ -30,11 +30,12 @@ from .diagnostics import Diagnostic, diagnose, lr_not_logged, recommendations, r
 from .lr import lr_decayed_diagnostics, lr_schedule
 from .provenance import checkpoint_at, milestone_of, run_start
 from .stage2 import LDM_CONTINUITY, LDM_LOSSES, ldm_diagnostics, settings
-from .stats import MetricStats, Phase, Thresholds, metric_stats, phases
+from .stats import MetricStats, Phase, metric_stats, phases
 from .structure import (
     Resume, decomposition, experiment_rows, first_disc_step, gan_boundary, gan_progress, gan_rows, loss_weights, progress,
 )
 from .text import summary_sentences
+from .thresholds import Thresholds
 
 
 @dataclass
@@ -109,7 +110,7 @@ class Analysis:
 
 
 def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresholds: Any) -> Analysis:
-    """Analyse a Run (``logs.read_run``); thresholds are the keyword fields of ``stats.Thresholds``."""
+    """Analyse a Run (``logs.read_run``); thresholds are the keyword fields of ``thresholds.Thresholds``."""
     th = Thresholds.from_kwargs(window=window, **thresholds)
     if th.window < 3:
         raise AnalysisError(f"window must be at least 3 entries to fit a trend, got {th.window}")

@@ -1,6 +1,6 @@
 """Diagnostics of a training run: each a rule on the data with its evidence in numbers.
 
-Rules (thresholds are the fields of stats.Thresholds; "GAN phase" = steps >= disc_start,
+Rules (thresholds are the fields of thresholds.Thresholds; "GAN phase" = steps >= disc_start,
 or disc_factor > 0 when the config does not say):
 - adaptive_weight_saturated (warning): d_weight == 1e4 * disc_weight (rtol saturation_rtol) in
   >= saturated_fraction of the GAN-phase entries (without a config: an exactly repeated maximum >= 100).
@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from ..vocabulary import D_WEIGHT, DISC_LOSS, G_LOSS, KL_LOSS, LOGVAR, LR, NLL_LOSS, REC_LOSS, TOTAL_LOSS
-from .stats import MAD_TO_STD, MetricStats, Thresholds
+from .stats import MAD_TO_STD, MetricStats
 from .structure import Resume
+from .thresholds import Thresholds
 
 SPIKE_METRICS = (TOTAL_LOSS, REC_LOSS, NLL_LOSS, KL_LOSS, G_LOSS, DISC_LOSS)
 CONTINUITY_METRICS = (REC_LOSS, NLL_LOSS, TOTAL_LOSS, KL_LOSS)

@@ -25,7 +25,8 @@ from ..logs import Run
 from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LR, REC_LOSS, STAGE_LDM, STAGE_VAE
 from .configs import LaunchConfig, LoggedConfigs
 from .diagnostics import Diagnostic
-from .stats import MetricStats, Thresholds
+from .stats import MetricStats
+from .thresholds import Thresholds
 
 EXPONENT = {STAGE_VAE: 0.95, STAGE_LDM: 0.96}
 TRAINER = {STAGE_VAE: "train_vae.py", STAGE_LDM: "train_cond_ldm.py"}

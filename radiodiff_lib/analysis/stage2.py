@@ -7,7 +7,7 @@ and the EMA start (``ema_update_after_step``). The latent scale is read as Radio
 as they are; ``on_train_batch_start`` (step 0 of a fresh launch only) leaves ``scale_factor`` as
 written when ``default_scale`` is true, else asserts it is 1 and sets it to 1 / std of the first
 batch's latents (``default_scale`` absent counts as false, as ``model_cfg.get('default_scale',
-False)`` reads it). Its diagnostics, each a rule on the data (thresholds in ``stats.Thresholds``):
+False)`` reads it). Its diagnostics, each a rule on the data (thresholds in ``thresholds.Thresholds``):
 - nonfinite_loss: a loss logged nan/inf; the first step, and whether it follows a resume (the first
   bad row is in a launch that resumed from a step above 0: how many steps after its start);
   critical when the latest loss is non-finite, else warning.
@@ -29,8 +29,9 @@ import pandas as pd
 from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LOSS_VLB, LR
 from .configs import LoggedConfigs
 from .diagnostics import Diagnostic
-from .stats import MetricStats, Thresholds
+from .stats import MetricStats
 from .structure import Resume
+from .thresholds import Thresholds
 
 LDM_LOSSES = (LOSS_SIMPLE, LDM_TOTAL_LOSS, LOSS_VLB)
 LDM_CONTINUITY = (LOSS_SIMPLE, LDM_TOTAL_LOSS)  # the losses whose jump at a resume is a finding
