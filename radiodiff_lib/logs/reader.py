@@ -24,6 +24,11 @@ so. Only regular files are read, a text log in bounded chunks (``file_reader.py`
 Stitching: segments (launches) are ordered by the time of their first line (else the time in the
 file name, else the file's mtime); a segment starting at step k supersedes the current rows with
 step >= k of the earlier ones (``Run.superseded``). See ``stitch.py``.
+Stage (``detect_stage``): which training stage a run belongs to, RadioDiff's first (the VAE) or its
+second (the LDM). A second-stage run (``train_cond_ldm.py``) logs ``loss_simple`` / ``loss_vlb``, and its
+config nests ``model.first_stage`` (the VAE it trains on) and ``model.unet``; anything else is a
+first-stage run. Its TensorBoard tag ``total_loss`` names the text log's ``total_loss``, not the VAE's
+``train/total_loss`` that the event parser maps it to; ``event_renames`` undoes that.
 Total steps (``resolve_total_steps``, the one place that decides it): an explicit parameter, then the
 config's ``trainer.train_num_steps``, then the ``/TOTAL`` of the step lines (``Run.total_steps_source``
 says which).
@@ -33,17 +38,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 
 from ..config_dict import cfg_float
 from ..errors import LogFormatError
-from ..vocabulary import ROW_COLUMNS, STAGE_VAE
+from ..vocabulary import (
+    LDM_METRICS, LDM_TOTAL_LOSS, LOG_METRICS, LOSS_SIMPLE, LOSS_VLB, ROW_COLUMNS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS,
+)
 from .columns import MAX_STEP
 from .file_reader import LogFile, Replaced
 from .merge import merge_segments
 from .sources import KIND_EVENTS, KIND_RADIODIFF_LOG, LeftOut, check_log_path, check_source, discover, kind_of, roles
-from .stage import detect_stage, event_renames, metric_order
 from .stitch import Stitcher
 
 
@@ -77,7 +84,7 @@ class Run:
     total_steps: int | None = None
     notes: list[str] = field(default_factory=list)
     configs: list[dict | None] = field(default_factory=list)  # per segment
-    stage: str = STAGE_VAE  # "vae" (train_vae.py, our trainer) or "ldm" (train_cond_ldm.py), see stage.py
+    stage: str = STAGE_VAE  # "vae" (train_vae.py, our trainer) or "ldm" (train_cond_ldm.py): detect_stage
     total_steps_source: str | None = None  # "config" | "step lines" | "parameter" | None
     disagreements: list[dict] = field(default_factory=list)  # text vs events, per text file and metric
     # what the reader knows of each file and launch; the tables below are built from it when asked
@@ -230,6 +237,28 @@ class RunReader:
         out += [{"path": x.path, "kind": x.kind, "used_for": x.reason, "rows_read": 0, "rows_used": 0,
                  "rows_duplicate": 0, "rows_disagreeing": 0} for x in self.left_out]
         return out
+
+
+def detect_stage(metric_names: Iterable[str], configs: Iterable[dict | None]) -> str:
+    """"ldm" when the metrics or a config say second stage, else "vae"."""
+    names = set(metric_names)
+    if names & {LOSS_SIMPLE, LOSS_VLB}:
+        return STAGE_LDM
+    for cfg in configs:
+        model = cfg.get("model") if isinstance(cfg, dict) else None
+        if isinstance(model, dict) and ("first_stage" in model or "unet" in model):
+            return STAGE_LDM
+    return STAGE_VAE
+
+
+def event_renames(stage: str) -> dict[str, str]:
+    """Column renames for rows read from TensorBoard events of a run of this stage."""
+    return {TOTAL_LOSS: LDM_TOTAL_LOSS} if stage == STAGE_LDM else {}
+
+
+def metric_order(stage: str) -> tuple[str, ...]:
+    """The column order of a read run of this stage."""
+    return LDM_METRICS if stage == STAGE_LDM else LOG_METRICS
 
 
 def _launch_table(segs) -> pd.DataFrame:
