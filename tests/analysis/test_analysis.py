@@ -34,7 +34,8 @@ def test_long_series_smoothing_equals_the_loop(monkeypatch):
     fast = smooth_tensorboard(x, 0.9)  # above the threshold: scipy lfilter
     monkeypatch.setattr(st, "_LFILTER_FROM", 10**9)
     slow = smooth_tensorboard(x, 0.9)  # the plain loop
-    assert np.array_equal(np.isnan(fast), np.isnan(x)) and fast[17] == -np.inf
+    assert np.array_equal(np.isnan(fast), np.isnan(x))
+    assert fast[17] == -np.inf
     assert np.allclose(fast, slow, equal_nan=True, rtol=1e-12, atol=1e-12)
 
 
@@ -59,7 +60,8 @@ def test_trend_noise_not_significant_slope_significant():
     significant = sum(fit_trend(steps, rng.normal(1.0, 0.1, steps.size)).significant for _ in range(20))
     assert significant <= 3  # alpha 0.05: about 1 in 20 by chance
     t = fit_trend(steps, 1.0 - 2e-4 * steps + rng.normal(0, 0.05, steps.size))
-    assert t.significant and t.p_value < 1e-6
+    assert t.significant
+    assert t.p_value < 1e-6
     assert t.slope_per_step == pytest.approx(-2e-4, rel=0.1)
     assert t.slope_per_1k_steps == pytest.approx(1000 * t.slope_per_step)
 
@@ -70,8 +72,10 @@ def test_trend_matches_scipy_linregress():
     s = np.arange(0, 3000, 100).astype(float)
     y = 0.3 + 1e-5 * s + rng.normal(0, 0.01, s.size)
     t, r = fit_trend(s, y), linregress(s, y)
-    assert t.slope_per_step == pytest.approx(r.slope) and t.intercept == pytest.approx(r.intercept)
-    assert t.stderr == pytest.approx(r.stderr) and t.p_value == pytest.approx(r.pvalue)
+    assert t.slope_per_step == pytest.approx(r.slope)
+    assert t.intercept == pytest.approx(r.intercept)
+    assert t.stderr == pytest.approx(r.stderr)
+    assert t.p_value == pytest.approx(r.pvalue)
 
 
 def _stat_run(values, name="train/rec_loss", **kw):
@@ -99,7 +103,8 @@ def test_metric_stats_numbers():
     m = _stat_run(np.array([4.0, 2.0, 3.0, 1.0, 2.0]), window=3)
     assert (m.first, m.latest, m.min, m.max) == (4.0, 2.0, 1.0, 4.0)
     assert m.change_pct == pytest.approx(-50.0)
-    assert m.window_mean == pytest.approx(2.0) and m.window_std == pytest.approx(1.0)
+    assert m.window_mean == pytest.approx(2.0)
+    assert m.window_std == pytest.approx(1.0)
     assert (m.first_step, m.latest_step, m.window_n) == (0, 400, 3)
 
 
@@ -112,9 +117,13 @@ def test_unknown_threshold_refused():
 
 def test_progress_speed_and_time_left_exclude_the_gap():
     a = analyze(two_segment_run())
-    assert a.entries == 81 and a.first_step == 0 and a.latest_step == 8000
-    assert a.superseded_rows == 6 and a.segments == 2
-    assert a.total_steps == 10000 and a.total_steps_source == "config"
+    assert a.entries == 81
+    assert a.first_step == 0
+    assert a.latest_step == 8000
+    assert a.superseded_rows == 6
+    assert a.segments == 2
+    assert a.total_steps == 10000
+    assert a.total_steps_source == "config"
     assert a.progress == pytest.approx(0.8)
     assert a.steps_per_hour == pytest.approx(1800.0)  # 2 s per step inside each segment; the 1-day gap is ignored
     assert a.time_left == pytest.approx(2000 / 1800 * 3600)
@@ -123,14 +132,17 @@ def test_progress_speed_and_time_left_exclude_the_gap():
 
 def test_phases_and_gan_progress():
     a = analyze(two_segment_run())
-    assert a.disc_start == 6001 and a.disc_first_logged_step == 6100
+    assert a.disc_start == 6001
+    assert a.disc_first_logged_step == 6100
     assert a.gan_phase_progress == pytest.approx((8000 - 6001) / (10000 - 6001))
     names = {p.name: p for p in a.phases}
-    assert names["vae"].last_step == 6000 and names["gan"].first_step == 6100
+    assert names["vae"].last_step == 6000
+    assert names["gan"].first_step == 6100
     assert names["vae"].entries + names["gan"].entries == a.entries
     assert a.metrics["train/rec_loss"].phases["gan"]["n"] == 20
     early = analyze(make_run(frame(np.arange(0, 3001, 100), {"train/rec_loss": 1.0}), config(disc_start=6001)))
-    assert early.gan_phase_progress == 0.0 and early.disc_first_logged_step is None
+    assert early.gan_phase_progress == 0.0
+    assert early.disc_first_logged_step is None
 
 
 # --- resumes ----------------------------------------------------------------------------------
@@ -138,7 +150,9 @@ def test_phases_and_gan_progress():
 def test_resume_boundary_replay_gap_and_continuity():
     a = analyze(two_segment_run())
     (r,) = a.resumes
-    assert r.step == 3500 and r.replayed_steps == 6 and r.replayed_range == (3500, 4000)
+    assert r.step == 3500
+    assert r.replayed_steps == 6
+    assert r.replayed_range == (3500, 4000)
     assert r.gap_seconds == pytest.approx(86400 - 8000)  # end of segment 0 (4000 steps x 2 s) to next day
     assert r.continuity["train/rec_loss"] == "continuous"
     j = analyze(two_segment_run(jump=0.1)).resumes[0]  # 10 sigma of the window before
@@ -185,7 +199,8 @@ def test_decomposition_residual_zero_for_consistent_data(healthy, broken):
     gan = broken.decomposition[broken.decomposition["step"] >= 50001]
     assert np.allclose(gan["gan_term"], 5000 * broken_radiodiff_run().df.set_index("step").loc[gan["step"],
                        "train/g_loss"].to_numpy())
-    assert healthy.kl_weight_source == "config" and broken.kl_weight == 1e-6
+    assert healthy.kl_weight_source == "config"
+    assert broken.kl_weight == 1e-6
 
 
 def test_kl_weight_estimated_without_config():
@@ -229,9 +244,12 @@ def test_skipped_counted():
 
 def test_summary_never_praises_the_broken_run(broken):
     text = summary_text(broken).lower()
-    assert "converg" not in text and "excellent" not in text
-    assert "negative" in text and "not a better model" in text
-    assert "train/rec_loss" in text and "discriminator_not_trained" in text
+    assert "converg" not in text
+    assert "excellent" not in text
+    assert "negative" in text
+    assert "not a better model" in text
+    assert "train/rec_loss" in text
+    assert "discriminator_not_trained" in text
     assert all("converg" not in s.lower() for s in broken.summary_sentences)
 
 
@@ -255,7 +273,8 @@ def test_continuity_follows_a_curving_loss_and_a_decaying_lr():
     # the yardstick is the measured error of the extrapolation (about 1.6 point-noise sigmas on this
     # curve), so a shift of 20 point-noise sigmas is about 12 of its units
     ev = continuity(s[before], y[before], s[after], y[after] + 0.02, jump_sigma=5, min_rel=0.01)
-    assert ev["verdict"] == "jump" and ev["shift"] == pytest.approx(0.02, abs=0.003)
+    assert ev["verdict"] == "jump"
+    assert ev["shift"] == pytest.approx(0.02, abs=0.003)
     lr = np.maximum(2e-4 * (1 - s / 8000) ** 0.95, 1e-5)  # the LR schedule: noiseless and curving
     ev = continuity(s[before], lr[before], s[after], lr[after], jump_sigma=5, min_rel=0.01)
     assert ev["verdict"] == "continuous"

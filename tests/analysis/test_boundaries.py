@@ -58,7 +58,8 @@ def test_a_restart_names_the_jump_between_the_experiments(restart):
 def test_a_restart_is_never_reported_as_a_resume_without_jumps(restart):
     a, j, want = restart
     text = " ".join(a.summary_sentences)
-    assert "no metric jumps" not in text and "Resume at step 0" not in text
+    assert "no metric jumps" not in text
+    assert "Resume at step 0" not in text
     assert "Restart at step 0" in text
     assert "jump test not run: a restart is another experiment" in text
     d = a.diagnostic("restart_in_folder")
@@ -126,5 +127,6 @@ def test_cli_analyze_json_gives_each_boundary_a_kind_and_the_run_start(tmp_path,
     assert main(["analyze", str(tmp_path / "ldm"), "--json", str(out)]) == 0
     j = json.loads(out.read_text())
     assert [b["kind"] for b in j["resumes"]] == ["restart"]
-    assert j["run_start"]["step"] == 0 and j["run_start"]["earlier_steps_logged"] == 0
+    assert j["run_start"]["step"] == 0
+    assert j["run_start"]["earlier_steps_logged"] == 0
     assert "Restart at step 0" in capsys.readouterr().out

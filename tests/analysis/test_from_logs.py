@@ -30,9 +30,13 @@ def analysed(resumed_folder):
 
 def test_read_and_analyse_the_issue_run(analysed):
     run, a = analysed
-    assert a.entries == 601 and a.first_step == 0 and a.latest_step == 60000
-    assert a.total_steps == 150000 and a.progress == pytest.approx(0.4)
-    assert a.disc_start == 50001 and a.disc_first_logged_step == 50100
+    assert a.entries == 601
+    assert a.first_step == 0
+    assert a.latest_step == 60000
+    assert a.total_steps == 150000
+    assert a.progress == pytest.approx(0.4)
+    assert a.disc_start == 50001
+    assert a.disc_first_logged_step == 50100
     assert a.gan_phase_progress == pytest.approx((60000 - 50001) / (150000 - 50001))
     assert a.steps_per_hour == pytest.approx(7200.0, rel=1e-3)  # 0.5 s per step in each file
     ids = a.diagnostic_ids
@@ -41,25 +45,32 @@ def test_read_and_analyse_the_issue_run(analysed):
         assert want in ids
     assert a.metrics["train/total_loss"].latest < 0
     text = summary_text(a).lower()
-    assert "converg" not in text and "excellent" not in text
+    assert "converg" not in text
+    assert "excellent" not in text
 
 
 def test_resume_found_with_replayed_steps(analysed):
     run, a = analysed
     (r,) = a.resumes
-    assert r.step == 35000 and r.replayed_steps == 51 and r.replayed_range == (35000, 40000)
-    assert r.gap_seconds is not None and r.gap_seconds > 0
+    assert r.step == 35000
+    assert r.replayed_steps == 51
+    assert r.replayed_range == (35000, 40000)
+    assert r.gap_seconds is not None
+    assert r.gap_seconds > 0
     assert a.superseded_rows == 51
     # the same smooth curve on both sides (5-decimal prints, no noise) is not a jump
-    assert r.continuity["train/rec_loss"] == "continuous" and "resume_discontinuity" not in a.diagnostic_ids
+    assert r.continuity["train/rec_loss"] == "continuous"
+    assert "resume_discontinuity" not in a.diagnostic_ids
 
 
 def test_json_of_a_read_run(analysed):
     run, a = analysed
     j = json.loads(json.dumps(to_json(a), allow_nan=False))
-    assert j["entries"] == 601 and j["resumes"][0]["replayed_steps"] == 51
+    assert j["entries"] == 601
+    assert j["resumes"][0]["replayed_steps"] == 51
     assert j["skipped"]["count"] == len(run.skipped) >= 2
-    assert 0.0 <= j["progress"] <= 1.0 and 0.0 <= j["gan_phase_progress"] <= 1.0
+    assert 0.0 <= j["progress"] <= 1.0
+    assert 0.0 <= j["gan_phase_progress"] <= 1.0
 
 
 def test_cli_analyze_writes_json(resumed_folder, tmp_path, capsys):
@@ -67,9 +78,11 @@ def test_cli_analyze_writes_json(resumed_folder, tmp_path, capsys):
     out = tmp_path / "a.json"
     assert main(["analyze", str(resumed_folder), "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "discriminator_not_trained" in printed and "train/rec_loss" in printed
+    assert "discriminator_not_trained" in printed
+    assert "train/rec_loss" in printed
     j = json.loads(out.read_text())
-    assert j["latest_step"] == 60000 and {d["id"] for d in j["diagnostics"]} >= {"adaptive_weight_saturated"}
+    assert j["latest_step"] == 60000
+    assert {d["id"] for d in j["diagnostics"]} >= {"adaptive_weight_saturated"}
 
 
 def test_plots_of_a_read_run(analysed):

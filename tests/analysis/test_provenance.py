@@ -61,7 +61,8 @@ def test_milestone_inferred_when_the_config_does_not_say():
     assert start["resumed_from_milestone"] == 8
     assert start["source"] == "inferred from the first step"
     off = run_start(40100, launch_config(cfg), pd.DataFrame({"step": [40100]}))
-    assert off["resumed_from_milestone"] is None and off["source"] == "unknown"
+    assert off["resumed_from_milestone"] is None
+    assert off["source"] == "unknown"
 
 
 @pytest.mark.parametrize("name,got", [("model-7.pt", (7, None)), ("runs/x/model-2-step100.pt", (2, 100)),

@@ -60,18 +60,22 @@ def test_resume_from_an_earlier_milestone_sets_the_later_ones_aside(dataset, tmp
     train(cfg, results_folder=tmp_path, dataset=dataset, progress=False)  # model-1 (3), model-2 (6), -step8
     assert names(tmp_path) == ["model-1.pt", "model-2.pt", "model-2-step8.pt"]
     result = train(cfg, resume=1, max_steps=5, results_folder=tmp_path, dataset=dataset, progress=False)
-    assert result.step == 5 and names(tmp_path) == ["model-1.pt", "model-1-step5.pt"]
+    assert result.step == 5
+    assert names(tmp_path) == ["model-1.pt", "model-1-step5.pt"]
     aside = ckpt.set_aside_checkpoints(tmp_path)
     assert [p.name for p in aside] == ["model-2.pt", "model-2-step8.pt"]
-    assert aside[0].parent.parent == tmp_path / "set-aside" and "after-model-1" in aside[0].parent.name
+    assert aside[0].parent.parent == tmp_path / "set-aside"
+    assert "after-model-1" in aside[0].parent.name
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing unusable is left in the way
         assert ckpt.find_resume_checkpoint(tmp_path, "latest").name == "model-1-step5.pt"
     log = (tmp_path / "train.log").read_text()
-    assert "set aside 2 later checkpoint(s)" in log and "model-2-step8.pt" in log
+    assert "set aside 2 later checkpoint(s)" in log
+    assert "model-2-step8.pt" in log
     table = ckpt.inspect_checkpoints(tmp_path)
     set_aside_rows = table[table["path"].str.contains("set-aside")]
-    assert len(set_aside_rows) == 2 and set(set_aside_rows["note"].str.contains("set aside"))  == {True}
+    assert len(set_aside_rows) == 2
+    assert set(set_aside_rows["note"].str.contains("set aside"))  == {True}
     assert resume(tmp_path, progress=False).step == 8  # the new line of the run continues to the end
 
 

@@ -34,9 +34,12 @@ def test_checkpoint_names_sort_by_milestone_then_step(tmp_path: Path):
 def test_save_load_roundtrip_with_checksum(tmp_path: Path):
     path = ckpt.save_checkpoint(tmp_path / "model-1.pt", _state())
     obj = ckpt.load_checkpoint(path)
-    assert obj["format"] == "radiodiff-workbench" and obj["format_version"] == 1
-    assert torch.equal(obj["model"]["w"], _state()["model"]["w"]) and obj["notes"] == ["a", 1, 2.5, None, True]
-    assert obj["checksum"].startswith("sha256:") and obj["checksum"] == ckpt.compute_checksum(obj)
+    assert obj["format"] == "radiodiff-workbench"
+    assert obj["format_version"] == 1
+    assert torch.equal(obj["model"]["w"], _state()["model"]["w"])
+    assert obj["notes"] == ["a", 1, 2.5, None, True]
+    assert obj["checksum"].startswith("sha256:")
+    assert obj["checksum"] == ckpt.compute_checksum(obj)
     assert not list(tmp_path.glob(".model-*"))  # no temporary file left behind
 
 
@@ -84,7 +87,9 @@ def test_rng_states_survive_the_safe_loader(tmp_path: Path):
     random.seed(9), np.random.seed(9), torch.manual_seed(9)
     restore_rng(loaded)
     got = (random.random(), np.random.standard_normal(), torch.rand(3))
-    assert got[0] == expected[0] and got[1] == expected[1] and torch.equal(got[2], expected[2])
+    assert got[0] == expected[0]
+    assert got[1] == expected[1]
+    assert torch.equal(got[2], expected[2])
 
 
 def test_retention_keeps_last_k_and_every_m(tmp_path: Path):
@@ -104,7 +109,10 @@ def test_resume_lookup_falls_back_and_lists_what_exists(tmp_path: Path):
     (tmp_path / "model-3.pt").write_bytes(data[:-100])  # truncated newest
     with pytest.warns(UserWarning, match="model-3.pt"):
         path, obj, fmt, problems = ckpt.locate_and_load(tmp_path, "latest")
-    assert path.name == "model-2.pt" and obj["step"] == 2 and fmt == "workbench" and "model-3.pt" in problems[0]
+    assert path.name == "model-2.pt"
+    assert obj["step"] == 2
+    assert fmt == "workbench"
+    assert "model-3.pt" in problems[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert ckpt.find_resume_checkpoint(tmp_path, "latest").name == "model-2.pt"
@@ -140,8 +148,10 @@ def test_model_state_layout_and_architecture_mismatch(tiny_parts):
 
     cfg, model, loss = tiny_parts
     state = ckpt.model_state(model, loss)
-    assert "loss.logvar" in state and "loss.discriminator.main.0.weight" in state
-    assert "encoder.conv_in.weight" in state and not any("perceptual" in k for k in state)
+    assert "loss.logvar" in state
+    assert "loss.discriminator.main.0.weight" in state
+    assert "encoder.conv_in.weight" in state
+    assert not any("perceptual" in k for k in state)
     other = make_tiny_config(**{"model.ddconfig.ch": 64})
     with pytest.raises(CheckpointError, match=r"another architecture.*shape mismatch: encoder.conv_in.weight \(32, 1, 3, 3\) vs \(64, 1, 3, 3\)"):
         ckpt.load_model_state(build_model(other), build_loss(other), state, where="model-1.pt")
@@ -165,12 +175,17 @@ def test_inspect_good_truncated_and_radiodiff(tmp_path: Path, tiny_parts):
     assert (rows["model-1.pt"]["format"], rows["model-1.pt"]["integrity"], rows["model-1.pt"]["resume"]) == ("radiodiff", "unverifiable", "weights-only")
     assert (rows["model-2.pt"]["format"], rows["model-2.pt"]["integrity"], rows["model-2.pt"]["resume"]) == ("workbench", "ok", "exact")
     assert (rows["model-3.pt"]["integrity"], rows["model-3.pt"]["resume"]) == ("corrupt", "none")
-    assert rows["model-2.pt"]["step"] == 6 and rows["model-1.pt"]["step"] == 3 and rows["model-2.pt"]["milestone"] == 2
+    assert rows["model-2.pt"]["step"] == 6
+    assert rows["model-1.pt"]["step"] == 3
+    assert rows["model-2.pt"]["milestone"] == 2
     assert rows["model-3.pt"]["bytes"] == len(data) // 3
     text = ckpt.inspect_table_text(df)
-    assert "model-3.pt" in text and "corrupt" in text and "unverifiable" in text
+    assert "model-3.pt" in text
+    assert "corrupt" in text
+    assert "unverifiable" in text
     one = ckpt.inspect_checkpoints(tmp_path / "model-2.pt")
-    assert len(one) == 1 and one.loc[0, "integrity"] == "ok"
+    assert len(one) == 1
+    assert one.loc[0, "integrity"] == "ok"
 
 
 def test_load_model_from_ours_and_radiodiff(tmp_path: Path, tiny_parts):
@@ -182,12 +197,15 @@ def test_load_model_from_ours_and_radiodiff(tmp_path: Path, tiny_parts):
     ckpt.save_checkpoint(tmp_path / "model-1.pt", {"config": config_to_dict(cfg), "step": 3,
                                                     "model": ckpt.model_state(model, loss), "ema": {"shadow": shadow}})
     m, l, c, info = ckpt.load_model_from_checkpoint(tmp_path / "model-1.pt")
-    assert info["format"] == "workbench" and c.model.ddconfig.ch == 32
+    assert info["format"] == "workbench"
+    assert c.model.ddconfig.ch == 32
     assert torch.equal(m.encoder.conv_in.weight, model.encoder.conv_in.weight)
     m, _, _, _ = ckpt.load_model_from_checkpoint(tmp_path / "model-1.pt", use_ema=True)
     assert torch.equal(m.encoder.conv_in.weight, model.encoder.conv_in.weight + 1.0)
     save_radiodiff_layout(tmp_path / "model-2.pt", model, loss, step=3)
     m, l, c, info = ckpt.load_model_from_checkpoint(tmp_path / "model-2.pt")
-    assert info["format"] == "radiodiff" and c.model.ddconfig.ch == 32 and c.model.ddconfig.ch_mult == [1, 2]
+    assert info["format"] == "radiodiff"
+    assert c.model.ddconfig.ch == 32
+    assert c.model.ddconfig.ch_mult == [1, 2]
     assert torch.equal(m.decoder.conv_out.weight, model.decoder.conv_out.weight)
     assert torch.equal(l.discriminator.main[0].weight, loss.discriminator.main[0].weight)

@@ -36,7 +36,8 @@ def test_a_seeded_subset_keeps_whole_maps_and_the_asked_transmitters(folder):
     picked = choose_items(ds, maps=5, tx=2, seed=1)
     ids = [item_identity(ds, i) for i in picked]
     maps = sorted({m for m, _ in ids})
-    assert len(maps) == 5 and len(ids) == 10
+    assert len(maps) == 5
+    assert len(ids) == 10
     assert all(sum(1 for m, _ in ids if m == mm) == 2 for mm in maps)
     assert choose_items(ds, maps=5, tx=2, seed=1) == picked  # seeded
     assert choose_items(ds, maps=5, tx=2, seed=2) != picked
@@ -48,9 +49,12 @@ def test_a_seeded_subset_keeps_whole_maps_and_the_asked_transmitters(folder):
 def test_items_hold_the_data_sets_tensors_and_identities(folder):
     ds = RadioMapSeer(folder, "train", image_size=16)
     items = read_items(ds, choose_items(ds, maps=3, tx=4, seed=0), "train", str(folder))
-    assert items.images.shape == (12, 1, 16, 16) and items.buildings.dtype == torch.bool
-    assert items.n_maps == 3 and len(set(zip(items.maps, items.tx))) == 12
-    assert items.protocol == "radiodiff" and items.map_source == ds.map_source
+    assert items.images.shape == (12, 1, 16, 16)
+    assert items.buildings.dtype == torch.bool
+    assert items.n_maps == 3
+    assert len(set(zip(items.maps, items.tx))) == 12
+    assert items.protocol == "radiodiff"
+    assert items.map_source == ds.map_source
     k = 5
     assert torch.equal(items.images[k], ds[items.indices[k]]["image"])
     assert items.fingerprint() == read_items(ds, items.indices, "train", str(folder)).fingerprint()
@@ -74,8 +78,10 @@ def test_latent_statistics_streamed_equal_one_pass_over_every_item():
     assert summary.scale_factor.mean == pytest.approx(1.0 / every.flatten().std().item(), rel=1e-4)
     per_channel = every.transpose(0, 1).reshape(3, -1)
     assert summary.mean == pytest.approx(per_channel.mean(1).tolist(), rel=1e-4, abs=1e-6)
-    assert summary.near_zero == [2] and summary.uninformative == [2]
-    assert summary.n_items == len(ds) and summary.n_maps == len(ds)
+    assert summary.near_zero == [2]
+    assert summary.uninformative == [2]
+    assert summary.n_items == len(ds)
+    assert summary.n_maps == len(ds)
 
 
 def test_scale_factor_interval_comes_from_two_disjoint_halves_of_the_maps():

@@ -26,7 +26,8 @@ def test_latent_stats_match_torch_over_batches():
     assert out["std"] == pytest.approx(per_channel.std(1).tolist(), rel=1e-12)
     # latent-diffusion convention: scale_factor = 1 / z.flatten().std()
     assert out["scale_factor"] == pytest.approx(1.0 / z.double().flatten().std().item(), rel=1e-12)
-    assert out["channels"] == 3 and out["shape"] == [3, 4, 4]
+    assert out["channels"] == 3
+    assert out["shape"] == [3, 4, 4]
 
 
 def test_to_unit_maps_and_clamps():
@@ -38,7 +39,10 @@ def test_pick_indices_is_deterministic_per_seed():
     assert E._pick_indices(10, None, 0) == list(range(10))
     assert E._pick_indices(10, 50, 0) == list(range(10))
     a, b, c = E._pick_indices(100, 5, 0), E._pick_indices(100, 5, 0), E._pick_indices(100, 5, 1)
-    assert a == b and a != c and len(set(a)) == 5 and a == sorted(a)
+    assert a == b
+    assert a != c
+    assert len(set(a)) == 5
+    assert a == sorted(a)
 
 
 def _fake_result(n=6, size=24) -> E.EvalResult:
@@ -67,14 +71,17 @@ def test_json_is_strict_and_encodes_inf_as_string():
     payload = result.to_json()
     text = json.dumps(payload, allow_nan=False)  # raises if an inf/NaN slipped through
     back = json.loads(text)
-    assert back["n_maps"] == 6 and back["metrics"]["psnr"]["p95"] == "inf"
+    assert back["n_maps"] == 6
+    assert back["metrics"]["psnr"]["p95"] == "inf"
     for section in ("metrics", "metrics_street"):
         assert set(back[section]) == {"nmse", "rmse", "ssim", "psnr"}
         for stats in back[section].values():
             assert {"mean", "median", "p5", "p95"} <= set(stats)
-    assert set(back["latent"]) >= {"mean", "std", "scale_factor"} and len(back["latent"]["std"]) == 3
+    assert set(back["latent"]) >= {"mean", "std", "scale_factor"}
+    assert len(back["latent"]["std"]) == 3
     assert back["seconds_per_map"] == 0.01
-    assert "inf" in result.summary_text() and "scale_factor" in result.summary_text()
+    assert "inf" in result.summary_text()
+    assert "scale_factor" in result.summary_text()
 
 
 def test_figures_render_with_inf_psnr_and_building_outlines(tmp_path):

@@ -26,14 +26,16 @@ def test_text_log_step_above_int64_is_one_skipped_line(tmp_path, n_steps):
     run = read_run(spec.path)
     assert run.df["step"].tolist() == spec.steps
     assert run.skipped_counts() == {"step out of range": 2}
-    assert run.df["segment"].nunique() == 1 and len(run.superseded) == 0
+    assert run.df["segment"].nunique() == 1
+    assert len(run.superseded) == 0
     analyze(run)
 
 
 def test_text_log_total_above_int64_is_not_a_total(tmp_path):
     spec = write_radiodiff_log(tmp_path / "a.log", range(0, 1000, 100), config=None, total_steps=int(HUGE))
     run = read_run(spec.path)
-    assert run.df["step"].tolist() == spec.steps and run.total_steps is None
+    assert run.df["step"].tolist() == spec.steps
+    assert run.total_steps is None
     analyze(run)
 
 
@@ -44,7 +46,9 @@ def test_config_line_with_out_of_range_numbers_is_read(tmp_path):
     run = read_run(spec.path)
     assert run.df["step"].tolist() == spec.steps
     a = analyze(run)  # the config's numbers are unusable: the step lines' /TOTAL is the total
-    assert a.total_steps == 150000 and a.total_steps_source == "step lines" and a.disc_start is None
+    assert a.total_steps == 150000
+    assert a.total_steps_source == "step lines"
+    assert a.disc_start is None
 
 
 def metrics_with(folder: Path, bad: list[str], at: int = 5) -> list[int]:
@@ -78,7 +82,8 @@ BAD_JSON = {
 def test_metrics_file_bad_record_is_one_skipped_line(tmp_path, bad, reason):
     steps = metrics_with(tmp_path / "run", [bad])
     run = read_run(tmp_path / "run")
-    assert run.df["step"].tolist() == steps and len(run.superseded) == 0
+    assert run.df["step"].tolist() == steps
+    assert len(run.superseded) == 0
     assert run.df["segment"].nunique() == 1
     assert run.skipped_counts() == {reason: 1}
     analyze(run)
@@ -93,7 +98,8 @@ def test_metrics_file_out_of_range_values_and_launch_fields(tmp_path):
     lines[6] = bad[0]  # step 5's record, with one value no float holds: the row stays, that value is dropped
     path.write_text("\n".join(lines) + "\n")
     run = read_run(tmp_path / "run")
-    assert run.df["step"].tolist() == steps and run.skipped_counts() == {"value out of range": 1}
+    assert run.df["step"].tolist() == steps
+    assert run.skipped_counts() == {"value out of range": 1}
     row = run.df.set_index("step").loc[5]
     assert row["train/kl_loss"] == 2.0
     write_workbench_folder(tmp_path / "b", [{"steps": range(10)}], with_train_log=False)

@@ -24,7 +24,8 @@ def test_update_reads_only_appended_lines(tmp_path):
     run = reader.update()
     state = reader.files[str(path)]
     assert run.df["step"].tolist() == spec.steps
-    assert state.offset == path.stat().st_size and state.lines == len(spec.lines)
+    assert state.offset == path.stat().st_size
+    assert state.lines == len(spec.lines)
     parser = state.parser
     before_lines, before_bytes = parser.n_lines, state.bytes_read
     gen, disc = default_values(1000, 50001)
@@ -48,7 +49,8 @@ def test_partial_line_waits_for_its_newline_and_split_rows_merge(tmp_path):
     path.write_text(step_line(0, 1000, gen, T) + "\n" + gen_line[:40])
     reader = RunReader(path)
     run = reader.update()
-    assert run.df["step"].tolist() == [0] and run.skipped == []  # the partial line is not consumed
+    assert run.df["step"].tolist() == [0]
+    assert run.skipped == []  # the partial line is not consumed
     _append(path, gen_line[40:] + "\n")
     run = reader.update()
     assert run.df["step"].tolist() == [0, 100]
@@ -58,7 +60,8 @@ def test_partial_line_waits_for_its_newline_and_split_rows_merge(tmp_path):
     assert run.df["step"].tolist() == [0, 100]
     assert run.df.loc[1, "train/disc_loss"] == float("%.5f" % disc["train/disc_loss"])
     assert run.df.loc[1, "train/total_loss"] == float("%.5f" % gen["train/total_loss"])
-    assert run.logged.loc[1, "train/disc_loss"] and run.superseded.empty
+    assert run.logged.loc[1, "train/disc_loss"]
+    assert run.superseded.empty
     assert run.df.loc[1, "line"] == 2
     # read_run on the same file gives the same rows
     assert read_run(path).df.drop(columns="file").equals(run.df.drop(columns="file"))
@@ -106,7 +109,8 @@ def test_a_rewritten_file_is_read_again_from_its_start(tmp_path):
     assert len(reader.update().df) == 10
     spec = write_radiodiff_log(path, range(0, 300, 100), start_time=datetime(2025, 3, 2, 12, 0, 0))
     run = reader.update()
-    assert run.df["step"].tolist() == spec.steps and run.superseded.empty
+    assert run.df["step"].tolist() == spec.steps
+    assert run.superseded.empty
     assert any("read again from its start" in n for n in run.notes)
 
 

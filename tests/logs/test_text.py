@@ -65,7 +65,8 @@ def test_radiodiff_log_every_fact(tmp_path):
     assert run.config == spec.config
     assert run.total_steps == 1000
     # generator and discriminator lines of a step are one row; lr printed 0.00000 reads as 0.0
-    assert len(run.df) == 6 and (run.df["lr"] == 0.0).all()
+    assert len(run.df) == 6
+    assert (run.df["lr"] == 0.0).all()
     assert run.df.loc[run.df.step == 400, "train/disc_loss"].item() == 0.9996
     assert run.df.loc[run.df.step == 100, "train/g_loss"].item() == -2292.09155
     assert run.df.loc[run.df.step == 400, "train/total_loss"].item() < 0  # adversarial term dominates
@@ -76,7 +77,8 @@ def test_radiodiff_log_every_fact(tmp_path):
     assert counts == {"blank": 2, "warning": 1, "traceback": 4, "non-utf8 bytes": 1, "cut-off line": 1}
     n_lines = len(spec.lines) + 1
     by_line = {s.line: s.reason for s in run.skipped}
-    assert by_line[n_lines] == "cut-off line" and by_line[n_lines - 1] == "non-utf8 bytes"
+    assert by_line[n_lines] == "cut-off line"
+    assert by_line[n_lines - 1] == "non-utf8 bytes"
     assert sorted(by_line)[:-2] == spec.foreign
     assert all(s.file == str(path) for s in run.skipped)
     assert list(run.segments["kind"]) == ["radiodiff-log"]
@@ -126,7 +128,8 @@ def test_config_is_read_safely_never_evaluated(tmp_path):
     assert not marker.exists()
     assert run.config["trainer"]["train_num_steps"] == 10
     assert run.config["trainer"]["results_folder"] == "PosixPath('/x')"
-    assert run.config["trainer"]["big"] == float("inf") and run.config["trainer"]["neg"] == -5e-06
+    assert run.config["trainer"]["big"] == float("inf")
+    assert run.config["trainer"]["neg"] == -5e-06
     assert run.total_steps == 10
 
 
@@ -142,7 +145,8 @@ def test_resumed_run_in_two_files_later_wins(tmp_path):
         assert run.df["step"].tolist() == list(range(0, 5100, 100))
         assert run.df["step"].is_unique
         later = run.df[run.df.step >= 3500]
-        assert (later["train/rec_loss"] == 0.5).all() and (later["segment"] == 1).all()
+        assert (later["train/rec_loss"] == 0.5).all()
+        assert (later["segment"] == 1).all()
         assert (later["file"] == str(second.path)).all()
         assert (run.df[run.df.step < 3500]["segment"] == 0).all()
         assert run.superseded["step"].tolist() == [3500, 3600, 3700]
@@ -150,7 +154,8 @@ def test_resumed_run_in_two_files_later_wins(tmp_path):
         assert (run.superseded["train/rec_loss"] != 0.5).all()
         seg = run.segments
         assert seg["segment"].tolist() == [0, 1]
-        assert seg["first_step"].tolist() == [0, 3500] and seg["last_step"].tolist() == [3700, 5000]
+        assert seg["first_step"].tolist() == [0, 3500]
+        assert seg["last_step"].tolist() == [3700, 5000]
         assert seg["n_rows"].tolist() == [38, 16]
         assert seg["file"].tolist() == [str(first.path), str(second.path)]
 
@@ -186,7 +191,8 @@ def test_folder_with_an_empty_extra_file_records_it(tmp_path):
     run = read_run(tmp_path)
     assert run.df["step"].tolist() == spec.steps
     assert run.skipped_counts() == {"empty file": 1}
-    assert run.skipped[0].line == 0 and run.skipped[0].file.endswith("2025-03-02-10-00_.log")
+    assert run.skipped[0].line == 0
+    assert run.skipped[0].file.endswith("2025-03-02-10-00_.log")
     with pytest.raises(LogFormatError, match="10-00_.log is empty"):
         read_run(tmp_path, strict=True)
 
@@ -206,7 +212,9 @@ def test_huge_values_and_radiodiff_config(tmp_path):
 def test_a_file_named_twice_is_read_once(tmp_path):
     spec = write_radiodiff_log(tmp_path / "2025-03-02-09-14_.log", [0, 100])
     run = read_run([tmp_path, spec.path, str(spec.path)])
-    assert run.df["step"].tolist() == [0, 100] and run.superseded.empty and len(run.sources) == 1
+    assert run.df["step"].tolist() == [0, 100]
+    assert run.superseded.empty
+    assert len(run.sources) == 1
 
 
 # ---- bulk pass (text_bulk) vs. the line-by-line pass: same Run for any input ----------------------
@@ -290,7 +298,8 @@ def test_bulk_pass_reads_exactly_what_the_line_pass_reads(tmp_path, monkeypatch,
         pd.testing.assert_frame_equal(got.logged, expected.logged)
         assert sorted((s.line, s.reason, s.text) for s in got.skipped) == sorted(
             (s.line, s.reason, s.text) for s in expected.skipped)  # (non-UTF-8 lines come first per piece)
-        assert got.config == expected.config and got.total_steps == expected.total_steps
+        assert got.config == expected.config
+        assert got.total_steps == expected.total_steps
 
 
 def test_regular_log_goes_through_the_bulk_pass(tmp_path, monkeypatch):
@@ -306,8 +315,10 @@ def test_regular_log_goes_through_the_bulk_pass(tmp_path, monkeypatch):
                         lambda self, lines, first, cut: slow.append(len(lines)) or orig(self, lines, first, cut))
     monkeypatch.setattr(parser, "PIECE_CHARS", 200_000)  # several pieces, rows cut between them
     run = read_run(path)
-    assert len(run.df) == (n - 1) // 2 and not run.skipped
-    assert slow[0] == 1 and sum(slow) <= 1 + len(slow)  # the config line, one line at some piece ends
+    assert len(run.df) == (n - 1) // 2
+    assert not run.skipped
+    assert slow[0] == 1
+    assert sum(slow) <= 1 + len(slow)  # the config line, one line at some piece ends
 
 
 @pytest.mark.parametrize("const", ["0.00000", "-0.00000", "nan", "-inf", "1e-05", "5e-06", " 7", "1_0"])
@@ -328,7 +339,8 @@ def test_bulk_pass_reads_constant_columns_as_the_line_pass(tmp_path, monkeypatch
     monkeypatch.setattr(parser, "BULK_MIN", 1)
     got = read_run(path)
     pd.testing.assert_frame_equal(got.df, expected.df)
-    assert len(got.df) == 600 and not got.skipped
+    assert len(got.df) == 600
+    assert not got.skipped
     lr = got.df["lr"].to_numpy()
     assert np.array_equal(np.signbit(lr), np.signbit(expected.df["lr"].to_numpy()))
     assert np.array_equal(lr, np.full(600, float(const)), equal_nan=True)

@@ -66,17 +66,20 @@ def test_bad_length_in_a_live_file_waits_for_the_next_record(tmp_path):
     live.parent.mkdir()
     live.write_bytes(bytes(data[:end]))  # the damaged record is the last one written so far
     reader = RunReader(live)
-    assert reader.update().skipped == [] and len(reader.run.df) == 2  # steps 0, 1 (record 5 is step 2's)
+    assert reader.update().skipped == []
+    assert len(reader.run.df) == 2  # steps 0, 1 (record 5 is step 2's)
     with open(live, "ab") as fh:
         fh.write(bytes(data[end:]))
     run = reader.update(final=True)
     assert run.skipped_counts() == {"bad record length": 1}
-    assert run.df["step"].tolist() == list(range(10)) and run.logged["train/rec_loss"].tolist()[2] is False
+    assert run.df["step"].tolist() == list(range(10))
+    assert run.logged["train/rec_loss"].tolist()[2] is False
 
 
 def test_negative_step_is_skipped_not_a_restart(tmp_path):
     path = write_scalars(tmp_path, [(0, "rec_loss", 1.0), (1, "rec_loss", 0.9), (-4, "rec_loss", 5.0),
                                     (2, "rec_loss", 0.8)])
     run = read_run(path)
-    assert run.df["step"].tolist() == [0, 1, 2] and len(run.superseded) == 0
+    assert run.df["step"].tolist() == [0, 1, 2]
+    assert len(run.superseded) == 0
     assert run.skipped_counts() == {"step out of range": 1}

@@ -42,14 +42,16 @@ def test_metrics_file_with_rewind_read_instead_of_train_log(tmp_path):
     assert run.df["segment"].tolist() == [0, 0, 1, 1, 1, 1, 1]
     assert run.df["train/total_loss"].tolist() == [100.0, 99.0, 48.0, 47.0, 46.0, 45.0, 44.0]
     assert run.df["lr"].tolist() == [5e-06] * 2 + [4.9e-06] * 5
-    assert math.isnan(run.df.loc[4, "train/rec_loss"]) and run.logged.loc[4, "train/rec_loss"]
+    assert math.isnan(run.df.loc[4, "train/rec_loss"])
+    assert run.logged.loc[4, "train/rec_loss"]
     assert run.df.loc[5, "train/disc_loss"] == float("inf")
     assert not run.logged.loc[0, "train/disc_loss"]
     assert run.df["phase"].astype(str).tolist() == ["vae", "vae", "vae", "gan", "gan", "gan", "gan"]
     assert run.df["line"].tolist() == [2, 3, 9, 10, 11, 12, 13]
     assert run.superseded["step"].tolist() == [2, 3, 4]
     assert run.superseded["train/total_loss"].tolist() == [98.0, 97.0, 96.0]
-    assert run.config["trainer"]["train_num_steps"] == 8 and run.total_steps == 8
+    assert run.config["trainer"]["train_num_steps"] == 8
+    assert run.total_steps == 8
     seg = run.segments
     assert seg["kind"].tolist() == ["workbench-metrics"] * 2
     assert seg["rewind_to"].tolist() == [0, 2]

@@ -98,7 +98,8 @@ def test_resume_gap_is_rounded_once_as_the_text_rounds_it():
     gap = a.resumes[0].gap_seconds
     assert gap == pytest.approx(32.0)
     title = plots.resume_zoom_figure(run, a, 0)._suptitle.get_text()
-    assert f"gap {duration(gap)}" in title and "h" not in title.split("gap")[1]
+    assert f"gap {duration(gap)}" in title
+    assert "h" not in title.split("gap")[1]
 
 
 def test_lr_figure_draws_the_reconstructed_schedule_dashed(late):

@@ -50,14 +50,17 @@ def _gid(fig: Figure, gid: str) -> list:
 def test_metric_figure_raw_smoothed_phase_and_resume(broken, resumed):
     run, a = broken
     fig = plots.metric_figure(run, a, "train/total_loss", smoothing=0.8)
-    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 1
     (raw,), (sm,) = _gid(fig, "raw"), _gid(fig, "smoothed")
     assert np.allclose(sm.get_ydata(), smooth_tensorboard(raw.get_ydata(), 0.8))
-    assert len(_gid(fig, "disc_start")) == 1 and not _gid(fig, "resume")
+    assert len(_gid(fig, "disc_start")) == 1
+    assert not _gid(fig, "resume")
     assert raw.get_color() == sm.get_color()
     run2, a2 = resumed
     fig = plots.metric_figure(run2, a2, "train/rec_loss")
-    assert len(_gid(fig, "resume")) == 1 and _gid(fig, "resume")[0].get_xdata()[0] == 3500
+    assert len(_gid(fig, "resume")) == 1
+    assert _gid(fig, "resume")[0].get_xdata()[0] == 3500
 
 
 def test_metric_figure_options(broken, resumed):
@@ -67,7 +70,8 @@ def test_metric_figure_options(broken, resumed):
     assert plots.metric_figure(run, a, "train/rec_loss", log_scale=True).axes[0].get_yscale() == "log"
     fig = plots.metric_figure(run, a, "train/rec_loss", step_range=(1000, 2000))
     x = _gid(fig, "raw")[0].get_xdata()
-    assert x.min() == 1000 and x.max() == 2000
+    assert x.min() == 1000
+    assert x.max() == 2000
     run2, a2 = resumed
     fig = plots.metric_figure(run2, a2, "train/rec_loss", x_axis="time")
     assert len(_gid(fig, "raw")) == 2  # one per launch: no line across the gap
@@ -86,7 +90,8 @@ def test_overview_has_one_panel_per_metric_that_changes(broken, healthy):
         assert all(len(_gid_ax(ax, "smoothed")) == 1 for ax in fig.axes)
     run, a = broken
     titles = " ".join(ax.get_title() for ax in plots.overview_grid(run, a).axes)
-    assert "logvar" not in titles and "d_weight" not in titles  # constant: a row of the table, not a panel
+    assert "logvar" not in titles
+    assert "d_weight" not in titles  # constant: a row of the table, not a panel
     small = make_run(frame(np.arange(0, 1000, 100), {"train/rec_loss": np.linspace(1, 0, 10),
                                                       "train/kl_loss": np.linspace(1, 2, 10),
                                                       "train/nll_loss": np.linspace(2, 1, 10),
@@ -107,7 +112,8 @@ def test_normalized_figure_draws_the_levels_of_the_trending_metrics(broken):
     assert "logvar" not in [ln.get_label() for ln in lines]  # constant, never a [0, 1] curve
     for ln in lines:
         y = np.asarray(ln.get_ydata(), float)
-        assert np.nanmin(y) == pytest.approx(0.0) and np.nanmax(y) == pytest.approx(1.0)
+        assert np.nanmin(y) == pytest.approx(0.0)
+        assert np.nanmax(y) == pytest.approx(1.0)
         assert ln.get_color() == color_of("train/" + ln.get_label())
     rec = run.df["train/rec_loss"].to_numpy(float)
     want = normalize_minmax(rolling_level(rec, max(3, rec.size // 25)))
@@ -130,7 +136,8 @@ def test_normalized_levels_are_not_the_noise():
 def test_multi_axis_independent_axes(healthy):
     run, a = healthy
     fig = plots.multi_axis_figure(run, a)
-    assert len(fig.axes) == 4 and len(_gid(fig, "metric")) == 4
+    assert len(fig.axes) == 4
+    assert len(_gid(fig, "metric")) == 4
     assert len({ax.get_ylim() for ax in fig.axes}) == 4
     assert len(plots.multi_axis_figure(run, a, metrics=["train/rec_loss", "train/kl_loss"]).axes) == 2
     with pytest.raises(AnalysisError, match="at most 4"):
@@ -153,7 +160,8 @@ def test_resume_zoom_shows_superseded_rows(resumed, broken):
     assert len(fig.axes) == 1  # rec_loss is the only compared loss here
     (sup,) = _gid(fig, "superseded")
     assert list(sup.get_xdata()) == [3500, 3600, 3700, 3800, 3900, 4000]
-    assert len(_gid(fig, "current")) == 2 and len(_gid(fig, "resume")) == 1
+    assert len(_gid(fig, "current")) == 2
+    assert len(_gid(fig, "resume")) == 1
     with pytest.raises(AnalysisError, match="out of range"):
         plots.resume_zoom_figure(run, a, 3)
     with pytest.raises(AnalysisError, match="no resume"):
@@ -165,12 +173,14 @@ def test_discriminator_figure(broken, healthy):
     fig = plots.discriminator_figure(run, a)
     assert len(fig.axes) == 4
     texts = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
-    assert "disc_loss never logged" in texts and "not trained" in texts
+    assert "disc_loss never logged" in texts
+    assert "not trained" in texts
     (clamp,) = _gid(fig, "clamp")
     assert clamp.get_ydata()[0] == 5000
     run, a = healthy
     fig = plots.discriminator_figure(run, a)
-    assert len(_gid(fig, "smoothed")) == 5 and not any(ax.texts for ax in fig.axes)
+    assert len(_gid(fig, "smoothed")) == 5
+    assert not any(ax.texts for ax in fig.axes)
 
 
 def test_long_runs_are_thinned_but_keep_spikes():
@@ -180,5 +190,7 @@ def test_long_runs_are_thinned_but_keep_spikes():
     run = make_run(frame(steps, {"train/rec_loss": y}))
     fig = plots.metric_figure(run, analyze(run), "train/rec_loss")
     (raw,), (sm,) = _gid(fig, "raw"), _gid(fig, "smoothed")
-    assert len(raw.get_xdata()) <= 4002 and len(sm.get_xdata()) <= 4000
-    assert 12345 in raw.get_xdata() and np.max(raw.get_ydata()) == 50.0
+    assert len(raw.get_xdata()) <= 4002
+    assert len(sm.get_xdata()) <= 4000
+    assert 12345 in raw.get_xdata()
+    assert np.max(raw.get_ydata()) == 50.0

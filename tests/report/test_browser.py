@@ -55,7 +55,9 @@ def test_report_renders_offline_with_every_figure(report_html, tmp_path):
         blank = []
         for i in range(count):
             box = images.nth(i).bounding_box()
-            assert box and box["width"] > 100 and box["height"] > 50
+            assert box
+            assert box["width"] > 100
+            assert box["height"] > 50
             crop = shot.crop((int(box["x"]), int(box["y"]), int(box["x"] + box["width"]),
                               int(box["y"] + box["height"])))
             if ImageStat.Stat(crop).stddev[0] < 5:  # a plain white or grey rectangle
@@ -64,4 +66,5 @@ def test_report_renders_offline_with_every_figure(report_html, tmp_path):
         browser.close()
     assert blocked == [], f"the report tried to load {blocked}"
     assert blank == [], f"images {blank} render blank"
-    assert "1. Summary" in text and "13. Appendix" in text
+    assert "1. Summary" in text
+    assert "13. Appendix" in text

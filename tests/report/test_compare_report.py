@@ -17,7 +17,9 @@ EVIL = "<img src=x onerror=alert(1)>"
 
 def test_compare_parameters_are_literals():
     params = notebook_parameters(notebooks_dir() / "compare.ipynb")
-    assert params["runs"] == ["runs/a", "runs/b"] and params["interactive"] is None and params["x_axis"] == "step"
+    assert params["runs"] == ["runs/a", "runs/b"]
+    assert params["interactive"] is None
+    assert params["x_axis"] == "step"
 
 
 def test_radiodiff_report_compare_renders_offline_with_labels_escaped(tmp_path, capsys):
@@ -33,13 +35,17 @@ def test_radiodiff_report_compare_renders_offline_with_labels_escaped(tmp_path, 
     assert [r["label"] for r in c["runs"]] == [EVIL, "B*x*"]
     assert c["metrics"]["train/rec_loss"]["verdict"] == "B*x* lower"
     for title in SECTIONS:
-        assert title in html and title in md
+        assert title in html
+        assert title in md
     n_metrics = 13  # one figure per metric: 8 generator, 3 discriminator, lr and lr_disc
     assert md.count("### 3.") == n_metrics
     assert html.count('src="data:image/png;base64,') == n_metrics
-    assert external_loads(html) == [] and "<script src" not in html
-    assert EVIL not in html and "&lt;img src=x onerror=alert(1)&gt;" in html  # data, never markup
-    assert "B*x* lower" in html and "<em>x</em>" not in html
+    assert external_loads(html) == []
+    assert "<script src" not in html
+    assert EVIL not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html  # data, never markup
+    assert "B*x* lower" in html
+    assert "<em>x</em>" not in html
     assert len(list((out / "compare_files").glob("*.png"))) == n_metrics
 
 
@@ -59,7 +65,8 @@ def test_analyze_report_of_a_second_stage_run_compared_with_a_neighbour(tmp_path
                             out_dir=tmp_path / "out")
     assert error_outputs(paths.ipynb) == []
     rec = records(paths.ipynb)
-    assert rec["analysis"]["stage"] == "ldm" and rec["analysis"]["total_steps"] == 20000
+    assert rec["analysis"]["stage"] == "ldm"
+    assert rec["analysis"]["total_steps"] == 20000
     assert rec["comparison"]["runs"][1]["total_steps"] == 30000
     assert [d["key"] for d in rec["comparison"]["config_diff"]] == ["trainer.train_num_steps"]
     html = paths.html.read_text()

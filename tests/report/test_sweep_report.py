@@ -29,7 +29,9 @@ def known(tmp_path_factory):
 
 def test_checkpoints_notebook_has_literal_parameters():
     params = notebook_parameters(notebooks_dir() / "checkpoints.ipynb")
-    assert params["interactive"] is None and params["split"] == "val" and params["weights"] == "ema"
+    assert params["interactive"] is None
+    assert params["split"] == "val"
+    assert params["weights"] == "ema"
 
 
 def test_checkpoints_report_renders_offline_html_and_markdown(known, tmp_path):
@@ -50,13 +52,16 @@ def test_checkpoints_report_renders_offline_html_and_markdown(known, tmp_path):
         assert title in html, title
     # NMSE (with its difference row), SSIM, PSNR, the gallery, the latent histograms
     assert html.count('src="data:image/png;base64,') == 5
-    assert external_loads(html) == [] and "<script src" not in html
+    assert external_loads(html) == []
+    assert "<script src" not in html
     assert "Traceback" not in html
     assert "model.scale_factor 0.3 is" in html  # the stage-2 warning reached the report
-    assert "skipped:" in html and known["corrupt"].name in html
+    assert "skipped:" in html
+    assert known["corrupt"].name in html
     md = paths.md.read_text()
     pngs = sorted((paths.md.parent / "checkpoints_files").glob("*.png"))
-    assert len(pngs) == 5 and all(f"checkpoints_files/{p.name}" in md for p in pngs)
+    assert len(pngs) == 5
+    assert all(f"checkpoints_files/{p.name}" in md for p in pngs)
     for title in SECTIONS:
         assert title in md
 
@@ -106,6 +111,7 @@ def test_analyze_report_adds_the_sweeps_verdict(known, tmp_path):
     rec = records(paths.ipynb)
     assert rec["sweep"]["best"] == str(known["tie"])
     html = paths.html.read_text()
-    assert "Which checkpoint to hand to the second stage" in html and "Indistinguishable from it" in html
+    assert "Which checkpoint to hand to the second stage" in html
+    assert "Indistinguishable from it" in html
     assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["handoff"] in html
     assert Path(rec["sweep"]["handoff"]).is_file()

@@ -37,7 +37,9 @@ def test_full_disk_is_one_line_and_the_last_checkpoint_stays(dataset, tmp_path: 
     with pytest.raises(TrainingError) as caught:
         train(cfg, resume="latest", results_folder=tmp_path, dataset=dataset, progress=False)
     msg = str(caught.value)
-    assert "\n" not in msg and "No space left on device" in msg and str(tmp_path) in msg
+    assert "\n" not in msg
+    assert "No space left on device" in msg
+    assert str(tmp_path) in msg
     assert "model-1.pt, is intact" in msg
     assert (tmp_path / "model-1.pt").read_bytes() == good
     assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []  # no half-written file left
@@ -55,8 +57,10 @@ def test_unwritable_results_folder_is_one_line(dataset, capsys, tmp_path: Path):
     config = save_config(make_tiny_config(), tmp_path / "tiny.yaml")
     code = main(["train", "--config", str(config), "--results-folder", str(target), "--no-progress"])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and len(err.splitlines()) == 1
-    assert err.startswith("radiodiff train: error: cannot write /sys/radiodiff-results") and "writable" in err
+    assert code == 2
+    assert len(err.splitlines()) == 1
+    assert err.startswith("radiodiff train: error: cannot write /sys/radiodiff-results")
+    assert "writable" in err
 
 
 def test_changed_config_on_resume_is_kept_said_and_judged(dataset, tmp_path: Path):
@@ -69,7 +73,8 @@ def test_changed_config_on_resume_is_kept_said_and_judged(dataset, tmp_path: Pat
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["trainer"]["lr"] == 1e-4
     said = " ".join(result.notes)
     assert f"config changed on resume: data.batch_size: 2 -> 4; trainer.lr: {cfg.trainer.lr!r} -> 0.0001" in said
-    assert "data.batch_size changed: the batches differ" in said and "not exact" in said
+    assert "data.batch_size changed: the batches differ" in said
+    assert "not exact" in said
     assert "config changed on resume" in (tmp_path / "train.log").read_text()
 
 
