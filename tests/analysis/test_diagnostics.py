@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from radiodiff_lib.analysis import analyze
+from radiodiff_lib.analysis.diagnostics import Diagnostic, recommendations
 from tests.helpers.runs import broken_radiodiff_run, config, frame, healthy_run, make_run
 
 
@@ -141,3 +142,20 @@ def test_resume_discontinuity_both_ways():
                   t0="2025-03-04")
         ids = analyze(make_run([a, b], config())).diagnostic_ids
         assert ("resume_discontinuity" in ids) == expect
+
+
+def test_recommendations_by_severity_and_none_against_the_root_cause(broken):
+    a = broken
+    ids = [r.split(":")[0] for r in a.recommendations]
+    sev = [a.diagnostic(i).severity for i in ids]
+    assert sev == sorted(sev, key=["critical", "warning", "info"].index)
+    assert "discriminator_not_trained" in ids
+    sat = next(r for r in a.recommendations if r.startswith("adaptive_weight_saturated"))
+    assert "lower lossconfig.disc_weight" not in sat
+    assert "follows from the untrained discriminator" in sat
+    assert a.diagnostic("adaptive_weight_saturated").evidence["caused_by"] == "discriminator_not_trained"
+
+
+def test_saturated_weight_alone_still_advises_disc_weight():
+    recs = recommendations([Diagnostic("adaptive_weight_saturated", "warning", "x")])
+    assert "lower lossconfig.disc_weight" in recs[0]

@@ -1,14 +1,18 @@
-"""End to end: RadioDiff logs written to disk -> logs.read_run -> analyze / to_json / CLI / plots."""
+"""analyze: end to end from RadioDiff logs written to disk (read_run -> analyze -> to_json, the CLI, plots),
+and what analyze does with a Run as a whole (resume replay and gap, the Run left unchanged)."""
 from __future__ import annotations
 
 import json
 from datetime import timedelta
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from radiodiff_lib.analysis import analyze, summary_text, to_json  # noqa: E402
-from radiodiff_lib.logs import read_run  # noqa: E402
-from tests.helpers.logfactory import START, default_values, write_radiodiff_log  # noqa: E402
+from radiodiff_lib.analysis import analyze, summary_text, to_json
+from radiodiff_lib.logs import read_run
+from tests.helpers.logfactory import START, default_values, write_radiodiff_log
+from tests.helpers.runs import frame, make_run, two_segment_run
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +126,35 @@ def test_the_skipped_count_counts_every_line_past_the_kept_ones(tmp_path):
     j = to_json(analyze(read_run([log])))
     assert j["skipped"]["count"] == sum(j["skipped"]["reasons"].values())
     assert j["skipped"]["count"] >= 2500
+
+
+def test_resume_boundary_replay_gap_and_continuity():
+    a = analyze(two_segment_run())
+    (r,) = a.resumes
+    assert r.step == 3500
+    assert r.replayed_steps == 6
+    assert r.replayed_range == (3500, 4000)
+    assert r.gap_seconds == pytest.approx(86400 - 8000)  # end of segment 0 (4000 steps x 2 s) to next day
+    assert r.continuity["train/rec_loss"] == "continuous"
+    j = analyze(two_segment_run(jump=0.1)).resumes[0]  # 10 sigma of the window before
+    assert j.continuity["train/rec_loss"] == "jump"
+    # the noise is estimated from 20 entries, so the measured size of a 10-sigma jump varies around 10
+    assert 5 < j.evidence["train/rec_loss"]["shift_sigma"] < 25
+    assert j.evidence["train/rec_loss"]["shift"] == pytest.approx(0.1, abs=0.01)
+
+
+def test_analyze_does_not_modify_the_run():
+    run = two_segment_run(jump=0.1)
+    before_df, before_sup = run.df.copy(), run.superseded.copy()
+    analyze(run)
+    pd.testing.assert_frame_equal(run.df, before_df)
+    pd.testing.assert_frame_equal(run.superseded, before_sup)
+
+
+def test_make_run_supersedes_earlier_segments():
+    a = frame(np.arange(0, 1000, 100), {"train/rec_loss": 1.0}, segment=0)
+    b = frame(np.arange(500, 1500, 100), {"train/rec_loss": 2.0}, segment=1, t0="2025-03-03")
+    run = make_run([a, b])
+    assert list(run.df["step"]) == list(range(0, 1500, 100))
+    assert list(run.superseded["step"]) == [500, 600, 700, 800, 900]
+    assert (run.df.loc[run.df["step"] >= 500, "train/rec_loss"] == 2.0).all()
