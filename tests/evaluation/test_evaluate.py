@@ -15,6 +15,7 @@ from radiodiff_lib import cli
 from radiodiff_lib.config import replace, resolve_config, save_config
 from radiodiff_lib.errors import ConfigError, DataError
 from radiodiff_lib.evaluation import evaluate_checkpoint
+from radiodiff_lib.evaluation import evaluate as E
 from radiodiff_lib.plots import write_evaluation_figures
 
 METRICS = ("nmse", "rmse", "ssim", "psnr")
@@ -300,3 +301,34 @@ def test_an_old_synthetic_checkpoint_has_its_training_maps_recomputed_from_its_c
     r = evaluate_checkpoint(old, split="train", n=2, include_train_maps=True)
     assert r.training_basis == "recomputed"
     assert r.included_train_maps == sorted(r.per_map["map"])
+
+
+def test_latent_stats_match_torch_over_batches():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(5, 3, 4, 4, generator=g) * torch.tensor([1.0, 2.0, 0.5])[None, :, None, None] + 0.3
+    stats = E.LatentStats()
+    for part in z.split(2):  # batches of 2, 2, 1
+        stats.update(part)
+    out = stats.result()
+    per_channel = z.double().permute(1, 0, 2, 3).reshape(3, -1)
+    assert out["mean"] == pytest.approx(per_channel.mean(1).tolist(), rel=1e-12)
+    assert out["std"] == pytest.approx(per_channel.std(1).tolist(), rel=1e-12)
+    # latent-diffusion convention: scale_factor = 1 / z.flatten().std()
+    assert out["scale_factor"] == pytest.approx(1.0 / z.double().flatten().std().item(), rel=1e-12)
+    assert out["channels"] == 3
+    assert out["shape"] == [3, 4, 4]
+
+
+def test_to_unit_maps_and_clamps():
+    x = torch.tensor([-1.5, -1.0, 0.0, 1.0, 2.0])
+    assert E.to_unit(x).tolist() == [0.0, 0.0, 0.5, 1.0, 1.0]
+
+
+def test_pick_indices_is_deterministic_per_seed():
+    assert E._pick_indices(10, None, 0) == list(range(10))
+    assert E._pick_indices(10, 50, 0) == list(range(10))
+    a, b, c = E._pick_indices(100, 5, 0), E._pick_indices(100, 5, 0), E._pick_indices(100, 5, 1)
+    assert a == b
+    assert a != c
+    assert len(set(a)) == 5
+    assert a == sorted(a)
