@@ -1,18 +1,24 @@
-"""Log reader: RadioDiff text logs (every fact of train_vae.py's logging), stitching, errors."""
+"""RadioDiff text logs (every fact of train_vae.py's logging), stitching, errors; one bad line never loses a
+whole log (a step or total above int64 is one skipped line, issue 10 item 4); random garbage between step
+lines is counted and every row recovered (property); the text log fuzzed (``tests.helpers.fuzz``)."""
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+from radiodiff_lib.analysis import analyze
 from radiodiff_lib.errors import LogFormatError
 from radiodiff_lib.logs import read_run
-from radiodiff_lib.vocabulary import LOG_METRICS
+from radiodiff_lib.vocabulary import LOG_METRICS, STEP_MARK as MARK
+from tests.helpers.fuzz import Case, DEEP_JSON, FAST, HUGE, SLOW, T0, check_lines, damage, read_or_none, values
 from tests.helpers.logfactory import (
-    DISC_KEYS, GEN_KEYS, asctime, default_values, radiodiff_config, step_line, write_radiodiff_log,
+    ABOVE_INT64, DISC_KEYS, GEN_KEYS, START, asctime, default_values, radiodiff_config, step_line,
+    write_radiodiff_log,
 )
 
 START_T = datetime(2025, 3, 2, 9, 0, 0)
@@ -344,3 +350,168 @@ def test_bulk_pass_reads_constant_columns_as_the_line_pass(tmp_path, monkeypatch
     lr = got.df["lr"].to_numpy()
     assert np.array_equal(np.signbit(lr), np.signbit(expected.df["lr"].to_numpy()))
     assert np.array_equal(lr, np.full(600, float(const)), equal_nan=True)
+
+
+@st.composite
+def text_log(draw) -> Case:
+    n = draw(st.integers(1, 25))
+    steps = sorted(draw(st.sets(st.integers(0, 10_000), min_size=n, max_size=n)))
+    case = Case([], {}, {})
+    for r, step in enumerate(steps):
+        when = T0 + timedelta(seconds=step)
+        gen = {k: draw(values) for k in GEN_KEYS}
+        if draw(st.booleans()):  # a value too big for a float64 prints as a long number: inf
+            gen[GEN_KEYS[0]] = float("inf")
+        case.row_chunks[r] = [len(case.chunks)]
+        line = step_line(step, 10_000, gen, when)
+        case.chunks.append(line.replace("inf", "1" + "0" * 400, 1).encode() if gen[GEN_KEYS[0]] == float("inf")
+                           else line.encode())
+        row = {"step": step, **{k: float(f"{v:.5f}") for k, v in gen.items()}}
+        if draw(st.booleans()):
+            disc = {k: draw(values) for k in DISC_KEYS}
+            case.row_chunks[r].append(len(case.chunks))
+            case.chunks.append(step_line(step, 10_000, disc, when).encode())
+            row.update({k: float(f"{v:.5f}") for k, v in disc.items()})
+        case.rows[r] = row
+    bad = [f"{asctime(T0)} [Train Step] {HUGE}/10000: train/total_loss: 1.00000, ".encode(),
+           f"{asctime(T0)} {{'a': ".encode() * 2000 + b"1" + b"}" * 2000,
+           DEEP_JSON.encode(), b"\xff\xfe garbage"]
+    return draw(damage(case, bad, newline_free=True))
+
+
+def _check_text(tmp_path_factory, case: Case) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "2025-03-02-09-00_.log"
+    path.write_bytes(b"\n".join(case.chunks) + (b"\n" if case.chunks[-1] else b""))
+    run = read_or_none(path, case)
+    if run is not None:
+        check_lines(run, case)
+
+
+@FAST
+@given(text_log())
+def test_text_log_fuzz(tmp_path_factory, case):
+    _check_text(tmp_path_factory, case)
+
+
+@pytest.mark.slow
+@SLOW
+@given(text_log())
+def test_text_log_fuzz_long(tmp_path_factory, case):
+    _check_text(tmp_path_factory, case)
+
+
+def huge_step_line(total: str = "1000") -> str:
+    return f"{asctime(START)} [Train Step] {ABOVE_INT64}/{total}: train/total_loss: 1.00000, train/rec_loss: 0.50000, "
+
+
+@pytest.mark.parametrize("n_steps", [10, 1000])  # the line-by-line pass and the bulk pass
+def test_text_log_step_above_int64_is_one_skipped_line(tmp_path, n_steps):
+    spec = write_radiodiff_log(tmp_path / "a.log", range(0, 100 * n_steps, 100),
+                               extra_lines={n_steps // 2: [huge_step_line()], n_steps: [huge_step_line()]})
+    run = read_run(spec.path)
+    assert run.df["step"].tolist() == spec.steps
+    assert run.skipped_counts() == {"step out of range": 2}
+    assert run.df["segment"].nunique() == 1
+    assert len(run.superseded) == 0
+    analyze(run)
+
+
+def test_text_log_total_above_int64_is_not_a_total(tmp_path):
+    spec = write_radiodiff_log(tmp_path / "a.log", range(0, 1000, 100), config=None, total_steps=int(ABOVE_INT64))
+    run = read_run(spec.path)
+    assert run.df["step"].tolist() == spec.steps
+    assert run.total_steps is None
+    analyze(run)
+
+
+FORMATS = ["{:.5f}", "{:.8g}", "{!r}"]
+
+
+any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+# garbage can never be a step line (no marker) nor a config line (no "{"); it may be blank,
+# hold "\r", look like a traceback, or carry bytes that are not UTF-8
+garbage_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n{"),
+                       max_size=60).filter(lambda s: "[Train Step]" not in s)
+
+
+garbage_bytes = st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"{" not in b and b"[Train Step]" not in b)
+
+
+garbage = st.one_of(garbage_text.map(lambda s: s.encode("utf-8")), garbage_bytes,
+                    st.sampled_from([b"", b"Traceback (most recent call last):", b"  File \"x.py\", line 1",
+                                     b"UserWarning: careful", b"[Train Step] 5/10 no colon",
+                                     b"2025-01-01 00:00:00,000 [Train Step] 7/10: train/total_loss: 1.0"]))
+
+
+@st.composite
+def row(draw, fixed_keys: bool):
+    gen_keys = GEN_KEYS + ["lr"] if fixed_keys else [
+        k for k in GEN_KEYS + ["lr"] if draw(st.booleans())] or ["train/total_loss"]
+    disc_keys = [] if not draw(st.booleans()) else (
+        DISC_KEYS + ["lr"] if fixed_keys else [k for k in DISC_KEYS + ["lr"] if draw(st.booleans())])
+    fmt = draw(st.sampled_from(FORMATS))
+    gen = {k: draw(any_float) for k in gen_keys}
+    disc = {k: draw(any_float) for k in disc_keys}
+    stamped = draw(st.booleans())
+    return gen, disc, fmt, stamped
+
+
+@st.composite
+def log(draw):
+    fixed = draw(st.booleans())
+    rows = draw(st.lists(row(fixed), min_size=1, max_size=12))
+    gaps = draw(st.lists(st.integers(1, 500), min_size=len(rows), max_size=len(rows)))
+    junk = draw(st.lists(st.lists(garbage, max_size=3), min_size=2 * len(rows) + 1, max_size=2 * len(rows) + 1))
+    return rows, gaps, junk
+
+
+def line_of(step, values_, fmt, when) -> bytes:
+    body = "".join(f"{k}: {fmt.format(v)}, " for k, v in values_.items())
+    prefix = asctime(when) + " " if when else ""
+    return f"{prefix}{MARK}{step}/100000: {body}".encode()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(log())
+def test_garbage_is_counted_and_every_row_recovered(tmp_path_factory, data):
+    rows, gaps, junk = data
+    out: list[bytes] = []
+    garbage_lines: list[int] = []
+    expected = []
+    step, when = 0, datetime(2025, 3, 2, 9, 0, 0)
+
+    def put_junk(k):
+        for g in junk[k]:
+            out.append(g)
+            garbage_lines.append(len(out))
+
+    for r, ((gen, disc, fmt, stamped), gap) in enumerate(zip(rows, gaps)):
+        step += gap
+        when += timedelta(seconds=gap, milliseconds=gap)
+        put_junk(2 * r)
+        out.append(line_of(step, gen, fmt, when if stamped else None))
+        first_line = len(out)
+        put_junk(2 * r + 1)  # junk between the generator and the discriminator line
+        if disc:
+            out.append(line_of(step, disc, fmt, when if stamped else None))
+        exp = {"step": step, "line": first_line}
+        exp.update({k: float(fmt.format(v)) for k, v in gen.items()})
+        exp.update({("lr_disc" if k == "lr" and "lr" in gen else k): float(fmt.format(v)) for k, v in disc.items()})
+        expected.append(exp)
+    put_junk(2 * len(rows))
+    path = tmp_path_factory.mktemp("prop") / "x.log"
+    path.write_bytes(b"\n".join(out) + b"\n")
+
+    run = read_run(path)
+    assert run.df["step"].tolist() == [e["step"] for e in expected]
+    assert sorted(s.line for s in run.skipped) == garbage_lines
+    for (_, got), exp in zip(run.df.iterrows(), expected):
+        assert got["line"] == exp["line"]
+        for key, value in exp.items():
+            if key in ("step", "line"):
+                continue
+            assert (math.isnan(got[key]) and math.isnan(value)) or got[key] == value, (key, got[key], value)
+        logged = {k for k in run.logged.columns if run.logged.loc[_, k]}
+        assert logged == set(exp) - {"step", "line"}
