@@ -9,8 +9,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from radiodiff_lib.analysis import analyze  # noqa: E402
-from radiodiff_lib.logs import read_run  # noqa: E402
-from tests.helpers.researcher import finetune_then_fresh, resumed_at_35000  # noqa: E402
 from tests.helpers.runs import broken_radiodiff_run, healthy_run, two_segment_run  # noqa: E402
 
 
@@ -38,22 +36,4 @@ def healthy():
 def resumed():
     """A run resumed once with a jump, and its analysis."""
     run = two_segment_run(jump=0.1)
-    return run, analyze(run)
-
-
-@pytest.fixture(scope="module")
-def late(tmp_path_factory):
-    """A first-stage run whose logs begin at step 35,000, read from disk, and its analysis."""
-    folder = tmp_path_factory.mktemp("vae35k")
-    resumed_at_35000(folder)
-    run = read_run(folder)
-    return run, analyze(run)
-
-
-@pytest.fixture(scope="module")
-def restart(tmp_path_factory):
-    """A second-stage fine-tune followed by a fresh launch (a restart), read from disk, and its analysis."""
-    folder = tmp_path_factory.mktemp("ldm")
-    finetune_then_fresh(folder)
-    run = read_run(folder)
     return run, analyze(run)

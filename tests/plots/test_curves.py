@@ -121,7 +121,7 @@ def test_long_runs_are_thinned_but_keep_spikes():
 
 
 def test_lr_figure_draws_the_reconstructed_schedule_dashed(late):
-    run, a = late
+    run, a, _ = late
     fig = plots.metric_figure(run, a, "lr")
     (rec,) = [ln for ln in fig.axes[0].lines if ln.get_gid() == "lr_reconstructed"]
     assert rec.get_linestyle() == "--"
@@ -131,7 +131,7 @@ def test_lr_figure_draws_the_reconstructed_schedule_dashed(late):
 
 
 def test_key_figure_of_the_first_stage_is_rec_loss(late):
-    run, a = late
+    run, a, _ = late
     fig = plots.key_figure(run, a)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "rec_loss"
@@ -140,7 +140,7 @@ def test_key_figure_of_the_first_stage_is_rec_loss(late):
 
 
 def test_key_figure_of_the_second_stage_shows_the_set_aside_launch(restart):
-    run, a = restart
+    run, a, _ = restart
     fig = plots.key_figure(run, a)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "loss_simple"
@@ -150,7 +150,7 @@ def test_key_figure_of_the_second_stage_shows_the_set_aside_launch(restart):
 
 
 def test_key_figure_with_the_latest_sample_beside_it(late):
-    run, a = late
+    run, a, _ = late
     sample = np.linspace(0, 1, 64 * 64).reshape(64, 64)
     fig = plots.key_figure(run, a, sample=sample, sample_title="latest sample: sample-29.png, milestone 29 (step 145,000)")
     assert len(fig.axes) == 2

@@ -1,4 +1,5 @@
-"""Issue 10, item 1: a run whose folder, file, metric and config names carry markup renders a report that
+"""The export: the rendered HTML report opens offline in headless Chromium with every figure (no request
+leaves the page); and issue 10, item 1: a run whose folder, file, metric and config names carry markup renders a report that
 runs no script and shows every name as text, in the HTML and in the Markdown.
 
 The page is parsed (tests.helpers.hostile.active_content), not grepped. Two layers are tested apart:
@@ -7,13 +8,18 @@ markup that never went through the escaping.
 """
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import nbformat
 import pytest
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from radiodiff_lib.report import render_notebook
 from radiodiff_lib.report.export import export_html, export_markdown, script_risks
+from tests.helpers.browser import ARGS, CHROMIUM, needs_browser
 from tests.helpers.hostile import IMG, LINK, SCRIPT, SVG, TICKS, active_content, page_text, write_hostile_run
+from tests.helpers.logfactory import two_launch_log
 
 
 def flat(text: str) -> str:
@@ -93,3 +99,57 @@ def test_script_risks_finds_what_could_run():
                 '<meta http-equiv="refresh" content="0">', '<object data="x">', "<embed src=x>"):
         assert script_risks(page + bad), bad
 
+
+@pytest.fixture(scope="module")
+def report_html(tmp_path_factory) -> Path:
+    from radiodiff_lib.report import render_notebook
+
+    tmp = tmp_path_factory.mktemp("browser")
+    two_launch_log(tmp / "logs")
+    return render_notebook("analyze", {"log_paths": [str(tmp / "logs")], "window": 10}, out_dir=tmp / "out").html
+
+
+@needs_browser
+def test_report_renders_offline_with_every_figure(report_html, tmp_path):
+    from PIL import Image, ImageStat
+    from playwright.sync_api import sync_playwright
+
+    blocked: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1100, "height": 900}, offline=True)
+
+        def guard(route):
+            url = route.request.url
+            if url.startswith(("file:", "data:")):
+                route.continue_()
+            else:
+                blocked.append(url)
+                route.abort()
+
+        context.route("**/*", guard)
+        page = context.new_page()
+        page.goto(report_html.as_uri(), wait_until="load")
+        images = page.locator("img")
+        count = images.count()
+        assert count >= 10  # zoom + one per metric + overview x3 + decomposition + discriminator
+        widths = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+        assert all(c and w > 0 and h > 0 for c, w, h in widths), widths
+        shot = Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("L")
+        shot.save(tmp_path / "report.png")
+        blank = []
+        for i in range(count):
+            box = images.nth(i).bounding_box()
+            assert box
+            assert box["width"] > 100
+            assert box["height"] > 50
+            crop = shot.crop((int(box["x"]), int(box["y"]), int(box["x"] + box["width"]),
+                              int(box["y"] + box["height"])))
+            if ImageStat.Stat(crop).stddev[0] < 5:  # a plain white or grey rectangle
+                blank.append(i)
+        text = page.inner_text("body")
+        browser.close()
+    assert blocked == [], f"the report tried to load {blocked}"
+    assert blank == [], f"images {blank} render blank"
+    assert "1. Summary" in text
+    assert "13. Appendix" in text

@@ -1,4 +1,4 @@
-"""What a launch says when the user's disk, folder or config gets in the way: one line, the path, and
+"""train and resume: what a launch says when the user's disk, folder or config gets in the way: one line, the path, and
 nothing written before is lost."""
 from __future__ import annotations
 
