@@ -113,3 +113,13 @@ def test_the_line_resumed_from_another_folder_continues_exactly(dataset, tmp_pat
     aside = {p.name: p for p in ckpt.set_aside_checkpoints(run)}
     assert assert_checkpoints_equal(aside["model-2-step8.pt"], run / "model-2-step8.pt") > 100
     assert names(run) == ["model-0-step1.pt", "model-2-step8.pt"]  # keep_last 1 counts only what was written here
+
+
+def test_retention_keeps_last_k_and_every_m(tmp_path: Path):
+    for step, name in enumerate(["model-1.pt", "model-2.pt", "model-3.pt", "model-4.pt", "model-4-step9.pt",
+                                 "model-5.pt"]):
+        (tmp_path / name).write_bytes(b"x")
+        ckpt.record_checkpoint(tmp_path, tmp_path / name, step)
+    deleted = ckpt.prune_checkpoints(tmp_path, keep_last=2, keep_every=2)
+    assert sorted(p.name for p in deleted) == ["model-1.pt", "model-3.pt"]
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["model-2.pt", "model-4.pt", "model-4-step9.pt", "model-5.pt"]
