@@ -167,7 +167,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for name in names:
         module = importlib.import_module(f".bench.{name}", __package__)
         results[name] = module.run(**options.get(name, {}))
-        print(json.dumps({name: results[name]}, indent=2))
+        print(f"radiodiff bench {name}, measured on: {results[name]['hardware']['measured_on']}")
+        print(json.dumps(to_jsonable({name: results[name]}), indent=2))
     _write_json(args.json, results if args.what == "all" else results[args.what])
     return 0
 
@@ -289,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--config", default="radiodiff", help="train, attention: YAML file or built-in "
                    "(default radiodiff: 320x320, ch 128; bench is the small CPU one)")
     b.add_argument("--device", choices=["cpu", "cuda"], help="train, attention: default CUDA when PyTorch sees a GPU")
-    b.add_argument("--precision", choices=["no", "bf16", "fp16"], default="no", help="train: our trainer's precision")
+    b.add_argument("--precision", choices=["no", "bf16", "bf16-emulated", "fp16"], default="no",
+                   help="train: our trainer's precision (bf16 runs fp32 on a CPU without bf16 units, and says so)")
     b.add_argument("--compile", action="store_true", help="train: our trainer with trainer.compile")
     b.add_argument("--no-deterministic", action="store_true", help="train: trainer.deterministic false")
     b.add_argument("--channels-last", action="store_true", help="train: trainer.channels_last true")

@@ -111,7 +111,7 @@ class TrainerConfig:
     fp16: bool = False
     # Workbench additions.
     seed: int = 0
-    mixed_precision: str | None = None  # "no", "bf16" or "fp16"; None derives it from amp/fp16
+    mixed_precision: str | None = None  # "no", "bf16", "bf16-emulated" or "fp16"; None derives it from amp/fp16
     ema_decay: float = 0.995
     ema_update_every: int = 10
     max_grad_norm: float = 1.0  # 0 disables clipping
@@ -300,8 +300,8 @@ def validate(cfg: Config) -> None:
             problems.append(f"trainer.{name} must be at least 1")
     if not tr.lr > 0 or not tr.min_lr >= 0:  # (NaN fails both comparisons)
         problems.append("trainer.lr must be positive and trainer.min_lr not negative")
-    if tr.mixed_precision not in (None, "no", "bf16", "fp16"):
-        problems.append(f"trainer.mixed_precision must be no, bf16 or fp16, got '{tr.mixed_precision}'")
+    if tr.mixed_precision not in (None, "no", "bf16", "bf16-emulated", "fp16"):
+        problems.append(f"trainer.mixed_precision must be no, bf16, bf16-emulated or fp16, got '{tr.mixed_precision}'")
     if tr.on_nonfinite not in ("stop", "skip"):
         problems.append(f"trainer.on_nonfinite must be 'stop' or 'skip', got '{tr.on_nonfinite}'")
     if tr.keep_last < 1 or tr.keep_every < 0:

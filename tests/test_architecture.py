@@ -14,7 +14,8 @@ LIB = Path(__file__).resolve().parent.parent / "radiodiff_lib"
 ROOT = "radiodiff_lib"
 
 # Modules at the top of the package that everything may use, and that import only errors.
-BASE = {"errors", "vocabulary", "formatting", "config", "config_dict", "safe_load", "safe_yaml", "outputs"}
+BASE = {"errors", "vocabulary", "formatting", "config", "config_dict", "safe_load", "safe_yaml", "outputs",
+        "hardware"}
 ALLOWED = {
     "errors": set(),
     "vocabulary": set(),
@@ -24,6 +25,7 @@ ALLOWED = {
     "config_dict": set(),
     "safe_load": {"errors"},
     "safe_yaml": set(),
+    "hardware": set(),
     "model": BASE,
     "data": BASE,
     "checkpoints": BASE | {"model"},

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from ..config import replace, resolve_config
+from ..hardware import describe
 from ..model import build_model
 from ..model.blocks import AttnBlock
 from .memory import MB, PeakMemory
@@ -104,7 +105,8 @@ def run(config: str | Path = "radiodiff", device: str | None = None, ch: int | N
         low = resolution // 2 ** (len(cfg.model.ddconfig.ch_mult) - 1)
         h = torch.randn(batch, block.q.in_channels, low, low, device=dev, requires_grad=True)
         x = torch.randn(batch, 1, resolution, resolution, device=dev)
-        out = {"device": dev.type, "resolution": resolution, "ch": ch, "batch": batch, "tokens": low * low,
+        out = {"hardware": describe(dev, "no"),
+               "device": dev.type, "resolution": resolution, "ch": ch, "batch": batch, "tokens": low * low,
                "attention_block": {"transposed_qkv": _measure(lambda: transposed_attention(block, h).sum().backward(),
                                                               dev, repeats),
                                    "contiguous_qkv": _measure(lambda: block(h).sum().backward(), dev, repeats)},

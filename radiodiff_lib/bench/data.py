@@ -18,10 +18,12 @@ def run(size: int = 256, maps_per_run: int = 20, runs: int = 5) -> dict:
     import torch
 
     from ..data import SyntheticRadioMaps  # lazy: after the thread variables above, which torch reads at import
+    from ..hardware import NO_TENSORS, describe  # lazy: it imports torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
+        hardware = describe("cpu", NO_TENSORS)  # the maps are numpy arrays: no torch precision
         ds = SyntheticRadioMaps(num_maps=maps_per_run * (runs + 1), image_size=size, seed=0, split="train",
                                 val_fraction=0.0, test_fraction=0.0)
         ds[0]  # warm-up: builds the cached ray tables for this size
@@ -35,6 +37,7 @@ def run(size: int = 256, maps_per_run: int = 20, runs: int = 5) -> dict:
     finally:
         torch.set_num_threads(threads)
     return {
+        "hardware": hardware,
         "maps_per_second": round(statistics.median(rates), 2),
         "size": size,
         "maps_per_run": maps_per_run,

@@ -17,6 +17,7 @@ import torch
 from ..config import replace, resolve_config
 from ..evaluation import metrics as M
 from ..evaluation.evaluate import reconstruct, to_unit
+from ..hardware import describe
 from ..model.autoencoder import build_model, count_parameters
 
 
@@ -41,6 +42,7 @@ def run(repeats: int = 3, batch: int = 2, image_size: int = 256, threads: int | 
         model = build_model(cfg).eval()
         images, buildings = _inputs(batch, image_size)
         street = M.street_mask(buildings)
+        hardware = describe("cpu", "no")
 
         reconstruct(model, images)  # warm-up
         forward, forward_cpu = [], []
@@ -63,6 +65,7 @@ def run(repeats: int = 3, batch: int = 2, image_size: int = 256, threads: int | 
 
     sec_forward, sec_metrics = statistics.median(forward), statistics.median(metric_times)
     return {
+        "hardware": hardware,
         "maps_per_second": 1.0 / sec_forward,
         "seconds_per_map": sec_forward,
         # CPU time of this process per map: on a shared machine wall time also counts waiting.

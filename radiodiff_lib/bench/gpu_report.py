@@ -1,6 +1,8 @@
-"""The table of ``gpu_check.sh``: reads the JSON files it wrote and prints Markdown for README's GPU section.
+"""The table of ``gpu_check.sh``: reads the JSON files it wrote and prints Markdown for docs/benchmarks.md.
 
     python -m radiodiff_lib.bench.gpu_report OUT_DIR
+
+Imports nothing but the standard library: it must run wherever the check ran.
 """
 from __future__ import annotations
 
@@ -19,9 +21,12 @@ def _train_rows(out: Path) -> list[str]:
     for name, label in TRAIN_RUNS:
         path = out / name
         if not path.is_file():
-            rows.append(f"| {label} | (not run: {name} missing) | | | | | | |")
+            rows.append(f"| {label} | (no result: not run, or see {name[:-5]}.log) | | | | | | |")
             continue
         data = json.loads(path.read_text())
+        ran = data["hardware"]["precision"]
+        if not label.startswith(ran):  # bf16 asked for on hardware without bf16 units: it ran fp32
+            label = f"{label} (ran {ran}: no bf16 units)"
         eta = data["eta_hours_150k_steps"]
         for phase, title in (("pre_disc", "before disc_start"), ("gan", "GAN phase")):
             p = data["phases"][phase]
@@ -35,7 +40,7 @@ def _train_rows(out: Path) -> list[str]:
 def _attention_rows(out: Path) -> list[str]:
     path = out / "attention.json"
     if not path.is_file():
-        return ["(attention.json missing)"]
+        return ["(attention.json missing: see attention.log)"]
     data = json.loads(path.read_text())
     vae = data["vae_forward_backward"]
     rows = [f"VAE forward + backward, {data['resolution']} x {data['resolution']}, ch {data['ch']}, batch {data['batch']}:",
@@ -46,27 +51,34 @@ def _attention_rows(out: Path) -> list[str]:
     return rows
 
 
-def _resume_rows(out: Path) -> list[str]:
+def _resume_rows(out: Path, gpus: int) -> list[str]:
     rows = []
-    for name, label in (("resume_1gpu.json", "1 process"), ("resume_2gpu.json", "2 processes on 2 GPUs (DDP)")):
+    runs = (("resume_1gpu.json", "1 process"),) + ((("resume_2gpu.json", "2 processes on 2 GPUs (DDP)"),)
+                                                    if gpus >= 2 else ())
+    for name, label in runs:
         path = out / name
         if path.is_file():
             r = json.loads(path.read_text())
             verdict = "bitwise equal" if r["bitwise_equal"] else f"DIFFERENT ({', '.join(r['differences'][:5])})"
             precision = {"no": "fp32"}.get(r["runtime"]["precision"], r["runtime"]["precision"])
-            rows.append(f"- exact resume on {r['runtime']['device_name']}, {label}, stop at step {r['stopped_at']} of "
+            where = r["hardware"]["gpu"] or r["hardware"]["cpu"]
+            rows.append(f"- exact resume on {where}, {label}, stop at step {r['stopped_at']} of "
                         f"{r['steps']}, {precision}, deterministic {r['runtime']['deterministic']}: {verdict} "
                         f"({r['tensors_compared']} tensors)")
         else:
-            rows.append(f"- exact resume, {label}: no result (not run, or it failed: see the output above)")
+            rows.append(f"- exact resume, {label}: no result (it failed, or Accelerate is missing: "
+                        f"see {name[:-5]}.log)")
     return rows
 
 
 def report(out: str | Path) -> str:
     """The Markdown text for the results in ``out``."""
     out = Path(out)
-    gpu = (out / "gpu.csv").read_text().strip().splitlines()[-1] if (out / "gpu.csv").is_file() else "none (a CPU run)"
-    return "\n".join([f"GPU: {gpu}", ""] + _train_rows(out) + [""] + _attention_rows(out) + [""] + _resume_rows(out))
+    path = out / "machine.json"
+    machine = (json.loads(path.read_text()) if path.is_file()
+               else {"measured_on": "unknown (no machine.json)", "gpus": 0})
+    return "\n".join([f"Measured on: {machine['measured_on']}", ""] + _train_rows(out) + [""] + _attention_rows(out)
+                     + [""] + _resume_rows(out, machine["gpus"]))
 
 
 if __name__ == "__main__":

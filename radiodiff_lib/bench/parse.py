@@ -16,6 +16,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ..hardware import NO_TENSORS, describe
 from ..logs.reader import RunReader, read_run
 
 N_LINES = 200_000  # step lines (generator + discriminator), plus the config line
@@ -138,6 +139,7 @@ def run() -> dict:
         small_100 = _update_cost(small, end)
         big_1000 = _update_cost(big, 10 * end, n_lines=1000, repeats=5)
     return {
+        "hardware": describe("cpu", NO_TENSORS, threads=1),  # the reader is pure Python: one thread, no tensors
         **rates,
         "rows_lost": rows_lost,
         "lines_skipped": result.n_skipped,

@@ -21,6 +21,7 @@ from ..checkpoints import checkpoint_differences, load_checkpoint
 from ..config import Config, replace, resolve_config
 from ..data import build_dataset
 from ..formatting import to_jsonable
+from ..hardware import describe
 from ..model import LPIPS, VAEGANLoss, build_loss, build_model
 from ..training import seed_everything, train
 
@@ -66,7 +67,8 @@ def run(config: str | Path = "radiodiff", device: str | None = None, steps: int 
         resumed = _launch(cfg, root / "resumed", device, dataset, resume="latest")
         diffs, tensors = checkpoint_differences(straight.last_checkpoint, resumed.last_checkpoint)
         runtime = load_checkpoint(resumed.last_checkpoint)["runtime"]
-    return {"bitwise_equal": not diffs and tensors > 0, "tensors_compared": tensors, "differences": diffs[:20],
+    return {"hardware": describe(runtime["device"], runtime["precision"]),
+            "bitwise_equal": not diffs and tensors > 0, "tensors_compared": tensors, "differences": diffs[:20],
             "steps": steps, "stopped_at": steps // 2, "runtime": runtime}
 
 
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default="radiodiff")
     p.add_argument("--device", choices=["cpu", "cuda"])
     p.add_argument("--steps", type=int, default=6)
-    p.add_argument("--precision", choices=["no", "bf16", "fp16"], default="no")
+    p.add_argument("--precision", choices=["no", "bf16", "bf16-emulated", "fp16"], default="no")
     p.add_argument("--compile", action="store_true")
     p.add_argument("--out", help="keep the two runs' folders here")
     p.add_argument("--json", help="write the result here")

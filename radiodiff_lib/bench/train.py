@@ -29,6 +29,7 @@ import torch
 from ..checkpoints import save_checkpoint
 from ..config import Config, replace, resolve_config
 from ..data import build_dataset
+from ..hardware import describe
 from ..model import LPIPS, VAEGANLoss, build_loss, build_model
 from ..training import StepHook, Trainer, TrainState, capture_rng, checkpoint_dict, seed_everything
 from .memory import MB, PeakMemory, tensor_bytes
@@ -210,8 +211,12 @@ def _report(cfg: Config, trainer: Trainer, timer: StepTimer, resident: tuple[int
               "gan": _phase(timer, start + warmup, steps, cfg.data.batch_size, resident, cpu)}
     eta = {who: _eta_hours(phases["pre_disc"][who]["seconds_per_step"], phases["gan"][who]["seconds_per_step"],
                            original_disc_start) for who in ("ours", "radiodiff_procedure")}
+    runtime = trainer.runtime
     return {
-        "config": cfg.source, "runtime": trainer.runtime.record(), "batch_size": cfg.data.batch_size,
+        # the precision that ran (bf16 asked for on hardware without bf16 units runs fp32: runtime.notes says so)
+        "hardware": describe(trainer.device, runtime.precision), "precision_asked": cfg.trainer.mixed_precision,
+        "notes": list(runtime.notes),
+        "config": cfg.source, "runtime": runtime.record(), "batch_size": cfg.data.batch_size,
         "resolution": cfg.model.ddconfig.resolution, "ch": cfg.model.ddconfig.ch,
         "timing": ("median process CPU seconds per step" if cpu else "median wall seconds per step (GPU synchronised)")
                   + "; the RadioDiff procedure is fp32 and eager, timed right after each of our steps",

@@ -78,11 +78,31 @@ class Downsample(nn.Module):
 
 
 class Upsample(nn.Module):
-    """Nearest-neighbour x2, then conv3x3: H x W -> 2H x 2W."""
+    """Nearest-neighbour x2, then conv3x3: H x W -> 2H x 2W, computed as one transposed conv at H x W.
+
+    A 3x3 window over the nearest-upsampled map covers only 2 x 2 distinct input pixels, and the taps
+    that fall on the same pixel can be summed first: along each axis an output at an even position
+    takes w0 * x[i-1] + (w1 + w2) * x[i], at an odd one (w0 + w1) * x[i] + w2 * x[i+1]. That is a
+    transposed conv with stride 2, padding 1 and the 4-tap kernel [w2, w1 + w2, w0 + w1, w0] per axis:
+    16 instead of 36 multiply-adds per input pixel and channel pair, the same function (to fp32
+    rounding) of the same parameter (RadioDiff's ``conv``), and no 4x larger intermediate map.
+    """
 
     def __init__(self, channels: int):
         super().__init__()
         self.conv = nn.Conv2d(channels, channels, 3, stride=1, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        return F.conv_transpose2d(x, transposed_kernel(self.conv.weight), self.conv.bias, stride=2, padding=1)
+
+
+def _four_taps(w: torch.Tensor, dim: int) -> torch.Tensor:
+    """[w2, w1 + w2, w0 + w1, w0] along ``dim`` (3 taps -> 4); sums, not a matmul: fp32 under autocast too."""
+    w0, w1, w2 = w.unbind(dim)
+    return torch.stack([w2, w1 + w2, w0 + w1, w0], dim)
+
+
+def transposed_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """The [C_in, C_out, 4, 4] conv_transpose2d kernel equal to ``weight`` [C_out, C_in, 3, 3] applied after
+    nearest-neighbour x2 upsampling (see ``Upsample``)."""
+    return _four_taps(_four_taps(weight, 2), 3).transpose(0, 1)

@@ -7,6 +7,7 @@ signal) go through a gloo group, so that agreeing on them never waits for the GP
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -21,19 +22,28 @@ class Dist:
     """Rank, world size, device and the collectives the trainer needs; ``device`` 'cpu' or 'cuda' forces one."""
 
     def __init__(self, device: str | None = None) -> None:
-        from accelerate import PartialState
-
         if device not in (None, "cpu", "cuda"):
             raise ConfigError(f"device must be cpu or cuda, got {device!r}.")
         if device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device cuda asked for, but this PyTorch sees no CUDA GPU: install a CUDA build of "
                               "torch (make venv TORCH_SPEC=...) or use device cpu.")
+        cpu = device == "cpu" or not torch.cuda.is_available()
+        self._host_group = None
+        try:
+            from accelerate import PartialState
+        except ImportError:  # one process needs no process group: it trains where Accelerate is not installed
+            if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+                raise ConfigError(f"WORLD_SIZE={os.environ['WORLD_SIZE']}: several processes need Hugging Face "
+                                  "Accelerate, which is not installed; pip install accelerate, or run one "
+                                  "process.") from None
+            self.rank, self.world, self.is_main = 0, 1, True
+            self.device = torch.device("cpu") if cpu else torch.device("cuda", torch.cuda.current_device())
+            return
         # cpu=True is what makes Accelerate set up a gloo group for CPU-only multi-process runs
-        self.state = PartialState(cpu=device == "cpu" or not torch.cuda.is_available())
+        self.state = PartialState(cpu=cpu)
         self.rank, self.world = self.state.process_index, self.state.num_processes
         self.is_main = self.state.is_main_process
         self.device = self.state.device
-        self._host_group = None
         if self.distributed and tdist.get_backend() != "gloo":
             self._host_group = tdist.new_group(backend="gloo")  # every rank creates it, in the same order
 

@@ -99,18 +99,22 @@ def optimizer_step(opt: torch.optim.Optimizer, params: list[nn.Parameter], scale
     scaled = scaler.is_enabled()
     if scaled:
         scaler.unscale_(opt)
-    grads = [p.grad for p in params if p.grad is not None]
-    norm = (torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True) if max_norm > 0
-            else torch.nn.utils.get_total_norm(grads, foreach=True))
+    fused = not scaled and opt.defaults.get("fused")
+    norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None], foreach=True)
+    if max_norm > 0 and not fused:
+        torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm, foreach=True)
     bad_norm = torch.zeros_like(skip) if scaled else ~torch.isfinite(norm)
     if scaled:
         add_found_inf(scaler, opt, skip)
         scaler.step(opt)
         scaler.update()
-    elif opt.defaults.get("fused"):
-        opt.grad_scale, opt.found_inf = None, (skip | bad_norm).float()  # the fused kernel's skip flag: 0 or 1
+    elif fused:
+        # The clip happens in the kernel, which divides each gradient by grad_scale (1 when nothing is clipped):
+        # one pass over the gradients fewer. found_inf is its skip flag (0 or 1).
+        opt.grad_scale = 1 / torch.clamp(max_norm / (norm + 1e-6), max=1.0) if max_norm > 0 else None
+        opt.found_inf = (skip | bad_norm).float()
         opt.step()
-        opt.found_inf = None
+        opt.grad_scale = opt.found_inf = None
     elif not bool(skip | bad_norm):  # no device-side skip without the fused kernel: one host round trip
         opt.step()
     return bad_norm

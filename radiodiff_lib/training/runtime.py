@@ -1,9 +1,10 @@
 """How a launch computes: device, precision, determinism, compile, memory layout, optimizer kernel.
 
-``Runtime`` is resolved once per launch from the config and the device. Its ``record()`` goes into
-every checkpoint, and ``changes()`` turns a difference between the record of the checkpoint a run
-resumes from and the current one into a note: those settings decide whether a resumed run is
-bitwise identical to one that never stopped.
+``Runtime`` is resolved once per launch from the config and the device. Its precision is the one
+that runs: ``bf16`` on hardware without bf16 units runs fp32 (``hardware.resolve_precision``), and
+``notes`` says so. Its ``record()`` goes into every checkpoint, and ``changes()`` turns a difference
+between the record of the checkpoint a run resumes from and the current one into a note: those
+settings decide whether a resumed run is bitwise identical to one that never stopped.
 """
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 
 from ..config import Config, mixed_precision
 from ..errors import ConfigError
+from ..hardware import bf16_support, cpu_capability, cpu_model, resolve_precision
 
 # cuBLAS needs a fixed workspace to give the same sums every time (PyTorch's reproducibility notes).
 CUBLAS_WORKSPACE = ":4096:8"
 # The settings a checkpoint records; a change in any of them ends the bitwise guarantee.
-RECORDED = ("device", "device_name", "world", "threads", "precision", "deterministic", "compile",
-            "channels_last", "optimizer", "tf32_matmul", "tf32_cudnn", "torch")
+# (cpu, cpu_capability and bf16_units are compared only when the checkpoint records them: older ones do not.)
+RECORDED = ("device", "device_name", "cpu", "cpu_capability", "bf16_units", "world", "threads", "precision",
+            "deterministic", "compile", "channels_last", "optimizer", "tf32_matmul", "tf32_cudnn", "torch")
 
 
 def fused_adamw_supported(device: torch.device) -> bool:
@@ -47,24 +50,27 @@ class Runtime:
 
     device: torch.device
     world: int
-    precision: str  # "no", "bf16" or "fp16"
+    precision: str  # the one that runs: "no", "bf16" or "fp16"
     deterministic: bool
     compile: bool
     channels_last: bool
     fused: bool
+    notes: tuple[str, ...] = ()  # what the launch says at its start (a bf16 run that computes in fp32)
 
     @classmethod
     def resolve(cls, config: Config, device: torch.device, world: int) -> "Runtime":
         """The runtime of ``config`` on ``device``; ConfigError for a precision the device cannot run."""
-        precision = mixed_precision(config)
-        if precision == "fp16" and device.type != "cuda":
+        asked = mixed_precision(config)
+        if asked == "fp16" and device.type != "cuda":
             raise ConfigError(
                 f"{config.source}: trainer.mixed_precision fp16 (or amp + fp16) needs a CUDA GPU (it trains with a "
                 f"GradScaler); this run is on {device.type}. Use mixed_precision: bf16 or no."
             )
+        precision, note = resolve_precision(asked, device)
         tr = config.trainer
         return cls(device=device, world=world, precision=precision, deterministic=tr.deterministic,
-                   compile=tr.compile, channels_last=tr.channels_last, fused=fused_adamw_supported(device))
+                   compile=tr.compile, channels_last=tr.channels_last, fused=fused_adamw_supported(device),
+                   notes=(note,) if note else ())
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -88,6 +94,9 @@ class Runtime:
         return {
             "device": self.device.type,
             "device_name": torch.cuda.get_device_name(self.device) if cuda else "cpu",
+            # the CPU's kernels decide the rounding of a CPU run (oneDNN's AVX2 and AVX-512 sums differ)
+            "cpu": None if cuda else cpu_model(), "cpu_capability": None if cuda else cpu_capability(),
+            "bf16_units": bf16_support(self.device).units,
             "world": self.world, "threads": torch.get_num_threads(), "precision": self.precision,
             "deterministic": self.deterministic, "compile": self.compile, "channels_last": self.channels_last,
             "optimizer": "fused" if self.fused else "foreach",
@@ -101,7 +110,7 @@ class Runtime:
             return ["the checkpoint does not record how it was computed (device, threads, precision, determinism): "
                     "this continuation is exact only if those are unchanged."]
         now = self.record()
-        diffs = [f"{key} {saved.get(key)!r} -> {now[key]!r}" for key in RECORDED if saved.get(key) != now[key]]
+        diffs = [f"{key} {saved[key]!r} -> {now[key]!r}" for key in RECORDED if key in saved and saved[key] != now[key]]
         if not diffs:
             return []
         return [f"resumed with other computational settings than the checkpoint's ({'; '.join(diffs)}): the "

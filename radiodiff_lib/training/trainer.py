@@ -130,8 +130,9 @@ class Trainer:
         self.runtime.prepare_process()
         self.config_dict, self.config_text = config_to_dict(config), dump_config(config)
 
-        # What it says about its config (at start as Python warnings, and in train.log).
-        self.notes: list[str] = config_warnings(config) + (config_edit.notes() if config_edit else [])
+        # What it says about its config and the precision that runs (at start as Python warnings, and in train.log).
+        self.notes: list[str] = (config_warnings(config) + list(self.runtime.notes)
+                                 + (config_edit.notes() if config_edit else []))
         for line in self.notes:
             warnings.warn(line, ConfigWarning, stacklevel=2)
         self.notes += [f"skipped an unusable newer checkpoint: {p}" for p in skipped]

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from radiodiff_lib.config import DDConfig, resolve_config
 from radiodiff_lib.errors import ConfigError
 from radiodiff_lib.model import AutoencoderKL, DiagonalGaussianDistribution, build_model, count_parameters
-from radiodiff_lib.model.blocks import AttnBlock
+from radiodiff_lib.model.blocks import AttnBlock, Upsample
 
 torch.set_num_threads(1)
 
@@ -182,6 +182,30 @@ def test_downsample_pads_right_and_bottom(tiny):
     with torch.no_grad():
         expected = F.conv2d(F.pad(x, (0, 1, 0, 1)), ds.conv.weight, ds.conv.bias, stride=2)
         assert torch.equal(ds(x), expected)
+
+
+@pytest.mark.parametrize("shape", [(2, 32, 8, 8), (1, 32, 5, 7)])
+def test_upsample_is_nearest_x2_then_conv3x3(shape):
+    """The transposed-conv Upsample computes RadioDiff's interpolate + conv3x3, values and gradients (to fp32
+    rounding), from the same ``conv`` parameter."""
+    torch.manual_seed(2)
+    up = Upsample(32)
+    x = torch.randn(*shape, requires_grad=True)
+    reference = F.conv2d(F.interpolate(x, scale_factor=2.0, mode="nearest"), up.conv.weight, up.conv.bias, padding=1)
+    out = up(x)
+    assert out.shape == reference.shape
+    assert torch.allclose(out, reference, atol=1e-5)
+    upstream = torch.randn_like(reference)
+    expected = torch.autograd.grad(reference, (x, up.conv.weight, up.conv.bias), upstream)
+    got = torch.autograd.grad(out, (x, up.conv.weight, up.conv.bias), upstream)
+    for name, e, g in zip(("input", "weight", "bias"), expected, got):
+        assert torch.allclose(g, e, atol=1e-4, rtol=1e-5), name
+
+
+def test_upsample_keeps_the_channels_last_layout():
+    up = Upsample(32).to(memory_format=torch.channels_last)
+    x = torch.randn(2, 32, 6, 6).contiguous(memory_format=torch.channels_last)
+    assert up(x).is_contiguous(memory_format=torch.channels_last)
 
 
 def test_parameter_count_matches_radiodiff_checkpoint_size():

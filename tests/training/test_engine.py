@@ -93,6 +93,37 @@ def test_a_skipped_optimizer_step_changes_nothing(scaled: bool):
     assert opt.state[p]["step"].item() == 2.0
 
 
+def _stepped(fused: bool, size: float, clip_first: bool | None) -> list[torch.nn.Parameter]:
+    """Two parameters after one AdamW step on gradients of ``size``: through ``optimizer_step`` (None), or
+    plainly, after clip_grad_norm_ (True) or without clipping (False)."""
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(50, 40)), torch.nn.Parameter(torch.randn(40))]
+    for p in params:
+        p.grad = torch.randn_like(p) * size
+    opt = make_adamw(params, 1e-2, fused)
+    if clip_first is None:
+        optimizer_step(opt, params, torch.amp.GradScaler("cpu", enabled=False), 1.0, torch.tensor(False))
+        return params
+    if clip_first:
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    return params
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_the_step_clips_large_gradients_as_clip_grad_norm_does(fused: bool):
+    """The fused kernel clips through its grad_scale: the same update as clip_grad_norm_ then AdamW, to rounding."""
+    ours, clipped, unclipped = (_stepped(fused, 100.0, how) for how in (None, True, False))
+    assert all(torch.allclose(a, b, rtol=0, atol=1e-7) for a, b in zip(ours, clipped))
+    assert not all(torch.allclose(a, b, rtol=0, atol=1e-7) for a, b in zip(ours, unclipped))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_the_step_leaves_small_gradients_bitwise_unclipped(fused: bool):
+    ours, plain = _stepped(fused, 1e-3, None), _stepped(fused, 1e-3, False)
+    assert all(torch.equal(a, b) for a, b in zip(ours, plain))
+
+
 def test_bad_step_stops_and_is_named_exactly_after_it(dataset, tmp_path: Path):
     """Step 5 draws a NaN map; the flags are read at the next log point (step 8 would be one, the end
     comes first): the error names step 5, and no parameter moved from step 5 on."""
@@ -172,7 +203,7 @@ def test_other_settings_resume_bitwise_on_cpu(dataset, tmp_path: Path, setting: 
 
 
 def test_bf16_on_cpu_resumes_bitwise_and_tracks_fp32(dataset, tmp_path: Path):
-    bf16 = make_tiny_config(**{"trainer.mixed_precision": "bf16"})
+    bf16 = make_tiny_config(**{"trainer.mixed_precision": "bf16-emulated"})  # bf16 on any CPU
     straight = train(bf16, results_folder=tmp_path / "straight", dataset=dataset, progress=False)
     train(bf16, max_steps=5, results_folder=tmp_path / "run", dataset=dataset, progress=False)
     train(bf16, resume="latest", results_folder=tmp_path / "run", dataset=dataset, progress=False)
@@ -217,7 +248,8 @@ def test_runtime_is_recorded_and_a_changed_one_is_noted_on_resume(dataset, tmp_p
     same = train(make_tiny_config(), max_steps=3, resume="latest", results_folder=tmp_path, dataset=dataset,
                  progress=False)
     assert not any("computational settings" in n for n in same.notes)
-    other = train(make_tiny_config(**{"trainer.mixed_precision": "bf16", "trainer.deterministic": False}), max_steps=4,
+    changed = {"trainer.mixed_precision": "bf16-emulated", "trainer.deterministic": False}  # bf16 on any CPU
+    other = train(make_tiny_config(**changed), max_steps=4,
                   resume="latest", results_folder=tmp_path, dataset=dataset, progress=False)
     note = next(n for n in other.notes if "computational settings" in n)
     assert "precision 'no' -> 'bf16'" in note
