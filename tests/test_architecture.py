@@ -13,7 +13,7 @@ from pathlib import Path
 LIB = Path(__file__).resolve().parent.parent / "radiodiff_lib"
 ROOT = "radiodiff_lib"
 
-# Modules at the top of the package that everything may use, and that import only errors.
+# Modules at the top of the package that everything may use; among themselves they import only what ALLOWED says.
 BASE = {"errors", "vocabulary", "formatting", "config", "config_dict", "safe_load", "safe_yaml", "outputs",
         "hardware"}
 ALLOWED = {

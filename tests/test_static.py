@@ -27,10 +27,6 @@ def test_pyflakes_finds_nothing():
     assert out.lines == []
 
 
-# Benchmark tests the hardware engineer (issue 21) is rewriting; their chains go with that rewrite.
-CHAINS_LEFT_TO_ISSUE_21 = {"tests/training/test_bench.py", "tests/training/test_train_bench.py"}
-
-
 def test_an_assert_states_one_fact():
     """``assert a and b`` fails without saying which part failed: one assert per fact."""
     import ast
@@ -38,8 +34,6 @@ def test_an_assert_states_one_fact():
     chains = []
     for path in sorted((ROOT / "tests").rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
-        if rel in CHAINS_LEFT_TO_ISSUE_21 or rel.startswith("tests/bench/"):
-            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Assert) and isinstance(node.test, ast.BoolOp) and isinstance(node.test.op, ast.And):
                 chains.append(f"{rel}:{node.lineno}")
