@@ -16,7 +16,8 @@ from .diagnostics import Diagnostic, by_severity, headline, recommendations
 from .lr import curve as lr_curve
 from .provenance import checkpoint_milestone, milestone_step, sample_milestone
 from .stats import (
-    STATUS_RULES, MetricStats, Phase, Trend, is_constant, normalize_minmax, robust_sigma, rolling_level, smooth_tensorboard,
+    STATUS_RULES, MetricStats, Phase, Trend, is_constant, normalize_minmax, robust_sigma, rolling_level,
+    smooth_tensorboard,
 )
 from .structure import Resume
 from .text import boundary_sentence, lr_sentence, provenance_sentence, summary_sentences, summary_text, to_json

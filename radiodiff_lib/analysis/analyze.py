@@ -26,13 +26,16 @@ from .boundaries import (
 )
 from .configs import read_configs
 from .continuity import check_continuity
-from .diagnostics import Diagnostic, diagnose, lr_not_logged, recommendations, resume_jump_diagnostics, spike_diagnostics
+from .diagnostics import (
+    Diagnostic, diagnose, lr_not_logged, recommendations, resume_jump_diagnostics, spike_diagnostics,
+)
 from .lr import lr_decayed_diagnostics, lr_schedule
 from .provenance import checkpoint_at, milestone_of, run_start
 from .stage2 import LDM_CONTINUITY, LDM_LOSSES, ldm_diagnostics, settings
 from .stats import MetricStats, Phase, metric_stats, phases
 from .structure import (
-    Resume, decomposition, experiment_rows, first_disc_step, gan_boundary, gan_progress, gan_rows, loss_weights, progress,
+    Resume, decomposition, experiment_rows, first_disc_step, gan_boundary, gan_progress, gan_rows, loss_weights,
+    progress,
 )
 from .text import summary_sentences
 from .thresholds import Thresholds

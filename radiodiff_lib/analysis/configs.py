@@ -172,7 +172,8 @@ def read_configs(run: Run, rows: pd.DataFrame) -> LoggedConfigs:
     out = LoggedConfigs(
         run=launch_config(cfg),
         launches={k: launch_config(own[k] if own.get(k) is not None else cfg) for k in segs}, logged=own,
-        disc_start=cfg_float(cfg, "model.lossconfig.disc_start"), kl_weight=cfg_float(cfg, "model.lossconfig.kl_weight"),
+        disc_start=cfg_float(cfg, "model.lossconfig.disc_start"),
+        kl_weight=cfg_float(cfg, "model.lossconfig.kl_weight"),
         disc_weight=cfg_float(cfg, "model.lossconfig.disc_weight"),
         has_lossconfig=cfg_get(cfg, "model.lossconfig") is not None,
         grad_accum=cfg_float(cfg, "trainer.gradient_accumulate_every"),
