@@ -3,7 +3,8 @@
 A RadioDiff VAE config (``model``/``data``/``trainer``) loads unchanged; the workbench's own
 additions (data source, seed, checkpoint retention, ...) all have defaults, so a RadioDiff file
 needs none of them. Unknown or mistyped keys are errors that name the key, the file and the
-valid keys.
+valid keys. ``validate`` refuses what cannot work; ``config_warnings`` says what works but
+probably surprises (the trainer warns at start and writes it in train.log).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from .config_dict import flatten_config
 from .errors import ConfigError
 from .safe_yaml import BoundedSafeLoader, YamlLimitError, load_yaml
 
@@ -311,22 +313,27 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"{cfg.source}: invalid config:\n  - " + "\n  - ".join(problems))
 
 
+def config_warnings(cfg: Config) -> list[str]:
+    """Settings that are valid but probably not what was meant; the trainer says them at start."""
+    out = []
+    dd, size = cfg.model.ddconfig, cfg.data.image_size
+    if any(r != size for r in dd.resolution):
+        effect = (f"attention is placed by resolution (attn_resolutions {dd.attn_resolutions}), so it lands at "
+                  "other levels than intended" if dd.attn_resolutions else
+                  "resolution only places attention and attn_resolutions is empty, so it has no effect here")
+        out.append(f"model.ddconfig.resolution {dd.resolution} differs from data.image_size {size} (the size the maps "
+                   f"are trained at): {effect}.")
+    start, total = cfg.model.lossconfig.disc_start, cfg.trainer.train_num_steps
+    if start >= total:
+        out.append(f"model.lossconfig.disc_start {start} is not below trainer.train_num_steps {total}: the "
+                   "discriminator never starts, this run trains the VAE alone.")
+    return out
+
+
 def _non_finite(cfg: Config) -> list[str]:
     """Every float value must be a number: nan and inf are never a meaningful setting here."""
     return [f"{where} is {value}: give a finite number" for where, value in flatten_config(config_to_dict(cfg)).items()
             if isinstance(value, float) and not math.isfinite(value)]
-
-
-def flatten_config(d: dict, prefix: str = "") -> dict[str, Any]:
-    """A nested config dict as dotted keys: {"model.lossconfig.disc_weight": 0.5, ...}."""
-    out: dict[str, Any] = {}
-    for key, value in d.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(flatten_config(value, dotted + "."))
-        else:
-            out[dotted] = value
-    return out
 
 
 def _halvings(cfg: Config) -> list[str]:
@@ -406,6 +413,5 @@ def resolve_config(spec: str | Path | Config) -> Config:
     """A Config from a Config, a YAML path, or a built-in name (``demo``, ``radiodiff``, ``bench``)."""
     if isinstance(spec, Config):
         return spec
-    if str(spec) in BUILTIN_CONFIGS:
-        return load_config(builtin_config_path(str(spec)))
-    return load_config(spec)
+    path = builtin_config_path(str(spec)) if str(spec) in BUILTIN_CONFIGS else spec
+    return load_config(path)

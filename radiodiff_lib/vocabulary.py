@@ -1,5 +1,6 @@
-"""The names the whole workbench shares, spelled once: logged metrics, the RadioDiff step-line
-marker, TensorBoard tags, the record kinds of ``metrics.jsonl`` and the files of a results folder.
+"""The names the whole workbench shares, spelled once: logged metrics, the columns of a read run, the
+RadioDiff step-line marker, TensorBoard tags, the record kinds of ``metrics.jsonl``, the files of a
+results folder and the two checkpoint formats.
 
 Imports nothing: every package may use it.
 """
@@ -59,6 +60,15 @@ STAGES = (STAGE_VAE, STAGE_LDM)
 # Which sources of a run the log reader reads (``radiodiff analyze --source``).
 SOURCE_CHOICES = ("all", "text", "tensorboard", "metrics")
 
+# --- a read run: one row per logged step ------------------------------------------------------
+# The columns of ``Run.df`` that are not metrics: the step, its log time, the file and launch (segment)
+# it came from, its line in that file, and its training phase (metrics.jsonl only). Every other column is
+# a metric, named as the log names it.
+ROW_COLUMNS = ("step", "time", "file", "segment", "line", "phase")
+# ``Run.segments``, one row per launch stitched into the timeline (a merged run adds ``events_file``).
+SEGMENT_COLUMNS = ("segment", "file", "first_step", "last_step", "start_time", "end_time", "n_rows", "kind",
+                   "rewind_to")
+
 # --- text logs ------------------------------------------------------------------------------
 STEP_MARK = "[Train Step] "  # opens every step line: "<asctime> [Train Step] <step>/<total>: k: v, ..."
 LOG_FORMAT = "%(asctime)-15s %(message)s"  # RadioDiff's logging format, which ours reproduces
@@ -82,7 +92,14 @@ RECORD_STEP = "step"
 RECORD_FIELDS = ("kind", "launch", "time", "step", "phase")
 
 # Training phases: the VAE alone before disc_start, then the VAE with its discriminator.
-PHASES = ("vae", "gan")
+PHASE_VAE, PHASE_GAN = "vae", "gan"
+PHASES = (PHASE_VAE, PHASE_GAN)
+
+# --- checkpoints ----------------------------------------------------------------------------
+# What ``checkpoints.load_any``, the inspect table and a sweep call the two formats a checkpoint can have.
+WORKBENCH_CHECKPOINT = "workbench"  # ours: atomic, checksummed, the whole training state
+RADIODIFF_CHECKPOINT = "radiodiff"  # RadioDiff's model-N.pt: weights (and EMA), nothing to resume exactly
+CHECKPOINT_FORMATS = (WORKBENCH_CHECKPOINT, RADIODIFF_CHECKPOINT)
 
 # --- evaluation -----------------------------------------------------------------------------
 EVAL_METRICS = ("nmse", "rmse", "ssim", "psnr")

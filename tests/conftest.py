@@ -42,3 +42,31 @@ def healthy():
     from tests.helpers.runs import healthy_run
 
     return analyze(healthy_run())
+
+
+@pytest.fixture(scope="module")
+def late(tmp_path_factory):
+    """The researcher's first-stage run whose logs begin at step 35,000, read from disk: (run, analysis, what
+    was written)."""
+    from radiodiff_lib.analysis import analyze
+    from radiodiff_lib.logs import read_run
+    from tests.helpers.researcher import resumed_at_35000
+
+    folder = tmp_path_factory.mktemp("radiodiff_Vae")
+    want = resumed_at_35000(folder)
+    run = read_run(folder)
+    return run, analyze(run), want
+
+
+@pytest.fixture(scope="module")
+def restart(tmp_path_factory):
+    """The researcher's second-stage fine-tune followed by a fresh launch (a restart), read from disk: (run,
+    analysis, what was written)."""
+    from radiodiff_lib.analysis import analyze
+    from radiodiff_lib.logs import read_run
+    from tests.helpers.researcher import finetune_then_fresh
+
+    folder = tmp_path_factory.mktemp("radiodiff_LDM")
+    want = finetune_then_fresh(folder)
+    run = read_run(folder)
+    return run, analyze(run), want

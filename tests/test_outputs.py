@@ -29,7 +29,7 @@ def test_a_file_option_naming_a_folder_is_refused(tmp_path):
     assert check_output_file(tmp_path / "sub" / "a.json", "--json") == tmp_path / "sub" / "a.json"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="a file's mode does not stop root (tests/test_cli_output.py "
+@pytest.mark.skipif(os.geteuid() == 0, reason="a file's mode does not stop root (tests/test_cli.py "
                     "makes the folder read-only for root too)")
 def test_a_read_only_file_is_refused(tmp_path):
     target = tmp_path / "a.json"

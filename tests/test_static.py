@@ -25,3 +25,16 @@ def test_pyflakes_finds_nothing():
     for path in sorted([*(ROOT / "radiodiff_lib").rglob("*.py"), *(ROOT / "tests").rglob("*.py")]):
         checkPath(str(path), reporter)
     assert out.lines == []
+
+
+def test_an_assert_states_one_fact():
+    """``assert a and b`` fails without saying which part failed: one assert per fact."""
+    import ast
+
+    chains = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assert) and isinstance(node.test, ast.BoolOp) and isinstance(node.test.op, ast.And):
+                chains.append(f"{rel}:{node.lineno}")
+    assert chains == []

@@ -8,18 +8,20 @@ from .analyze import Analysis, analyze
 from .boundaries import KINDS as BOUNDARY_KINDS
 from .boundaries import set_aside_rows
 from .compare import (
-    Comparison, MetricVerdict, RunEntry, compare_entries, compare_paths, comparison_json, default_labels, died_early,
-    read_entries, x_coordinates,
+    Comparison, MetricVerdict, RunEntry, compare_entries, compare_paths, comparison_json, comparison_text,
+    default_labels, died_early, read_entries, x_coordinates,
 )
-from .compare_summary import comparison_text
+from .configs import save_interval
 from .diagnostics import Diagnostic, by_severity, headline, recommendations
 from .lr import curve as lr_curve
-from .provenance import checkpoint_milestone, milestone_step, sample_milestone, save_interval
+from .provenance import checkpoint_milestone, milestone_step, sample_milestone
 from .stats import (
-    STATUS_RULES, MetricStats, Thresholds, Trend, is_constant, normalize_minmax, robust_sigma, rolling_level, smooth_tensorboard,
+    STATUS_RULES, MetricStats, Phase, Trend, is_constant, normalize_minmax, robust_sigma, rolling_level,
+    smooth_tensorboard,
 )
-from .structure import Phase, Resume
+from .structure import Resume
 from .text import boundary_sentence, lr_sentence, provenance_sentence, summary_sentences, summary_text, to_json
+from .thresholds import Thresholds
 
 __all__ = [
     "Analysis", "AnalysisError", "BOUNDARY_KINDS", "Comparison", "by_severity", "headline", "lr_curve",

@@ -1,38 +1,44 @@
 """Analysis of a training run: statistics, phases, resumes, loss decomposition, diagnostics.
 
 `analyze(run)` is a pure function of the Run's fields (df, superseded, segments, configs,
-skipped); it reads no file and draws nothing. Launch boundaries are told apart first
-(``boundaries``): the analysed experiment begins at the last restart, and the launches before it
-are set aside (``Analysis.set_aside``), never mixed into the statistics. Every verdict comes from a stated rule:
-metric statuses from `stats.STATUS_RULES`, diagnostics from the table in
-`diagnostics.py`, thresholds from `stats.Thresholds` (pass any as a keyword).
+skipped); it reads no file and draws nothing. It reads top to bottom, one module at a time: what the
+configs say (``configs``, read once), the launches (``boundaries``: the analysed experiment begins at
+the last restart, and the launches before it are set aside, ``Analysis.set_aside``, never mixed into
+the statistics), the shape of the analysed rows (``structure``), continuity at resumes
+(``continuity``), the statistics (``stats``), where the run began (``provenance``), the LR (``lr``) and
+the diagnostics of its stage (``stage2``, ``diagnostics``). Every verdict comes from a stated rule:
+metric statuses from `stats.STATUS_RULES`, diagnostics from the table in `diagnostics.py`,
+thresholds from `thresholds.Thresholds` (pass any as a keyword).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError
 from ..logs import Run
 from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS
 from .boundaries import (
-    RESUME, boundary_diagnostics, experiment_segment, launch_boundaries, set_aside_launches,
+    RESUME, boundary_diagnostics, crashed_launches, experiment_segment, launch_boundaries, launch_diagnostics,
+    rows_of, set_aside_launches, steps_per_hour,
 )
-from .configs import ldm_config_view
-from .diagnostics import Diagnostic, diagnose, lr_not_logged, recommendations
-from .launches import crashed_launches, launch_diagnostics
+from .configs import read_configs
+from .continuity import check_continuity
+from .diagnostics import (
+    Diagnostic, diagnose, lr_not_logged, recommendations, resume_jump_diagnostics, spike_diagnostics,
+)
 from .lr import lr_decayed_diagnostics, lr_schedule
-from .provenance import checkpoint_at, run_start, save_interval
-from .stage2 import ldm_diagnostics, settings
-from .stats import META_COLUMNS, MetricStats, Thresholds, metric_stats
+from .provenance import checkpoint_at, milestone_of, run_start
+from .stage2 import LDM_CONTINUITY, LDM_LOSSES, ldm_diagnostics, settings
+from .stats import MetricStats, Phase, metric_stats, phases
 from .structure import (
-    Phase, Resume, all_rows, cfg_float, cfg_get, check_continuity, decomposition, estimate_kl_weight, first_disc_step,
-    gan_boundary, metric_columns, phases, sorted_rows, sorted_with_mask, steps_per_hour,
+    Resume, decomposition, experiment_rows, first_disc_step, gan_boundary, gan_progress, gan_rows, loss_weights,
+    progress,
 )
 from .text import summary_sentences
+from .thresholds import Thresholds
 
 
 @dataclass
@@ -107,156 +113,92 @@ class Analysis:
 
 
 def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresholds: Any) -> Analysis:
-    """Analyse a Run (``logs.read_run``); thresholds are the keyword fields of ``stats.Thresholds``."""
+    """Analyse a Run (``logs.read_run``); thresholds are the keyword fields of ``thresholds.Thresholds``."""
     th = Thresholds.from_kwargs(window=window, **thresholds)
     if th.window < 3:
         raise AnalysisError(f"window must be at least 3 entries to fit a trend, got {th.window}")
-    bounds = launch_boundaries(run)
+    if total_steps is not None and int(total_steps) <= 0:
+        raise AnalysisError(f"total_steps must be a positive number of steps, got {total_steps}")
+    # an explicit parameter comes first (``logs.resolve_total_steps``), else the length the reader resolved
+    total, total_src = (int(total_steps), "parameter") if total_steps is not None else \
+        (run.total_steps, run.total_steps_source)
+    stage, vae = run.stage, run.stage == STAGE_VAE
+    rows = run.all_rows()
+
+    # what the configs say, read once
+    configs = read_configs(run, rows)
+
+    # the launches: boundaries, the experiment analysed, what is set aside, launches without a step, speed
+    bounds = launch_boundaries(run, rows, configs)
+    aside = set_aside_launches(bounds)
+    crashed = crashed_launches(run)
+    launch_diags = boundary_diagnostics(bounds) + launch_diagnostics(crashed)
+    set_aside_rows, aside_superseded = rows_of(rows, aside), rows_of(run.superseded, aside)
+    sph, _ = steps_per_hour(rows)
+
+    # the analysed rows: progress, the GAN phase, the loss decomposition
     exp_seg = experiment_segment(bounds)
-    df, logged = _experiment_rows(*sorted_with_mask(run.df, run.logged), exp_seg)
-    configs = segment_configs(run)
-    cfg = run.config
-    names = metric_columns(df, META_COLUMNS)
-
-    first = int(df["step"].min()) if len(df) else None
-    latest = int(df["step"].max()) if len(df) else None
-    total, total_src = _total_steps(total_steps, cfg, run)
-    progress = _clip01(latest / total) if total and latest is not None else None
-    sph, _ = steps_per_hour(sorted_rows(all_rows(run)))
-    time_left = (max(total - latest, 0) / sph * 3600.0) if (sph and total and latest is not None) else None
-    stage = run.stage
-
-    ds = cfg_float(cfg, "model.lossconfig.disc_start") if stage == STAGE_VAE else None
-    disc_start = int(ds) if ds is not None else None
-    disc_first = first_disc_step(df) if stage == STAGE_VAE else None
+    df, logged = experiment_rows(run, exp_seg)
+    names = run.metric_names()
+    prog = progress(df, total, sph)
+    disc_start = int(configs.disc_start) if vae and configs.disc_start is not None else None
+    disc_first = first_disc_step(df) if vae else None
     boundary = gan_boundary(disc_start, disc_first)
-    gan_prog = None
-    if disc_start is not None and total and latest is not None and total > disc_start:
-        gan_prog = _clip01((latest - disc_start) / (total - disc_start))
+    gan = gan_rows(df, boundary)
+    kl_w, kl_src, disc_weight = loss_weights(th, configs, df) if vae else (None, None, None)
+    decomp = decomposition(df if vae else df.iloc[:0], kl_w, disc_start)
 
+    # continuity at each resume, then every metric's statistics, over the run and per phase
+    check_continuity(bounds, rows, df, names, window=th.continuity_window, jump_sigma=th.jump_sigma,
+                     min_rel=th.jump_min_rel, boundary=boundary, after_points=th.continuity_after)
     stats = {k: metric_stats(df, k, window=th.window, alpha=th.alpha, min_points=th.min_points,
                              unstable_cv=th.unstable_cv, flat_rel_change=th.flat_rel_change, logged=logged,
                              level_n=th.level_n)
              for k in names}
-    phase_list = phases(df, names, boundary)
+    phase_list = phases(df, names, gan)
     for p in phase_list:
         for k, s in p.stats.items():
             stats[k].phases[p.name] = s
 
-    check_continuity(bounds, run, df, names, window=th.continuity_window, jump_sigma=th.jump_sigma,
-                     min_rel=th.jump_min_rel, boundary=boundary, after_points=th.continuity_after)
+    # where the run began, and the checkpoint each resume starts from
     for b in bounds:
         if b.kind == RESUME:
-            b.checkpoint = checkpoint_at(b.step, save_interval(configs.get(b.segment, cfg)))
-    crashed = crashed_launches(run)
-    schedule = lr_schedule(df, run, stage, configs)
-    if stage == STAGE_LDM:
-        kl_w, kl_src, disc_weight, decomp = None, None, None, decomposition(df.iloc[:0], None, None)
-        diags = ldm_diagnostics(df, stats, bounds, cfg, th) + lr_not_logged(df, cfg_float(cfg, "trainer.lr"))
-    else:
-        kl_w, kl_src, disc_weight, decomp, diags = _first_stage(df, cfg, stats, th, disc_start, boundary, progress, bounds)
-    diags += lr_decayed_diagnostics(df, schedule, stats, stage, th) + boundary_diagnostics(bounds)
-    diags += launch_diagnostics(crashed)
+            b.checkpoint = checkpoint_at(b.step, configs.launch(b.segment).save_every)
     first_seg = int(df["segment"].iloc[0]) if len(df) and "segment" in df.columns else None
-    aside = set_aside_launches(bounds)
+    start = run_start(prog.first_step, configs.launch(first_seg), rows)
+    first_stage_milestone = milestone_of(configs.stage2["first_stage_ckpt"])
+
+    # the learning rate
+    schedule = lr_schedule(df, run, stage, configs)
+    lr_diags = lr_decayed_diagnostics(df, schedule, stats, stage, th)
+
+    # the diagnostics of the run's stage
+    if stage == STAGE_LDM:
+        stage_settings = settings(configs, first_stage_milestone)
+        diags = ldm_diagnostics(df, stats, bounds, configs, th) + spike_diagnostics(df, th, LDM_LOSSES)
+        diags += resume_jump_diagnostics(bounds, LDM_CONTINUITY) + lr_not_logged(df, configs.run.lr)
+    else:
+        stage_settings = {}
+        grad_accum = int(configs.grad_accum) if configs.grad_accum is not None else None
+        diags = diagnose(df, stats, decomp, gan=gan, disc_weight=disc_weight, config_lr=configs.run.lr,
+                         grad_accum=grad_accum, progress=prog.progress, resumes=bounds, th=th)
+    diags += lr_diags + launch_diags
 
     a = Analysis(
-        entries=int(df["step"].nunique()) if len(df) else 0, first_step=first, latest_step=latest,
-        total_steps=total, total_steps_source=total_src, progress=progress, steps_per_hour=sph,
-        time_left=time_left, disc_start=disc_start, disc_first_logged_step=disc_first,
-        gan_phase_progress=gan_prog, metrics=stats, phases=phase_list, resumes=bounds, decomposition=decomp,
-        diagnostics=diags, skipped={"count": run.n_skipped, "reasons": run.skipped_counts()},
-        recommendations=recommendations(diags),
-        superseded_rows=int(len(run.superseded)) - _rows_of(run, aside, superseded_only=True),
+        entries=prog.entries, first_step=prog.first_step, latest_step=prog.latest_step,
+        total_steps=total, total_steps_source=total_src, progress=prog.progress, steps_per_hour=sph,
+        time_left=prog.time_left, disc_start=disc_start, disc_first_logged_step=disc_first,
+        gan_phase_progress=gan_progress(disc_start, total, prog.latest_step), metrics=stats, phases=phase_list,
+        resumes=bounds, decomposition=decomp, diagnostics=diags,
+        skipped={"count": run.n_skipped, "reasons": run.skipped_counts()}, recommendations=recommendations(diags),
+        superseded_rows=int(len(run.superseded)) - aside_superseded,
         segments=int(df["segment"].nunique()) if "segment" in df.columns and len(df) else 0,
         kl_weight=kl_w, kl_weight_source=kl_src, disc_weight=disc_weight, thresholds=th, stage=stage,
         sources=list(run.source_report), disagreements=list(run.disagreements),
-        crashed_launches=crashed, lr_schedule=schedule,
-        stage_settings=settings(cfg) if stage == STAGE_LDM else {},
-        run_start=run_start(first, configs.get(first_seg, cfg), all_rows(run)),
-        set_aside=aside, experiment_segment=exp_seg, log_interval=_log_interval(df),
-        set_aside_rows=_rows_of(run, aside))
-    if stage == STAGE_LDM:
-        a.config_known, a.config_unknown = ldm_config_view(cfg)
+        crashed_launches=crashed, lr_schedule=schedule, stage_settings=stage_settings,
+        config_known=configs.known if stage == STAGE_LDM else [],
+        config_unknown=configs.unknown if stage == STAGE_LDM else [],
+        run_start=start, set_aside=aside, experiment_segment=exp_seg, log_interval=prog.log_interval,
+        set_aside_rows=set_aside_rows)
     a.summary_sentences = summary_sentences(a)
     return a
-
-
-def segment_configs(run: Run) -> dict[int, dict | None]:
-    """The config of each stitched segment (the run's config where the reader has none per segment)."""
-    segs = sorted(int(x) for x in run.df["segment"].dropna().unique()) if "segment" in run.df.columns else []
-    if run.superseded is not None and "segment" in run.superseded.columns:
-        segs = sorted(set(segs) | {int(x) for x in run.superseded["segment"].dropna().unique()})
-    per = run.configs if segs and len(run.configs) > max(segs) else None
-    return {k: (per[k] if per is not None and per[k] is not None else run.config) for k in segs}
-
-
-def _rows_of(run: Run, launches: list[dict], superseded_only: bool = False) -> int:
-    """How many rows (current and superseded, or superseded only) the given launches logged."""
-    rows = run.superseded if superseded_only else all_rows(run)
-    if not launches or "segment" not in rows.columns:
-        return 0
-    return int(rows["segment"].isin([x["segment"] for x in launches]).sum())
-
-
-def _log_interval(df: pd.DataFrame) -> int | None:
-    """Median steps between consecutive logged steps, or None with fewer than two."""
-    steps = np.unique(df["step"].to_numpy()) if len(df) else np.empty(0)
-    return int(np.median(np.diff(steps))) if steps.size > 1 else None
-
-
-def _experiment_rows(df: pd.DataFrame, logged: pd.DataFrame | None,
-                     first_segment: int | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """The rows of the analysed experiment: those of the segments from the last restart on."""
-    if first_segment is None or "segment" not in df.columns:
-        return df, logged
-    keep = (df["segment"] >= first_segment).to_numpy()
-    return (df[keep].reset_index(drop=True),
-            logged[keep].reset_index(drop=True) if logged is not None else None)
-
-
-def _first_stage(df: pd.DataFrame, cfg: dict | None, stats: dict, th: Thresholds, disc_start: int | None,
-                 boundary: int | None, progress: float | None, res: list) -> tuple:
-    """(kl_weight, its source, disc_weight, decomposition, diagnostics) of a first-stage run."""
-    kl_w, kl_src = _kl_weight(th, cfg, df)
-    decomp = decomposition(df, kl_w, disc_start)
-    disc_weight = th.disc_weight if th.disc_weight is not None else cfg_float(cfg, "model.lossconfig.disc_weight")
-    if disc_weight is None and cfg_get(cfg, "model.lossconfig") is not None:
-        disc_weight = 1.0  # the loss's own default (LPIPSWithDiscriminator) when the config omits it
-    ga = cfg_float(cfg, "trainer.gradient_accumulate_every")
-    diags = diagnose(df, stats, decomp, boundary=boundary, disc_weight=disc_weight,
-                     config_lr=cfg_float(cfg, "trainer.lr"), grad_accum=int(ga) if ga is not None else None,
-                     progress=progress, resumes=res, th=th)
-    return kl_w, kl_src, disc_weight, decomp, diags
-
-
-def _clip01(x: float) -> float:
-    return float(min(1.0, max(0.0, x)))
-
-
-def _total_steps(param: int | None, cfg: dict | None, run: Run) -> tuple[int | None, str | None]:
-    """The parameter, else the config's train_num_steps, else the step lines' /TOTAL."""
-    if param is not None:
-        if int(param) <= 0:
-            raise AnalysisError(f"total_steps must be a positive number of steps, got {param}")
-        return int(param), "parameter"
-    v = cfg_float(cfg, "trainer.train_num_steps")
-    if v:
-        return int(v), "config"
-    logged = run.total_steps
-    if logged and run.total_steps_source in ("step lines", "parameter"):
-        return int(logged), run.total_steps_source
-    return None, None
-
-
-
-def _kl_weight(th: Thresholds, cfg: dict | None, df: pd.DataFrame) -> tuple[float | None, str | None]:
-    if th.kl_weight is not None:
-        return th.kl_weight, "parameter"
-    v = cfg_float(cfg, "model.lossconfig.kl_weight")
-    if v is not None:
-        return v, "config"
-    if cfg_get(cfg, "model.lossconfig") is not None:
-        return 1.0, "config default"  # LPIPSWithDiscriminator's default kl_weight
-    est = estimate_kl_weight(df)
-    return (est, "estimated from the log") if est is not None and np.isfinite(est) else (None, None)

@@ -1,4 +1,5 @@
-"""Launch boundaries told apart: a resume, a restart (another experiment) or a crash-and-relaunch.
+"""The launches of a run: each boundary told apart (a resume, a restart: another experiment, or a
+crash-and-relaunch), what is set aside, the launches that never logged a step, the speed within launches.
 
 Rule for the boundary where launch L (a stitched segment) follows launch P, in this order:
 - restart: L's config changes an aspect in ``configs.RESTART_ASPECTS`` (train_num_steps, data set,
@@ -13,9 +14,14 @@ The analysed experiment begins at the last restart: the rows of every launch bef
 aside (kept, shown, not analysed), and so is a crash-and-relaunch's stopped launch (the reader has
 already superseded its rows). Each set-aside launch is compared with the launch after it on the
 main loss over the steps both logged (medians), so a 13x jump between two experiments is named.
+
+Launches without a step (``crashed_launches``): a text log segment (a config record, or a file of its
+own) with no step row crashed before its first logged step. Its traceback lines are the lines of its
+file that the reader skipped as ``traceback``; the last of them that names an exception is quoted.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -23,10 +29,9 @@ import pandas as pd
 
 from ..logs import Run
 from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, TOTAL_LOSS
-from .configs import RESTART_ASPECTS, aspect_of, config_diff
+from .configs import RESTART_ASPECTS, LoggedConfigs
 from .diagnostics import Diagnostic
-from .launches import file_errors
-from .structure import Resume, all_rows, seconds_between
+from .structure import Resume
 
 RESUME, RESTART, RELAUNCH = "resume", "restart", "crash-and-relaunch"
 KINDS = (RESUME, RESTART, RELAUNCH)
@@ -37,12 +42,7 @@ NO_JUMP_TEST = {
     RESTART: "not run: a restart is another experiment, not a continuation of the launch before",
     RELAUNCH: "not run: the relaunch starts again where the stopped launch began, so nothing it logged is continued",
 }
-
-
-def config_changes(before: dict | None, after: dict | None) -> list[dict]:
-    """The flattened config keys two launches differ in: key, value before and after, the aspect it sets."""
-    return [{"key": d["key"], "before": d["values"][0], "after": d["values"][1], "aspect": aspect_of(d["key"])}
-            for d in config_diff([before, after])]
+_ERROR_LINE = re.compile(r"^\s*[\w.]*(Error|Exception|Interrupt|Exit)\b")
 
 
 def boundary_kind(before: dict | None, after: dict | None, step: int, previous_first: int | None,
@@ -61,27 +61,24 @@ def main_loss(columns: Any) -> str | None:
     return next((m for m in MAIN_LOSSES if m in columns), None)
 
 
-def launch_boundaries(run: Run) -> list[Resume]:
-    """Every segment boundary after the first, in segment order, with its kind, config changes and the
-    launches it sets aside (continuity is filled in later, for resumes only)."""
-    rows = all_rows(run)
+def launch_boundaries(run: Run, rows: pd.DataFrame, configs: LoggedConfigs) -> list[Resume]:
+    """Every segment boundary after the first of ``rows`` (the run's current and superseded rows), in segment
+    order, with its kind, config changes and the launches it sets aside (continuity is filled in later, for
+    resumes only)."""
     if "segment" not in rows.columns or rows.empty:
         return []
     segs = run.segments
     seg_tab = segs.set_index("segment") if "segment" in segs.columns else None
     ids = sorted(int(s) for s in rows["segment"].dropna().unique())
-    configs = run.configs if len(run.configs) > max(ids) else None
+    per_launch = bool(configs.logged)
     out: list[Resume] = []
     aside: set[int] = set()
     for prev_id, seg_id in zip(ids, ids[1:]):
         mine, prev = rows[rows["segment"] == seg_id], rows[rows["segment"] == prev_id]
         step = int(mine["step"].min())
-        before_cfg = configs[prev_id] if configs else run.config
-        after_cfg = configs[seg_id] if configs else run.config
-        changes = config_changes(before_cfg, after_cfg) if configs else []
+        changes = configs.changes.get(seg_id, [])
         prev_first = int(prev["step"].min()) if len(prev) else None
-        kind = boundary_kind(before_cfg if configs else None, after_cfg if configs else None, step, prev_first,
-                             changes)
+        kind = boundary_kind(configs.logged.get(prev_id), configs.logged.get(seg_id), step, prev_first, changes)
         replayed = rows[(rows["segment"] < seg_id) & (rows["step"] >= step)]
         r = Resume(index=len(out), segment=seg_id, step=step,
                    previous_last_step=int(prev["step"].max()) if len(prev) else None,
@@ -89,7 +86,7 @@ def launch_boundaries(run: Run) -> list[Resume]:
                    replayed_range=(int(replayed["step"].min()), int(replayed["step"].max())) if len(replayed) else None,
                    gap_seconds=_gap(seg_tab, prev_id, seg_id, prev, mine),
                    file=str(mine["file"].iloc[0]) if "file" in mine.columns and len(mine) else None,
-                   kind=kind, config_changes=changes, configs_logged=configs is not None)
+                   kind=kind, config_changes=changes, configs_logged=per_launch)
         if kind != RESUME:
             r.jump_test = NO_JUMP_TEST[kind]
             dropped = [k for k in ids if k < seg_id and k not in aside] if kind == RESTART else [prev_id]
@@ -108,7 +105,7 @@ def experiment_segment(boundaries: list[Resume]) -> int | None:
 
 def set_aside_rows(run: Run, set_aside: list[dict]) -> pd.DataFrame:
     """Every row (current or superseded) of the launches set aside, for figures that show them apart."""
-    rows = all_rows(run)
+    rows = run.all_rows()
     segs = [s["segment"] for s in set_aside]
     if not segs or "segment" not in rows.columns:
         return rows.iloc[:0]
@@ -118,6 +115,13 @@ def set_aside_rows(run: Run, set_aside: list[dict]) -> pd.DataFrame:
 def set_aside_launches(boundaries: list[Resume]) -> list[dict]:
     """Every launch set aside by a restart or a crash-and-relaunch, in segment order."""
     return sorted((s for b in boundaries for s in b.set_aside), key=lambda s: s["segment"])
+
+
+def rows_of(rows: pd.DataFrame, launches: list[dict]) -> int:
+    """How many of ``rows`` the given launches logged."""
+    if not launches or "segment" not in rows.columns:
+        return 0
+    return int(rows["segment"].isin([x["segment"] for x in launches]).sum())
 
 
 def _launch(run: Run, rows: pd.DataFrame, seg: int, kind: str, boundary_step: int) -> dict:
@@ -232,4 +236,67 @@ def boundary_diagnostics(boundaries: list[Resume]) -> list[Diagnostic]:
             msg += f" Across the boundary, {level}." if level else ""
             crashed = any(s["traceback_lines"] for s in b.set_aside)
             out.append(Diagnostic("launch_relaunched", "warning" if crashed else "info", msg, ev))
+    return out
+
+
+def seconds_between(t0: Any, t1: Any) -> float | None:
+    """Seconds from t0 to t1, None when either is missing."""
+    if t0 is None or t1 is None or pd.isna(t0) or pd.isna(t1):
+        return None
+    return float((pd.Timestamp(t1) - pd.Timestamp(t0)).total_seconds())
+
+
+def steps_per_hour(rows: pd.DataFrame) -> tuple[float | None, dict[str, float]]:
+    """Speed from timestamps within each segment only (the gaps between launches do not count)."""
+    if "time" not in rows.columns or "segment" not in rows.columns or rows.empty:
+        return None, {"steps": 0.0, "seconds": 0.0}
+    d_steps = d_secs = 0.0
+    for _, g in rows.dropna(subset=["time"]).groupby("segment"):
+        if len(g) < 2:
+            continue
+        g = g.sort_values("step")
+        secs = seconds_between(g["time"].min(), g["time"].max())
+        if secs and secs > 0:
+            d_steps += float(g["step"].max() - g["step"].min())
+            d_secs += secs
+    if d_secs <= 0 or d_steps <= 0:
+        return None, {"steps": d_steps, "seconds": d_secs}
+    return d_steps / d_secs * 3600.0, {"steps": d_steps, "seconds": d_secs}
+
+
+def crashed_launches(run: Run) -> list[dict]:
+    """Every text launch without a step row: file, start time, traceback lines, last error line."""
+    launches = run.launches
+    if not len(launches):
+        return []
+    out = []
+    dead = launches[(launches["kind"] != "tensorboard") & (launches["n_rows"] == 0)]
+    for rec in dead.itertuples(index=False):
+        n, error = file_errors(run, rec.file)
+        if not rec.has_config and not n:
+            continue  # neither a config nor a traceback: a stray file, not a launch
+        out.append({"file": rec.file, "start_time": None if pd.isna(rec.start_time) else pd.Timestamp(rec.start_time),
+                    "traceback_lines": n, "last_error": error})
+    return out
+
+
+def file_errors(run: Run, file: str) -> tuple[int, str | None]:
+    """(traceback lines the reader skipped in ``file``, the last of them that names an exception)."""
+    lines = [s for s in run.skipped if s.file == file and s.line > 0 and s.reason == "traceback"]
+    errors = [s.text.strip() for s in lines if _ERROR_LINE.match(s.text)]
+    return len(lines), errors[-1] if errors else None
+
+
+def launch_diagnostics(crashed: list[dict]) -> list[Diagnostic]:
+    """One warning per launch that never logged a step."""
+    out = []
+    for c in crashed:
+        when = f" (started {c['start_time']:%Y-%m-%d %H:%M:%S})" if c["start_time"] is not None else ""
+        msg = f"The launch logged in {c['file']}{when} never logged a step: it stopped at start-up"
+        if c["traceback_lines"]:
+            msg += f"; its log holds {c['traceback_lines']} traceback line(s)"
+            msg += f', the last error: "{c["last_error"]}"' if c["last_error"] else ""
+        else:
+            msg += "; its log holds no traceback"
+        out.append(Diagnostic("launch_without_steps", "warning", msg + ".", dict(c)))
     return out

@@ -1,7 +1,7 @@
 """Continuity across a resume: is the first stretch after a relaunch where the curve before predicts it?
 
-A pure function of two short series (the entries before and after a resume step); ``structure.resumes``
-applies it to every metric at every segment boundary.
+``continuity`` is a pure function of two short series (the entries before and after a resume step);
+``check_continuity`` applies it to every metric at every resume.
 """
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from typing import Any
 
 import numpy as np
 
+import pandas as pd
+
+from ..vocabulary import D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, LOGITS_FAKE, LOGITS_REAL, TOTAL_LOSS
 from .stats import point_noise
+from .structure import Resume
 
 
 def _extrapolation(bs: np.ndarray, bv: np.ndarray, as_: np.ndarray, m: int) -> np.ndarray:
@@ -101,3 +105,54 @@ def continuity(before_steps: np.ndarray, before: np.ndarray, after_steps: np.nda
     return {"verdict": verdict, "shift": shift, "noise": noise, "shift_sigma": float(z), "relative_shift": rel,
             "extrapolation_error": backtest, "backtests": int(errors.size), "n_before": int(bv.size),
             "n_after": int(av.size)}
+
+
+# Metrics that change by design when the GAN phase begins (the term switches on, D starts learning).
+PHASE_SWITCHED = (TOTAL_LOSS, DISC_FACTOR, DISC_LOSS, D_WEIGHT, G_LOSS,
+                  LOGITS_REAL, LOGITS_FAKE)
+
+
+def check_continuity(boundaries: list[Resume], rows: pd.DataFrame, df: pd.DataFrame, metrics: list[str], *, window: int,
+                     jump_sigma: float, min_rel: float = 0.0, boundary: int | None = None,
+                     after_points: int = 5) -> None:
+    """Fill in each resume's continuity per metric (restarts and relaunches have none: ``jump_test`` says why).
+
+    For the metrics in PHASE_SWITCHED the windows compared stay inside the phase of the resume
+    step: the GAN term switching on at `boundary` is a planned change, not a resume artefact. ``rows`` are the
+    run's current and superseded rows (the new segment's first rows as logged), ``df`` the analysed ones.
+    """
+    for r in boundaries:
+        if r.kind != "resume":
+            continue
+        # before: the analysed rows just before the resume step; after: the new segment's first rows
+        before_all = df[df["step"] < r.step]
+        after_all = rows[rows["segment"] == r.segment].sort_values("step")  # as logged, even if superseded later
+        for k in metrics:
+            before, after = before_all, after_all
+            if boundary is not None and k in PHASE_SWITCHED:
+                gan_side = r.step >= boundary
+                before = before[(before["step"] >= boundary) == gan_side]
+                after = after[(after["step"] >= boundary) == gan_side]
+            before, after = before.tail(window), after.head(window)
+            if k not in df.columns or k not in after.columns or (before[k].isna().all() and after[k].isna().all()):
+                continue
+            ev = continuity(before["step"].to_numpy(float), before[k].to_numpy(float),
+                            after["step"].to_numpy(float), after[k].to_numpy(float),
+                            jump_sigma=jump_sigma, min_rel=min_rel, after_points=after_points)
+            r.continuity[k] = ev["verdict"]
+            r.evidence[k] = ev
+        tested = [v for v in r.continuity.values() if v != "insufficient data"]
+        if not tested:
+            r.jump_test = _why_untested(r)
+
+
+def _why_untested(r: Resume) -> str:
+    """Why no metric could be tested across a resume, in numbers."""
+    ev = [e for e in r.evidence.values() if "needed_before" in e]
+    if not ev:
+        return "not run: no metric was logged on both sides of the resume"
+    e = max(ev, key=lambda e: e["n_before"])
+    if e["n_after"] < 1:
+        return "not run: no entry after the resume"
+    return (f"not run: {e['n_before']} entries before the resume, {e['needed_before']} needed to extrapolate "
+            "the curve and measure how well it predicts")

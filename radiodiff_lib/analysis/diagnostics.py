@@ -1,6 +1,6 @@
 """Diagnostics of a training run: each a rule on the data with its evidence in numbers.
 
-Rules (thresholds are the fields of analysis_stats.Thresholds; "GAN phase" = steps >= disc_start,
+Rules (thresholds are the fields of thresholds.Thresholds; "GAN phase" = steps >= disc_start,
 or disc_factor > 0 when the config does not say):
 - adaptive_weight_saturated (warning): d_weight == 1e4 * disc_weight (rtol saturation_rtol) in
   >= saturated_fraction of the GAN-phase entries (without a config: an exactly repeated maximum >= 100).
@@ -18,7 +18,7 @@ or disc_factor > 0 when the config does not say):
 - reconstruction_target_met (info) / reconstruction_target_not_met (info; warning once the run
   reached total_steps): mean rec_loss over the last window <= / > rec_target.
 Elsewhere: lr_decayed (``lr``), restart_in_folder and launch_relaunched (``boundaries``),
-launch_without_steps (``launches``), the second stage's own (``stage2``).
+launch_without_steps (``boundaries``), the second stage's own (``stage2``).
 Recommendations come by severity; one whose finding follows from another finding present
 (``CAUSED_BY``: a saturated d_weight from an untrained discriminator) names that root cause instead.
 """
@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from ..vocabulary import D_WEIGHT, DISC_LOSS, G_LOSS, KL_LOSS, LOGVAR, LR, NLL_LOSS, REC_LOSS, TOTAL_LOSS
-from .stats import MetricStats, Thresholds, spikes
-from .structure import Resume, gan_mask
+from .stats import MAD_TO_STD, MetricStats
+from .structure import Resume
+from .thresholds import Thresholds
 
 SPIKE_METRICS = (TOTAL_LOSS, REC_LOSS, NLL_LOSS, KL_LOSS, G_LOSS, DISC_LOSS)
 CONTINUITY_METRICS = (REC_LOSS, NLL_LOSS, TOTAL_LOSS, KL_LOSS)
@@ -153,11 +154,12 @@ def _col(df: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def diagnose(df: pd.DataFrame, metrics: dict[str, MetricStats], decomp: pd.DataFrame, *,
-             boundary: int | None, disc_weight: float | None, config_lr: float | None,
+             gan: np.ndarray | None, disc_weight: float | None, config_lr: float | None,
              grad_accum: int | None, progress: float | None, resumes: list[Resume],
              th: Thresholds) -> list[Diagnostic]:
-    """All diagnostics for a step-sorted DataFrame of current rows."""
-    gan = gan_mask(df, boundary)
+    """All first-stage diagnostics for a step-sorted DataFrame of current rows (``gan``: the rows of the GAN
+    phase, ``structure.gan_rows``; None: not known, no row counts as GAN phase)."""
+    gan = np.zeros(len(df), dtype=bool) if gan is None else gan
     out: list[Diagnostic] = []
     for check in (_saturated, _disc_not_trained, _dominates):
         d = check(df, gan, decomp, disc_weight=disc_weight, grad_accum=grad_accum, th=th)
@@ -284,6 +286,26 @@ def _nonfinite(metrics: dict[str, MetricStats]) -> list[Diagnostic]:
         msg += f" The latest {', '.join(latest_bad)} is non-finite: training has diverged."
     return [Diagnostic("nonfinite_values", "critical" if latest_bad else "warning", msg,
                        {"counts": bad, "first_steps": first, "latest_nonfinite": latest_bad})]
+
+
+def spikes(values: np.ndarray, *, k: float, half_window: int) -> tuple[np.ndarray, float]:
+    """Robust outliers: |value - rolling median| > k * (1.4826 * MAD of those residuals); (indices, sigma).
+
+    Only points with a full centred window are tested (the first and last `half_window` are not).
+    """
+    y = np.asarray(values, dtype=float)
+    fin = np.isfinite(y)
+    if fin.sum() < 2 * half_window + 1:
+        return np.array([], dtype=int), float("nan")
+    idx = np.flatnonzero(fin)
+    # full windows only: at the edges a centred median lags a steep (early) decay and would call it a spike
+    med = pd.Series(y[fin]).rolling(2 * half_window + 1, center=True).median().to_numpy()
+    r = y[fin] - med
+    idx, r = idx[np.isfinite(r)], r[np.isfinite(r)]
+    sigma = float(np.median(np.abs(r - np.median(r)))) * MAD_TO_STD
+    if not sigma > 0:  # quantised/constant series: no noise scale to compare against
+        return np.array([], dtype=int), sigma
+    return idx[np.abs(r) > k * sigma], sigma
 
 
 def spike_diagnostics(df: pd.DataFrame, th: Thresholds, metrics: tuple[str, ...] = SPIKE_METRICS) -> list[Diagnostic]:

@@ -22,13 +22,14 @@ import numpy as np
 import pandas as pd
 
 from ..logs import Run
-from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LR, REC_LOSS, STAGE_LDM
+from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LR, REC_LOSS, STAGE_LDM, STAGE_VAE
+from .configs import LaunchConfig, LoggedConfigs
 from .diagnostics import Diagnostic
-from .stats import MetricStats, Thresholds
-from .structure import cfg_float
+from .stats import MetricStats
+from .thresholds import Thresholds
 
-EXPONENT = {"vae": 0.95, STAGE_LDM: 0.96}
-TRAINER = {"vae": "train_vae.py", STAGE_LDM: "train_cond_ldm.py"}
+EXPONENT = {STAGE_VAE: 0.95, STAGE_LDM: 0.96}
+TRAINER = {STAGE_VAE: "train_vae.py", STAGE_LDM: "train_cond_ldm.py"}
 PRINTED_DECIMALS = 5
 TEXT_SOURCE = "the text log (5 decimals)"
 FLAT = ("flat", "constant")
@@ -40,10 +41,9 @@ def multiplier(steps: Any, total: float, min_lr: float, exponent: float) -> np.n
     return np.maximum(left ** exponent, min_lr)
 
 
-def schedule_of(config: dict | None, stage: str) -> dict | None:
-    """lr, min_lr, train_num_steps and the exponent of a launch's schedule; None when the config lacks one."""
-    lr, min_lr = cfg_float(config, "trainer.lr"), cfg_float(config, "trainer.min_lr")
-    total = cfg_float(config, "trainer.train_num_steps")
+def schedule_of(launch: LaunchConfig, stage: str) -> dict | None:
+    """lr, min_lr, train_num_steps and the exponent of a launch's schedule; None when its config lacks one."""
+    lr, min_lr, total = launch.lr, launch.min_lr, launch.train_num_steps
     if lr is None or min_lr is None or total is None or lr <= 0 or total <= 0:
         return None
     return {"lr": lr, "min_lr": min_lr, "train_num_steps": int(total), "exponent": EXPONENT[stage]}
@@ -61,7 +61,7 @@ def lr_source(run: Run) -> str:
             "metrics.jsonl (full precision)" if "workbench-metrics" in kinds else TEXT_SOURCE)
 
 
-def lr_schedule(df: pd.DataFrame, run: Run, stage: str, configs: dict[int, dict | None]) -> dict[str, Any] | None:
+def lr_schedule(df: pd.DataFrame, run: Run, stage: str, configs: LoggedConfigs) -> dict[str, Any] | None:
     """The LR as logged (first, latest, smallest, largest, source) and, where the source is the text log,
     its reconstruction from each launch's config (``reconstructed``; None when no config gives it)."""
     if LR not in df.columns:
@@ -78,13 +78,13 @@ def lr_schedule(df: pd.DataFrame, run: Run, stage: str, configs: dict[int, dict 
     return out
 
 
-def reconstruct(rows: pd.DataFrame, stage: str, configs: dict[int, dict | None]) -> dict | None:
+def reconstruct(rows: pd.DataFrame, stage: str, configs: LoggedConfigs) -> dict | None:
     """The schedule of each launch evaluated at its logged steps, checked against the printed LR."""
     launches, pred = [], np.full(len(rows), np.nan)
     segs = rows["segment"].to_numpy() if "segment" in rows.columns else np.zeros(len(rows), int)
     steps = rows["step"].to_numpy()
     for seg in pd.unique(segs):
-        params = schedule_of(configs.get(int(seg)), stage)
+        params = schedule_of(configs.launch(int(seg)), stage)
         mine = segs == seg
         if params is None:
             return None

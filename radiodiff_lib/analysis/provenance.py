@@ -6,8 +6,8 @@ RadioDiff writes ``model-<milestone>.pt`` and ``sample-<milestone>.png`` with mi
 on from step K x save_and_sample_every (the workbench adds ``model-<m>-step<s>.pt`` between
 milestones). So a log that begins at step 35,000 with ``resume_milestone: 7`` and
 ``save_and_sample_every: 5000`` was resumed from model-7.pt, and the 35,000 steps before it are not
-in that log. ``run_start`` states this from the config; where the config does not say, a first step
-that is a whole number of save intervals gives the milestone (marked as inferred).
+in that log. ``run_start`` states this from the config (``configs.LaunchConfig``); where the config does
+not say, a first step that is a whole number of save intervals gives the milestone (marked as inferred).
 """
 from __future__ import annotations
 
@@ -17,16 +17,10 @@ from typing import Any
 
 import pandas as pd
 
-from .structure import cfg_float, cfg_get
+from .configs import LaunchConfig
 
 _CHECKPOINT = re.compile(r"^model-(\d+)(?:-step(\d+))?\.pt$")
 _SAMPLE = re.compile(r"^sample-(\d+)\.png$")
-
-
-def save_interval(config: dict | None) -> int | None:
-    """The config's save_and_sample_every (steps between checkpoints), or None."""
-    v = cfg_float(config, "trainer.save_and_sample_every")
-    return int(v) if v is not None and v >= 1 else None
 
 
 def milestone_step(milestone: int | None, every: int | None) -> int | None:
@@ -38,6 +32,12 @@ def checkpoint_milestone(path: Any) -> tuple[int, int | None] | None:
     """(milestone, explicit step or None) of a checkpoint named model-<m>[-step<s>].pt, else None."""
     m = _CHECKPOINT.match(PurePath(str(path)).name)
     return (int(m.group(1)), int(m.group(2)) if m.group(2) else None) if m else None
+
+
+def milestone_of(path: Any) -> int | None:
+    """The milestone of a checkpoint named model-<m>[-step<s>].pt (a path or None), else None."""
+    got = checkpoint_milestone(path) if path else None
+    return got[0] if got else None
 
 
 def sample_milestone(path: Any) -> int | None:
@@ -54,16 +54,13 @@ def checkpoint_at(step: int, every: int | None) -> str | None:
     return f"model-{milestone}.pt" if rest == 0 else f"model-{milestone}-step{step}.pt"
 
 
-def run_start(first_step: int | None, config: dict | None, rows: pd.DataFrame) -> dict[str, Any]:
-    """Where the analysed run begins: its first step, the milestone it was resumed from (config, else
-    inferred), how many earlier steps the logs hold, and what the config says about resuming."""
-    every = save_interval(config)
-    m = cfg_float(config, "trainer.resume_milestone")
-    configured = int(m) if m is not None and m >= 0 and float(m).is_integer() else None
-    enable = cfg_get(config, "trainer.enable_resume")
+def run_start(first_step: int | None, launch: LaunchConfig, rows: pd.DataFrame) -> dict[str, Any]:
+    """Where the analysed run begins: its first step, the milestone it was resumed from (its launch's config,
+    else inferred), how many earlier steps the logs hold, and what the config says about resuming."""
+    every, configured = launch.save_every, launch.resume_milestone
     out = {"step": first_step, "resumed_from_milestone": None, "earlier_steps_logged": 0,
            "milestone_step": None, "save_and_sample_every": every, "config_resume_milestone": configured,
-           "enable_resume": enable if isinstance(enable, bool) else None, "source": None, "checkpoint": None}
+           "enable_resume": launch.enable_resume, "source": None, "checkpoint": None}
     if first_step is None:
         return out
     if len(rows):

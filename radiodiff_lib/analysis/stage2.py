@@ -7,7 +7,7 @@ and the EMA start (``ema_update_after_step``). The latent scale is read as Radio
 as they are; ``on_train_batch_start`` (step 0 of a fresh launch only) leaves ``scale_factor`` as
 written when ``default_scale`` is true, else asserts it is 1 and sets it to 1 / std of the first
 batch's latents (``default_scale`` absent counts as false, as ``model_cfg.get('default_scale',
-False)`` reads it). Its diagnostics, each a rule on the data (thresholds in ``stats.Thresholds``):
+False)`` reads it). Its diagnostics, each a rule on the data (thresholds in ``thresholds.Thresholds``):
 - nonfinite_loss: a loss logged nan/inf; the first step, and whether it follows a resume (the first
   bad row is in a launch that resumed from a step above 0: how many steps after its start);
   critical when the latest loss is non-finite, else warning.
@@ -16,7 +16,8 @@ False)`` reads it). Its diagnostics, each a rule on the data (thresholds in ``st
 - lr_at_floor (info): the last ``min_points`` or more LR entries equal the run's smallest LR
   (rtol 1e-6), which is below the first logged LR: the schedule has reached its floor.
 - zero_term (info): a loss logged as exactly 0 in every entry (at least ``min_points``).
-- loss_spike (warning) and resume_discontinuity (warning) as for the first stage, on these losses.
+- loss_spike (warning) and resume_discontinuity (warning) as for the first stage, on these losses
+  (``diagnostics``: ``analyze`` asks for them on ``LDM_LOSSES`` and ``LDM_CONTINUITY``).
 """
 from __future__ import annotations
 
@@ -26,12 +27,14 @@ import numpy as np
 import pandas as pd
 
 from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LOSS_VLB, LR
-from .diagnostics import Diagnostic, resume_jump_diagnostics, spike_diagnostics
-from .provenance import checkpoint_milestone
-from .stats import MetricStats, Thresholds
-from .structure import Resume, cfg_float, cfg_get
+from .configs import LoggedConfigs
+from .diagnostics import Diagnostic
+from .stats import MetricStats
+from .structure import Resume
+from .thresholds import Thresholds
 
 LDM_LOSSES = (LOSS_SIMPLE, LDM_TOTAL_LOSS, LOSS_VLB)
+LDM_CONTINUITY = (LOSS_SIMPLE, LDM_TOTAL_LOSS)  # the losses whose jump at a resume is a finding
 ZERO_MEANING = {
     LOSS_VLB: "the variational-bound term is weighted off, so total_loss is loss_simple alone; the 0 says "
               "nothing about the model",
@@ -40,43 +43,31 @@ ZERO_MEANING = {
 }
 
 
-def settings(config: dict | None) -> dict[str, Any]:
-    """The second stage's settings the report names: first-stage checkpoint, latent scale, EMA."""
-    ema = cfg_float(config, "trainer.ema_update_after_step")
-    return {"first_stage_ckpt": cfg_get(config, "model.first_stage.ckpt_path"),
-            "first_stage_milestone": _milestone(cfg_get(config, "model.first_stage.ckpt_path")),
-            "finetune_ckpt": cfg_get(config, "finetune.ckpt_path"),
-            "scale_factor": cfg_float(config, "model.scale_factor"),
-            "scale_by_std": cfg_get(config, "model.scale_by_std"),
-            "default_scale": cfg_get(config, "model.default_scale"),
-            "scale_by_softsign": cfg_get(config, "model.scale_by_softsign"),
-            "scale": latent_scale(config),
-            "ema_start": int(ema) if ema is not None else None,
-            "ema_every": cfg_get(config, "trainer.ema_update_every")}
+def settings(configs: LoggedConfigs, first_stage_milestone: int | None) -> dict[str, Any]:
+    """The second stage's settings the report names: first-stage checkpoint (and its milestone,
+    ``provenance.checkpoint_milestone``), latent scale, EMA."""
+    keys = configs.stage2
+    return {"first_stage_ckpt": keys["first_stage_ckpt"], "first_stage_milestone": first_stage_milestone,
+            "finetune_ckpt": keys["finetune_ckpt"], "scale_factor": configs.scale_factor,
+            "scale_by_std": keys["scale_by_std"], "default_scale": keys["default_scale"],
+            "scale_by_softsign": keys["scale_by_softsign"], "scale": latent_scale(configs.scale_factor, keys),
+            "ema_start": int(configs.ema_start) if configs.ema_start is not None else None,
+            "ema_every": keys["ema_every"]}
 
 
-def _milestone(path: Any) -> int | None:
-    got = checkpoint_milestone(path) if path else None
-    return got[0] if got else None
-
-
-def _flag(config: dict | None, key: str) -> bool:
-    """A boolean config key as RadioDiff tests it (absent, None or False: off)."""
-    return cfg_get(config, key) is True
-
-
-def latent_scale(config: dict | None) -> dict[str, Any]:
-    """How RadioDiff's ddm_const_sde.py scales the latents with this config (module docstring of
-    ``stage2``: training_step and on_train_batch_start): mode, the factor it uses, and in words."""
-    written = cfg_float(config, "model.scale_factor")
+def latent_scale(written: float | None, flags: dict[str, Any]) -> dict[str, Any]:
+    """How RadioDiff's ddm_const_sde.py scales the latents with this scale_factor and these flags
+    (scale_by_softsign, scale_by_std, default_scale; module docstring of ``stage2``: training_step and
+    on_train_batch_start): mode, the factor it uses, and in words. A flag is on only when it is True (absent,
+    None or False: off), as RadioDiff tests it."""
     w = f"{written:g}" if written is not None else "not in the config"
-    if _flag(config, "model.scale_by_softsign"):
+    if flags.get("scale_by_softsign") is True:
         return {"mode": "softsign", "factor": None, "written": written, "measured": False,
                 "words": f"the latents go through softsign (scale_by_softsign); scale_factor ({w}) is not used"}
-    if not _flag(config, "model.scale_by_std"):
+    if flags.get("scale_by_std") is not True:
         return {"mode": "unscaled", "factor": None, "written": written, "measured": False,
                 "words": f"scale_by_std is off: the latents are used unscaled and scale_factor ({w}) is not applied"}
-    if _flag(config, "model.default_scale"):
+    if flags.get("default_scale") is True:
         return {"mode": "as written", "factor": written, "written": written, "measured": False,
                 "words": f"scale_factor {w} is used as written and never measured (scale_by_std with default_scale)"}
     words = ("scale_factor is measured at step 0 of a fresh launch as 1 / std of the first batch's latents alone "
@@ -89,11 +80,11 @@ def latent_scale(config: dict | None) -> dict[str, Any]:
 
 
 def ldm_diagnostics(df: pd.DataFrame, metrics: dict[str, MetricStats], resumes: list[Resume],
-                    config: dict | None, th: Thresholds) -> list[Diagnostic]:
-    """Every second-stage diagnostic for a step-sorted DataFrame of current rows."""
-    out = _nonfinite(df, metrics, resumes) + _plateau(df, metrics, th) + _lr_floor(df, config, th)
-    out += _zero_terms(metrics, th) + spike_diagnostics(df, th, LDM_LOSSES) + resume_jump_diagnostics(resumes, (LOSS_SIMPLE, LDM_TOTAL_LOSS))
-    return out
+                    configs: LoggedConfigs, th: Thresholds) -> list[Diagnostic]:
+    """The second stage's own diagnostics for a step-sorted DataFrame of current rows (spikes and jumps at a
+    resume are the first stage's rules: ``diagnostics``)."""
+    return (_nonfinite(df, metrics, resumes) + _plateau(df, metrics, th) + _lr_floor(df, configs, th)
+            + _zero_terms(metrics, th))
 
 
 def _nonfinite(df: pd.DataFrame, metrics: dict[str, MetricStats], resumes: list[Resume]) -> list[Diagnostic]:
@@ -146,7 +137,7 @@ def _plateau(df: pd.DataFrame, metrics: dict[str, MetricStats], th: Thresholds) 
                         "span_steps": span, "entries": [int(before.size), int(last.size)]})]
 
 
-def _lr_floor(df: pd.DataFrame, config: dict | None, th: Thresholds) -> list[Diagnostic]:
+def _lr_floor(df: pd.DataFrame, configs: LoggedConfigs, th: Thresholds) -> list[Diagnostic]:
     if LR not in df.columns:
         return []
     ok = np.isfinite(df[LR].to_numpy(dtype=float))
@@ -159,7 +150,7 @@ def _lr_floor(df: pd.DataFrame, config: dict | None, th: Thresholds) -> list[Dia
     if floor <= 0 or tail < th.min_points or not lr[0] > floor * (1 + 1e-3):
         return []
     since = int(steps[lr.size - tail])
-    base, min_lr = cfg_float(config, "trainer.lr"), cfg_float(config, "trainer.min_lr")
+    base, min_lr = configs.run.lr, configs.run.min_lr
     cfg = f" (config lr {base:g}, min_lr {min_lr:g})" if base is not None and min_lr is not None else ""
     return [Diagnostic("lr_at_floor", "info",
                        f"The LR has been at its floor {floor:.6g} since step {since} ({tail} entries){cfg}.",

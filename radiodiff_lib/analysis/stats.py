@@ -13,13 +13,9 @@ from scipy.special import stdtr  # Student t CDF; scipy.stats would cost seconds
 
 from ..errors import AnalysisError
 from ..vocabulary import (
-    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LR, NLL_LOSS, REC_LOSS,
-    TOTAL_LOSS,
+    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LR, NLL_LOSS, PHASE_GAN,
+    PHASE_VAE, REC_LOSS, TOTAL_LOSS,
 )
-from .thresholds import THRESHOLD_RANGES, checked_threshold
-
-# Columns of Run.df that are bookkeeping, not metrics.
-META_COLUMNS = ("step", "time", "file", "segment", "line", "phase", "launch", "kind")
 
 # Metrics where a lower value means the model reconstructs better: only these earn
 # "improving"/"worsening"; every other metric only "rising"/"falling" (no value judgement),
@@ -312,24 +308,32 @@ def phase_stats(df: pd.DataFrame, name: str) -> dict[str, float | None]:
             "max": float(v.max()), "mean": float(v.mean())}
 
 
-def spikes(values: np.ndarray, *, k: float, half_window: int) -> tuple[np.ndarray, float]:
-    """Robust outliers: |value - rolling median| > k * (1.4826 * MAD of those residuals); (indices, sigma).
+@dataclass
+class Phase:
+    """One training phase: "vae" (disc_factor 0), "gan" (from disc_start), or "all" when unknown."""
+    name: str
+    first_step: int | None
+    last_step: int | None
+    entries: int
+    stats: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
-    Only points with a full centred window are tested (the first and last `half_window` are not).
-    """
-    y = np.asarray(values, dtype=float)
-    fin = np.isfinite(y)
-    if fin.sum() < 2 * half_window + 1:
-        return np.array([], dtype=int), float("nan")
-    idx = np.flatnonzero(fin)
-    # full windows only: at the edges a centred median lags a steep (early) decay and would call it a spike
-    med = pd.Series(y[fin]).rolling(2 * half_window + 1, center=True).median().to_numpy()
-    r = y[fin] - med
-    idx, r = idx[np.isfinite(r)], r[np.isfinite(r)]
-    sigma = float(np.median(np.abs(r - np.median(r)))) * MAD_TO_STD
-    if not sigma > 0:  # quantised/constant series: no noise scale to compare against
-        return np.array([], dtype=int), sigma
-    return idx[np.abs(r) > k * sigma], sigma
+
+def phases(df: pd.DataFrame, metrics: list[str], gan: np.ndarray | None) -> list[Phase]:
+    """Split the current rows into the phases (``gan``: the rows of the GAN phase, None: not known) and take
+    compact statistics per phase."""
+    if df.empty:
+        return []
+    if gan is None:
+        groups = [("all", df)]
+    else:
+        groups = [(PHASE_VAE, df[~gan]), (PHASE_GAN, df[gan])]
+    out = []
+    for name, g in groups:
+        if g.empty:
+            continue
+        out.append(Phase(name, int(g["step"].min()), int(g["step"].max()), int(g["step"].nunique()),
+                         {k: phase_stats(g, k) for k in metrics}))
+    return out
 
 
 def point_noise(values: np.ndarray) -> float:
@@ -346,46 +350,3 @@ def point_noise(values: np.ndarray) -> float:
     if d2.size < 2:
         return float("nan")
     return float(np.median(np.abs(d2 - np.median(d2)))) * MAD_TO_STD / np.sqrt(6.0)
-
-
-@dataclass
-class Thresholds:
-    """Every rule parameter of the analysis, with its default (pass any as a keyword to analyze())."""
-    window: int = 50  # "last window": this many latest logged entries of a metric
-    alpha: float = 0.05  # slope significance level (two-sided linregress t-test)
-    min_points: int = 5  # fewer finite values in the window -> "insufficient data"
-    unstable_cv: float = 0.5  # point-to-point noise above this x median |value| -> "unstable"
-    flat_rel_change: float = 0.01  # fitted change over the window below this x |mean| -> "flat"
-    continuity_window: int = 20  # entries before a resume whose extrapolation the entries after are compared with
-    continuity_after: int = 5  # first entries after a resume compared with that extrapolation
-    jump_sigma: float = 5.0  # |shift| above this many noise sigmas of the window before -> "jump" ...
-    jump_min_rel: float = 0.01  # ... and above this fraction of the level before (ignores print-rounding hairs)
-    saturated_fraction: float = 0.5  # share of GAN-phase d_weight entries at the clamp -> saturated
-    saturation_rtol: float = 1e-6  # relative tolerance of "equal to the clamp 1e4 * disc_weight"
-    disc_still_tol: float = 1e-6  # disc_loss peak-to-peak at or below this in the GAN phase -> "never moves"
-    logvar_still_tol: float = 1e-6  # logvar peak-to-peak at or below this -> frozen
-    dominate_fraction: float = 0.5  # |gan term| share of |nll|+|kl term|+|gan term| above this -> dominated entry
-    dominate_entries_fraction: float = 0.5  # share of GAN-phase entries dominated -> diagnostic
-    spike_k: float = 10.0  # |value - rolling median| above this many robust sigmas -> spike
-    spike_half_window: int = 5  # rolling median over 2*this+1 entries
-    rec_target: float = 0.02  # rec_loss target for the last-window mean
-    plateau_fraction: float = 0.2  # second stage: the last this fraction of the logged steps ...
-    plateau_rel_change: float = 0.01  # ... whose median moved less than this fraction from the span before
-    level_n: int = 10  # start and end levels: medians of the first and last this many entries
-    lr_decayed_fraction: float = 0.1  # LR below this x its initial value -> a flat loss says little
-    disc_weight: float | None = None  # override the config's lossconfig.disc_weight
-    kl_weight: float | None = None  # override the config's lossconfig.kl_weight
-
-    def __post_init__(self) -> None:
-        for name in THRESHOLD_RANGES:  # an impossible value is refused here, not met later as nonsense
-            setattr(self, name, checked_threshold(name, getattr(self, name)))
-
-    @classmethod
-    def from_kwargs(cls, **kw: Any) -> "Thresholds":
-        """Build from keyword arguments, refusing unknown names with the list of valid ones."""
-        valid = set(cls.__dataclass_fields__)
-        bad = sorted(set(kw) - valid)
-        if bad:
-            raise AnalysisError(f"unknown analysis threshold(s) {bad}; valid names: {sorted(valid)}")
-        return cls(**kw)
-

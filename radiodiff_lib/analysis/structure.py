@@ -1,156 +1,20 @@
-"""Run-level structure of the analysis: config look-ups, progress, phases, resumes, loss decomposition.
+"""The shape of an analysed run: the rows of the experiment, its progress, the GAN phase, the loss
+decomposition and its weights; the boundary record (``Resume``) the launches fill in.
 
-Pure functions of a Run's fields (df, superseded, segments, config); no file reading, no plotting.
+Pure functions of a Run's rows and the values its configs give (``configs.read_configs``); no file
+reading, no plotting.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..vocabulary import (
-    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, NLL_LOSS, TOTAL_LOSS,
-)
-from .continuity import continuity
-from .stats import phase_stats
-
-
-def cfg_get(config: dict | None, dotted: str, default: Any = None) -> Any:
-    """config["a"]["b"]... for "a.b...", or default when any level is missing."""
-    cur: Any = config
-    for key in dotted.split("."):
-        if not isinstance(cur, dict) or key not in cur:
-            return default
-        cur = cur[key]
-    return default if cur is None else cur
-
-
-def cfg_float(config: dict | None, dotted: str, default: float | None = None) -> float | None:
-    """A finite numeric config value; YAML 1.1 leaves '5e-6' a string, so strings are converted too.
-    A config from a log may hold anything: nan, inf or an integer no float holds count as absent."""
-    v = cfg_get(config, dotted)
-    if v is None or isinstance(v, bool):
-        return default
-    try:
-        x = float(v)
-    except (TypeError, ValueError, OverflowError):
-        return default
-    return x if math.isfinite(x) else default
-
-
-def metric_columns(df: pd.DataFrame, meta: tuple[str, ...]) -> list[str]:
-    """Numeric columns of df that are metrics (not bookkeeping), in df order."""
-    return [c for c in df.columns if c not in meta and pd.api.types.is_numeric_dtype(df[c])]
-
-
-def sorted_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows ordered by step then segment, index reset (the analysis never relies on input order)."""
-    if df is None or df.empty:
-        return pd.DataFrame(columns=["step", "segment"]) if df is None else df.reset_index(drop=True)
-    keys = [k for k in ("step", "segment") if k in df.columns]
-    return df.sort_values(keys, kind="stable").reset_index(drop=True)
-
-
-def sorted_with_mask(df: pd.DataFrame, logged: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Rows by step (then segment) and the reader's logged-mask in the same order (None if not aligned)."""
-    if df.empty or "step" not in df.columns:
-        return df.reset_index(drop=True), None
-    keys = [df[k].to_numpy() for k in ("segment", "step") if k in df.columns]
-    pos = np.lexsort(keys)  # last key is primary: step, then segment
-    out = df.iloc[pos].reset_index(drop=True)
-    if isinstance(logged, pd.DataFrame) and len(logged) == len(df):
-        return out, logged.iloc[pos].reset_index(drop=True)
-    return out, None
-
-
-def all_rows(run: Any) -> pd.DataFrame:
-    """Current and superseded rows together (each segment as it was logged)."""
-    if not len(run.superseded):
-        return run.df
-    return pd.concat([run.df, run.superseded], ignore_index=True)
-
-
-def seconds_between(t0: Any, t1: Any) -> float | None:
-    """Seconds from t0 to t1, None when either is missing."""
-    if t0 is None or t1 is None or pd.isna(t0) or pd.isna(t1):
-        return None
-    return float((pd.Timestamp(t1) - pd.Timestamp(t0)).total_seconds())
-
-
-def steps_per_hour(rows: pd.DataFrame) -> tuple[float | None, dict[str, float]]:
-    """Speed from timestamps within each segment only (the gaps between launches do not count)."""
-    if "time" not in rows.columns or "segment" not in rows.columns or rows.empty:
-        return None, {"steps": 0.0, "seconds": 0.0}
-    d_steps = d_secs = 0.0
-    for _, g in rows.dropna(subset=["time"]).groupby("segment"):
-        if len(g) < 2:
-            continue
-        g = g.sort_values("step")
-        secs = seconds_between(g["time"].min(), g["time"].max())
-        if secs and secs > 0:
-            d_steps += float(g["step"].max() - g["step"].min())
-            d_secs += secs
-    if d_secs <= 0 or d_steps <= 0:
-        return None, {"steps": d_steps, "seconds": d_secs}
-    return d_steps / d_secs * 3600.0, {"steps": d_steps, "seconds": d_secs}
-
-
-@dataclass
-class Phase:
-    """One training phase: "vae" (disc_factor 0), "gan" (from disc_start), or "all" when unknown."""
-    name: str
-    first_step: int | None
-    last_step: int | None
-    entries: int
-    stats: dict[str, dict[str, float | None]] = field(default_factory=dict)
-
-
-def gan_boundary(disc_start: int | None, disc_first: int | None) -> int | None:
-    """The step where the GAN phase begins: disc_start from the config, else the first disc_factor > 0."""
-    return disc_start if disc_start is not None else disc_first
-
-
-def gan_mask(df: pd.DataFrame, boundary: int | None) -> np.ndarray:
-    """Rows in the GAN phase (step >= boundary; disc_factor > 0 when the boundary is unknown)."""
-    if boundary is not None:
-        return (df["step"] >= boundary).to_numpy()
-    if DISC_FACTOR in df.columns:
-        return (df[DISC_FACTOR].to_numpy(dtype=float) > 0)
-    return np.zeros(len(df), dtype=bool)
-
-
-def first_disc_step(df: pd.DataFrame) -> int | None:
-    """First logged step with disc_factor > 0, or None."""
-    if DISC_FACTOR not in df.columns:
-        return None
-    hit = df.loc[df[DISC_FACTOR].to_numpy(dtype=float) > 0, "step"]
-    return int(hit.min()) if len(hit) else None
-
-
-def phases(df: pd.DataFrame, metrics: list[str], boundary: int | None) -> list[Phase]:
-    """Split the current rows at the GAN boundary and take compact statistics per phase."""
-    if df.empty:
-        return []
-    if boundary is None and DISC_FACTOR not in df.columns:
-        groups = [("all", df)]
-    else:
-        m = gan_mask(df, boundary)
-        groups = [("vae", df[~m]), ("gan", df[m])]
-    out = []
-    for name, g in groups:
-        if g.empty:
-            continue
-        out.append(Phase(name, int(g["step"].min()), int(g["step"].max()), int(g["step"].nunique()),
-                         {k: phase_stats(g, k) for k in metrics}))
-    return out
-
-
-# Metrics that change by design when the GAN phase begins (the term switches on, D starts learning).
-PHASE_SWITCHED = (TOTAL_LOSS, DISC_FACTOR, DISC_LOSS, D_WEIGHT, G_LOSS,
-                  LOGITS_REAL, LOGITS_FAKE)
+from ..logs import Run
+from ..vocabulary import D_WEIGHT, DISC_FACTOR, G_LOSS, KL_LOSS, NLL_LOSS, TOTAL_LOSS
+from .configs import LoggedConfigs
 
 
 @dataclass
@@ -176,50 +40,110 @@ class Resume:
     checkpoint: str | None = None  # the checkpoint a resume starts from, by RadioDiff's naming
 
 
-def check_continuity(boundaries: list[Resume], run: Any, df: pd.DataFrame, metrics: list[str], *, window: int,
-                     jump_sigma: float, min_rel: float = 0.0, boundary: int | None = None,
-                     after_points: int = 5) -> None:
-    """Fill in each resume's continuity per metric (restarts and relaunches have none: ``jump_test`` says why).
-
-    For the metrics in PHASE_SWITCHED the windows compared stay inside the phase of the resume
-    step: the GAN term switching on at `boundary` is a planned change, not a resume artefact.
-    """
-    rows = all_rows(run)
-    for r in boundaries:
-        if r.kind != "resume":
-            continue
-        # before: the analysed rows just before the resume step; after: the new segment's first rows
-        before_all = df[df["step"] < r.step]
-        after_all = rows[rows["segment"] == r.segment].sort_values("step")  # as logged, even if superseded later
-        for k in metrics:
-            before, after = before_all, after_all
-            if boundary is not None and k in PHASE_SWITCHED:
-                gan_side = r.step >= boundary
-                before = before[(before["step"] >= boundary) == gan_side]
-                after = after[(after["step"] >= boundary) == gan_side]
-            before, after = before.tail(window), after.head(window)
-            if k not in df.columns or k not in after.columns or (before[k].isna().all() and after[k].isna().all()):
-                continue
-            ev = continuity(before["step"].to_numpy(float), before[k].to_numpy(float),
-                            after["step"].to_numpy(float), after[k].to_numpy(float),
-                            jump_sigma=jump_sigma, min_rel=min_rel, after_points=after_points)
-            r.continuity[k] = ev["verdict"]
-            r.evidence[k] = ev
-        tested = [v for v in r.continuity.values() if v != "insufficient data"]
-        if not tested:
-            r.jump_test = _why_untested(r)
+def experiment_rows(run: Run, first_segment: int | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The rows of the analysed experiment (the segments from the last restart on) by step, then segment, and
+    the reader's logged-mask in the same order (None if not aligned)."""
+    df, logged = sorted_with_mask(run.df, run.logged)
+    if first_segment is None or "segment" not in df.columns:
+        return df, logged
+    keep = (df["segment"] >= first_segment).to_numpy()
+    return (df[keep].reset_index(drop=True),
+            logged[keep].reset_index(drop=True) if logged is not None else None)
 
 
-def _why_untested(r: Resume) -> str:
-    """Why no metric could be tested across a resume, in numbers."""
-    ev = [e for e in r.evidence.values() if "needed_before" in e]
-    if not ev:
-        return "not run: no metric was logged on both sides of the resume"
-    e = max(ev, key=lambda e: e["n_before"])
-    if e["n_after"] < 1:
-        return "not run: no entry after the resume"
-    return (f"not run: {e['n_before']} entries before the resume, {e['needed_before']} needed to extrapolate "
-            "the curve and measure how well it predicts")
+def sorted_with_mask(df: pd.DataFrame, logged: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Rows by step (then segment) and the reader's logged-mask in the same order (None if not aligned)."""
+    if df.empty or "step" not in df.columns:
+        return df.reset_index(drop=True), None
+    keys = [df[k].to_numpy() for k in ("segment", "step") if k in df.columns]
+    pos = np.lexsort(keys)  # last key is primary: step, then segment
+    out = df.iloc[pos].reset_index(drop=True)
+    if isinstance(logged, pd.DataFrame) and len(logged) == len(df):
+        return out, logged.iloc[pos].reset_index(drop=True)
+    return out, None
+
+
+@dataclass
+class Progress:
+    """How far the run is: its steps, the share of train_num_steps done and the time left at its speed."""
+
+    entries: int  # logged steps analysed, each once
+    first_step: int | None
+    latest_step: int | None
+    progress: float | None  # latest_step / total_steps, clipped to [0, 1]
+    time_left: float | None  # seconds to total_steps at steps_per_hour
+    log_interval: int | None  # median steps between logged entries
+
+
+def progress(df: pd.DataFrame, total: int | None, steps_per_hour: float | None) -> Progress:
+    """The progress of the analysed rows towards ``total`` steps at ``steps_per_hour``."""
+    first = int(df["step"].min()) if len(df) else None
+    latest = int(df["step"].max()) if len(df) else None
+    done = clip01(latest / total) if total and latest is not None else None
+    left = (max(total - latest, 0) / steps_per_hour * 3600.0) if (steps_per_hour and total and latest is not None) \
+        else None
+    steps = np.unique(df["step"].to_numpy()) if len(df) else np.empty(0)
+    interval = int(np.median(np.diff(steps))) if steps.size > 1 else None
+    return Progress(int(df["step"].nunique()) if len(df) else 0, first, latest, done, left, interval)
+
+
+def clip01(x: float) -> float:
+    """x clipped to [0, 1]."""
+    return float(min(1.0, max(0.0, x)))
+
+
+def gan_boundary(disc_start: int | None, disc_first: int | None) -> int | None:
+    """The step where the GAN phase begins: disc_start from the config, else the first disc_factor > 0."""
+    return disc_start if disc_start is not None else disc_first
+
+
+def gan_mask(df: pd.DataFrame, boundary: int | None) -> np.ndarray:
+    """Rows in the GAN phase (step >= boundary; disc_factor > 0 when the boundary is unknown)."""
+    if boundary is not None:
+        return (df["step"] >= boundary).to_numpy()
+    if DISC_FACTOR in df.columns:
+        return (df[DISC_FACTOR].to_numpy(dtype=float) > 0)
+    return np.zeros(len(df), dtype=bool)
+
+
+def first_disc_step(df: pd.DataFrame) -> int | None:
+    """First logged step with disc_factor > 0, or None."""
+    if DISC_FACTOR not in df.columns:
+        return None
+    hit = df.loc[df[DISC_FACTOR].to_numpy(dtype=float) > 0, "step"]
+    return int(hit.min()) if len(hit) else None
+
+
+def gan_rows(df: pd.DataFrame, boundary: int | None) -> np.ndarray | None:
+    """The rows of the GAN phase (``gan_mask``), None when the log cannot tell the phases apart (no disc_start
+    and no disc_factor logged)."""
+    if boundary is None and DISC_FACTOR not in df.columns:
+        return None
+    return gan_mask(df, boundary)
+
+
+def gan_progress(disc_start: int | None, total: int | None, latest: int | None) -> float | None:
+    """(latest - disc_start) / (total - disc_start), clipped to [0, 1], or None."""
+    if disc_start is None or not total or latest is None or total <= disc_start:
+        return None
+    return clip01((latest - disc_start) / (total - disc_start))
+
+
+def loss_weights(th: Any, configs: LoggedConfigs, df: pd.DataFrame) -> tuple[float | None, str | None, float | None]:
+    """(kl_weight, where it comes from, disc_weight) of a first-stage run: the parameter, else the config, else the
+    loss's own default when the config has a lossconfig; kl_weight last estimated from the log."""
+    disc_weight = th.disc_weight if th.disc_weight is not None else configs.disc_weight
+    if disc_weight is None and configs.has_lossconfig:
+        disc_weight = 1.0  # the loss's own default (LPIPSWithDiscriminator) when the config omits it
+    if th.kl_weight is not None:
+        return th.kl_weight, "parameter", disc_weight
+    if configs.kl_weight is not None:
+        return configs.kl_weight, "config", disc_weight
+    if configs.has_lossconfig:
+        return 1.0, "config default", disc_weight  # LPIPSWithDiscriminator's default kl_weight
+    est = estimate_kl_weight(df)
+    found = est is not None and np.isfinite(est)
+    return (est if found else None), ("estimated from the log" if found else None), disc_weight
 
 
 def decomposition(df: pd.DataFrame, kl_weight: float | None, disc_start: int | None) -> pd.DataFrame:

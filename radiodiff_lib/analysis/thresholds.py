@@ -1,4 +1,5 @@
-"""The range of every analysis threshold (``stats.Thresholds``), checked when the thresholds are made.
+"""Every rule parameter of the analysis (``Thresholds``): its default, its range, checked when the thresholds
+are made.
 
 A value out of its range would not fail: it would quietly give nonsense (``jump_sigma -1`` calls
 every resume a jump), so it is refused with an AnalysisError saying what the threshold may be.
@@ -6,6 +7,7 @@ every resume a jump), so it is refused with an AnalysisError saying what the thr
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,3 +63,46 @@ def checked_threshold(name: str, value: Any) -> Any:
         raise AnalysisError(f"analysis threshold {name} must be {'a whole number, ' if whole else ''}{what}; "
                             f"got {value!r}")
     return int(value) if whole else float(value)
+
+
+@dataclass
+class Thresholds:
+    """Every rule parameter of the analysis, with its default (pass any as a keyword to analyze())."""
+    window: int = 50  # "last window": this many latest logged entries of a metric
+    alpha: float = 0.05  # slope significance level (two-sided linregress t-test)
+    min_points: int = 5  # fewer finite values in the window -> "insufficient data"
+    unstable_cv: float = 0.5  # point-to-point noise above this x median |value| -> "unstable"
+    flat_rel_change: float = 0.01  # fitted change over the window below this x |mean| -> "flat"
+    continuity_window: int = 20  # entries before a resume whose extrapolation the entries after are compared with
+    continuity_after: int = 5  # first entries after a resume compared with that extrapolation
+    jump_sigma: float = 5.0  # |shift| above this many noise sigmas of the window before -> "jump" ...
+    jump_min_rel: float = 0.01  # ... and above this fraction of the level before (ignores print-rounding hairs)
+    saturated_fraction: float = 0.5  # share of GAN-phase d_weight entries at the clamp -> saturated
+    saturation_rtol: float = 1e-6  # relative tolerance of "equal to the clamp 1e4 * disc_weight"
+    disc_still_tol: float = 1e-6  # disc_loss peak-to-peak at or below this in the GAN phase -> "never moves"
+    logvar_still_tol: float = 1e-6  # logvar peak-to-peak at or below this -> frozen
+    dominate_fraction: float = 0.5  # |gan term| share of |nll|+|kl term|+|gan term| above this -> dominated entry
+    dominate_entries_fraction: float = 0.5  # share of GAN-phase entries dominated -> diagnostic
+    spike_k: float = 10.0  # |value - rolling median| above this many robust sigmas -> spike
+    spike_half_window: int = 5  # rolling median over 2*this+1 entries
+    rec_target: float = 0.02  # rec_loss target for the last-window mean
+    plateau_fraction: float = 0.2  # second stage: the last this fraction of the logged steps ...
+    plateau_rel_change: float = 0.01  # ... whose median moved less than this fraction from the span before
+    level_n: int = 10  # start and end levels: medians of the first and last this many entries
+    lr_decayed_fraction: float = 0.1  # LR below this x its initial value -> a flat loss says little
+    disc_weight: float | None = None  # override the config's lossconfig.disc_weight
+    kl_weight: float | None = None  # override the config's lossconfig.kl_weight
+
+    def __post_init__(self) -> None:
+        for name in THRESHOLD_RANGES:  # an impossible value is refused here, not met later as nonsense
+            setattr(self, name, checked_threshold(name, getattr(self, name)))
+
+    @classmethod
+    def from_kwargs(cls, **kw: Any) -> "Thresholds":
+        """Build from keyword arguments, refusing unknown names with the list of valid ones."""
+        valid = set(cls.__dataclass_fields__)
+        bad = sorted(set(kw) - valid)
+        if bad:
+            raise AnalysisError(f"unknown analysis threshold(s) {bad}; valid names: {sorted(valid)}")
+        return cls(**kw)
+

@@ -3,18 +3,19 @@ choice of a resume checkpoint, and the inspection table. Every file is read with
 loader (``radiodiff_lib.safe_load``): tensors and plain containers only.
 """
 from ..safe_load import torch_load_safely
+from ..vocabulary import RADIODIFF_CHECKPOINT, WORKBENCH_CHECKPOINT
 from .inspection import inspect_checkpoints, inspect_table_text, load_model_from_checkpoint
 from .ledger import (
     LineStart, owned_checkpoints, prune_checkpoints, read_ledger, record_checkpoint, set_aside_after,
     set_aside_checkpoints, start_line_at,
 )
 from .radiodiff import (
-    RADIODIFF_CHECKPOINT, LoadReport, infer_ddconfig, is_radiodiff_checkpoint, load_radiodiff_weights,
+    LoadReport, infer_ddconfig, is_radiodiff_checkpoint, load_radiodiff_weights,
     radiodiff_model_state, save_radiodiff_layout,
 )
 from .resume import find_resume_checkpoint, load_any, locate_and_load
 from .workbench import (
-    FORMAT, FORMAT_VERSION, WORKBENCH_CHECKPOINT, checkpoint_differences, checkpoint_name, checkpoint_sort_key,
+    FORMAT, FORMAT_VERSION, checkpoint_differences, checkpoint_name, checkpoint_sort_key,
     compute_checksum, is_workbench_checkpoint, list_checkpoints, load_checkpoint, load_model_state, model_state,
     parse_checkpoint_name, remove_stale_temporaries, save_checkpoint, verify_checkpoint,
 )

@@ -11,13 +11,12 @@ from ..config import config_from_dict, replace, resolve_config
 from ..errors import CheckpointError
 from ..model import build_loss, build_model
 from ..safe_load import torch_load_safely
-from ..vocabulary import SET_ASIDE_FOLDER, SPLIT_RECORD
+from ..vocabulary import RADIODIFF_CHECKPOINT, SET_ASIDE_FOLDER, SPLIT_RECORD, WORKBENCH_CHECKPOINT
 from .ledger import set_aside_checkpoints
-from .radiodiff import RADIODIFF_CHECKPOINT, infer_ddconfig, is_radiodiff_checkpoint, load_radiodiff_weights
+from .radiodiff import infer_ddconfig, is_radiodiff_checkpoint, load_radiodiff_weights
 from .resume import load_any
 from .workbench import (
-    WORKBENCH_CHECKPOINT, compute_checksum, is_workbench_checkpoint, list_checkpoints, load_model_state,
-    parse_checkpoint_name,
+    compute_checksum, is_workbench_checkpoint, list_checkpoints, load_model_state, parse_checkpoint_name,
 )
 
 COLUMNS = ["path", "milestone", "step", "written_at", "bytes", "format", "integrity", "resume",

@@ -25,7 +25,6 @@ from ..safe_load import torch_load_safely
 MODEL_PREFIXES = ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.")
 LOSS_KEEP = re.compile(r"^loss\.(logvar$|discriminator\.)")
 IGNORED = re.compile(r"^(loss\.perceptual_loss\.|loss_pinn[^.]*\.|online_model\.)")
-RADIODIFF_CHECKPOINT = "radiodiff"  # what ``load_any`` and the inspect table call RadioDiff's checkpoints
 RADIODIFF_KEYS = ("step", "model", "opt_ae", "lr_scheduler_ae", "opt_disc", "lr_scheduler_disc", "ema", "scaler")
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 from ..safe_load import torch_load_safely
-from .radiodiff import RADIODIFF_CHECKPOINT, is_radiodiff_checkpoint
-from .workbench import WORKBENCH_CHECKPOINT, is_workbench_checkpoint, list_checkpoints, verify_checkpoint
+from ..vocabulary import RADIODIFF_CHECKPOINT, WORKBENCH_CHECKPOINT
+from .radiodiff import is_radiodiff_checkpoint
+from .workbench import is_workbench_checkpoint, list_checkpoints, verify_checkpoint
 
 
 def _describe(folder: Path) -> str:

@@ -22,7 +22,6 @@ from ..safe_load import torch_load_safely
 
 FORMAT = "radiodiff-workbench"  # the tag inside every checkpoint file we write
 FORMAT_VERSION = 1
-WORKBENCH_CHECKPOINT = "workbench"  # what ``load_any`` and the inspect table call our checkpoints
 _NAME_RE = re.compile(r"^model-(\d+)(?:-step(\d+))?\.pt$")
 
 

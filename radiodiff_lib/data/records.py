@@ -17,7 +17,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..vocabulary import SPLIT_RECORD
+from ..vocabulary import RADIODIFF_CHECKPOINT, SPLIT_RECORD
 from .splits import reference_split, split_indices
 
 RECORD_KEY = SPLIT_RECORD  # the checkpoint entry that holds split_record(training data set)
@@ -76,7 +76,7 @@ def training_maps(checkpoint_format: str, record: dict | None, config: Any) -> T
     """What the checkpoint trained on: its record; RadioDiff's split for a RadioDiff file; else what its config tells."""
     if record and record.get("source") and record.get("train_map_list") is not None:
         return TrainingMaps("recorded", record["source"], record.get("protocol"), frozenset(record["train_map_list"]))
-    if checkpoint_format == "radiodiff":
+    if checkpoint_format == RADIODIFF_CHECKPOINT:
         return TrainingMaps("assumed", "radiomapseer", ASSUMED_PROTOCOL,
                             frozenset(reference_split(ASSUMED_PROTOCOL)["train"]))
     data = getattr(config, "data", None)

@@ -26,7 +26,7 @@ from ..checkpoints import load_model_from_checkpoint
 from ..config import Config, replace, resolve_config
 from ..data import build_dataset, training_maps
 from ..errors import ConfigError, DataError
-from ..vocabulary import EVAL_METRICS, SPLIT_RECORD
+from ..vocabulary import EVAL_METRICS, SPLIT_RECORD, WORKBENCH_CHECKPOINT
 from . import metrics as M
 from .result import EXAMPLE_LABELS, EvalResult, Example
 from .scope import eval_protocol, eval_scope
@@ -215,7 +215,7 @@ def evaluate_checkpoint(
     given = resolve_config(config) if config is not None else None
     model, _loss, cfg, info = load_model_from_checkpoint(checkpoint, use_ema=use_ema, config=given)
     model = model.to(dev).eval()
-    trained = training_maps(info.get("format", "workbench"), info.get(SPLIT_RECORD), cfg)
+    trained = training_maps(info.get("format", WORKBENCH_CHECKPOINT), info.get(SPLIT_RECORD), cfg)
     eval_cfg = eval_config(cfg, data, eval_protocol(protocol, trained, cfg))
     dataset = build_dataset(eval_cfg, split)
     if len(dataset) == 0:

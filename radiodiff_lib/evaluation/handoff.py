@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from ..config import Config, read_yaml
-from ..config_checks import config_changes
+from ..config_dict import config_changes
 from ..errors import ConfigError
 from .bootstrap import Interval
 

@@ -88,7 +88,7 @@ class EvalResult:
         """Strict-JSON dict: ``inf`` is written as ``"inf"``, NaN as ``null``."""
         return to_jsonable({
             "checkpoint": self.checkpoint,
-            "checkpoint_format": self.info.get("format"),  # "workbench" | "radiodiff"
+            "checkpoint_format": self.info.get("format"),  # vocabulary.CHECKPOINT_FORMATS
             "step": self.info.get("step"),
             "data": self.data,
             "split": self.split,

@@ -28,7 +28,7 @@ from ..config import Config, resolve_config
 from ..data import TrainingMaps, train_overlap, training_maps
 from ..errors import CheckpointError, ConfigError, DataError
 from ..hardware import BF16, BF16_EMULATED, resolve_precision
-from ..vocabulary import SPLIT_RECORD
+from ..vocabulary import SPLIT_RECORD, WORKBENCH_CHECKPOINT
 from . import metrics as M
 from .evaluate import LatentStats, reconstruct, to_unit
 from .items import Items
@@ -224,7 +224,7 @@ def load_candidate(cand: Candidate, config: str | None) -> tuple[Any, Any, Confi
 
 def candidate_training_maps(info: dict, config: Config) -> TrainingMaps:
     """The maps a loaded checkpoint trained on (``load_model_from_checkpoint``'s info and config)."""
-    return training_maps(info.get("format", "workbench"), info.get(SPLIT_RECORD), config)
+    return training_maps(info.get("format", WORKBENCH_CHECKPOINT), info.get(SPLIT_RECORD), config)
 
 
 def score_candidate(cand: Candidate, items: Items, batch_size: int, config: str | None, device: torch.device,

@@ -32,7 +32,7 @@ from ..config import Config, load_config, resolve_config
 from ..data import TrainingMaps, build_dataset, train_overlap, training_maps
 from ..errors import CheckpointError
 from ..outputs import check_output_folder
-from ..vocabulary import CONFIG_FILE, SPLIT_RECORD
+from ..vocabulary import CONFIG_FILE, RADIODIFF_CHECKPOINT, SPLIT_RECORD, WORKBENCH_CHECKPOINT
 from . import metrics as M
 from .bootstrap import LOWER_IS_BETTER, compare, mean_intervals
 from .evaluate import eval_config, reconstruct, to_unit
@@ -138,7 +138,7 @@ def first_stage_file(cand: Candidate, model: Any, loss: Any, out: Path) -> tuple
     whose EMA weights were chosen is named as it is; otherwise a copy holding the chosen weights
     (as both ``model`` and ``ema``) is written into the out folder.
     """
-    if cand.format == "radiodiff" and cand.weights == "ema":
+    if cand.format == RADIODIFF_CHECKPOINT and cand.weights == "ema":
         return cand.path, None
     copy = out / FIRST_STAGE_FOLDER / f"{cand.path.stem}-{cand.weights}.pt"
     save_radiodiff_layout(copy, model, loss, int(cand.step or 0), with_lpips_copies=False)
@@ -191,7 +191,7 @@ def run_training_maps(files: list[Path], config: Config) -> TrainingMaps:
             obj, fmt = load_any(path)
         except CheckpointError:
             continue  # listed with its reason when it is scored
-        return training_maps(fmt, obj.get(SPLIT_RECORD) if fmt == "workbench" else None, config)
+        return training_maps(fmt, obj.get(SPLIT_RECORD) if fmt == WORKBENCH_CHECKPOINT else None, config)
     return TrainingMaps("unknown")
 
 

@@ -4,7 +4,7 @@ incrementally. ``read_run(paths)`` is the entry point; ``RunReader`` follows a g
 """
 from ..vocabulary import LOG_METRICS, TENSORBOARD_NAMES
 from .events import Event, SegmentInfo
-from .reader import Run, RunReader, SkippedLine, read_run
+from .reader import Run, RunReader, SkippedLine, read_run, resolve_total_steps
 
 __all__ = ["Event", "LOG_METRICS", "Run", "RunReader", "SegmentInfo", "SkippedLine", "TENSORBOARD_NAMES",
-           "read_run"]
+           "read_run", "resolve_total_steps"]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..vocabulary import PHASES
+from ..vocabulary import PHASES, ROW_COLUMNS
 
 NAT = np.datetime64("NaT", "ns")
 MAX_STEP = int(np.iinfo(np.int64).max)  # steps are stored as int64: a larger one is not a step
@@ -48,17 +48,20 @@ def unix_to_local(seconds: float) -> np.datetime64:
         return NAT
 
 
-class ColumnStore:
-    """Growable columns: step, time, line, segment, file code, phase code, metrics + logged masks."""
+# How each of ``vocabulary.ROW_COLUMNS`` is stored: file and phase as codes (categories in the frame).
+ROW_DTYPES = {"step": np.int64, "time": "datetime64[ns]", "file": np.int32, "segment": np.int64, "line": np.int64,
+              "phase": np.int8}
 
-    _BASE = (("step", np.int64), ("time", "datetime64[ns]"), ("line", np.int64),
-             ("segment", np.int64), ("file", np.int32), ("phase", np.int8))
+
+class ColumnStore:
+    """Growable columns: the row columns (step, time, file code, segment, line, phase code), metrics + logged
+    masks."""
 
     def __init__(self, capacity: int = 64) -> None:
         self.version = next(_VERSIONS)
         self.n = 0
         self.cap = max(int(capacity), 1)
-        self.base: dict[str, np.ndarray] = {name: np.empty(self.cap, dtype) for name, dtype in self._BASE}
+        self.base: dict[str, np.ndarray] = {name: np.empty(self.cap, ROW_DTYPES[name]) for name in ROW_COLUMNS}
         self.metrics: dict[str, np.ndarray] = {}
         self.logged: dict[str, np.ndarray] = {}
         self.has_phase = False

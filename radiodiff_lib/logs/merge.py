@@ -29,6 +29,7 @@ import pandas as pd
 from .columns import NAT, ColumnStore
 from .events import SegmentInfo
 from .sources import KIND_EVENTS, KIND_METRICS, KIND_RADIODIFF_LOG, KIND_WORKBENCH_LOG
+from .stitch import segment_frame
 
 MATCH_SLACK_S = 300.0  # an event file is opened within minutes of the launch's first log record
 FLOAT32_RTOL = 2.0 ** -23  # an event scalar is a float32
@@ -213,11 +214,7 @@ def _segment_table(placed: list[tuple[Launch, "_LaunchRows"]]) -> pd.DataFrame:
                      "rewind_to": la.text.rewind_to if la.text is not None and la.text.rewind_to is not None
                      else (int(steps[0]) if steps.size else None),
                      "events_file": la.events.file if la.events is not None and la.text is not None else None})
-    table = pd.DataFrame(recs, columns=["segment", "file", "first_step", "last_step", "start_time", "end_time",
-                                        "n_rows", "kind", "rewind_to", "events_file"])
-    for c in ("start_time", "end_time"):
-        table[c] = pd.to_datetime(table[c])
-    return table
+    return segment_frame(recs, extra=("events_file",))
 
 
 def _file_stats(cur: ColumnStore, placed: list[tuple[Launch, "_LaunchRows"]]) -> dict[str, dict[str, int]]:

@@ -24,23 +24,33 @@ so. Only regular files are read, a text log in bounded chunks (``file_reader.py`
 Stitching: segments (launches) are ordered by the time of their first line (else the time in the
 file name, else the file's mtime); a segment starting at step k supersedes the current rows with
 step >= k of the earlier ones (``Run.superseded``). See ``stitch.py``.
-Total steps: the config's ``trainer.train_num_steps``, else the ``/TOTAL`` of the step lines
-(``Run.total_steps_source`` says which).
+Stage (``detect_stage``): which training stage a run belongs to, RadioDiff's first (the VAE) or its
+second (the LDM). A second-stage run (``train_cond_ldm.py``) logs ``loss_simple`` / ``loss_vlb``, and its
+config nests ``model.first_stage`` (the VAE it trains on) and ``model.unet``; anything else is a
+first-stage run. Its TensorBoard tag ``total_loss`` names the text log's ``total_loss``, not the VAE's
+``train/total_loss`` that the event parser maps it to; ``event_renames`` undoes that.
+Total steps (``resolve_total_steps``, the one place that decides it): an explicit parameter, then the
+config's ``trainer.train_num_steps``, then the ``/TOTAL`` of the step lines (``Run.total_steps_source``
+says which).
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 
+from ..config_dict import cfg_float
 from ..errors import LogFormatError
+from ..vocabulary import (
+    LDM_METRICS, LDM_TOTAL_LOSS, LOG_METRICS, LOSS_SIMPLE, LOSS_VLB, ROW_COLUMNS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS,
+)
 from .columns import MAX_STEP
 from .file_reader import LogFile, Replaced
 from .merge import merge_segments
 from .sources import KIND_EVENTS, KIND_RADIODIFF_LOG, LeftOut, check_log_path, check_source, discover, kind_of, roles
-from .stage import detect_stage, event_renames, metric_order
 from .stitch import Stitcher
 
 
@@ -74,7 +84,7 @@ class Run:
     total_steps: int | None = None
     notes: list[str] = field(default_factory=list)
     configs: list[dict | None] = field(default_factory=list)  # per segment
-    stage: str = "vae"  # "vae" (train_vae.py, our trainer) or "ldm" (train_cond_ldm.py), see stage.py
+    stage: str = STAGE_VAE  # "vae" (train_vae.py, our trainer) or "ldm" (train_cond_ldm.py): detect_stage
     total_steps_source: str | None = None  # "config" | "step lines" | "parameter" | None
     disagreements: list[dict] = field(default_factory=list)  # text vs events, per text file and metric
     # what the reader knows of each file and launch; the tables below are built from it when asked
@@ -94,6 +104,12 @@ class Run:
         """Every launch a parser saw (one that crashed before its first step too), in time order."""
         return _launch_table(self.launch_infos)
 
+    def all_rows(self) -> pd.DataFrame:
+        """Current and superseded rows together (each launch as it was logged)."""
+        if not len(self.superseded):
+            return self.df
+        return pd.concat([self.df, self.superseded], ignore_index=True)
+
     @property
     def n_skipped(self) -> int:
         """Number of skipped lines (a record may stand for several, see SkippedLine.count)."""
@@ -107,16 +123,16 @@ class Run:
         return counts
 
     def metric_names(self) -> list[str]:
-        """The metric columns present in ``df``, RadioDiff's first in their log order."""
-        fixed = {"step", "time", "file", "segment", "line", "phase"}
-        return [c for c in self.df.columns if c not in fixed]
+        """The metric columns of ``df`` (every column but ``vocabulary.ROW_COLUMNS``), RadioDiff's first in their log order."""
+        return [c for c in self.df.columns if c not in ROW_COLUMNS]
 
 
 class RunReader:
     """Follows a run's log files: ``update()`` reads only what was appended and sees new files."""
 
-    def __init__(self, paths, source: str = "all") -> None:
+    def __init__(self, paths, source: str = "all", total_steps: int | None = None) -> None:
         self.source = check_source(source)
+        self.total_steps = total_steps  # the explicit parameter, first in ``resolve_total_steps``
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         self.paths = [Path(p) for p in paths]
@@ -193,10 +209,8 @@ class RunReader:
         config = next((c for c in reversed(configs) if c is not None), None)
         if config is None:
             config = next((c for c in st.unplaced_configs() if c is not None), None)
-        total, total_src = _total_steps(config), "config"
-        if total is None:
-            totals = st.totals() + [f.parser.total_steps for f in self.files.values() if f.parser.total_steps]
-            total, total_src = (totals[-1], "step lines") if totals else (None, None)
+        totals = st.totals() + [f.parser.total_steps for f in self.files.values() if f.parser.total_steps]
+        total, total_src = resolve_total_steps(self.total_steps, config, totals[-1] if totals else None)
         return Run(df=df, superseded=superseded, config=config, segments=segments,
                    skipped=self.skipped + self._skipped_in_bulk(), sources=list(self.files), logged=logged,
                    total_steps=total, notes=[f"{x.path}: {x.reason}" for x in self.left_out] + list(self.notes),
@@ -225,6 +239,28 @@ class RunReader:
         return out
 
 
+def detect_stage(metric_names: Iterable[str], configs: Iterable[dict | None]) -> str:
+    """"ldm" when the metrics or a config say second stage, else "vae"."""
+    names = set(metric_names)
+    if names & {LOSS_SIMPLE, LOSS_VLB}:
+        return STAGE_LDM
+    for cfg in configs:
+        model = cfg.get("model") if isinstance(cfg, dict) else None
+        if isinstance(model, dict) and ("first_stage" in model or "unet" in model):
+            return STAGE_LDM
+    return STAGE_VAE
+
+
+def event_renames(stage: str) -> dict[str, str]:
+    """Column renames for rows read from TensorBoard events of a run of this stage."""
+    return {TOTAL_LOSS: LDM_TOTAL_LOSS} if stage == STAGE_LDM else {}
+
+
+def metric_order(stage: str) -> tuple[str, ...]:
+    """The column order of a read run of this stage."""
+    return LDM_METRICS if stage == STAGE_LDM else LOG_METRICS
+
+
 def _launch_table(segs) -> pd.DataFrame:
     """Every launch a parser saw (a launch that crashed before its first step too), in time order."""
     recs = [{"file": s.file, "kind": s.kind, "local": s.key[1], "start_time": s.start_time, "n_rows": s.rows.n,
@@ -235,17 +271,23 @@ def _launch_table(segs) -> pd.DataFrame:
     return table
 
 
-def _total_steps(config: dict | None) -> int | None:
-    try:
-        value = int(config["trainer"]["train_num_steps"])  # type: ignore[index]
-    except (TypeError, KeyError, ValueError, OverflowError):  # absent, not a number, inf
-        return None
-    return value if 0 < value <= MAX_STEP else None
+def resolve_total_steps(parameter: int | None, config: dict | None,
+                        step_lines: int | None) -> tuple[int | None, str | None]:
+    """How many steps a run is meant to take, and who says so, in this order: an explicit parameter, the
+    config's ``trainer.train_num_steps`` (a whole number of steps), the ``/TOTAL`` its step lines print."""
+    if parameter is not None:
+        return int(parameter), "parameter"
+    value = cfg_float(config, "trainer.train_num_steps")
+    if value is not None and value.is_integer() and 0 < value <= MAX_STEP:
+        return int(value), "config"
+    if step_lines:
+        return int(step_lines), "step lines"
+    return None, None
 
 
 def read_run(paths, total_steps: int | None = None, *, strict: bool = False, source: str = "all") -> Run:
     """Read a run's logs (files and/or results folders) into a Run; see the module docstring."""
-    reader = RunReader(paths, source=source)
+    reader = RunReader(paths, source=source, total_steps=total_steps)
     run = reader.update(final=True)
     if not reader.files:
         only = "" if source == "all" else f" (--source {source})"
@@ -264,8 +306,6 @@ def read_run(paths, total_steps: int | None = None, *, strict: bool = False, sou
                                        _why_empty(f)))
     if run.df.empty:
         raise LogFormatError(f"no training rows in {', '.join(reader.files)}")
-    if total_steps is not None:
-        run.total_steps, run.total_steps_source = int(total_steps), "parameter"
     return run
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..vocabulary import SEGMENT_COLUMNS
 from .columns import ColumnStore
 from .events import SegmentInfo
 
@@ -155,9 +156,13 @@ class Stitcher:
                 "n_rows": n, "kind": info.kind,
                 "rewind_to": info.rewind_to if info.rewind_to is not None else (int(steps[0]) if n else None),
             })
-        cols = ["segment", "file", "first_step", "last_step", "start_time", "end_time", "n_rows", "kind",
-                "rewind_to"]
-        table = pd.DataFrame(recs, columns=cols)
-        for c in ("start_time", "end_time"):
-            table[c] = pd.to_datetime(table[c])
-        return table
+        return segment_frame(recs)
+
+
+def segment_frame(records: list[dict], extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``Run.segments`` from one record per launch: ``vocabulary.SEGMENT_COLUMNS`` (and ``extra``), times as
+    datetimes."""
+    table = pd.DataFrame(records, columns=list(SEGMENT_COLUMNS + extra))
+    for c in ("start_time", "end_time"):
+        table[c] = pd.to_datetime(table[c])
+    return table

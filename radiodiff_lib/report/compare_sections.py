@@ -12,7 +12,7 @@ from IPython.display import Markdown, display
 from .. import plots
 from ..analysis import RunEntry, compare_entries, compare_paths, comparison_json, default_labels, read_entries
 from ..plots import compared_metrics
-from . import compare_text
+from . import compare_text, text
 from .compare_widgets import compare_explorer
 from .figures import record, show_figure
 
@@ -61,7 +61,7 @@ def statistics(comparison: Any) -> None:
 def appendix(comparison: Any, params: dict | None = None) -> None:
     """What each run was read from (files, kinds, rows used) and the notebook parameters."""
     for e in comparison.entries:
-        display(Markdown(f"### {compare_text.cell(e.label)}"), compare_text.sources(e.run, e.analysis))
+        display(Markdown(f"### {compare_text.cell(e.label)}"), text.sources(e.run, e.analysis))
     if params:
         display(Markdown("**Notebook parameters:** " + ", ".join(f"{k}={compare_text.cell(repr(v))}"
                                                                  for k, v in params.items())))

@@ -1,4 +1,4 @@
-"""Markdown for a comparison of runs and for what a run was read from (sources, second stage).
+"""Markdown for a comparison of runs.
 
 Every run label, path, metric name, config key and value is data: escaped (``report.markdown``)
 wherever it is shown, so a label like ``<b>`` or ``*x*`` appears as written and never becomes markup.
@@ -9,7 +9,7 @@ from typing import Any
 
 from IPython.display import Markdown
 
-from ..analysis import checkpoint_milestone, died_early, lr_sentence, provenance_sentence
+from ..analysis import died_early, provenance_sentence
 from ..formatting import num
 from . import markdown as md
 from . import text
@@ -143,55 +143,3 @@ def config_diff(c: Any) -> Markdown:
         only = "only in " + ", ".join(cell(c.labels[i]) for i in d["only_in"]) if d["only_in"] is not None else ""
         rows.append([cell(d["key"])] + [_value(v) for v in d["values"]] + [only])
     return Markdown(text.table(["key"] + [cell(x) for x in c.labels] + ["note"], rows))
-
-
-def sources(run: Any, analysis: Any) -> Markdown:
-    """Which file was read as what and used for what, with its rows; and the disagreements found."""
-    rows = [[cell(s["path"]), cell(s["kind"]), cell(s["used_for"]), _n(s.get("rows_read")), _n(s["rows_used"]),
-             _n(s["rows_duplicate"]), _n(s["rows_disagreeing"])] for s in analysis.sources]
-    out = "**Files and what each was used for**\n\n" + text.table(
-        ["file", "kind", "used for", "rows read", "rows used", "rows in both sources", "rows disagreeing"], rows)
-    for d in analysis.disagreements:
-        ex = "; ".join(f"step {x['step']}: text {num(x['text'], '.6g')}, events {num(x['events'], '.6g')}"
-                       for x in d["examples"])
-        out += (f"\n\n- **{d['count']} disagreement(s)** in {cell(d['metric'])} between {cell(d['text_file'])} and "
-                f"{cell(d['events_file'])} (the events' value is kept): {ex}.")
-    if analysis.disagreements:
-        out += ("\n\nWith `gradient_accumulate_every` above 1 the second stage's text `total_loss` adds up running "
-                "totals and its events hold the last micro-batch's share, so they legitimately differ.")
-    if analysis.total_steps_source == "step lines":
-        out += "\n\nThe total number of steps comes from the step lines' `/TOTAL` (no config in the log)."
-    return Markdown(out)
-
-
-def _n(x: Any) -> str:
-    return "-" if x is None else str(x)
-
-
-def second_stage(analysis: Any) -> Markdown:
-    """The second stage's settings (the latent scale as RadioDiff applies it), its LR schedule as logged and
-    reconstructed, and its config (unknown keys shown)."""
-    st, lr = analysis.stage_settings, analysis.lr_schedule
-    ckpt = st.get("first_stage_ckpt")
-    milestone = st.get("first_stage_milestone")
-    scale = st.get("scale") or {}
-    flags = ", ".join(f"{k} {st.get(k)!r}" for k in ("scale_by_std", "default_scale", "scale_by_softsign"))
-    rows = [["first-stage checkpoint", cell(ckpt or "not in the config")
-             + (cell(f" (milestone {milestone}: step {milestone} x the first stage's save_and_sample_every)")
-                if milestone is not None else "")],
-            ["fine-tune source (finetune.ckpt_path)", cell(st.get("finetune_ckpt") or "none")
-             + (cell(f" (milestone {ft[0]})") if (ft := checkpoint_milestone(st.get("finetune_ckpt") or "")) else "")],
-            ["latent scale", cell(f"{scale.get('words', '-')} ({flags}, scale_factor {num(st.get('scale_factor'), '.6g')})")],
-            ["EMA starts at (ema_update_after_step)", st.get("ema_start") if st.get("ema_start") is not None else "-"],
-            ["EMA updated every", cell(st.get("ema_every")) if st.get("ema_every") is not None else "-"]]
-    if lr:
-        rows.append(["LR", cell(lr_sentence(lr))])
-    out = ("A second-stage run (latent diffusion on a trained VAE): no GAN phase and no loss decomposition.\n\n"
-           + text.table(["setting", "value"], rows))
-    if analysis.config_known or analysis.config_unknown:
-        out += "\n\n**Config keys of the second stage's schema**\n\n" + text.table(
-            ["key", "value", "meaning"], [[cell(k), cell(v), m] for k, v, m in analysis.config_known])
-        if analysis.config_unknown:
-            out += "\n\n**Keys the schema does not know** (kept as logged)\n\n" + text.table(
-                ["key", "value"], [[cell(k), cell(v)] for k, v in analysis.config_unknown])
-    return Markdown(out)

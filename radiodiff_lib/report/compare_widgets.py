@@ -5,7 +5,6 @@ analysed, and the runs are compared again (``analysis.compare_entries``) before 
 """
 from __future__ import annotations
 
-import html
 import threading
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from .. import plots
 from ..analysis import RunEntry, analyze, compare_entries
 from ..logs import RunReader
 from ..plots import compared_metrics
-from .widgets import LiveRefresh, _draw
+from .widgets import LiveRefresh
 
 LOG_PATTERNS = ("*.log", "metrics.jsonl", "events.out.tfevents.*")
 
@@ -76,7 +75,7 @@ class CompareExplorer(LiveRefresh):
         """Read the picked runs (only what was appended since the last read), compare and redraw."""
         picked = list(self.runs.value)
         if len(picked) < 2:
-            self.status.value = "pick at least 2 runs"
+            self.show_status("pick at least 2 runs")
             return
         entries, failed = [], []
         for p in picked:
@@ -91,19 +90,15 @@ class CompareExplorer(LiveRefresh):
                 keep = self.metric.value if self.metric.value in names else names[0]
                 self.metric.options = names
                 self.metric.value = keep
-        self.status.value = html.escape(f"{len(entries)} runs read at {time.strftime('%H:%M:%S')}" + (
-            f"; not read: {'; '.join(failed)}" if failed else ""))  # file names and messages: data, not HTML
+        self.show_status(f"{len(entries)} runs read at {time.strftime('%H:%M:%S')}" + (
+            f"; not read: {'; '.join(failed)}" if failed else ""),
+            [f"{e.label}: {n}" for e in entries for n in e.run.notes])
         self.redraw()
 
-    def redraw(self) -> None:
-        """Draw the figure again from the controls."""
-        try:
-            fig = plots.compare_figure(self.comparison, self.metric.value, smoothing=self.smoothing.value,
-                                       x_axis=self.x_axis.value)
-        except Exception as exc:  # e.g. a wall-time axis for a run without timestamps: say so, keep the UI
-            _draw(self.out, f"cannot draw: {exc}")
-            return
-        _draw(self.out, fig)
+    def figure(self) -> Any:
+        """The figure for the current control values."""
+        return plots.compare_figure(self.comparison, self.metric.value, smoothing=self.smoothing.value,
+                                    x_axis=self.x_axis.value)
 
 
 

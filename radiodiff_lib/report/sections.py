@@ -17,7 +17,6 @@ from ..analysis import analyze, milestone_step, sample_milestone, save_interval,
 from ..evaluation import evaluate_checkpoint
 from ..logs import read_run
 from ..vocabulary import STAGE_LDM
-from . import compare_text
 from . import markdown as md
 from . import text
 from .figures import record, show_figure
@@ -133,7 +132,7 @@ def phase_status(run: Any, analysis: Any) -> None:
     """Discriminator start, first activation, GAN-phase progress, and the discriminator panel; for a
     second-stage run its settings (first-stage checkpoint, scale factor, EMA, LR, config) instead."""
     if analysis.stage == STAGE_LDM:
-        display(compare_text.second_stage(analysis))
+        display(text.second_stage(analysis))
         return
     display(text.phase_status(analysis))
     show_figure(plots.discriminator_figure(run, analysis))

@@ -16,16 +16,18 @@ from typing import Any
 import pandas as pd
 from IPython.display import Markdown
 
-from ..analysis import boundary_sentence, by_severity, headline, is_constant, lr_sentence, provenance_sentence
+from ..analysis import (
+    boundary_sentence, by_severity, checkpoint_milestone, headline, is_constant, lr_sentence, provenance_sentence,
+)
 from ..formatting import duration, num, pct
 from ..vocabulary import (
     D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LDM_TOTAL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LOSS_SIMPLE,
-    LOSS_VLB, LR, NLL_LOSS, REC_LOSS, STAGE_LDM, TOTAL_LOSS,
+    LOSS_VLB, LR, NLL_LOSS, REC_LOSS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS,
 )
 from . import markdown as md
 from .markdown import Md, table
 
-STAGE_TITLES = {"vae": "First-stage (VAE) run", STAGE_LDM: "Second-stage (latent diffusion) run"}
+STAGE_TITLES = {STAGE_VAE: "First-stage (VAE) run", STAGE_LDM: "Second-stage (latent diffusion) run"}
 
 # What each logged quantity is (RadioDiff's VAE-GAN loss): fixed explanations.
 MEANING = {
@@ -478,6 +480,58 @@ def appendix(run: Any, analysis: Any, params: dict | None = None) -> Markdown:
     else:
         parts.append("**Config:** none found in the log.")
     return Markdown("\n\n".join(parts))
+
+
+def sources(run: Any, analysis: Any) -> Markdown:
+    """Which file was read as what and used for what, with its rows; and the disagreements found."""
+    rows = [[md.text(s["path"]), md.text(s["kind"]), md.text(s["used_for"]), _n(s.get("rows_read")), _n(s["rows_used"]),
+             _n(s["rows_duplicate"]), _n(s["rows_disagreeing"])] for s in analysis.sources]
+    out = "**Files and what each was used for**\n\n" + table(
+        ["file", "kind", "used for", "rows read", "rows used", "rows in both sources", "rows disagreeing"], rows)
+    for d in analysis.disagreements:
+        ex = "; ".join(f"step {x['step']}: text {num(x['text'], '.6g')}, events {num(x['events'], '.6g')}"
+                       for x in d["examples"])
+        out += (f"\n\n- **{d['count']} disagreement(s)** in {md.text(d['metric'])} between {md.text(d['text_file'])} and "
+                f"{md.text(d['events_file'])} (the events' value is kept): {ex}.")
+    if analysis.disagreements:
+        out += ("\n\nWith `gradient_accumulate_every` above 1 the second stage's text `total_loss` adds up running "
+                "totals and its events hold the last micro-batch's share, so they legitimately differ.")
+    if analysis.total_steps_source == "step lines":
+        out += "\n\nThe total number of steps comes from the step lines' `/TOTAL` (no config in the log)."
+    return Markdown(out)
+
+
+def _n(x: Any) -> str:
+    return "-" if x is None else str(x)
+
+
+def second_stage(analysis: Any) -> Markdown:
+    """The second stage's settings (the latent scale as RadioDiff applies it), its LR schedule as logged and
+    reconstructed, and its config (unknown keys shown)."""
+    st, lr = analysis.stage_settings, analysis.lr_schedule
+    ckpt = st.get("first_stage_ckpt")
+    milestone = st.get("first_stage_milestone")
+    scale = st.get("scale") or {}
+    flags = ", ".join(f"{k} {st.get(k)!r}" for k in ("scale_by_std", "default_scale", "scale_by_softsign"))
+    rows = [["first-stage checkpoint", md.text(ckpt or "not in the config")
+             + (md.text(f" (milestone {milestone}: step {milestone} x the first stage's save_and_sample_every)")
+                if milestone is not None else "")],
+            ["fine-tune source (finetune.ckpt_path)", md.text(st.get("finetune_ckpt") or "none")
+             + (md.text(f" (milestone {ft[0]})") if (ft := checkpoint_milestone(st.get("finetune_ckpt") or "")) else "")],
+            ["latent scale", md.text(f"{scale.get('words', '-')} ({flags}, scale_factor {num(st.get('scale_factor'), '.6g')})")],
+            ["EMA starts at (ema_update_after_step)", st.get("ema_start") if st.get("ema_start") is not None else "-"],
+            ["EMA updated every", md.text(st.get("ema_every")) if st.get("ema_every") is not None else "-"]]
+    if lr:
+        rows.append(["LR", md.text(lr_sentence(lr))])
+    out = ("A second-stage run (latent diffusion on a trained VAE): no GAN phase and no loss decomposition.\n\n"
+           + table(["setting", "value"], rows))
+    if analysis.config_known or analysis.config_unknown:
+        out += "\n\n**Config keys of the second stage's schema**\n\n" + table(
+            ["key", "value", "meaning"], [[md.text(k), md.text(v), m] for k, v, m in analysis.config_known])
+        if analysis.config_unknown:
+            out += "\n\n**Keys the schema does not know** (kept as logged)\n\n" + table(
+                ["key", "value"], [[md.text(k), md.text(v)] for k, v in analysis.config_unknown])
+    return Markdown(out)
 
 
 def _plain(x: Any) -> Any:

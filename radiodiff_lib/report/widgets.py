@@ -11,6 +11,7 @@ import html
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,29 +68,45 @@ def _bundle(obj: Any) -> dict:
     return {"output_type": "stream", "name": "stdout", "text": f"{obj}\n"}
 
 
-def _draw(out: Any, *objs: Any) -> None:
-    """Replace an Output widget's content at once (one state update: no stale figure, thread-safe)."""
-    out.outputs = tuple(_bundle(o) for o in objs)
-
-
 def show_in(out: Any, *objs: Any) -> None:
-    """Replace an Output widget's content with figures, Markdown or text at once (for other widget modules)."""
-    _draw(out, *objs)
+    """Replace an Output widget's content with figures, Markdown or text at once (one state update: no stale
+    figure, thread-safe)."""
+    out.outputs = tuple(_bundle(o) for o in objs)
 
 
 # --- analysis ------------------------------------------------------------------------------
 
 class LiveRefresh:
-    """Live mode of an explorer: while its ``live`` toggle is on, ``refresh()`` every ``interval`` seconds
-    in a background thread (a failed read is shown in ``status`` and the UI stays usable)."""
+    """What the explorers share: ``redraw()`` shows ``figure()`` in ``out`` (or why it cannot), ``show_status``
+    writes the status line, and live mode: while the ``live`` toggle is on, ``refresh()`` every ``interval``
+    seconds in a background thread (a failed read is shown in ``status`` and the UI stays usable)."""
 
     live: Any
     status: Any
+    out: Any
     interval: float = 5.0
     _thread: threading.Thread | None = None
 
+    def figure(self) -> Any:  # pragma: no cover - each explorer has its own
+        raise NotImplementedError
+
     def refresh(self) -> None:  # pragma: no cover - each explorer has its own
         raise NotImplementedError
+
+    def redraw(self) -> None:
+        """Draw the figure again from the controls."""
+        try:
+            fig = self.figure()
+        except Exception as exc:  # a bad range, a log scale of a negative metric, a wall-time axis without
+            show_in(self.out, f"cannot draw: {exc}")  # timestamps: say so, keep the UI
+            return
+        show_in(self.out, fig)
+
+    def show_status(self, text: str, notes: Sequence[str] = ()) -> None:
+        """Write the status line: ``text`` and the readers' notes (a log read again from its start, ...),
+        escaped: they name files."""
+        lines = [text] + [f"note: {n}" for n in notes]
+        self.status.value = "<br>".join(html.escape(line) for line in lines)
 
     def _toggle_live(self, change: dict) -> None:
         if change["new"] and (self._thread is None or not self._thread.is_alive()):
@@ -101,7 +118,7 @@ class LiveRefresh:
             try:
                 self.refresh()
             except Exception as exc:  # keep the UI alive; show why the read failed
-                self.status.value = html.escape(f"live read failed: {exc}")  # names a file: data
+                self.show_status(f"live read failed: {exc}")
             time.sleep(self.interval)
 
 
@@ -127,7 +144,8 @@ class Explorer(LiveRefresh):
         self.live = W.ToggleButton(value=False, description="live", icon="refresh",
                                    tooltip="re-read the log every few seconds (incremental reader)",
                                    disabled=not log_paths)
-        self.status = W.HTML(value=self._status_text())
+        self.status = W.HTML()
+        self.show_status(self._status_text(), run.notes)
         self.out = W.Output()
         for w in (self.metric, self.smoothing, self.steps, self.log_scale, self.x_axis):
             w.observe(lambda _change: self.redraw(), names="value")
@@ -150,15 +168,6 @@ class Explorer(LiveRefresh):
                                    step_range=None if full else (lo, hi), log_scale=self.log_scale.value,
                                    x_axis=self.x_axis.value)
 
-    def redraw(self) -> None:
-        """Draw the figure again from the controls."""
-        try:
-            fig = self.figure()
-        except Exception as exc:  # a bad range or log scale of a negative metric: say so, keep the UI
-            _draw(self.out, f"cannot draw: {exc}")
-            return
-        _draw(self.out, fig)
-
     def refresh(self) -> None:
         """Read what was appended to the log, analyse again and redraw (the live mode's step)."""
         if self._reader is None:
@@ -172,7 +181,7 @@ class Explorer(LiveRefresh):
         if at_end:  # follow the newest step unless the user zoomed into an earlier range
             self.steps.value = (self.steps.value[0], self.steps.max)
         self.metric.options = list(self.analysis.metrics)
-        self.status.value = self._status_text() + f" (read {time.strftime('%H:%M:%S')})"
+        self.show_status(self._status_text() + f" (read {time.strftime('%H:%M:%S')})", run.notes)
         self.redraw()
 
 
@@ -192,7 +201,7 @@ def resume_picker(run: Any, analysis: Any) -> Any:
     out = W.Output()
 
     def show(_change: Any = None) -> None:
-        _draw(out, text.resume_text(analysis, pick.value), plots.resume_zoom_figure(run, analysis, pick.value))
+        show_in(out, text.resume_text(analysis, pick.value), plots.resume_zoom_figure(run, analysis, pick.value))
 
     pick.observe(show, names="value")
     show()
@@ -237,7 +246,7 @@ class LiveLossPlot:
             ax.set_title(k.split("/")[-1])
             ax.set_xlabel("step")
             ax.grid(alpha=0.3)
-        _draw(self.out, fig)
+        show_in(self.out, fig)
 
 
 @dataclass

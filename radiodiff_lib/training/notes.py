@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, config_from_dict, config_to_dict, flatten_config, load_config, replace
-from ..config_checks import config_changes
+from ..config import Config, config_from_dict, config_to_dict, load_config, replace
+from ..config_dict import cfg_get, config_changes, flatten_config
 from ..errors import ConfigError
 from ..vocabulary import CONFIG_FILE
 from .run_log import scan_metrics
@@ -101,16 +101,9 @@ def resume_config(saved: dict, folder: Path, where: str) -> tuple[Config, Config
         if key not in known:
             continue  # a key of an older workbench's config: nothing to apply
         if key.startswith(CHECKPOINT_FIXED):
-            edit.overridden.append((key, now, _dotted(kept, key)))
+            edit.overridden.append((key, now, cfg_get(kept, key)))
         else:
             edit.applied.append((key, was, now))
     if edit.applied:
         config = replace(config, **{key: now for key, _, now in edit.applied})
     return config, edit
-
-
-def _dotted(d: dict, key: str) -> Any:
-    """The value of a dotted key in a nested dict (None where it is missing)."""
-    for part in key.split("."):
-        d = d.get(part) if isinstance(d, dict) else None
-    return d

@@ -21,11 +21,10 @@ from typing import Any, Callable, Iterable
 import torch
 
 from .. import checkpoints as ckpt
-from ..config import Config, config_to_dict, dump_config
-from ..config_checks import config_warnings
+from ..config import Config, config_to_dict, config_warnings, dump_config
 from ..data import RECORD_KEY, split_change, split_record
 from ..errors import ConfigWarning
-from ..vocabulary import D_WEIGHT, DISCRIMINATOR_METRICS, G_LOSS, GENERATOR_METRICS, PHASES
+from ..vocabulary import D_WEIGHT, DISCRIMINATOR_METRICS, G_LOSS, GENERATOR_METRICS, PHASE_GAN, PHASE_VAE
 from .distributed import Dist
 from .engine import StepEngine
 from .health import N_GENERATOR, NonFiniteWatch
@@ -130,7 +129,6 @@ class Trainer:
         self.runtime = Runtime.resolve(config, self.device, self.dist.world)
         self.runtime.prepare_process()
         self.config_dict, self.config_text = config_to_dict(config), dump_config(config)
-        runtime_notes = self.runtime.changes(obj.get("runtime")) if self.from_workbench_checkpoint else []
 
         # What it says about its config and the precision that runs (at start as Python warnings, and in train.log).
         self.notes: list[str] = (config_warnings(config) + list(self.runtime.notes)
@@ -155,7 +153,10 @@ class Trainer:
             self.notes += [changed] if changed else []
         elif config.model.ckpt_path:
             self.notes.append(load_weights(self.state, config.model.ckpt_path))
-        self.notes += runtime_notes
+        # The data from the state's position on: this process's share of each step, in the sampler's order.
+        self.sampler = ResumableBatchSampler(len(dataset), config.data.batch_size, tr.seed,
+                                             start=self.state.data_position, rank=self.dist.rank, world=self.dist.world)
+        self.notes += self.runtime.changes(obj.get("runtime")) if self.from_workbench_checkpoint else []
 
         # What computes a step: the loss modules in the process group, the non-finite watch.
         self.watch = NonFiniteWatch(self.device, sticky=tr.on_nonfinite == "stop")
@@ -185,16 +186,14 @@ class Trainer:
                                edited_config_name=self.config_edit.keep_as if self.config_edit else None,
                                callbacks=self.callbacks, progress=self.show_progress)
 
-        # 2. The data from the state's position on: this process's share of each step, in the sampler's order;
-        #    worker processes by default only where they feed a GPU (on a CPU they would take its cores).
+        # 2. The data, in the order of the sampler set at the state's position (``__init__``); worker processes by
+        #    default only where they feed a GPU (on a CPU they would take its cores).
         workers = config.data.num_workers
         if workers is None:
             per_process = (os.cpu_count() or 2) // max(1, torch.cuda.device_count())
             workers = max(1, min(4, per_process - 1)) if self.device.type == "cuda" else 0
-        sampler = ResumableBatchSampler(len(self.dataset), config.data.batch_size, tr.seed, start=state.data_position,
-                                        rank=dist.rank, world=dist.world)
         batches = iter(torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=sampler, num_workers=workers,
+            self.dataset, batch_sampler=self.sampler, num_workers=workers,
             # a dedicated generator: creating the loader's iterator must not draw from the global RNG
             generator=torch.Generator().manual_seed(tr.seed + state.data_position),
             worker_init_fn=_worker_ignores_sigint if workers else None,
@@ -216,7 +215,7 @@ class Trainer:
                     vals = values.tolist()
                     gen = {k: v for k, v in zip(GENERATOR_METRICS, vals) if gan or k not in (D_WEIGHT, G_LOSS)}
                     disc = dict(zip(DISCRIMINATOR_METRICS, vals[N_GENERATOR:])) if gan else None
-                    logger.log_step(s, PHASES[1] if gan else PHASES[0], lr, gen, disc)
+                    logger.log_step(s, PHASE_GAN if gan else PHASE_VAE, lr, gen, disc)
                 for hook in self.hooks:
                     hook.after_step(s)
                 stop_now = dist.any_flag(stop.signal is not None)

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from radiodiff_lib.analysis import analyze, to_json
-from radiodiff_lib.analysis.boundaries import boundary_kind, config_changes
+from radiodiff_lib.analysis.boundaries import boundary_kind
+from radiodiff_lib.analysis.configs import changes_between
 from radiodiff_lib.logs import read_run
 from tests.helpers.logfactory import START, radiodiff_config, two_launch_log, write_radiodiff_log
 from tests.helpers.researcher import FINETUNE_CKPT, crashed_then_relaunched, finetune_then_fresh
@@ -57,7 +58,8 @@ def test_a_restart_names_the_jump_between_the_experiments(restart):
 def test_a_restart_is_never_reported_as_a_resume_without_jumps(restart):
     a, j, want = restart
     text = " ".join(a.summary_sentences)
-    assert "no metric jumps" not in text and "Resume at step 0" not in text
+    assert "no metric jumps" not in text
+    assert "Resume at step 0" not in text
     assert "Restart at step 0" in text
     assert "jump test not run: a restart is another experiment" in text
     d = a.diagnostic("restart_in_folder")
@@ -115,7 +117,7 @@ def test_a_restart_part_way_drops_the_earlier_experiments_rows(tmp_path):
     (None, None, 500, 0, "resume"),
 ])
 def test_boundary_kind_rule(before, after, step, prev_first, kind):
-    assert boundary_kind(before, after, step, prev_first, config_changes(before, after)) == kind
+    assert boundary_kind(before, after, step, prev_first, changes_between(before, after)) == kind
 
 
 def test_cli_analyze_json_gives_each_boundary_a_kind_and_the_run_start(tmp_path, capsys):
@@ -125,5 +127,6 @@ def test_cli_analyze_json_gives_each_boundary_a_kind_and_the_run_start(tmp_path,
     assert main(["analyze", str(tmp_path / "ldm"), "--json", str(out)]) == 0
     j = json.loads(out.read_text())
     assert [b["kind"] for b in j["resumes"]] == ["restart"]
-    assert j["run_start"]["step"] == 0 and j["run_start"]["earlier_steps_logged"] == 0
+    assert j["run_start"]["step"] == 0
+    assert j["run_start"]["earlier_steps_logged"] == 0
     assert "Restart at step 0" in capsys.readouterr().out

@@ -42,7 +42,8 @@ def test_same_noise_is_indistinguishable(tmp_path, seeds):
     b = write_run(tmp_path / "b", seed=seeds[1], every=50, end=4000)
     c = compare_paths([a, b], ["A", "B"])
     v = c.metrics["train/rec_loss"]
-    assert v.verdict == "indistinguishable" and v.shared_steps == (0, 4000)
+    assert v.verdict == "indistinguishable"
+    assert v.shared_steps == (0, 4000)
     assert v.ratio == pytest.approx(1.0, abs=0.05)
     assert c.metrics["train/nll_loss"].verdict == "indistinguishable"
 
@@ -52,8 +53,10 @@ def test_a_difference_far_beyond_the_noise_names_the_lower_run(tmp_path):
     b = write_run(tmp_path / "b", seed=2, scale=1.0, every=50, end=3000)
     c = compare_paths([a, b], ["big", "small"])
     v = c.metrics["train/rec_loss"]
-    assert v.verdict == "small lower" and v.ratio == pytest.approx(1 / 1.5, rel=0.05)
-    assert v.evidence["z_vs_lowest"][1] > 10 and v.shared_steps == (0, 3000)
+    assert v.verdict == "small lower"
+    assert v.ratio == pytest.approx(1 / 1.5, rel=0.05)
+    assert v.evidence["z_vs_lowest"][1] > 10
+    assert v.shared_steps == (0, 3000)
     assert v.latest == [c.entries[0].analysis.metrics["train/rec_loss"].latest,
                         c.entries[1].analysis.metrics["train/rec_loss"].latest]
     assert "small lower" in comparison_text(c)
@@ -66,13 +69,15 @@ def test_runs_of_different_stages_and_an_unreadable_run(tmp_path):
     broken = tmp_path / "empty"
     broken.mkdir()
     c = compare_paths([vae, ldm, broken], ["V", "L", "X"])
-    assert c.labels == ["V", "L"] and [e["label"] for e in c.errors] == ["X"]
+    assert c.labels == ["V", "L"]
+    assert [e["label"] for e in c.errors] == ["X"]
     assert "no training logs found" in c.errors[0]["error"]
     j = comparison_json(c)
     assert [r["stage"] for r in j["runs"]] == ["vae", "ldm"]
     assert j["metrics"]["train/rec_loss"]["verdict"] == "not comparable"
     assert j["metrics"]["loss_simple"]["verdict"] == "not comparable"
-    assert j["runs"][1]["total_steps"] == 20000 and "nonfinite_loss" in j["runs"][1]["diagnostics"]
+    assert j["runs"][1]["total_steps"] == 20000
+    assert "nonfinite_loss" in j["runs"][1]["diagnostics"]
     assert {"model.first_stage.ckpt_path", "model.lossconfig.disc_start"} <= {d["key"] for d in j["config_diff"]}
     with pytest.raises(AnalysisError, match=r"X \(.*empty\)"):
         compare_paths([vae, broken], ["V", "X"])
@@ -84,7 +89,9 @@ def test_training_hours_remove_the_gap_between_launches(tmp_path):
     two_launch_log(tmp_path / "logs")
     df = read_run(tmp_path / "logs").df
     wall, hours = x_coordinates(df, "time"), x_coordinates(df, "hours")
-    assert wall[0] == 0 and hours[0] == 0 and wall[-1] > 40  # the second launch starts 40 h later
+    assert wall[0] == 0
+    assert hours[0] == 0
+    assert wall[-1] > 40  # the second launch starts 40 h later
     # launch 1's current rows span steps 0..1900, launch 2's 2000..4900, 0.5 s a step each
     assert hours[-1] == pytest.approx((1900 + 2900) * 0.5 / 3600, rel=1e-6)
     assert np.all(np.diff(hours) >= 0)
@@ -103,18 +110,24 @@ def test_cli_compare_json_and_an_unreadable_run(tmp_path, capsys):
     assert [r["label"] for r in j["runs"]] == ["A", "B"]
     assert set(j["runs"][0]) >= {"label", "paths", "stage", "entries", "first_step", "latest_step", "total_steps",
                                  "diagnostics"}
-    assert j["runs"][0]["entries"] == 51 and j["runs"][0]["total_steps"] == TOTAL
+    assert j["runs"][0]["entries"] == 51
+    assert j["runs"][0]["total_steps"] == TOTAL
     m = j["metrics"]["train/rec_loss"]
-    assert m["verdict"] == "B lower" and m["shared_steps"] == [0, 5000] and len(m["latest"]) == 2
+    assert m["verdict"] == "B lower"
+    assert m["shared_steps"] == [0, 5000]
+    assert len(m["latest"]) == 2
     assert 0.6 < m["ratio"] < 0.72
     assert "B lower" in capsys.readouterr().out
     # one run unreadable: named on stderr, exit 2, the two others compared and written
     missing = tmp_path / "nowhere"
     assert main(["compare", str(a), str(b), str(missing), "--json", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "nowhere" in err and "was not read" in err and len(err.strip().splitlines()) == 1
+    assert "nowhere" in err
+    assert "was not read" in err
+    assert len(err.strip().splitlines()) == 1
     j = json.loads(out.read_text())
-    assert [r["label"] for r in j["runs"]] == ["a", "b"] and j["errors"][0]["label"] == "nowhere"
+    assert [r["label"] for r in j["runs"]] == ["a", "b"]
+    assert j["errors"][0]["label"] == "nowhere"
     # a --labels count that does not match the runs is a one-line error
     assert main(["compare", f"{a}/2025-03-02-09-14_.log", str(b), "--labels", "A"]) == 2
     assert "one distinct label per run" in capsys.readouterr().err
@@ -147,7 +160,9 @@ def test_comparability_names_what_is_not_like_for_like(unlike):
     c = unlike
     assert not c.like_for_like
     aspects = [x["aspect"] for x in c.comparability]
-    assert "data set" in aspects and "first-stage checkpoint" in aspects and "LR" in aspects
+    assert "data set" in aspects
+    assert "first-stage checkpoint" in aspects
+    assert "LR" in aspects
     assert "batch size" not in aspects  # the run that used another batch size is the one that died, set aside
 
 
@@ -164,7 +179,8 @@ def test_a_verdict_over_runs_not_like_for_like_says_so(unlike):
 def test_levels_at_the_last_shared_step_and_at_the_end(unlike):
     v = unlike.metrics["loss_simple"]
     assert v.shared_steps == (0, 6000)
-    assert len(v.at_shared_end) == 2 and all(x is not None for x in v.at_shared_end)
+    assert len(v.at_shared_end) == 2
+    assert all(x is not None for x in v.at_shared_end)
     assert v.level_n == 10
     a = unlike.entries[0].analysis.metrics["loss_simple"]
     assert v.end_levels[0] == pytest.approx(a.end_level)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from radiodiff_lib.analysis import analyze
+from radiodiff_lib.analysis.diagnostics import Diagnostic, recommendations
 from tests.helpers.runs import broken_radiodiff_run, config, frame, healthy_run, make_run
 
 
@@ -14,19 +15,23 @@ def test_broken_run_findings(broken):
                  "logvar_frozen", "lr_not_logged"):
         assert want in ids
     sat = broken.diagnostic("adaptive_weight_saturated")
-    assert sat.evidence["clamp"] == 5000 and sat.evidence["fraction"] == 1.0
+    assert sat.evidence["clamp"] == 5000
+    assert sat.evidence["fraction"] == 1.0
     assert sat.evidence["gan_entries"] == 300  # steps 50100 .. 80000
     dom = broken.diagnostic("adversarial_term_dominates_total")
-    assert dom.severity == "critical" and dom.evidence["sign_flipped_fraction"] == 1.0
+    assert dom.severity == "critical"
+    assert dom.evidence["sign_flipped_fraction"] == 1.0
     assert dom.evidence["latest"]["total"] < 0 < dom.evidence["latest"]["nll_plus_kl"]
     nt = broken.diagnostic("discriminator_not_trained")
-    assert nt.severity == "critical" and nt.evidence["disc_loss_entries"] == 0
+    assert nt.severity == "critical"
+    assert nt.evidence["disc_loss_entries"] == 0
     assert "gradient_accumulate_every 1" in nt.message
     # every recommendation is tied to a diagnostic id
     assert {r.split(":")[0] for r in broken.recommendations} <= set(ids)
     assert "discriminator_not_trained" in {r.split(":")[0] for r in broken.recommendations}
     for d in broken.diagnostics:
-        assert "excellent" not in d.message.lower() and "converg" not in d.message.lower()
+        assert "excellent" not in d.message.lower()
+        assert "converg" not in d.message.lower()
 
 
 def test_healthy_run_has_none_of_them(healthy):
@@ -43,13 +48,15 @@ def test_discriminator_logged_but_never_moving():
     gan = run.df["step"] >= 10001
     run.df.loc[gan, "train/disc_loss"] = 1.0  # hinge loss stuck at 1: D outputs 0 everywhere
     d = analyze(run).diagnostic("discriminator_not_trained")
-    assert d is not None and d.evidence["disc_loss_ptp"] == 0.0
+    assert d is not None
+    assert d.evidence["disc_loss_ptp"] == 0.0
 
 
 def test_no_gan_phase_yet_means_no_gan_findings():
     run = broken_radiodiff_run(end=40000)  # before disc_start 50001
     ids = analyze(run).diagnostic_ids
-    assert "discriminator_not_trained" not in ids and "adaptive_weight_saturated" not in ids
+    assert "discriminator_not_trained" not in ids
+    assert "adaptive_weight_saturated" not in ids
     assert "adversarial_term_dominates_total" not in ids
 
 
@@ -57,9 +64,12 @@ def test_saturation_inferred_without_config():
     run = broken_radiodiff_run()
     run.config = None
     a = analyze(run)
-    assert a.disc_start is None and a.disc_first_logged_step == 50100
+    assert a.disc_start is None
+    assert a.disc_first_logged_step == 50100
     sat = a.diagnostic("adaptive_weight_saturated")
-    assert sat is not None and sat.evidence["disc_weight_inferred"] and sat.evidence["disc_weight"] == 0.5
+    assert sat is not None
+    assert sat.evidence["disc_weight_inferred"]
+    assert sat.evidence["disc_weight"] == 0.5
 
 
 def test_adversarial_term_small_share_not_flagged_large_share_flagged():
@@ -92,7 +102,8 @@ def test_nonfinite_values_both_ways():
     d = analyze(run).diagnostic("nonfinite_values")
     assert d.severity == "critical"
     assert d.evidence["counts"] == {"train/total_loss": 1, "train/nll_loss": 1, "train/rec_loss": 1}
-    assert d.evidence["first_steps"]["train/rec_loss"] == 20000 and "first at step 20000" in d.message
+    assert d.evidence["first_steps"]["train/rec_loss"] == 20000
+    assert "first at step 20000" in d.message
     # d_weight/g_loss absent before the GAN phase (our trainer omits them) are not "non-finite values"
     run = healthy_run()
     run.df.loc[run.df["step"] < 10001, ["train/d_weight", "train/g_loss"]] = np.nan
@@ -106,7 +117,8 @@ def test_loss_spike_both_ways():
     i = int(np.flatnonzero(run.df["step"].to_numpy() == 15000)[0])
     run.df.loc[i, "train/rec_loss"] += 0.05  # ~150 noise sigmas
     d = analyze(run).diagnostic("loss_spike")
-    assert d is not None and d.evidence["metrics"]["train/rec_loss"]["steps"] == [15000]
+    assert d is not None
+    assert d.evidence["metrics"]["train/rec_loss"]["steps"] == [15000]
     assert "loss_spike" not in analyze(healthy_run()).diagnostic_ids
 
 
@@ -114,7 +126,9 @@ def test_reconstruction_target_threshold(healthy):
     assert healthy.diagnostic("reconstruction_target_met").evidence["threshold"] == 0.02
     a = analyze(healthy_run(), rec_target=0.005)
     d = a.diagnostic("reconstruction_target_not_met")
-    assert d is not None and d.severity == "info" and "reconstruction_target_met" not in a.diagnostic_ids
+    assert d is not None
+    assert d.severity == "info"
+    assert "reconstruction_target_met" not in a.diagnostic_ids
     assert d.evidence["window_mean"] == pytest.approx(a.metrics["train/rec_loss"].window_mean)
 
 
@@ -128,3 +142,20 @@ def test_resume_discontinuity_both_ways():
                   t0="2025-03-04")
         ids = analyze(make_run([a, b], config())).diagnostic_ids
         assert ("resume_discontinuity" in ids) == expect
+
+
+def test_recommendations_by_severity_and_none_against_the_root_cause(broken):
+    a = broken
+    ids = [r.split(":")[0] for r in a.recommendations]
+    sev = [a.diagnostic(i).severity for i in ids]
+    assert sev == sorted(sev, key=["critical", "warning", "info"].index)
+    assert "discriminator_not_trained" in ids
+    sat = next(r for r in a.recommendations if r.startswith("adaptive_weight_saturated"))
+    assert "lower lossconfig.disc_weight" not in sat
+    assert "follows from the untrained discriminator" in sat
+    assert a.diagnostic("adaptive_weight_saturated").evidence["caused_by"] == "discriminator_not_trained"
+
+
+def test_saturated_weight_alone_still_advises_disc_weight():
+    recs = recommendations([Diagnostic("adaptive_weight_saturated", "warning", "x")])
+    assert "lower lossconfig.disc_weight" in recs[0]

@@ -61,7 +61,8 @@ def test_the_decayed_lr_is_flagged_where_the_loss_is_flat(printed_zero):
 def test_the_reconstructed_curve_spans_the_logged_steps(printed_zero):
     a, j, want = printed_zero
     x, y = curve(a.lr_schedule)
-    assert x[0] == 35000 and x[-1] == 149900
+    assert x[0] == 35000
+    assert x[-1] == 149900
     assert np.all(np.diff(y) <= 0)
 
 
@@ -70,7 +71,8 @@ def test_second_stage_lr_uses_train_cond_ldm_schedule(tmp_path):
     write_ldm_log(tmp_path / "2025-10-15-13-07_.log", range(0, 20000, 200), config=cfg)
     a = analyze(read_run(tmp_path))
     rec = a.lr_schedule["reconstructed"]
-    assert rec["trainer"] == "train_cond_ldm.py" and rec["launches"][0]["exponent"] == 0.96
+    assert rec["trainer"] == "train_cond_ldm.py"
+    assert rec["launches"][0]["exponent"] == 0.96
     assert rec["agrees_with_log"] is True
     assert rec["latest"] == pytest.approx(2e-5 * max((1 - 19800 / 20000) ** 0.96, 0.1))
     # the floor 0.1 of the multiplier is not below 10% of the start: no lr_decayed

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from radiodiff_lib.analysis import analyze, to_json
+from radiodiff_lib.analysis.configs import launch_config
 from radiodiff_lib.analysis.provenance import checkpoint_at, checkpoint_milestone, run_start, sample_milestone
 from radiodiff_lib.logs import read_run
 from tests.helpers.researcher import resumed_at_35000
@@ -56,11 +57,12 @@ def test_a_single_launch_from_step_35000_is_not_called_a_run_from_scratch(late):
 
 def test_milestone_inferred_when_the_config_does_not_say():
     cfg = {"trainer": {"save_and_sample_every": 5000}}
-    start = run_start(40000, cfg, pd.DataFrame({"step": [40000, 40100]}))
+    start = run_start(40000, launch_config(cfg), pd.DataFrame({"step": [40000, 40100]}))
     assert start["resumed_from_milestone"] == 8
     assert start["source"] == "inferred from the first step"
-    off = run_start(40100, cfg, pd.DataFrame({"step": [40100]}))
-    assert off["resumed_from_milestone"] is None and off["source"] == "unknown"
+    off = run_start(40100, launch_config(cfg), pd.DataFrame({"step": [40100]}))
+    assert off["resumed_from_milestone"] is None
+    assert off["source"] == "unknown"
 
 
 @pytest.mark.parametrize("name,got", [("model-7.pt", (7, None)), ("runs/x/model-2-step100.pt", (2, 100)),

@@ -29,8 +29,10 @@ def test_stage_config_and_total_of_a_troubled_run(troubled):
     # the nested YAML dump, read whole: first stage, unet, trainer, and the keys our schema does not know
     assert run.config == want["config"]
     assert run.config["model"]["first_stage"]["ddconfig"]["ch_mult"] == [1, 2, 4]
-    assert a.total_steps == want["total"] and a.total_steps_source == "config"
-    assert a.latest_step == want["latest"] and a.entries == want["latest"] + 1  # the events' dense rows
+    assert a.total_steps == want["total"]
+    assert a.total_steps_source == "config"
+    assert a.latest_step == want["latest"]
+    assert a.entries == want["latest"] + 1  # the events' dense rows
     assert run.df["step"].is_unique
     assert ("model.unet.cond_feature_size", [32, 128]) in a.config_unknown
     assert ("data.numWorkers", 8) in a.config_unknown
@@ -39,9 +41,12 @@ def test_stage_config_and_total_of_a_troubled_run(troubled):
     assert any(k == "model.default_scale" for k, _, _ in a.config_known)
     assert any(k == "trainer.ema_update_after_step" for k, _, _ in a.config_known)
     # no GAN phase, no decomposition; the second stage's settings named
-    assert a.disc_start is None and a.phases[0].name == "all" and a.decomposition.empty
+    assert a.disc_start is None
+    assert a.phases[0].name == "all"
+    assert a.decomposition.empty
     assert a.stage_settings["first_stage_ckpt"] == "./radiodiff_Vae/model-30.pt"
-    assert a.stage_settings["scale_factor"] == 0.3 and a.ema_start == 10000
+    assert a.stage_settings["scale_factor"] == 0.3
+    assert a.ema_start == 10000
     # the YAML lines were used, not skipped; only the traceback and the crashed launch's file are
     assert run.skipped_counts() == {"traceback": 4, "no training lines": 2}
 
@@ -49,20 +54,25 @@ def test_stage_config_and_total_of_a_troubled_run(troubled):
 def test_nan_after_resume_and_crashed_launch_diagnosed(troubled):
     run, a, want = troubled
     d = a.diagnostic("nonfinite_loss")
-    assert d.severity == "critical" and d.evidence["first_step"] == want["first_nan"]
+    assert d.severity == "critical"
+    assert d.evidence["first_step"] == want["first_nan"]
     assert d.evidence["after_resume"]["resume_step"] == want["resume"]
     assert d.evidence["after_resume"]["steps_after"] == want["first_nan"] - want["resume"]
     assert a.metrics["loss_simple"].first_nonfinite_step == want["first_nan"]
     (c,) = [x for x in a.diagnostics if x.id == "launch_without_steps"]
-    assert c.evidence["file"] == str(want["crashed"]) and c.evidence["traceback_lines"] == len(TRACEBACK)
+    assert c.evidence["file"] == str(want["crashed"])
+    assert c.evidence["traceback_lines"] == len(TRACEBACK)
     assert c.evidence["last_error"] == TRACEBACK[-1]
     assert [r.step for r in a.resumes] == [want["resume"]]
     assert "launch_without_steps" in {r.split(":")[0] for r in a.recommendations}
     j = json.loads(json.dumps(to_json(a), allow_nan=False))
-    assert j["stage"] == "ldm" and {s["kind"] for s in j["sources"]} == {"radiodiff-log", "tensorboard"}
+    assert j["stage"] == "ldm"
+    assert {s["kind"] for s in j["sources"]} == {"radiodiff-log", "tensorboard"}
     assert all(set(s) >= {"path", "kind", "rows_used", "rows_duplicate", "rows_disagreeing"} for s in j["sources"])
     text = summary_text(a)
-    assert "second-stage run" in text and "model-30.pt" in text and "300 steps after the resume" in text
+    assert "second-stage run" in text
+    assert "model-30.pt" in text
+    assert "300 steps after the resume" in text
 
 
 def test_healthy_second_stage_zero_term_floor_and_full_precision_lr(tmp_path):
@@ -72,10 +82,13 @@ def test_healthy_second_stage_zero_term_floor_and_full_precision_lr(tmp_path):
     write_events(tmp_path, range(0, 4000), lambda s: ldm_tags(vals(s)), start_time=LDM_START + timedelta(seconds=5))
     a = analyze(read_run(tmp_path))
     zero = a.diagnostic("zero_term")
-    assert zero.evidence == {"metric": "loss_vlb", "entries": 4000} and "weighted off" in zero.message
+    assert zero.evidence == {"metric": "loss_vlb", "entries": 4000}
+    assert "weighted off" in zero.message
     floor = a.diagnostic("lr_at_floor")
-    assert floor.evidence["floor"] == pytest.approx(1e-5, rel=1e-6) and 2000 <= floor.evidence["since_step"] <= 2100
-    assert a.lr_schedule["source"].startswith("TensorBoard") and a.lr_schedule["latest"] == pytest.approx(1e-5, rel=1e-6)
+    assert floor.evidence["floor"] == pytest.approx(1e-5, rel=1e-6)
+    assert 2000 <= floor.evidence["since_step"] <= 2100
+    assert a.lr_schedule["source"].startswith("TensorBoard")
+    assert a.lr_schedule["latest"] == pytest.approx(1e-5, rel=1e-6)
     assert {"nonfinite_loss", "loss_plateau", "launch_without_steps"}.isdisjoint(a.diagnostic_ids)
 
 
@@ -86,10 +99,13 @@ def test_plateau_and_total_from_step_lines(tmp_path):
     write_ldm_log(tmp_path / "a.log", range(0, 10001, 100), yaml_config=False, total=80000, values=flat)
     run = read_run(tmp_path / "a.log")
     a = analyze(run)
-    assert run.config is None and run.stage == "ldm"  # recognised from its metric names alone
-    assert a.total_steps == 80000 and a.total_steps_source == "step lines"
+    assert run.config is None
+    assert run.stage == "ldm"  # recognised from its metric names alone
+    assert a.total_steps == 80000
+    assert a.total_steps_source == "step lines"
     p = a.diagnostic("loss_plateau")
-    assert p.evidence["metric"] == "loss_simple" and p.evidence["relative_change"] < 0.01
+    assert p.evidence["metric"] == "loss_simple"
+    assert p.evidence["relative_change"] < 0.01
     assert "step lines" in summary_text(a)
 
 
@@ -104,9 +120,11 @@ def test_yaml_dump_with_python_tags_and_a_warning_that_looks_like_yaml(tmp_path)
     run = read_run(path)
     assert run.config == {"model": {"unet": {"dim_mults": [1, 2]}, "odd_key": {"a": 1}},
                           "trainer": {"train_num_steps": 300}}
-    assert run.total_steps == 300 and run.stage == "ldm"
+    assert run.total_steps == 300
+    assert run.stage == "ldm"
     assert {(s.line, s.reason) for s in run.skipped} == {(9, "blank"), (10, "warning"), (11, "traceback")}
-    assert run.df["step"].tolist() == [0] and run.df.loc[0, "loss_vlb"] == 0.0
+    assert run.df["step"].tolist() == [0]
+    assert run.df.loc[0, "loss_vlb"] == 0.0
 
 
 def test_second_stage_text_and_events_disagree_with_gradient_accumulation(tmp_path):
@@ -117,8 +135,10 @@ def test_second_stage_text_and_events_disagree_with_gradient_accumulation(tmp_pa
                  start_time=LDM_START + timedelta(seconds=5))
     run = read_run(tmp_path)
     (dis,) = run.disagreements
-    assert dis["metric"] == "total_loss" and dis["count"] == 10
-    assert "total_loss" in run.df.columns and "train/total_loss" not in run.df.columns
+    assert dis["metric"] == "total_loss"
+    assert dis["count"] == 10
+    assert "total_loss" in run.df.columns
+    assert "train/total_loss" not in run.df.columns
 
 
 @pytest.mark.parametrize("model,mode,factor", [
@@ -129,13 +149,13 @@ def test_second_stage_text_and_events_disagree_with_gradient_accumulation(tmp_pa
     ({"scale_factor": 0.3, "scale_by_std": True, "scale_by_softsign": True}, "softsign", None),
 ])
 def test_latent_scale_read_as_radiodiff_applies_it(model, mode, factor):
-    got = latent_scale({"model": model})
+    got = latent_scale(model.get("scale_factor"), model)
     assert got["mode"] == mode
     assert got["factor"] == factor
 
 
 def test_a_written_factor_that_is_not_1_without_default_scale_is_named():
-    words = latent_scale({"model": {"scale_factor": 0.3, "scale_by_std": True, "default_scale": False}})["words"]
+    words = latent_scale(0.3, {"scale_by_std": True, "default_scale": False})["words"]
     assert "asserts scale_factor == 1" in words
 
 

@@ -60,18 +60,22 @@ def test_resume_from_an_earlier_milestone_sets_the_later_ones_aside(dataset, tmp
     train(cfg, results_folder=tmp_path, dataset=dataset, progress=False)  # model-1 (3), model-2 (6), -step8
     assert names(tmp_path) == ["model-1.pt", "model-2.pt", "model-2-step8.pt"]
     result = train(cfg, resume=1, max_steps=5, results_folder=tmp_path, dataset=dataset, progress=False)
-    assert result.step == 5 and names(tmp_path) == ["model-1.pt", "model-1-step5.pt"]
+    assert result.step == 5
+    assert names(tmp_path) == ["model-1.pt", "model-1-step5.pt"]
     aside = ckpt.set_aside_checkpoints(tmp_path)
     assert [p.name for p in aside] == ["model-2.pt", "model-2-step8.pt"]
-    assert aside[0].parent.parent == tmp_path / "set-aside" and "after-model-1" in aside[0].parent.name
+    assert aside[0].parent.parent == tmp_path / "set-aside"
+    assert "after-model-1" in aside[0].parent.name
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing unusable is left in the way
         assert ckpt.find_resume_checkpoint(tmp_path, "latest").name == "model-1-step5.pt"
     log = (tmp_path / "train.log").read_text()
-    assert "set aside 2 later checkpoint(s)" in log and "model-2-step8.pt" in log
+    assert "set aside 2 later checkpoint(s)" in log
+    assert "model-2-step8.pt" in log
     table = ckpt.inspect_checkpoints(tmp_path)
     set_aside_rows = table[table["path"].str.contains("set-aside")]
-    assert len(set_aside_rows) == 2 and set(set_aside_rows["note"].str.contains("set aside"))  == {True}
+    assert len(set_aside_rows) == 2
+    assert set(set_aside_rows["note"].str.contains("set aside"))  == {True}
     assert resume(tmp_path, progress=False).step == 8  # the new line of the run continues to the end
 
 
@@ -109,3 +113,13 @@ def test_the_line_resumed_from_another_folder_continues_exactly(dataset, tmp_pat
     aside = {p.name: p for p in ckpt.set_aside_checkpoints(run)}
     assert assert_checkpoints_equal(aside["model-2-step8.pt"], run / "model-2-step8.pt") > 100
     assert names(run) == ["model-0-step1.pt", "model-2-step8.pt"]  # keep_last 1 counts only what was written here
+
+
+def test_retention_keeps_last_k_and_every_m(tmp_path: Path):
+    for step, name in enumerate(["model-1.pt", "model-2.pt", "model-3.pt", "model-4.pt", "model-4-step9.pt",
+                                 "model-5.pt"]):
+        (tmp_path / name).write_bytes(b"x")
+        ckpt.record_checkpoint(tmp_path, tmp_path / name, step)
+    deleted = ckpt.prune_checkpoints(tmp_path, keep_last=2, keep_every=2)
+    assert sorted(p.name for p in deleted) == ["model-1.pt", "model-3.pt"]
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["model-2.pt", "model-4.pt", "model-4-step9.pt", "model-5.pt"]

@@ -56,8 +56,11 @@ def test_handmade_radiodiff_checkpoint_loads_model_and_ema(tmp_path):
 
     dst, dst_loss = make(1)
     rep = load_radiodiff_weights(dst, path, loss=dst_loss)
-    assert rep.missing == [] and rep.unexpected == [] and rep.step == 35000
-    assert set(rep.loaded) >= set(dst.state_dict()) and "loss.logvar" in rep.loaded
+    assert rep.missing == []
+    assert rep.unexpected == []
+    assert rep.step == 35000
+    assert set(rep.loaded) >= set(dst.state_dict())
+    assert "loss.logvar" in rep.loaded
     assert any(k.startswith("loss.perceptual_loss.") for k in rep.ignored)
     assert any(k.startswith("loss_pinn.") for k in rep.ignored)
     assert any(k.startswith("loss_pinn_dpm2irt4.") for k in rep.ignored)
@@ -68,11 +71,16 @@ def test_handmade_radiodiff_checkpoint_loads_model_and_ema(tmp_path):
 
     ema_model = AutoencoderKL(DD, 3)
     rep = load_radiodiff_weights(ema_model, path, use_ema=True)
-    assert rep.missing == [] and rep.unexpected == [] and rep.weights == "ema"
-    assert "initted" in rep.ignored and "step" in rep.ignored and "loss.logvar" in rep.ignored
+    assert rep.missing == []
+    assert rep.unexpected == []
+    assert rep.weights == "ema"
+    assert "initted" in rep.ignored
+    assert "step" in rep.ignored
+    assert "loss.logvar" in rep.ignored
     w = ema_model.state_dict()["encoder.conv_in.weight"]
     assert torch.equal(w, src.state_dict()["encoder.conv_in.weight"] + 1.0)  # the ema copy, not the model
-    assert "loaded" in rep.summary() and "model-7.pt" in rep.summary()
+    assert "loaded" in rep.summary()
+    assert "model-7.pt" in rep.summary()
 
 
 def test_save_radiodiff_layout_round_trip(tmp_path):
@@ -80,7 +88,9 @@ def test_save_radiodiff_layout_round_trip(tmp_path):
     ema_state = {k: v + 2.0 for k, v in src.state_dict().items()}
     path = save_radiodiff_layout(tmp_path / "model-3.pt", src, src_loss, step=15000, ema_state=ema_state)
     ck = torch_load_safely(path)
-    assert set(ck) == set(RADIODIFF_KEYS) and ck["step"] == 15000 and ck["scaler"] is None
+    assert set(ck) == set(RADIODIFF_KEYS)
+    assert ck["step"] == 15000
+    assert ck["scaler"] is None
     keys = set(ck["model"])
     for k in ("loss.logvar", "loss.discriminator.main.0.weight", "loss.perceptual_loss.net.slice1.0.weight",
               "loss.perceptual_loss.lin4.model.1.weight", "loss_pinn.logvar",
@@ -88,7 +98,8 @@ def test_save_radiodiff_layout_round_trip(tmp_path):
         assert k in keys, k
     assert ck["model"]["loss.perceptual_loss.net.slice4.21.weight"].shape == (512, 512, 3, 3)
     assert all(k.startswith("ema_model.") for k in ck["ema"] if k not in ("initted", "step"))
-    assert bool(ck["ema"]["initted"]) and int(ck["ema"]["step"]) == 15000
+    assert bool(ck["ema"]["initted"])
+    assert int(ck["ema"]["step"]) == 15000
     n_ae = sum(1 for n in ("encoder", "decoder", "quant_conv", "post_quant_conv") for _ in getattr(src, n).parameters())
     assert ck["opt_ae"]["param_groups"][0]["params"] == list(range(n_ae))
     assert len(ck["opt_disc"]["param_groups"][0]["params"]) == len(list(src_loss.discriminator.parameters()))
@@ -97,7 +108,8 @@ def test_save_radiodiff_layout_round_trip(tmp_path):
     for use_ema, offset in ((False, 0.0), (True, 2.0)):
         dst = AutoencoderKL(DD, 3)
         rep = load_radiodiff_weights(dst, path, use_ema=use_ema)
-        assert rep.missing == [] and rep.unexpected == []
+        assert rep.missing == []
+        assert rep.unexpected == []
         assert not any(k.startswith(("encoder.", "decoder.")) for k in rep.ignored)
         assert torch.equal(dst.state_dict()["decoder.conv_out.weight"], src.state_dict()["decoder.conv_out.weight"] + offset)
 
@@ -108,7 +120,8 @@ def test_missing_and_unexpected_keys_are_reported():
     del ck["model"]["decoder.norm_out.bias"]
     ck["model"]["something.else"] = torch.zeros(1)
     rep = load_radiodiff_weights(AutoencoderKL(DD, 3), ck)
-    assert rep.missing == ["decoder.norm_out.bias"] and rep.unexpected == ["something.else"]
+    assert rep.missing == ["decoder.norm_out.bias"]
+    assert rep.unexpected == ["something.else"]
     assert "loss.logvar" in rep.ignored  # no loss given
 
 
@@ -167,19 +180,22 @@ def test_is_radiodiff_checkpoint():
     assert is_radiodiff_checkpoint(ck)
     assert not is_radiodiff_checkpoint({**ck, "format": "radiodiff-workbench"})
     assert not is_radiodiff_checkpoint({"model": {"fc.weight": torch.zeros(1)}})
-    assert not is_radiodiff_checkpoint([1, 2]) and not is_radiodiff_checkpoint(src.state_dict())
+    assert not is_radiodiff_checkpoint([1, 2])
+    assert not is_radiodiff_checkpoint(src.state_dict())
 
 
 def test_infer_ddconfig():
     src, loss = make(7)
     dd, embed = infer_ddconfig(src.state_dict(), resolution=[32, 32])
-    assert dd == DD and embed == 3
+    assert dd == DD
+    assert embed == 3
     dd2, _ = infer_ddconfig(handmade_radiodiff_dict(src, loss), resolution=[32, 32])  # whole checkpoint
     assert dd2 == DD
     with torch.device("meta"):
         big = AutoencoderKL(resolve_config("radiodiff").model.ddconfig, 3)
     dd3, embed3 = infer_ddconfig(big.state_dict())
-    assert dd3 == resolve_config("radiodiff").model.ddconfig and embed3 == 3
+    assert dd3 == resolve_config("radiodiff").model.ddconfig
+    assert embed3 == 3
     with pytest.raises(CheckpointError, match="encoder.conv_in.weight"):
         infer_ddconfig({"fc.weight": torch.zeros(1)})
 
@@ -190,10 +206,13 @@ def test_workbench_layout_and_bare_state_dict_load():
     ours = {"format": "radiodiff-workbench", "step": 12, "model": dict(src.state_dict()), "ema": {"shadow": shadow}}
     dst = AutoencoderKL(DD, 3)
     rep = load_radiodiff_weights(dst, ours, use_ema=True)
-    assert rep.missing == [] and rep.unexpected == [] and rep.step == 12
+    assert rep.missing == []
+    assert rep.unexpected == []
+    assert rep.step == 12
     assert torch.equal(dst.state_dict()["quant_conv.weight"], src.state_dict()["quant_conv.weight"] + 3.0)
     rep = load_radiodiff_weights(dst, src.state_dict())  # a bare AutoencoderKL state dict
-    assert rep.missing == [] and torch.equal(dst.state_dict()["quant_conv.weight"], src.state_dict()["quant_conv.weight"])
+    assert rep.missing == []
+    assert torch.equal(dst.state_dict()["quant_conv.weight"], src.state_dict()["quant_conv.weight"])
 
 
 def test_discriminator_mismatch_names_loss_keys():

@@ -42,10 +42,12 @@ def test_writer_layout(folder):
                 assert (folder / "gain" / sim / f"{m}_{t}.png").is_file()
             assert (folder / "png" / "antennas" / f"{m}_{t}.png").is_file()
     rows = list(csv.DictReader(open(folder / "dataset.csv")))
-    assert len(rows) == MAPS * TX and rows[0]["gain_DPM"] == "gain/DPM/0_0.png"
+    assert len(rows) == MAPS * TX
+    assert rows[0]["gain_DPM"] == "gain/DPM/0_0.png"
     dpm = np.asarray(Image.open(folder / "gain" / "DPM" / "0_1.png"), dtype=int)
     cars = np.asarray(Image.open(folder / "gain" / "carsDPM" / "0_1.png"), dtype=int)
-    assert np.all(cars <= dpm) and np.any(cars < dpm)  # cars only attenuate
+    assert np.all(cars <= dpm)
+    assert np.any(cars < dpm)  # cars only attenuate
 
 
 def test_loader_reads_generated_folder(folder):
@@ -84,7 +86,8 @@ def test_buildings_polarity_is_detected_not_hard_coded(tmp_path, folder):
     for png in (root / "png" / "buildings_complete").glob("*.png"):
         Image.fromarray(255 - np.asarray(Image.open(png))).save(png)  # buildings black now
     ds = RadioMapSeer(root, "train", image_size=SIZE)
-    assert torch.equal(ds[0]["buildings"], reference["buildings"]) and ds._building_rule == "black"
+    assert torch.equal(ds[0]["buildings"], reference["buildings"])
+    assert ds._building_rule == "black"
     shutil.rmtree(root / "png" / "buildings_complete")  # no PNG: derived from the gains
     ds = RadioMapSeer(root, "train", image_size=SIZE)
     derived = ds[0]["buildings"] > 0
@@ -98,7 +101,8 @@ def test_resize_and_build_dataset(folder):
     ds = build_dataset(cfg, "test")
     full = RadioMapSeer(folder, "test", image_size=SIZE)
     item, big = ds[0], full[0]
-    assert item["image"].shape == (1, 32, 32) and item["buildings"].shape == (1, 32, 32)
+    assert item["image"].shape == (1, 32, 32)
+    assert item["buildings"].shape == (1, 32, 32)
     assert torch.all(item["image"][item["buildings"] > 0] == -1.0)
     assert item["tx"].tolist() == pytest.approx([(v + 0.5) / 2 - 0.5 for v in big["tx"].tolist()])
     pooled = torch.nn.functional.avg_pool2d((big["image"] + 1) / 2, 2)

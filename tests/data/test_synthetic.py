@@ -30,14 +30,18 @@ def _open_field_db(d_m: float, p: PropagationParams) -> float:
 @pytest.mark.parametrize("index", range(6))
 def test_scene_zero_inside_buildings_and_max_at_transmitter(index):
     s = generate_scene(0, index, SIZE)
-    assert s.gain.shape == (SIZE, SIZE) and s.gain.dtype == np.float32
-    assert s.buildings.dtype == bool and 0.05 < s.buildings.mean() < 0.7
-    assert s.gain.min() >= 0.0 and s.gain.max() <= 1.0
+    assert s.gain.shape == (SIZE, SIZE)
+    assert s.gain.dtype == np.float32
+    assert s.buildings.dtype == bool
+    assert 0.05 < s.buildings.mean() < 0.7
+    assert s.gain.min() >= 0.0
+    assert s.gain.max() <= 1.0
     assert np.all(s.gain[s.buildings] == 0.0)
     x, y = s.tx
     assert not s.buildings[y, x]
     lo, hi = round(53 * SIZE / 256), round(202 * SIZE / 256)
-    assert lo <= x <= hi and lo <= y <= hi
+    assert lo <= x <= hi
+    assert lo <= y <= hi
     assert s.gain[y, x] == s.gain.max()
     assert s.gain[y, x] > 0.95  # -47 dB at 1 m minus at most a trace of blurred obstruction
     street = ~s.buildings
@@ -97,9 +101,12 @@ def test_encoding_is_radiomapseer_scale():
 
 def test_determinism_for_seed_and_index():
     a, b = generate_scene(3, 7, SIZE), generate_scene(3, 7, SIZE)
-    assert np.array_equal(a.gain, b.gain) and np.array_equal(a.buildings, b.buildings) and a.tx == b.tx
+    assert np.array_equal(a.gain, b.gain)
+    assert np.array_equal(a.buildings, b.buildings)
+    assert a.tx == b.tx
     c, d = generate_scene(3, 8, SIZE), generate_scene(4, 7, SIZE)
-    assert not np.array_equal(a.buildings, c.buildings) and not np.array_equal(a.gain, c.gain)
+    assert not np.array_equal(a.buildings, c.buildings)
+    assert not np.array_equal(a.gain, c.gain)
     assert not np.array_equal(a.buildings, d.buildings)
 
 
@@ -130,9 +137,12 @@ def test_build_dataset_items_and_splits():
     names = [set(ds[i]["name"] for i in range(len(ds))) for ds in sets.values()]
     assert len(set.union(*names)) == 20
     item = sets["train"][0]
-    assert item["image"].shape == (1, 32, 32) and item["image"].dtype == torch.float32
-    assert item["buildings"].shape == (1, 32, 32) and item["tx"].shape == (2,)
-    assert -1.0 <= float(item["image"].min()) and float(item["image"].max()) <= 1.0
+    assert item["image"].shape == (1, 32, 32)
+    assert item["image"].dtype == torch.float32
+    assert item["buildings"].shape == (1, 32, 32)
+    assert item["tx"].shape == (2,)
+    assert -1.0 <= float(item["image"].min())
+    assert float(item["image"].max()) <= 1.0
     scene = generate_scene(0, int(sets["train"].indices[0]), 32)
     assert torch.equal(item["image"][0], torch.from_numpy(scene.gain * 2 - 1))
     assert torch.all(item["image"][item["buildings"] > 0] == -1.0)
@@ -153,7 +163,9 @@ def test_dataloader_workers_give_same_batches():
         loader = DataLoader(ds, batch_size=4, shuffle=False, num_workers=workers)
         batches[workers] = list(loader)
     for a, b in zip(batches[0], batches[2], strict=True):
-        assert torch.equal(a["image"], b["image"]) and torch.equal(a["tx"], b["tx"]) and a["name"] == b["name"]
+        assert torch.equal(a["image"], b["image"])
+        assert torch.equal(a["tx"], b["tx"])
+        assert a["name"] == b["name"]
 
 
 @pytest.mark.parametrize("size", [50, 320])
@@ -161,7 +173,8 @@ def test_transmitter_is_the_maximum_at_other_sizes(size):
     for index in range(2):
         s = generate_scene(1, index, size)
         x, y = s.tx
-        assert s.gain[y, x] == s.gain.max() and np.all(s.gain[s.buildings] == 0)
+        assert s.gain[y, x] == s.gain.max()
+        assert np.all(s.gain[s.buildings] == 0)
 
 
 def test_preview_figure_and_bench_smoke():
@@ -170,9 +183,12 @@ def test_preview_figure_and_bench_smoke():
 
     fig = preview_figure(n=3, seed=0, size=32)
     images = [im for ax in fig.axes for im in ax.get_images()]
-    assert len(images) == 3 and images[0].get_array().shape == (32, 32)
+    assert len(images) == 3
+    assert images[0].get_array().shape == (32, 32)
     result = run(size=32, maps_per_run=2, runs=2)
-    assert result["size"] == 32 and len(result["runs"]) == 2 and result["maps_per_second"] > 0
+    assert result["size"] == 32
+    assert len(result["runs"]) == 2
+    assert result["maps_per_second"] > 0
 
 
 def test_synthetic_dataset_errors():

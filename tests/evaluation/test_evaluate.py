@@ -15,6 +15,7 @@ from radiodiff_lib import cli
 from radiodiff_lib.config import replace, resolve_config, save_config
 from radiodiff_lib.errors import ConfigError, DataError
 from radiodiff_lib.evaluation import evaluate_checkpoint
+from radiodiff_lib.evaluation import evaluate as E
 from radiodiff_lib.plots import write_evaluation_figures
 
 METRICS = ("nmse", "rmse", "ssim", "psnr")
@@ -47,13 +48,15 @@ def test_cli_evaluate_writes_figures_and_json(trained, tmp_path):
     assert rc == 0
     payload = json.loads(out.read_text())  # strict: no bare Infinity/NaN
     json.dumps(payload, allow_nan=False)
-    assert payload["n_maps"] == 4 and payload["checkpoint_format"] == "workbench"
+    assert payload["n_maps"] == 4
+    assert payload["checkpoint_format"] == "workbench"
     for section in ("metrics", "metrics_street"):
         assert set(payload[section]) == set(METRICS)
         for stats in payload[section].values():
             assert {"mean", "median", "p5", "p95"} <= set(stats)
     latent = payload["latent"]
-    assert len(latent["mean"]) == len(latent["std"]) == 3 and latent["scale_factor"] > 0
+    assert len(latent["mean"]) == len(latent["std"]) == 3
+    assert latent["scale_factor"] > 0
     assert payload["seconds_per_map"] > 0
     for name in ("examples.png", "histograms.png"):
         assert (figs / name).read_bytes()[:4] == b"\x89PNG"
@@ -62,8 +65,9 @@ def test_cli_evaluate_writes_figures_and_json(trained, tmp_path):
 def test_evaluation_is_deterministic_and_consistent(trained):
     a = evaluate_checkpoint(trained, n=5, batch_size=2, seed=3)
     b = evaluate_checkpoint(trained, n=5, batch_size=4, seed=3)
-    assert a.n_maps == 5 and list(a.per_map.columns) == (
-        ["index", "name", "map", "transmitter"] + list(METRICS) + [m + "_street" for m in METRICS])
+    assert a.n_maps == 5
+    assert (list(a.per_map.columns) == (
+        ["index", "name", "map", "transmitter"] + list(METRICS) + [m + "_street" for m in METRICS]))
     cols = list(METRICS) + [m + "_street" for m in METRICS]
     pd.testing.assert_frame_equal(a.per_map[["index", "name"]], b.per_map[["index", "name"]])
     np.testing.assert_allclose(a.per_map[cols].to_numpy(), b.per_map[cols].to_numpy(), rtol=1e-5)
@@ -74,8 +78,10 @@ def test_evaluation_is_deterministic_and_consistent(trained):
     # Aggregates are those of the per-map table; examples are the best / median / worst by NMSE.
     assert a.metrics["nmse"]["median"] == pytest.approx(float(np.median(a.per_map.nmse)))
     assert [e.label for e in a.examples] == ["best", "median", "worst"]
-    assert a.examples[0].nmse == a.per_map.nmse.min() and a.examples[2].nmse == a.per_map.nmse.max()
-    assert a.examples[1].input.shape == (32, 32) and 0 <= a.examples[1].reconstruction.min()
+    assert a.examples[0].nmse == a.per_map.nmse.min()
+    assert a.examples[2].nmse == a.per_map.nmse.max()
+    assert a.examples[1].input.shape == (32, 32)
+    assert 0 <= a.examples[1].reconstruction.min()
     # The example arrays are the maps measured: recomputing NMSE from them gives the table's value.
     e = a.examples[2]
     assert ((e.reconstruction - e.input) ** 2).sum() / (e.input**2).sum() == pytest.approx(e.nmse, rel=1e-4)
@@ -86,7 +92,9 @@ def test_evaluation_is_deterministic_and_consistent(trained):
 
 def test_ema_weights_evaluate(trained):
     r = evaluate_checkpoint(trained, n=2, use_ema=True)
-    assert r.use_ema and r.n_maps == 2 and "EMA" in r.summary_text()
+    assert r.use_ema
+    assert r.n_maps == 2
+    assert "EMA" in r.summary_text()
 
 
 def test_radiodiff_layout_checkpoint_with_given_config(tmp_path):
@@ -101,7 +109,8 @@ def test_radiodiff_layout_checkpoint_with_given_config(tmp_path):
     config_path = save_config(cfg, tmp_path / "tiny.yaml")
     r = evaluate_checkpoint(path, config=str(config_path), n=3)
     write_evaluation_figures(r, tmp_path / "figs")
-    assert r.n_maps == 3 and r.to_json()["checkpoint_format"] == "radiodiff"
+    assert r.n_maps == 3
+    assert r.to_json()["checkpoint_format"] == "radiodiff"
     assert set(r.figures) == {"examples", "histograms"}
     assert all(math.isfinite(r.metrics[m]["mean"]) for m in METRICS)
 
@@ -118,7 +127,9 @@ def test_radiomapseer_folder(trained, tmp_path):
 
     root = write_radiomapseer_folder(tmp_path / "RadioMapSeer", num_maps=3, seed=0, size=32)
     r = evaluate_checkpoint(trained, data=str(root), split="test", n=3)
-    assert r.n_maps == 3 and r.data == str(root) and "RadioMapSeer folder" in r.summary_text()
+    assert r.n_maps == 3
+    assert r.data == str(root)
+    assert "RadioMapSeer folder" in r.summary_text()
     assert r.per_map["nmse_street"].notna().all()
 
 
@@ -290,3 +301,34 @@ def test_an_old_synthetic_checkpoint_has_its_training_maps_recomputed_from_its_c
     r = evaluate_checkpoint(old, split="train", n=2, include_train_maps=True)
     assert r.training_basis == "recomputed"
     assert r.included_train_maps == sorted(r.per_map["map"])
+
+
+def test_latent_stats_match_torch_over_batches():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(5, 3, 4, 4, generator=g) * torch.tensor([1.0, 2.0, 0.5])[None, :, None, None] + 0.3
+    stats = E.LatentStats()
+    for part in z.split(2):  # batches of 2, 2, 1
+        stats.update(part)
+    out = stats.result()
+    per_channel = z.double().permute(1, 0, 2, 3).reshape(3, -1)
+    assert out["mean"] == pytest.approx(per_channel.mean(1).tolist(), rel=1e-12)
+    assert out["std"] == pytest.approx(per_channel.std(1).tolist(), rel=1e-12)
+    # latent-diffusion convention: scale_factor = 1 / z.flatten().std()
+    assert out["scale_factor"] == pytest.approx(1.0 / z.double().flatten().std().item(), rel=1e-12)
+    assert out["channels"] == 3
+    assert out["shape"] == [3, 4, 4]
+
+
+def test_to_unit_maps_and_clamps():
+    x = torch.tensor([-1.5, -1.0, 0.0, 1.0, 2.0])
+    assert E.to_unit(x).tolist() == [0.0, 0.0, 0.5, 1.0, 1.0]
+
+
+def test_pick_indices_is_deterministic_per_seed():
+    assert E._pick_indices(10, None, 0) == list(range(10))
+    assert E._pick_indices(10, 50, 0) == list(range(10))
+    a, b, c = E._pick_indices(100, 5, 0), E._pick_indices(100, 5, 0), E._pick_indices(100, 5, 1)
+    assert a == b
+    assert a != c
+    assert len(set(a)) == 5
+    assert a == sorted(a)

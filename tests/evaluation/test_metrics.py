@@ -89,8 +89,10 @@ def test_street_mask_error_only_inside_buildings_gives_zero_street_error():
     pred[buildings > 0.5] += 0.3  # error only inside the buildings
     street = M.street_mask(buildings)
     overall, street_m = M.map_metrics(pred, target), M.map_metrics(pred, target, street)
-    assert overall["nmse"][0] > 0.01 and overall["psnr"][0] < 30
-    assert street_m["nmse"][0] == 0.0 and street_m["rmse"][0] == 0.0
+    assert overall["nmse"][0] > 0.01
+    assert overall["psnr"][0] < 30
+    assert street_m["nmse"][0] == 0.0
+    assert street_m["rmse"][0] == 0.0
     assert np.isposinf(street_m["psnr"][0])
     assert overall["ssim"][0] < street_m["ssim"][0] < 1.0  # only the window overlap near walls counts
 
@@ -134,12 +136,17 @@ def test_aggregate_hand_values():
 
 def test_aggregate_keeps_inf_and_ignores_nan():
     agg = M.aggregate([1.0, 2.0, math.inf, math.nan])
-    assert agg["count"] == 3 and agg["n_inf"] == 1
-    assert agg["mean"] == math.inf and agg["median"] == 2.0 and agg["p95"] == math.inf
+    assert agg["count"] == 3
+    assert agg["n_inf"] == 1
+    assert agg["mean"] == math.inf
+    assert agg["median"] == 2.0
+    assert agg["p95"] == math.inf
     assert agg["p5"] == pytest.approx(1.1)
     agg = M.aggregate([1.0, math.inf, math.inf])  # numpy's percentile would give nan here (inf - inf)
-    assert agg["median"] == math.inf and agg["p95"] == math.inf
-    assert math.isnan(M.aggregate([math.nan])["mean"]) and M.aggregate([])["count"] == 0
+    assert agg["median"] == math.inf
+    assert agg["p95"] == math.inf
+    assert math.isnan(M.aggregate([math.nan])["mean"])
+    assert M.aggregate([])["count"] == 0
 
 
 def test_mean_over_maps_averages_each_maps_transmitters_first():

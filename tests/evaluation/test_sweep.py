@@ -68,7 +68,8 @@ def test_chosen_checkpoint_and_indistinguishable_set_are_the_true_ones(swept):
     rows = {Path(c["path"]).name: c for c in payload["checkpoints"]}
     # more noise, worse; both resolved from the best by their paired difference
     worse = [rows[p.name]["diff_to_best"] for p in known["worse"]]
-    assert 0 < worse[0]["low"] and worse[0]["high"] < worse[1]["low"]
+    assert 0 < worse[0]["low"]
+    assert worse[0]["high"] < worse[1]["low"]
     assert rows["model-2.pt"]["diff_to_best"] == {"mean": 0.0, "low": 0.0, "high": 0.0}
 
 
@@ -86,9 +87,11 @@ def test_every_checkpoint_is_scored_on_the_same_items(swept):
     known, result = swept
     table = pd.read_csv(result.out / R.SWEEP_CSV)
     per = table.groupby("checkpoint")[["map", "tx", "item"]].apply(lambda d: tuple(map(tuple, d.to_numpy())))
-    assert len(per) == 4 and len(set(per)) == 1
+    assert len(per) == 4
+    assert len(set(per)) == 1
     assert len(table) == 4 * len(result.items)
-    assert result.to_json()["maps"] == 20 and result.to_json()["transmitters"] == 20
+    assert result.to_json()["maps"] == 20
+    assert result.to_json()["transmitters"] == 20
 
 
 def test_json_has_the_issue_schema(swept, tmp_path):
@@ -109,7 +112,8 @@ def test_json_has_the_issue_schema(swept, tmp_path):
 def test_chosen_checkpoint_is_confirmed_on_the_test_maps(swept, monkeypatch):
     _known, result = swept
     (conf,) = result.confirmation
-    assert conf["label"] == "test maps" and conf["maps"] == 20  # synthetic: test and val are disjoint
+    assert conf["label"] == "test maps"
+    assert conf["maps"] == 20  # synthetic: test and val are disjoint
     assert conf["nmse"]["low"] <= conf["nmse"]["mean"] <= conf["nmse"]["high"]
     # read in chunks of 3 items instead of all at once: the same numbers
     model, _loss, _cfg, _info = scoring.load_candidate(result.candidates[result.chosen], None)
@@ -216,7 +220,8 @@ def test_handoff_yaml_reads_as_radiodiffs_second_stage_config(swept):
     assert {"model.first_stage.ckpt_path", "model.first_stage.embed_dim", "model.scale_factor",
             "model.scale_by_std", "model.first_stage.ddconfig.ch", "model.first_stage.lossconfig.disc_weight"} <= keys
     model = cfg["model"]
-    assert model["scale_by_std"] is True and model["default_scale"] is True
+    assert model["scale_by_std"] is True
+    assert model["default_scale"] is True
     assert model["scale_factor"] == pytest.approx(result.latent.scale_factor.mean, rel=1e-12)
     chosen = result.candidates[result.chosen]
     _m, _l, ckpt_cfg, _i = load_model_from_checkpoint(chosen.path)
@@ -270,7 +275,8 @@ def test_stage2_config_with_a_far_scale_factor_gets_the_warnings(known, tmp_path
     assert any("first_stage.ddconfig.ch_mult is [1, 2, 4]" in w for w in warnings)
     changed = {k for k, _a, _b in result.stage2.differences}
     assert {"model.scale_factor", "model.first_stage.ckpt_path", "model.first_stage.ddconfig.ch"} <= changed
-    assert "model.unet.dim" not in changed and "trainer.lr" not in changed
+    assert "model.unet.dim" not in changed
+    assert "trainer.lr" not in changed
     merged = yaml.load(Path(result.stage2.written).read_text(), Loader=yaml.FullLoader)
     assert merged["model"]["scale_factor"] == pytest.approx(result.latent.scale_factor.mean)
     assert merged["model"]["unet"] == {"dim": 128, "cond_net": "swin"}  # the rest of the file kept
@@ -311,7 +317,8 @@ def test_bf16_sweep_is_its_own_cache_entry_and_close_to_fp32(known, tmp_path, mo
     kw = dict(weights="model", maps=5, n_boot=200, latent_maps=2, out=tmp_path / "sw")
     fp32 = S.sweep_checkpoints(known["base"].parent, **kw)
     bf16 = S.sweep_checkpoints(known["base"].parent, precision="bf16", **kw)
-    assert bf16.precision == "bf16" and not any(c.cached for c in bf16.candidates)
+    assert bf16.precision == "bf16"
+    assert not any(c.cached for c in bf16.candidates)
     a = fp32.candidates[0].metrics["nmse"]
     b = bf16.candidates[0].metrics["nmse"]
     assert not np.array_equal(a, b)  # really computed in bf16
@@ -337,7 +344,9 @@ def test_bad_arguments_are_one_line_errors(known, tmp_path, kwargs, match):
 def test_cli_sweep_of_a_folder_without_checkpoints(tmp_path, capsys):
     assert cli.main(["sweep", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("radiodiff sweep: error:") and "holds no checkpoints" in err and "\n" not in err
+    assert err.startswith("radiodiff sweep: error:")
+    assert "holds no checkpoints" in err
+    assert "\n" not in err
 
 
 # --- RadioDiff's model-N.pt, several processes ------------------------------------------------------
@@ -364,7 +373,8 @@ def test_radiodiff_checkpoints_are_swept_and_their_ema_handed_off_as_they_are(ra
     result = S.sweep_checkpoints(folder, weights="ema", maps=5, latent_maps=3, n_boot=200, config=str(config),
                                  out=tmp_path / "sw")
     assert [c.format for c in result.candidates] == ["radiodiff", "radiodiff"]
-    assert all(c.ok for c in result.candidates) and [c.step for c in result.candidates] == [12, 24]
+    assert all(c.ok for c in result.candidates)
+    assert [c.step for c in result.candidates] == [12, 24]
     ckpt_path = yaml.safe_load(result.handoff.read_text())["model"]["first_stage"]["ckpt_path"]
     assert ckpt_path == str(result.candidates[result.chosen].path.resolve())  # RadioDiff loads its 'ema' itself
     assert result.first_stage is None
@@ -374,7 +384,8 @@ def test_radiodiff_raw_weights_are_copied_where_the_second_stage_loads_them(radi
     folder, config = radiodiff_run
     result = S.sweep_checkpoints(folder, weights="model", maps=5, latent_maps=3, n_boot=200, config=str(config),
                                  out=tmp_path / "sw")
-    assert result.first_stage is not None and result.first_stage.parent == tmp_path / "sw" / R.FIRST_STAGE_FOLDER
+    assert result.first_stage is not None
+    assert result.first_stage.parent == tmp_path / "sw" / R.FIRST_STAGE_FOLDER
     chosen = result.candidates[result.chosen]
     want, _l, cfg, _i = load_model_from_checkpoint(chosen.path, use_ema=False, config=cfg_of(config))
     got = build_model(cfg)
@@ -430,11 +441,14 @@ def test_radiodiff_run_is_swept_on_radiodiff_val_without_its_training_map(radiod
     assert payload["excluded_train_maps"] == [shared]
     assert "assumed" in payload["training_maps"]
     assert sorted(set(result.items.maps.tolist())) == sorted(set(ref["val"]) - {shared})
-    assert payload["maps"] == 50 and payload["transmitters"] == 100  # two transmitters a map
+    assert payload["maps"] == 50
+    assert payload["transmitters"] == 100  # two transmitters a map
     assert all(c["trained_on_scored_maps"] == [] for c in payload["checkpoints"])
     outside, own = payload["confirmation"]
-    assert outside["label"] == "test maps outside val and train (49)" and outside["maps"] == 49
-    assert own["maps"] == 99 and "holds the 50 val maps the choice was made on" in own["label"]
+    assert outside["label"] == "test maps outside val and train (49)"
+    assert outside["maps"] == 49
+    assert own["maps"] == 99
+    assert "holds the 50 val maps the choice was made on" in own["label"]
     assert any("validation maps lie inside its test maps" in n for n in payload["notes"])
 
 
@@ -453,10 +467,12 @@ def test_our_run_is_swept_on_its_own_protocol_and_training_maps_are_never_scored
     result = S.sweep_checkpoints(run, data=str(numbered_folder), weights="model", maps=6, latent_maps=2, n_boot=200,
                                  out=tmp_path / "sw")
     payload = result.to_json()
-    assert payload["protocol"] == "radiounet" and payload["excluded_train_maps"] == []
+    assert payload["protocol"] == "radiounet"
+    assert payload["excluded_train_maps"] == []
     assert set(result.items.maps.tolist()) <= set(reference_split("radiounet")["val"])
     (test,) = payload["confirmation"]  # radiounet's splits are disjoint: one test set
-    assert test["label"] == "test maps" and test["maps"] == 99
+    assert test["label"] == "test maps"
+    assert test["maps"] == 99
     # the same checkpoint swept on the radiodiff protocol: its val maps hold radiounet training maps, left out
     other = S.sweep_checkpoints(run, data=str(numbered_folder), protocol="radiodiff", weights="model", latent_maps=2,
                                 n_boot=200, out=tmp_path / "sw2")
@@ -478,4 +494,6 @@ def test_cli_sweep_into_a_file_is_a_one_line_error(known, tmp_path, capsys):
     blocker.write_text("a file, not a folder")
     assert cli.main(["sweep", str(known["base"].parent), "--out", str(blocker)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("radiodiff sweep: error:") and "is a file" in err and "\n" not in err
+    assert err.startswith("radiodiff sweep: error:")
+    assert "is a file" in err
+    assert "\n" not in err

@@ -13,3 +13,10 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 BROWSER_MARKS = [pytest.mark.slow, pytest.mark.browser,
                  pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                     reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM)")]
+
+
+def needs_browser(test):
+    """Mark a test as ``BROWSER_MARKS`` does a module: slow, browser, skipped without Chromium."""
+    for mark in reversed(BROWSER_MARKS):
+        test = mark(test)
+    return test

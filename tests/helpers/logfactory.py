@@ -22,6 +22,9 @@ DISC_KEYS = ["train/disc_loss", "train/logits_real", "train/logits_fake"]
 START = datetime(2025, 3, 2, 9, 14, 5, 311000)
 
 
+ABOVE_INT64 = "99999999999999999999"  # a number above int64's 9223372036854775807: not a step
+
+
 def radiodiff_config(disc_start: int = 50001, train_num_steps: int = 150000, lr: float = 5e-6,
                      gradient_accumulate_every: int = 2, save_every: int = 5000, log_freq: int = 100,
                      disc_weight: float = 0.5, kl_weight: float = 1e-6) -> dict:

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radiodiff_lib.logs import Run, SkippedLine
+from radiodiff_lib.logs import Run, SkippedLine, resolve_total_steps
 
 PIXELS = 320 * 320  # nll_loss is a sum over pixels, hence ~1e3-1e4 values
 
@@ -57,8 +57,9 @@ def make_run(frames: list[pd.DataFrame] | pd.DataFrame, cfg: dict | None = None,
     latest_seg = allr.groupby("step")["segment"].transform("max")
     cur = allr[allr["segment"] == latest_seg].sort_values("step").reset_index(drop=True)
     sup = allr[allr["segment"] != latest_seg].reset_index(drop=True)
+    total, total_src = resolve_total_steps(None, cfg, None)
     kw = dict(df=cur, superseded=sup, config=cfg, segments=segments_of(frames), skipped=list(skipped or []),
-              sources=sorted(set(allr["file"])))
+              sources=sorted(set(allr["file"])), total_steps=total, total_steps_source=total_src)
     return Run(**kw)
 
 

@@ -54,7 +54,8 @@ def test_text_logs_and_events_of_one_run_give_one_row_per_step(tmp_path):
     run = read_run(tmp_path)
     steps = run.df["step"].to_numpy()
     assert steps.tolist() == list(range(0, 2000, 10)) + list(range(2000, 4991, 10))  # events: the dense rows
-    assert run.df["step"].is_unique and (np.diff(steps) > 0).all()
+    assert run.df["step"].is_unique
+    assert (np.diff(steps) > 0).all()
     assert run.df["segment"].tolist() == [0] * 200 + [1] * 300  # launch boundaries from the text logs
     assert run.disagreements == []
     # text and events of a launch are one launch: the resume is the only boundary
@@ -63,48 +64,64 @@ def test_text_logs_and_events_of_one_run_give_one_row_per_step(tmp_path):
     df = run.df.set_index("step")
     # at a step in both: the events' full-precision value, equal to the text's within its 5 decimals
     gen, _ = vae_text_values(1200)
-    assert df.loc[1200, "lr"] == pytest.approx(gen["lr"], rel=1e-6) and df.loc[1200, "lr"] > 0  # text prints 0.00000
+    assert df.loc[1200, "lr"] == pytest.approx(gen["lr"], rel=1e-6)
+    assert df.loc[1200, "lr"] > 0  # text prints 0.00000
     assert abs(df.loc[1200, "train/rec_loss"] - float(f"{gen['train/rec_loss']:.5f}")) <= 5e-6
     # what the events lack comes from the text, at the text's steps only
     assert df.loc[1200, "train/nll_loss"] == float(f"{gen['train/nll_loss']:.5f}")
     logged = run.logged.set_index(run.df["step"])
-    assert np.isnan(df.loc[1210, "train/nll_loss"]) and not logged.loc[1210, "train/nll_loss"]
+    assert np.isnan(df.loc[1210, "train/nll_loss"])
+    assert not logged.loc[1210, "train/nll_loss"]
     assert df.loc[1200, "line"] == a.rows[12]["line"]  # a row in the text log points at its line
     # superseded: launch 1's rows from step 2000 on, once each
     assert run.superseded["step"].tolist() == list(range(2000, 3000, 10)) + [3000]
     report = {r["path"]: r for r in run.source_report}
-    assert report[str(a.path)]["rows_read"] == 31 and report[str(a.path)]["rows_used"] == 20
-    assert report[str(a.path)]["rows_duplicate"] == 20 and report[str(b.path)]["rows_duplicate"] == 30
-    assert report[str(ea)]["rows_used"] == 200 and report[str(eb)]["rows_used"] == 300
-    assert report[str(ea)]["used_for"].startswith("dense rows") and "config" in report[str(a.path)]["used_for"]
+    assert report[str(a.path)]["rows_read"] == 31
+    assert report[str(a.path)]["rows_used"] == 20
+    assert report[str(a.path)]["rows_duplicate"] == 20
+    assert report[str(b.path)]["rows_duplicate"] == 30
+    assert report[str(ea)]["rows_used"] == 200
+    assert report[str(eb)]["rows_used"] == 300
+    assert report[str(ea)]["used_for"].startswith("dense rows")
+    assert "config" in report[str(a.path)]["used_for"]
     assert all(r["rows_disagreeing"] == 0 for r in run.source_report)
-    assert run.config["trainer"]["train_num_steps"] == 10000 and run.total_steps_source == "config"
+    assert run.config["trainer"]["train_num_steps"] == 10000
+    assert run.total_steps_source == "config"
 
 
 def test_a_planted_disagreement_is_counted_and_reported_never_averaged(tmp_path):
     a, b, ea, eb = two_launches_with_events(tmp_path, plant={500: 0.5})
     run = read_run(tmp_path)
     (dis,) = run.disagreements
-    assert dis["metric"] == "train/rec_loss" and dis["count"] == 1
-    assert dis["text_file"] == str(a.path) and dis["events_file"] == str(ea)
+    assert dis["metric"] == "train/rec_loss"
+    assert dis["count"] == 1
+    assert dis["text_file"] == str(a.path)
+    assert dis["events_file"] == str(ea)
     (ex,) = dis["examples"]
     gen, _ = vae_text_values(500)
-    assert ex["step"] == 500 and ex["text"] == 0.5 and ex["events"] == pytest.approx(gen["train/rec_loss"], rel=1e-6)
+    assert ex["step"] == 500
+    assert ex["text"] == 0.5
+    assert ex["events"] == pytest.approx(gen["train/rec_loss"], rel=1e-6)
     row = run.df.set_index("step").loc[500]
     assert row["train/rec_loss"] == ex["events"]  # the events' value, not a mean of the two
     report = {r["path"]: r for r in run.source_report}
-    assert report[str(a.path)]["rows_disagreeing"] == 1 and report[str(ea)]["rows_disagreeing"] == 1
+    assert report[str(a.path)]["rows_disagreeing"] == 1
+    assert report[str(ea)]["rows_disagreeing"] == 1
     assert report[str(b.path)]["rows_disagreeing"] == 0
-    assert len(run.df) == 500 and run.df["step"].is_unique
+    assert len(run.df) == 500
+    assert run.df["step"].is_unique
 
 
 def test_source_picks_one_kind_of_file(tmp_path):
     a, b, ea, eb = two_launches_with_events(tmp_path)
     text = read_run(tmp_path, source="text")
-    assert text.df["step"].tolist() == list(range(0, 5000, 100)) and text.sources == [str(a.path), str(b.path)]
+    assert text.df["step"].tolist() == list(range(0, 5000, 100))
+    assert text.sources == [str(a.path), str(b.path)]
     assert (text.df["lr"] == 0.0).all()
     events = read_run(tmp_path, source="tensorboard")
-    assert events.sources == [str(ea), str(eb)] and len(events.df) == 500 and events.config is None
+    assert events.sources == [str(ea), str(eb)]
+    assert len(events.df) == 500
+    assert events.config is None
     left = {r["path"]: r["used_for"] for r in events.source_report}
     assert left[str(a.path)] == "not read: --source tensorboard"
     with pytest.raises(LogFormatError, match=r"--source metrics"):
@@ -127,7 +144,8 @@ def test_workbench_metrics_and_events_agree_and_the_folder_reads_metrics_only(tm
                                    start_time=datetime.fromtimestamp(t0 + 10_000.0 * n + 2)))
     # named, the event files are merged with metrics.jsonl: its float64 values win, and they agree
     run = read_run([folder / "metrics.jsonl", *events])
-    assert run.df["step"].tolist() == list(range(15)) and run.superseded["step"].tolist() == list(range(5, 10))
+    assert run.df["step"].tolist() == list(range(15))
+    assert run.superseded["step"].tolist() == list(range(5, 10))
     assert run.disagreements == []  # metrics.jsonl (exact) and float32 events agree
     rec = next(json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()
                if '"kind": "step"' in line and json.loads(line)["step"] == 12)
@@ -158,7 +176,8 @@ def test_live_reader_follows_text_and_events(tmp_path):
     with open(events, "ab") as fh:
         fh.write(appended)
     run = reader.update()
-    assert run.df["step"].tolist() == list(range(0, 600, 10)) and run.df["step"].is_unique
+    assert run.df["step"].tolist() == list(range(0, 600, 10))
+    assert run.df["step"].is_unique
     assert state.bytes_read - read_before == len(appended)  # only the appended records were read
     assert json.dumps(run.source_report)
 
@@ -176,9 +195,11 @@ def test_cli_analyze_source_and_json_fields(tmp_path, capsys):
     out = tmp_path / "a.json"
     assert main(["analyze", str(tmp_path / "run"), "--json", str(out)]) == 0
     j = json.loads(out.read_text())
-    assert j["stage"] == "vae" and j["entries"] == 500
+    assert j["stage"] == "vae"
+    assert j["entries"] == 500
     kinds = {s["path"]: (s["kind"], s["rows_used"], s["rows_duplicate"], s["rows_disagreeing"]) for s in j["sources"]}
-    assert kinds[str(ea)] == ("tensorboard", 200, 20, 0) and kinds[str(a.path)] == ("radiodiff-log", 20, 20, 0)
+    assert kinds[str(ea)] == ("tensorboard", 200, 20, 0)
+    assert kinds[str(a.path)] == ("radiodiff-log", 20, 20, 0)
     assert main(["analyze", str(tmp_path / "run"), "--source", "text", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["entries"] == 50
     capsys.readouterr()
@@ -199,5 +220,6 @@ def test_launches_seconds_apart_pair_with_their_own_event_files(tmp_path):
                       seconds_per_step=0.001, name="b")
     run = read_run(tmp_path)
     assert run.segments["events_file"].tolist() == [str(ea), str(eb)]
-    assert sorted(run.df["segment"].unique().tolist()) == [0, 1] and run.df["step"].is_unique
+    assert sorted(run.df["segment"].unique().tolist()) == [0, 1]
+    assert run.df["step"].is_unique
     assert run.df.loc[run.df["step"] >= 200, "segment"].eq(1).all()

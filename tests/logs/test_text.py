@@ -1,18 +1,24 @@
-"""Log reader: RadioDiff text logs (every fact of train_vae.py's logging), stitching, errors."""
+"""RadioDiff text logs (every fact of train_vae.py's logging), stitching, errors; one bad line never loses a
+whole log (a step or total above int64 is one skipped line, issue 10 item 4); random garbage between step
+lines is counted and every row recovered (property); the text log fuzzed (``tests.helpers.fuzz``)."""
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+from radiodiff_lib.analysis import analyze
 from radiodiff_lib.errors import LogFormatError
 from radiodiff_lib.logs import read_run
-from radiodiff_lib.vocabulary import LOG_METRICS
+from radiodiff_lib.vocabulary import LOG_METRICS, STEP_MARK as MARK
+from tests.helpers.fuzz import Case, DEEP_JSON, FAST, HUGE, SLOW, T0, check_lines, damage, read_or_none, values
 from tests.helpers.logfactory import (
-    DISC_KEYS, GEN_KEYS, asctime, default_values, radiodiff_config, step_line, write_radiodiff_log,
+    ABOVE_INT64, DISC_KEYS, GEN_KEYS, START, asctime, default_values, radiodiff_config, step_line,
+    write_radiodiff_log,
 )
 
 START_T = datetime(2025, 3, 2, 9, 0, 0)
@@ -65,7 +71,8 @@ def test_radiodiff_log_every_fact(tmp_path):
     assert run.config == spec.config
     assert run.total_steps == 1000
     # generator and discriminator lines of a step are one row; lr printed 0.00000 reads as 0.0
-    assert len(run.df) == 6 and (run.df["lr"] == 0.0).all()
+    assert len(run.df) == 6
+    assert (run.df["lr"] == 0.0).all()
     assert run.df.loc[run.df.step == 400, "train/disc_loss"].item() == 0.9996
     assert run.df.loc[run.df.step == 100, "train/g_loss"].item() == -2292.09155
     assert run.df.loc[run.df.step == 400, "train/total_loss"].item() < 0  # adversarial term dominates
@@ -76,7 +83,8 @@ def test_radiodiff_log_every_fact(tmp_path):
     assert counts == {"blank": 2, "warning": 1, "traceback": 4, "non-utf8 bytes": 1, "cut-off line": 1}
     n_lines = len(spec.lines) + 1
     by_line = {s.line: s.reason for s in run.skipped}
-    assert by_line[n_lines] == "cut-off line" and by_line[n_lines - 1] == "non-utf8 bytes"
+    assert by_line[n_lines] == "cut-off line"
+    assert by_line[n_lines - 1] == "non-utf8 bytes"
     assert sorted(by_line)[:-2] == spec.foreign
     assert all(s.file == str(path) for s in run.skipped)
     assert list(run.segments["kind"]) == ["radiodiff-log"]
@@ -126,7 +134,8 @@ def test_config_is_read_safely_never_evaluated(tmp_path):
     assert not marker.exists()
     assert run.config["trainer"]["train_num_steps"] == 10
     assert run.config["trainer"]["results_folder"] == "PosixPath('/x')"
-    assert run.config["trainer"]["big"] == float("inf") and run.config["trainer"]["neg"] == -5e-06
+    assert run.config["trainer"]["big"] == float("inf")
+    assert run.config["trainer"]["neg"] == -5e-06
     assert run.total_steps == 10
 
 
@@ -142,7 +151,8 @@ def test_resumed_run_in_two_files_later_wins(tmp_path):
         assert run.df["step"].tolist() == list(range(0, 5100, 100))
         assert run.df["step"].is_unique
         later = run.df[run.df.step >= 3500]
-        assert (later["train/rec_loss"] == 0.5).all() and (later["segment"] == 1).all()
+        assert (later["train/rec_loss"] == 0.5).all()
+        assert (later["segment"] == 1).all()
         assert (later["file"] == str(second.path)).all()
         assert (run.df[run.df.step < 3500]["segment"] == 0).all()
         assert run.superseded["step"].tolist() == [3500, 3600, 3700]
@@ -150,7 +160,8 @@ def test_resumed_run_in_two_files_later_wins(tmp_path):
         assert (run.superseded["train/rec_loss"] != 0.5).all()
         seg = run.segments
         assert seg["segment"].tolist() == [0, 1]
-        assert seg["first_step"].tolist() == [0, 3500] and seg["last_step"].tolist() == [3700, 5000]
+        assert seg["first_step"].tolist() == [0, 3500]
+        assert seg["last_step"].tolist() == [3700, 5000]
         assert seg["n_rows"].tolist() == [38, 16]
         assert seg["file"].tolist() == [str(first.path), str(second.path)]
 
@@ -186,7 +197,8 @@ def test_folder_with_an_empty_extra_file_records_it(tmp_path):
     run = read_run(tmp_path)
     assert run.df["step"].tolist() == spec.steps
     assert run.skipped_counts() == {"empty file": 1}
-    assert run.skipped[0].line == 0 and run.skipped[0].file.endswith("2025-03-02-10-00_.log")
+    assert run.skipped[0].line == 0
+    assert run.skipped[0].file.endswith("2025-03-02-10-00_.log")
     with pytest.raises(LogFormatError, match="10-00_.log is empty"):
         read_run(tmp_path, strict=True)
 
@@ -206,7 +218,9 @@ def test_huge_values_and_radiodiff_config(tmp_path):
 def test_a_file_named_twice_is_read_once(tmp_path):
     spec = write_radiodiff_log(tmp_path / "2025-03-02-09-14_.log", [0, 100])
     run = read_run([tmp_path, spec.path, str(spec.path)])
-    assert run.df["step"].tolist() == [0, 100] and run.superseded.empty and len(run.sources) == 1
+    assert run.df["step"].tolist() == [0, 100]
+    assert run.superseded.empty
+    assert len(run.sources) == 1
 
 
 # ---- bulk pass (text_bulk) vs. the line-by-line pass: same Run for any input ----------------------
@@ -290,7 +304,8 @@ def test_bulk_pass_reads_exactly_what_the_line_pass_reads(tmp_path, monkeypatch,
         pd.testing.assert_frame_equal(got.logged, expected.logged)
         assert sorted((s.line, s.reason, s.text) for s in got.skipped) == sorted(
             (s.line, s.reason, s.text) for s in expected.skipped)  # (non-UTF-8 lines come first per piece)
-        assert got.config == expected.config and got.total_steps == expected.total_steps
+        assert got.config == expected.config
+        assert got.total_steps == expected.total_steps
 
 
 def test_regular_log_goes_through_the_bulk_pass(tmp_path, monkeypatch):
@@ -306,8 +321,10 @@ def test_regular_log_goes_through_the_bulk_pass(tmp_path, monkeypatch):
                         lambda self, lines, first, cut: slow.append(len(lines)) or orig(self, lines, first, cut))
     monkeypatch.setattr(parser, "PIECE_CHARS", 200_000)  # several pieces, rows cut between them
     run = read_run(path)
-    assert len(run.df) == (n - 1) // 2 and not run.skipped
-    assert slow[0] == 1 and sum(slow) <= 1 + len(slow)  # the config line, one line at some piece ends
+    assert len(run.df) == (n - 1) // 2
+    assert not run.skipped
+    assert slow[0] == 1
+    assert sum(slow) <= 1 + len(slow)  # the config line, one line at some piece ends
 
 
 @pytest.mark.parametrize("const", ["0.00000", "-0.00000", "nan", "-inf", "1e-05", "5e-06", " 7", "1_0"])
@@ -328,7 +345,173 @@ def test_bulk_pass_reads_constant_columns_as_the_line_pass(tmp_path, monkeypatch
     monkeypatch.setattr(parser, "BULK_MIN", 1)
     got = read_run(path)
     pd.testing.assert_frame_equal(got.df, expected.df)
-    assert len(got.df) == 600 and not got.skipped
+    assert len(got.df) == 600
+    assert not got.skipped
     lr = got.df["lr"].to_numpy()
     assert np.array_equal(np.signbit(lr), np.signbit(expected.df["lr"].to_numpy()))
     assert np.array_equal(lr, np.full(600, float(const)), equal_nan=True)
+
+
+@st.composite
+def text_log(draw) -> Case:
+    n = draw(st.integers(1, 25))
+    steps = sorted(draw(st.sets(st.integers(0, 10_000), min_size=n, max_size=n)))
+    case = Case([], {}, {})
+    for r, step in enumerate(steps):
+        when = T0 + timedelta(seconds=step)
+        gen = {k: draw(values) for k in GEN_KEYS}
+        if draw(st.booleans()):  # a value too big for a float64 prints as a long number: inf
+            gen[GEN_KEYS[0]] = float("inf")
+        case.row_chunks[r] = [len(case.chunks)]
+        line = step_line(step, 10_000, gen, when)
+        case.chunks.append(line.replace("inf", "1" + "0" * 400, 1).encode() if gen[GEN_KEYS[0]] == float("inf")
+                           else line.encode())
+        row = {"step": step, **{k: float(f"{v:.5f}") for k, v in gen.items()}}
+        if draw(st.booleans()):
+            disc = {k: draw(values) for k in DISC_KEYS}
+            case.row_chunks[r].append(len(case.chunks))
+            case.chunks.append(step_line(step, 10_000, disc, when).encode())
+            row.update({k: float(f"{v:.5f}") for k, v in disc.items()})
+        case.rows[r] = row
+    bad = [f"{asctime(T0)} [Train Step] {HUGE}/10000: train/total_loss: 1.00000, ".encode(),
+           f"{asctime(T0)} {{'a': ".encode() * 2000 + b"1" + b"}" * 2000,
+           DEEP_JSON.encode(), b"\xff\xfe garbage"]
+    return draw(damage(case, bad, newline_free=True))
+
+
+def _check_text(tmp_path_factory, case: Case) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "2025-03-02-09-00_.log"
+    path.write_bytes(b"\n".join(case.chunks) + (b"\n" if case.chunks[-1] else b""))
+    run = read_or_none(path, case)
+    if run is not None:
+        check_lines(run, case)
+
+
+@FAST
+@given(text_log())
+def test_text_log_fuzz(tmp_path_factory, case):
+    _check_text(tmp_path_factory, case)
+
+
+@pytest.mark.slow
+@SLOW
+@given(text_log())
+def test_text_log_fuzz_long(tmp_path_factory, case):
+    _check_text(tmp_path_factory, case)
+
+
+def huge_step_line(total: str = "1000") -> str:
+    return f"{asctime(START)} [Train Step] {ABOVE_INT64}/{total}: train/total_loss: 1.00000, train/rec_loss: 0.50000, "
+
+
+@pytest.mark.parametrize("n_steps", [10, 1000])  # the line-by-line pass and the bulk pass
+def test_text_log_step_above_int64_is_one_skipped_line(tmp_path, n_steps):
+    spec = write_radiodiff_log(tmp_path / "a.log", range(0, 100 * n_steps, 100),
+                               extra_lines={n_steps // 2: [huge_step_line()], n_steps: [huge_step_line()]})
+    run = read_run(spec.path)
+    assert run.df["step"].tolist() == spec.steps
+    assert run.skipped_counts() == {"step out of range": 2}
+    assert run.df["segment"].nunique() == 1
+    assert len(run.superseded) == 0
+    analyze(run)
+
+
+def test_text_log_total_above_int64_is_not_a_total(tmp_path):
+    spec = write_radiodiff_log(tmp_path / "a.log", range(0, 1000, 100), config=None, total_steps=int(ABOVE_INT64))
+    run = read_run(spec.path)
+    assert run.df["step"].tolist() == spec.steps
+    assert run.total_steps is None
+    analyze(run)
+
+
+FORMATS = ["{:.5f}", "{:.8g}", "{!r}"]
+
+
+any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+# garbage can never be a step line (no marker) nor a config line (no "{"); it may be blank,
+# hold "\r", look like a traceback, or carry bytes that are not UTF-8
+garbage_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n{"),
+                       max_size=60).filter(lambda s: "[Train Step]" not in s)
+
+
+garbage_bytes = st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"{" not in b and b"[Train Step]" not in b)
+
+
+garbage = st.one_of(garbage_text.map(lambda s: s.encode("utf-8")), garbage_bytes,
+                    st.sampled_from([b"", b"Traceback (most recent call last):", b"  File \"x.py\", line 1",
+                                     b"UserWarning: careful", b"[Train Step] 5/10 no colon",
+                                     b"2025-01-01 00:00:00,000 [Train Step] 7/10: train/total_loss: 1.0"]))
+
+
+@st.composite
+def row(draw, fixed_keys: bool):
+    gen_keys = GEN_KEYS + ["lr"] if fixed_keys else [
+        k for k in GEN_KEYS + ["lr"] if draw(st.booleans())] or ["train/total_loss"]
+    disc_keys = [] if not draw(st.booleans()) else (
+        DISC_KEYS + ["lr"] if fixed_keys else [k for k in DISC_KEYS + ["lr"] if draw(st.booleans())])
+    fmt = draw(st.sampled_from(FORMATS))
+    gen = {k: draw(any_float) for k in gen_keys}
+    disc = {k: draw(any_float) for k in disc_keys}
+    stamped = draw(st.booleans())
+    return gen, disc, fmt, stamped
+
+
+@st.composite
+def log(draw):
+    fixed = draw(st.booleans())
+    rows = draw(st.lists(row(fixed), min_size=1, max_size=12))
+    gaps = draw(st.lists(st.integers(1, 500), min_size=len(rows), max_size=len(rows)))
+    junk = draw(st.lists(st.lists(garbage, max_size=3), min_size=2 * len(rows) + 1, max_size=2 * len(rows) + 1))
+    return rows, gaps, junk
+
+
+def line_of(step, values_, fmt, when) -> bytes:
+    body = "".join(f"{k}: {fmt.format(v)}, " for k, v in values_.items())
+    prefix = asctime(when) + " " if when else ""
+    return f"{prefix}{MARK}{step}/100000: {body}".encode()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(log())
+def test_garbage_is_counted_and_every_row_recovered(tmp_path_factory, data):
+    rows, gaps, junk = data
+    out: list[bytes] = []
+    garbage_lines: list[int] = []
+    expected = []
+    step, when = 0, datetime(2025, 3, 2, 9, 0, 0)
+
+    def put_junk(k):
+        for g in junk[k]:
+            out.append(g)
+            garbage_lines.append(len(out))
+
+    for r, ((gen, disc, fmt, stamped), gap) in enumerate(zip(rows, gaps)):
+        step += gap
+        when += timedelta(seconds=gap, milliseconds=gap)
+        put_junk(2 * r)
+        out.append(line_of(step, gen, fmt, when if stamped else None))
+        first_line = len(out)
+        put_junk(2 * r + 1)  # junk between the generator and the discriminator line
+        if disc:
+            out.append(line_of(step, disc, fmt, when if stamped else None))
+        exp = {"step": step, "line": first_line}
+        exp.update({k: float(fmt.format(v)) for k, v in gen.items()})
+        exp.update({("lr_disc" if k == "lr" and "lr" in gen else k): float(fmt.format(v)) for k, v in disc.items()})
+        expected.append(exp)
+    put_junk(2 * len(rows))
+    path = tmp_path_factory.mktemp("prop") / "x.log"
+    path.write_bytes(b"\n".join(out) + b"\n")
+
+    run = read_run(path)
+    assert run.df["step"].tolist() == [e["step"] for e in expected]
+    assert sorted(s.line for s in run.skipped) == garbage_lines
+    for (_, got), exp in zip(run.df.iterrows(), expected):
+        assert got["line"] == exp["line"]
+        for key, value in exp.items():
+            if key in ("step", "line"):
+                continue
+            assert (math.isnan(got[key]) and math.isnan(value)) or got[key] == value, (key, got[key], value)
+        logged = {k for k in run.logged.columns if run.logged.loc[_, k]}
+        assert logged == set(exp) - {"step", "line"}

@@ -1,4 +1,4 @@
-"""The config a text log carries is read in bounded time and memory, and a bad byte costs only its
+"""The config a text log carries: a config line with out-of-range numbers is read; it is read in bounded time and memory, and a bad byte costs only its
 characters (issue 22 items 3, 4, 5): alias bombs, a cyclic alias, a huge dict line, a huge YAML
 flow list and a long value. Every step row is kept. Time and memory bounds are measured on a
 ``radiodiff`` child process (``tests.helpers.bounded``)."""
@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from radiodiff_lib.analysis import analyze
 from radiodiff_lib.logs import read_run
 from radiodiff_lib.logs.text_config import MAX_CONFIG_CHARS, MAX_VALUE_CHARS
 from tests.helpers.bounded import MAX_MB, MAX_SECONDS, measure_cli
 from tests.helpers.ldmfactory import LDM_START, ldm_config, write_ldm_log
-from tests.helpers.logfactory import asctime, radiodiff_config, write_radiodiff_log
+from tests.helpers.logfactory import ABOVE_INT64, asctime, radiodiff_config, write_radiodiff_log
 
 STEPS = range(0, 1001, 100)
 # nine levels of nine aliases: 9**9 nodes once expanded (a DAG of 90 nodes as loaded)
@@ -166,3 +167,15 @@ def test_a_nul_in_a_dict_config_line_costs_its_character(tmp_path):
     assert run.config["trainer"]["results_folder"] == "./results\ufffd\ufffd"
     assert run.total_steps == 1234
     assert run.skipped_counts() == {"bad bytes in config": 1}
+
+
+def test_config_line_with_out_of_range_numbers_is_read(tmp_path):
+    cfg = {"model": {"lossconfig": {"disc_start": float("inf"), "kl_weight": int(ABOVE_INT64) ** 20}},
+           "trainer": {"train_num_steps": float("inf"), "lr": float("nan")}}
+    spec = write_radiodiff_log(tmp_path / "a.log", range(0, 1000, 100), config=cfg)
+    run = read_run(spec.path)
+    assert run.df["step"].tolist() == spec.steps
+    a = analyze(run)  # the config's numbers are unusable: the step lines' /TOTAL is the total
+    assert a.total_steps == 150000
+    assert a.total_steps_source == "step lines"
+    assert a.disc_start is None

@@ -97,7 +97,9 @@ def test_no_discriminator_and_no_autograd_while_factor_is_zero(monkeypatch):
     monkeypatch.setattr(losses, "adaptive_weight", boom)
     x, rec, w, post = setup_batch()
     _, logs = loss.generator_loss(x, rec, post, step=9, last_layer=w)
-    assert calls == [] and "train/d_weight" not in logs and "train/g_loss" not in logs
+    assert calls == []
+    assert "train/d_weight" not in logs
+    assert "train/g_loss" not in logs
     # disc_factor 0 in the config: still no discriminator work after disc_start
     off = VAEGANLoss(lossconfig(disc_factor=0.0))
     off.discriminator.register_forward_hook(lambda *a: calls.append(1))
@@ -152,7 +154,8 @@ def test_discriminator_loss_switch_and_detach():
 def test_state_dict_names():
     loss = build_loss(resolve_config("demo"))
     sd = loss.state_dict()
-    assert isinstance(loss.logvar, torch.nn.Parameter) and loss.logvar.shape == ()
+    assert isinstance(loss.logvar, torch.nn.Parameter)
+    assert loss.logvar.shape == ()
     assert set(sd) == {"logvar"} | {k for k in sd if k.startswith("discriminator.main.")}
     assert loss.perceptual_loss is None
 
@@ -166,21 +169,28 @@ def test_discriminator_shape_names_and_init():
     with torch.no_grad():
         assert d(torch.randn(1, 1, 256, 256)).shape == (1, 1, 30, 30)  # RadioMapSeer size
     sd = d.state_dict()
-    assert sd["main.0.weight"].shape == (64, 1, 4, 4) and "main.0.bias" in sd
-    assert sd["main.2.weight"].shape == (128, 64, 4, 4) and "main.2.bias" not in sd
-    assert "main.3.running_mean" in sd and sd["main.8.weight"].shape == (512, 256, 4, 4)
+    assert sd["main.0.weight"].shape == (64, 1, 4, 4)
+    assert "main.0.bias" in sd
+    assert sd["main.2.weight"].shape == (128, 64, 4, 4)
+    assert "main.2.bias" not in sd
+    assert "main.3.running_mean" in sd
+    assert sd["main.8.weight"].shape == (512, 256, 4, 4)
     assert sd["main.11.weight"].shape == (1, 512, 4, 4)
     conv = torch.cat([sd[f"main.{i}.weight"].flatten() for i in (0, 2, 5, 8, 11)])
-    assert abs(conv.mean().item()) < 1e-3 and conv.std().item() == pytest.approx(0.02, rel=0.02)
+    assert abs(conv.mean().item()) < 1e-3
+    assert conv.std().item() == pytest.approx(0.02, rel=0.02)
     bn_w = torch.cat([sd[f"main.{i}.weight"] for i in (3, 6, 9)])  # 896 values
-    assert bn_w.mean().item() == pytest.approx(1.0, abs=3e-3) and bn_w.std().item() == pytest.approx(0.02, rel=0.15)
+    assert bn_w.mean().item() == pytest.approx(1.0, abs=3e-3)
+    assert bn_w.std().item() == pytest.approx(0.02, rel=0.15)
     assert all(torch.equal(sd[f"main.{i}.bias"], torch.zeros_like(sd[f"main.{i}.bias"])) for i in (3, 6, 9))
 
 
 def test_actnorm_variant_has_biases():
     d = NLayerDiscriminator(input_nc=1, n_layers=2, use_actnorm=True)
     sd = d.state_dict()
-    assert "main.2.bias" in sd and "main.3.loc" in sd and "main.3.initialized" in sd
+    assert "main.2.bias" in sd
+    assert "main.3.loc" in sd
+    assert "main.3.initialized" in sd
     assert d(torch.randn(2, 1, 32, 32)).shape == (2, 1, 6, 6)
 
 
@@ -208,7 +218,8 @@ def test_lpips_path_with_random_network(lpips_file):
     x = torch.rand(2, 1, 32, 32) * 2 - 1
     xr = (x + 0.3 * torch.randn_like(x)).requires_grad_(True)
     p = loss.perceptual_loss(x, xr)
-    assert p.shape == (2, 1, 1, 1) and (p > 0).all()
+    assert p.shape == (2, 1, 1, 1)
+    assert (p > 0).all()
     assert loss.perceptual_loss(x, x).abs().max().item() < 1e-6
     post = DiagonalGaussianDistribution(torch.zeros(2, 6, 8, 8))
     _, logs = loss.generator_loss(x, xr, post, step=0, last_layer=None)
@@ -305,7 +316,8 @@ def test_loss_sums_in_float32_under_bf16_autocast():
     half = DiagonalGaussianDistribution(post.parameters.bfloat16())
     with torch.autocast("cpu", dtype=torch.bfloat16):
         total, logs = loss.generator_loss(x, rec.bfloat16(), half, step=0, last_layer=None)
-    assert total.dtype == torch.float32 and logs["train/kl_loss"].dtype == torch.float32
+    assert total.dtype == torch.float32
+    assert logs["train/kl_loss"].dtype == torch.float32
     assert total.item() == pytest.approx(ref.item(), rel=1e-2)
 
 

@@ -51,7 +51,8 @@ def test_non_square_and_three_levels():
     m = AutoencoderKL(tiny_dd(ch_mult=[1, 1, 2], attn_resolutions=[]), embed_dim=4).eval()
     with torch.no_grad():
         rec, post = m(torch.randn(1, 1, 16, 24))
-    assert post.mean.shape == (1, 4, 4, 6) and rec.shape == (1, 1, 16, 24)
+    assert post.mean.shape == (1, 4, 4, 6)
+    assert rec.shape == (1, 1, 16, 24)
 
 
 def test_attention_placement_and_decoder_order(tiny):
@@ -61,12 +62,15 @@ def test_attention_placement_and_decoder_order(tiny):
     assert "encoder.down.1.attn.0.q.weight" in sd
     assert "decoder.up.1.attn.1.proj_out.bias" in sd  # num_res_blocks + 1 decoder blocks
     assert not any(k.startswith("decoder.up.0.attn.") for k in sd)
-    assert "encoder.mid.attn_1.k.weight" in sd and "decoder.mid.attn_1.v.bias" in sd
+    assert "encoder.mid.attn_1.k.weight" in sd
+    assert "decoder.mid.attn_1.v.bias" in sd
     # up.0 is the highest resolution level (ch * 1 out channels) although it runs last.
     assert sd["decoder.up.0.block.0.conv1.weight"].shape == (32, 64, 3, 3)
     assert sd["decoder.up.1.block.0.conv1.weight"].shape == (64, 64, 3, 3)
-    assert "decoder.up.1.upsample.conv.weight" in sd and "decoder.up.0.upsample.conv.weight" not in sd
-    assert "encoder.down.0.downsample.conv.weight" in sd and "encoder.down.1.downsample.conv.weight" not in sd
+    assert "decoder.up.1.upsample.conv.weight" in sd
+    assert "decoder.up.0.upsample.conv.weight" not in sd
+    assert "encoder.down.0.downsample.conv.weight" in sd
+    assert "encoder.down.1.downsample.conv.weight" not in sd
 
 
 def test_radiodiff_key_names_and_shapes(big_meta_sd):
@@ -96,7 +100,8 @@ def test_radiodiff_key_names_and_shapes(big_meta_sd):
         assert tuple(sd[key].shape) == shape, key
     assert all(k.startswith(("encoder.", "decoder.", "quant_conv.", "post_quant_conv.")) for k in sd)
     assert not any(".attn." in k for k in sd)  # attn_resolutions: [] -> attention in mid only
-    assert "decoder.up.0.upsample.conv.weight" not in sd and "encoder.down.2.downsample.conv.weight" not in sd
+    assert "decoder.up.0.upsample.conv.weight" not in sd
+    assert "encoder.down.2.downsample.conv.weight" not in sd
     assert not any("temb" in k or "conv_shortcut" in k for k in sd)
 
 
@@ -235,4 +240,5 @@ def test_attention_runs_on_the_fused_kernel():
         q = torch.randn(2, 1, 32, 30).transpose(2, 3)  # the transposed layout: no fused kernel takes it
         with pytest.raises(RuntimeError, match="No available kernel"), pytest.warns(UserWarning):
             F.scaled_dot_product_attention(q, q, q)
-    assert torch.allclose(out, reference, atol=1e-6) and x.grad is not None
+    assert torch.allclose(out, reference, atol=1e-6)
+    assert x.grad is not None

@@ -14,7 +14,8 @@ from tests.helpers.configs import make_tiny_config
 @pytest.mark.parametrize("total,every,expected", [(160, 40, 100), (8, 3, 5), (16, 5, 11), (2, 1, 1)])
 def test_stop_step_is_part_way_and_off_milestones(total, every, expected):
     k = demo.stop_step(total, every)
-    assert k == expected and 0 < k < total
+    assert k == expected
+    assert 0 < k < total
 
 
 def test_missing_log_is_an_error(tmp_path):
@@ -33,8 +34,11 @@ def test_whole_story_on_a_tiny_config(tmp_path, monkeypatch):
         for o in cell.get("outputs", []):
             rec.update(o.get("data", {}).get(RECORD_MIME, {}))
     a = rec["analysis"]
-    assert a["entries"] == 8 and [r["step"] for r in a["resumes"]] == [5] and a["disc_first_logged_step"] == 4
-    assert rec["evaluation"]["n_maps"] >= 1 and "model-" in rec["evaluation"]["checkpoint"]
+    assert a["entries"] == 8
+    assert [r["step"] for r in a["resumes"]] == [5]
+    assert a["disc_first_logged_step"] == 4
+    assert rec["evaluation"]["n_maps"] >= 1
+    assert "model-" in rec["evaluation"]["checkpoint"]
     assert (tmp_path / "runs" / "demo-report" / "metrics.jsonl").is_file()
 
 
@@ -55,4 +59,6 @@ def test_example_keeps_markdown_and_smaller_figures(tmp_path):
     demo.keep_markdown_only(paths)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["analyze.md", "analyze_files"]
     image = Image.open(files / "output_1_0.png")
-    assert image.mode == "P" and image.size == (400, 300) and (files / "output_1_0.png").stat().st_size < before / 2
+    assert image.mode == "P"
+    assert image.size == (400, 300)
+    assert (files / "output_1_0.png").stat().st_size < before / 2

@@ -44,8 +44,9 @@ def test_text_shows_itself_inline_and_at_a_line_start(value):
 def test_code_span_holds_any_text(value):
     html = render(f"see {md.code(value)} here")
     assert active_content(html) == [], (value, html)
-    assert html.count("<code>") == 1 and " ".join(page_text(html).split()) == " ".join(
-        f"see {md.visible(value)} here".split()), (value, html)
+    assert html.count("<code>") == 1, (value, html)
+    assert (" ".join(page_text(html).split()) == " ".join(
+        f"see {md.visible(value)} here".split())), (value, html)
 
 
 @settings(max_examples=200, deadline=None)
@@ -54,7 +55,8 @@ def test_table_keeps_its_shape_and_shows_every_cell(values):
     table = md.table(["name", "code"], [[v, md.code(v)] for v in values])
     html = render(table)
     assert active_content(html) == [], (values, html)
-    assert html.count("<tr>") == len(values) + 1 and html.count("<td>") == 2 * len(values), (values, html)
+    assert html.count("<tr>") == len(values) + 1, (values, html)
+    assert html.count("<td>") == 2 * len(values), (values, html)
     for v in values:
         assert shown(v) in " ".join(page_text(html).split()), (v, html)
 
@@ -65,7 +67,8 @@ def test_fenced_block_cannot_be_closed_from_inside(value):
     body = f"config:\n{value}\n```\n{IMG}\n~~~"
     html = render("before\n\n" + md.fenced(body, "yaml") + "\n\nafter")
     assert active_content(html) == [], (value, html)
-    assert html.count("<pre") == 1 and html.rstrip().endswith("<p>after</p>"), (value, html)
+    assert html.count("<pre") == 1, (value, html)
+    assert html.rstrip().endswith("<p>after</p>"), (value, html)
     assert f"```\n{IMG}\n~~~" in page_text(html)  # the lines that try to close the block, shown as text
 
 

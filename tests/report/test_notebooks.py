@@ -30,7 +30,8 @@ SECTIONS = ["1. Summary", "2. Key statistics", "3. Progress and resume status", 
 def test_notebooks_have_literal_parameters():
     for name in ("train", "resume", "analyze", "compare"):
         params = notebook_parameters(notebooks_dir() / f"{name}.ipynb")
-        assert "interactive" in params and params["interactive"] is None
+        assert "interactive" in params
+        assert params["interactive"] is None
     assert notebook_parameters(notebooks_dir() / "analyze.ipynb")["rec_target"] == 0.02
 
 
@@ -47,10 +48,14 @@ def test_analyze_report_of_two_launches(tmp_path):
                             out_dir=tmp_path / "out")
     rec = records(paths.ipynb)
     a = rec["analysis"]
-    assert a["entries"] == unique_steps and a["first_step"] == 0 and a["latest_step"] == 4900
+    assert a["entries"] == unique_steps
+    assert a["first_step"] == 0
+    assert a["latest_step"] == 4900
     assert rec["rows"] == unique_steps  # one current row per step; the 11 replayed ones are superseded
-    assert a["superseded_rows"] == 11 and [r["step"] for r in a["resumes"]] == [2000]
-    assert a["total_steps"] == 10000 and a["progress"] == pytest.approx(0.49)
+    assert a["superseded_rows"] == 11
+    assert [r["step"] for r in a["resumes"]] == [2000]
+    assert a["total_steps"] == 10000
+    assert a["progress"] == pytest.approx(0.49)
     assert rec["evaluation"] is None
     assert error_outputs(paths.ipynb) == []
 
@@ -63,13 +68,17 @@ def test_analyze_report_of_two_launches(tmp_path):
     # the key figure, one zoom per resume, one figure per changing metric, overview, decomposition, discriminator
     n_images = 1 + 1 + n_metrics + overview + 1 + 1
     assert html.count('src="data:image/png;base64,') == n_images
-    assert external_loads(html) == [] and "<script src" not in html
+    assert external_loads(html) == []
+    assert "<script src" not in html
     assert "Traceback" not in html
-    assert "No checkpoint given" in html and "Resume at step 2000" in html and "No other run given" in html
+    assert "No checkpoint given" in html
+    assert "Resume at step 2000" in html
+    assert "No other run given" in html
     assert "Files and what each was used for" in html
     md = paths.md.read_text()
     pngs = sorted((paths.md.parent / "analyze_files").glob("*.png"))
-    assert len(pngs) == n_images and all(f"analyze_files/{p.name}" in md for p in pngs)
+    assert len(pngs) == n_images
+    assert all(f"analyze_files/{p.name}" in md for p in pngs)
     assert html.index("First-stage (VAE) run") < html.index("Verdict:") < html.index("1. Summary")
     for title in SECTIONS:
         assert title in md
@@ -84,21 +93,29 @@ def test_train_resume_analyze_chain(tmp_path, monkeypatch):
             "trainer.train_num_steps": 8, "trainer.save_and_sample_every": 3, "trainer.log_freq": 1}
     t = render_notebook("train", {"max_steps": 5, "results_folder": "run", "overrides": tiny}, out_dir="out")
     rec = records(t.ipynb)
-    assert rec["step"] == 5 and rec["errors"] == [] and rec["analysis"]["entries"] == 5
-    assert Path(rec["results_folder"]) == Path("run") and (tmp_path / "run" / "metrics.jsonl").is_file()
+    assert rec["step"] == 5
+    assert rec["errors"] == []
+    assert rec["analysis"]["entries"] == 5
+    assert Path(rec["results_folder"]) == Path("run")
+    assert (tmp_path / "run" / "metrics.jsonl").is_file()
 
     r = render_notebook("resume", {"results_folder": "run"}, out_dir="out")
     rec = records(r.ipynb)
-    assert rec["step"] == 8 and rec["errors"] == []
+    assert rec["step"] == 8
+    assert rec["errors"] == []
     analysis = rec["analysis"]
-    assert analysis["entries"] == 8 and [x["step"] for x in analysis["resumes"]] == [5]
+    assert analysis["entries"] == 8
+    assert [x["step"] for x in analysis["resumes"]] == [5]
     assert "Resume at step 5" in r.html.read_text()
 
     last = rec["last_checkpoint"]
     a = render_notebook("analyze", {"log_paths": ["run"], "checkpoint": last, "eval_n": 4, "window": 3},
                         out_dir="out")
     rec = records(a.ipynb)
-    assert 1 <= rec["evaluation"]["n_maps"] <= 4 and rec["analysis"]["entries"] == 8  # the tiny test split is small
+    assert 1 <= rec["evaluation"]["n_maps"] <= 4
+    assert rec["analysis"]["entries"] == 8  # the tiny test split is small
     html = a.html.read_text()
-    assert "All pixels" in html and "Street pixels only" in html and external_loads(html) == []
+    assert "All pixels" in html
+    assert "Street pixels only" in html
+    assert external_loads(html) == []
     assert error_outputs(a.ipynb) == []

@@ -173,7 +173,8 @@ def test_two_reports_into_one_folder_one_renders_the_other_is_refused(tmp_path):
     lock = out / LOCK_FILE
     deadline = time.monotonic() + 60
     while f"pid {first.pid}" not in (lock.read_text() if lock.exists() else ""):
-        assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, first.communicate()
+        assert first.poll() is None, first.communicate()
         time.sleep(0.05)
     second = subprocess.run([*command, "-p", "n", "2"], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=120)

@@ -57,7 +57,8 @@ def test_python_callers_values_are_checked_too():
 
 
 def test_resolve_interactive_never_reads_a_word_as_true():
-    assert resolve_interactive("false") is False and resolve_interactive(False) is False
+    assert resolve_interactive("false") is False
+    assert resolve_interactive(False) is False
     assert resolve_interactive("true") is True
     with pytest.raises(NotebookError, match="interactive"):
         resolve_interactive("perhaps")

@@ -59,7 +59,8 @@ def test_parameters_cell_must_hold_literals(tmp_path):
 def test_raw_values_take_the_default_type(tmp_path, name, text, expected):
     defaults = notebook_parameters(tiny_notebook(tmp_path / "t.ipynb"))
     value = convert_raw(name, text, defaults[name])
-    assert value == expected and type(value) is type(expected)
+    assert value == expected
+    assert type(value) is type(expected)
 
 
 def test_bad_raw_value_names_parameter():
@@ -71,7 +72,9 @@ def test_unknown_parameter_lists_valid_ones(tmp_path):
     nb = tiny_notebook(tmp_path / "t.ipynb")
     with pytest.raises(NotebookError) as err:
         validate_params(nb, {"nn": 1})
-    assert "'nn'" in str(err.value) and "n (default 3)" in str(err.value) and "opts" in str(err.value)
+    assert "'nn'" in str(err.value)
+    assert "n (default 3)" in str(err.value)
+    assert "opts" in str(err.value)
 
 
 def test_builtin_names_resolve_to_repo_notebooks():
@@ -91,11 +94,15 @@ def test_render_writes_ipynb_html_md_offline(tmp_path, monkeypatch):
     html = paths.html.read_text()
     assert "n is <strong>5</strong>, headless=1" in html
     assert html.count('src="data:image/png;base64,') == 1
-    assert external_loads(html) == [] and "<script src" not in html
-    assert "plt.subplots" not in html and RECORD_MIME not in html  # code and records excluded
+    assert external_loads(html) == []
+    assert "<script src" not in html
+    assert "plt.subplots" not in html
+    assert RECORD_MIME not in html  # code and records excluded
     md = paths.md.read_text()
     figs = list((tmp_path / "out" / "tiny_files").glob("*.png"))
-    assert len(figs) == 1 and f"tiny_files/{figs[0].name}" in md and "n is **5**" in md
+    assert len(figs) == 1
+    assert f"tiny_files/{figs[0].name}" in md
+    assert "n is **5**" in md
     assert str(paths.html) in paths.summary()
 
 
@@ -103,7 +110,8 @@ def test_with_code_keeps_code(tmp_path):
     nb = tiny_notebook(tmp_path / "tiny.ipynb")
     paths = render_notebook(nb, {}, out_dir=tmp_path / "out", with_code=True)
     html = paths.html.read_text()
-    assert "subplots" in html and external_loads(html) == []
+    assert "subplots" in html
+    assert external_loads(html) == []
 
 
 def test_failing_cell_keeps_partial_notebook(tmp_path):
@@ -112,12 +120,15 @@ def test_failing_cell_keeps_partial_notebook(tmp_path):
         render_notebook(nb, {"flag": True}, out_dir=tmp_path / "out")
     message = str(err.value)
     partial = tmp_path / "out" / "tiny.failed.ipynb"
-    assert "AssertionError: flag was set" in message and str(partial) in message
-    assert partial.is_file() and not (tmp_path / "out" / "tiny.html").exists()
+    assert "AssertionError: flag was set" in message
+    assert str(partial) in message
+    assert partial.is_file()
+    assert not (tmp_path / "out" / "tiny.html").exists()
     assert not (tmp_path / "out" / "tiny.ipynb").exists()
     errors = [o for c in nbformat.read(str(partial), as_version=4).cells if c.cell_type == "code"
               for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert errors and errors[0]["ename"] == "AssertionError"
+    assert errors
+    assert errors[0]["ename"] == "AssertionError"
 
 
 def test_unknown_parameter_fails_before_running(tmp_path):

@@ -69,7 +69,8 @@ def test_two_process_gloo_run(tmp_path: Path, launcher: str):
     _run(head + [str(script), str(cfg_path), str(folder), launcher], tmp_path)
     r0 = torch.load(tmp_path / f"rank0-{launcher}.pt", weights_only=True)
     r1 = torch.load(tmp_path / f"rank1-{launcher}.pt", weights_only=True)
-    assert r0["world"] == r1["world"] == 2 and r0["step"] == r1["step"] == 6
+    assert r0["world"] == r1["world"] == 2
+    assert r0["step"] == r1["step"] == 6
     for k, v in r0["state"].items():
         assert torch.equal(v, r1["state"][k]), f"{k} differs between ranks"
     # only rank 0 wrote: one launch, each step logged once, one TensorBoard file
@@ -78,7 +79,8 @@ def test_two_process_gloo_run(tmp_path: Path, launcher: str):
     assert [r["step"] for r in records if r["kind"] == "step"] == list(range(6))
     assert len(list(folder.glob("events.out.tfevents.*"))) == 1
     final = ckpt.load_checkpoint(folder / "model-3.pt")
-    assert len(final["rng"]) == 2 and final["data_state"]["world"] == 2
+    assert len(final["rng"]) == 2
+    assert final["data_state"]["world"] == 2
     assert all(torch.equal(final["model"][k], v) for k, v in r0["state"].items())
     if launcher == "torchrun":
         _assert_equal_to_one_process(cfg, folder, r0["state"], tmp_path)
@@ -87,9 +89,12 @@ def test_two_process_gloo_run(tmp_path: Path, launcher: str):
     from radiodiff_lib.training import train
 
     result = train(cfg, resume=2, max_steps=5, results_folder=folder, dataset=build_dataset(cfg, "train"), progress=False)
-    assert result.step == 5 and result.resumed_from.endswith("model-2.pt")
+    assert result.step == 5
+    assert result.resumed_from.endswith("model-2.pt")
     rewound = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-    assert rewound[-1]["kind"] == "step" and rewound[-1]["step"] == 4 and rewound[-1]["launch"] == 1
+    assert rewound[-1]["kind"] == "step"
+    assert rewound[-1]["step"] == 4
+    assert rewound[-1]["launch"] == 1
 
 
 def _assert_equal_to_one_process(cfg, folder: Path, state: dict, tmp_path: Path) -> None:

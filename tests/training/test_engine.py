@@ -61,7 +61,8 @@ def test_no_tensor_is_read_on_the_host_between_log_points(dataset, tmp_path: Pat
     # steps 0 and 4 are log points (values and non-finite flags read back); the others, VAE and GAN
     # phase alike, never wait for the device
     assert {s: n for s, n in reads.per_step.items() if s % 4} == {1: 0, 2: 0, 3: 0, 5: 0, 6: 0, 7: 0}
-    assert reads.per_step[0] > 0 and reads.per_step[4] > 0
+    assert reads.per_step[0] > 0
+    assert reads.per_step[4] > 0
 
 
 def _adamw_state(opt, p):
@@ -82,12 +83,14 @@ def test_a_skipped_optimizer_step_changes_nothing(scaled: bool):
     step(torch.randn(6), False)
     before = _adamw_state(opt, p)
     bad_norm = step(torch.randn(6), True)  # a finite gradient, but the step's loss was bad: skip on the device
-    assert not bad_norm and all(torch.equal(a, b) for a, b in zip(before, _adamw_state(opt, p)))
+    assert not bad_norm
+    assert all(torch.equal(a, b) for a, b in zip(before, _adamw_state(opt, p)))
     bad_norm = step(torch.tensor([float("nan")] * 6), False)  # skipped, and flagged unless GradScaler handles it
     assert bool(bad_norm) is not scaled
     assert all(torch.equal(a, b) for a, b in zip(before, _adamw_state(opt, p)))
     step(torch.randn(6), False)
-    assert not torch.equal(before[0], p) and opt.state[p]["step"].item() == 2.0
+    assert not torch.equal(before[0], p)
+    assert opt.state[p]["step"].item() == 2.0
 
 
 def _stepped(fused: bool, size: float, clip_first: bool | None) -> list[torch.nn.Parameter]:
@@ -163,7 +166,8 @@ def test_skip_names_each_bad_step_and_keeps_batchnorm_statistics(dataset, tmp_pa
     assert "[Skip] non-finite train/total_loss at step 2: step (no parameter update) skipped" in log
     assert "[Skip] non-finite train/total_loss at step 5: step (no parameter update) skipped" in log
     assert log.count("[Skip]") == 2
-    assert torch.equal(stats[5], stats[4]) and not torch.equal(stats[6], stats[5])  # the bad GAN step left them
+    assert torch.equal(stats[5], stats[4])
+    assert not torch.equal(stats[6], stats[5])  # the bad GAN step left them
     assert all(torch.isfinite(v).all() for v in stats.values())
     rows = current_steps(tmp_path)
     assert rows[6]["train/total_loss"] == rows[6]["train/total_loss"]  # finite again after the skip
@@ -181,7 +185,8 @@ def test_fused_adamw_stays_fused_after_an_older_checkpoint(dataset, tmp_path: Pa
     assert_checkpoints_equal(straight.last_checkpoint, tmp_path / "run" / straight.last_checkpoint.name,
                              ignore=("/opt_ae/param_groups", "/opt_disc/param_groups"))
     final = ckpt.load_checkpoint(tmp_path / "run" / straight.last_checkpoint.name)
-    assert final["opt_ae"]["param_groups"][0]["fused"] is True and final["runtime"]["optimizer"] == "fused"
+    assert final["opt_ae"]["param_groups"][0]["fused"] is True
+    assert final["runtime"]["optimizer"] == "fused"
     p = torch.nn.Parameter(torch.zeros(3))
     opt = make_adamw([p], 1e-3, fused=True)
     load_optimizer_state(opt, {"state": {}, "param_groups": [{**opt.param_groups[0], "params": [0], "fused": None}]})
@@ -230,13 +235,15 @@ def test_deterministic_mode_while_training_only(dataset, tmp_path: Path):
         cfg = make_tiny_config(**{"trainer.deterministic": deterministic})
         Trainer(cfg, build_model(cfg), build_loss(cfg), dataset, results_folder=tmp_path / str(deterministic),
                 hooks=[Probe()], progress=False).train(max_steps=1)
-    assert seen == [True, False] and not torch.are_deterministic_algorithms_enabled()
+    assert seen == [True, False]
+    assert not torch.are_deterministic_algorithms_enabled()
 
 
 def test_runtime_is_recorded_and_a_changed_one_is_noted_on_resume(dataset, tmp_path: Path):
     first = train(make_tiny_config(), max_steps=2, results_folder=tmp_path, dataset=dataset, progress=False)
     runtime = ckpt.load_checkpoint(first.last_checkpoint)["runtime"]
-    assert runtime["device"] == "cpu" and runtime["threads"] == torch.get_num_threads() == 1
+    assert runtime["device"] == "cpu"
+    assert runtime["threads"] == torch.get_num_threads() == 1
     assert (runtime["precision"], runtime["deterministic"], runtime["compile"], runtime["world"]) == ("no", True, False, 1)
     same = train(make_tiny_config(), max_steps=3, resume="latest", results_folder=tmp_path, dataset=dataset,
                  progress=False)
@@ -245,10 +252,13 @@ def test_runtime_is_recorded_and_a_changed_one_is_noted_on_resume(dataset, tmp_p
     other = train(make_tiny_config(**changed), max_steps=4,
                   resume="latest", results_folder=tmp_path, dataset=dataset, progress=False)
     note = next(n for n in other.notes if "computational settings" in n)
-    assert "precision 'no' -> 'bf16'" in note and "deterministic True -> False" in note and "not bitwise" in note
+    assert "precision 'no' -> 'bf16'" in note
+    assert "deterministic True -> False" in note
+    assert "not bitwise" in note
     assert note in (tmp_path / "train.log").read_text()
     launch = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()][-2]
-    assert launch["kind"] == "launch" and note in launch["notes"]
+    assert launch["kind"] == "launch"
+    assert note in launch["notes"]
     older = ckpt.load_checkpoint(ckpt.list_checkpoints(tmp_path)[-1])
     del older["runtime"]  # as an older workbench wrote it
     ckpt.save_checkpoint(ckpt.list_checkpoints(tmp_path)[-1], older)

@@ -48,7 +48,9 @@ def test_second_trainer_is_refused_and_the_first_completes(tmp_path: Path):
     second = _train(config, folder)
     out, _ = second.communicate(timeout=120)
     assert second.returncode != 0, out
-    assert str(folder) in out and f"pid {first.pid}" in out and "another training process" in out
+    assert str(folder) in out
+    assert f"pid {first.pid}" in out
+    assert "another training process" in out
     assert time.time() - t0 < 60  # it did not train: it stopped at the start
     assert len(out.strip().splitlines()) <= 3, out  # a message, not a traceback
     first_out, _ = first.communicate(timeout=600)

@@ -1,15 +1,24 @@
-"""Trainer: exact resume, phases, schedule, logs, fallbacks, bad runs (tiny CPU config, synthetic maps)."""
+"""Trainer: exact resume, phases, schedule, logs, fallbacks, bad runs (tiny CPU config, synthetic maps); crash
+safety in real processes: SIGTERM stops cleanly, SIGKILL at random moments (and in the middle of a checkpoint
+write) followed by ``--resume latest`` ends in the straight run's state."""
 from __future__ import annotations
 
 import json
 import math
+import os
+import random
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from radiodiff_lib import checkpoints as ckpt
+from radiodiff_lib.config import save_config
 from radiodiff_lib.errors import CheckpointError, TrainingError
 from radiodiff_lib.training import train
 from radiodiff_lib.training.state import lr_at
@@ -34,15 +43,21 @@ def straight(tmp_path_factory, dataset):
 
 def test_straight_run_layout_and_logs(straight):
     folder, result = straight
-    assert result.step == 8 and not result.interrupted and result.last_checkpoint.name == "model-2-step8.pt"
+    assert result.step == 8
+    assert not result.interrupted
+    assert result.last_checkpoint.name == "model-2-step8.pt"
     names = {p.name for p in folder.iterdir()}
     assert {"metrics.jsonl", "train.log", "config.yaml", "model-1.pt", "model-2.pt", "model-2-step8.pt"} <= names
     assert any(n.startswith("events.out.tfevents.") for n in names)
     records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     launch = records[0]
-    assert launch["kind"] == "launch" and launch["launch"] == 0 and launch["start_step"] == 0
-    assert launch["resumed_from"] is None and launch["config"]["model"]["ddconfig"]["ch"] == 32
-    assert any("gradient_accumulate_every" in n for n in launch["notes"]) and any("min_lr" in n for n in launch["notes"])
+    assert launch["kind"] == "launch"
+    assert launch["launch"] == 0
+    assert launch["start_step"] == 0
+    assert launch["resumed_from"] is None
+    assert launch["config"]["model"]["ddconfig"]["ch"] == 32
+    assert any("gradient_accumulate_every" in n for n in launch["notes"])
+    assert any("min_lr" in n for n in launch["notes"])
     steps = [r for r in records if r["kind"] == "step"]
     assert [r["step"] for r in steps] == list(range(8))
     assert [r["phase"] for r in steps] == ["vae"] * 4 + ["gan"] * 4
@@ -50,7 +65,8 @@ def test_straight_run_layout_and_logs(straight):
     for r in steps:  # the LR is the pure function of the step, with min_lr as a true floor
         assert r["lr"] == pytest.approx(lr_at(r["step"], cfg.trainer.lr, cfg.trainer.min_lr, 8), rel=1e-12)
         assert math.isfinite(r["train/total_loss"])
-    assert "train/g_loss" not in steps[3] and "train/disc_loss" not in steps[3]
+    assert "train/g_loss" not in steps[3]
+    assert "train/disc_loss" not in steps[3]
     assert {"train/g_loss", "train/d_weight", "train/disc_loss", "train/logits_real", "train/logits_fake"} <= set(steps[4])
     # total = nll + kl_weight * kl + d_weight * disc_factor * g_loss, as logged
     r = steps[5]
@@ -77,14 +93,18 @@ def test_lr_schedule_hand_values():
 def test_stop_and_resume_is_exact(straight, dataset, tmp_path: Path):
     folder, _ = straight
     first = train(make_tiny_config(), max_steps=2, results_folder=tmp_path, dataset=dataset, progress=False)
-    assert first.last_checkpoint.name == "model-0-step2.pt" and first.step == 2
+    assert first.last_checkpoint.name == "model-0-step2.pt"
+    assert first.step == 2
     second = train(make_tiny_config(), resume="latest", results_folder=tmp_path, dataset=dataset, progress=False)
-    assert second.step == 8 and second.resumed_from.endswith("model-0-step2.pt") and second.launch == 1
+    assert second.step == 8
+    assert second.resumed_from.endswith("model-0-step2.pt")
+    assert second.launch == 1
     assert assert_checkpoints_equal(folder / "model-2-step8.pt", tmp_path / "model-2-step8.pt") > 100
     assert metric_values(current_steps(tmp_path)) == metric_values(current_steps(folder))
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["kind"] for r in records if r["kind"] != "step"] == ["launch", "launch"]  # nothing to rewind
-    assert records[3]["kind"] == "launch" and records[3]["start_step"] == 2
+    assert records[3]["kind"] == "launch"
+    assert records[3]["start_step"] == 2
 
 
 def test_crash_after_checkpoint_rewinds_and_corrupt_newest_falls_back(straight, dataset, tmp_path: Path):
@@ -119,7 +139,8 @@ def test_discriminator_trains_from_disc_start_only(dataset, tmp_path: Path):
     assert not torch.equal(model.encoder.conv_in.weight, enc0)
     train(cfg, max_steps=5, resume="latest", results_folder=tmp_path, dataset=dataset, model=model, loss=loss, progress=False)
     changed = [k for k, v in loss.discriminator.state_dict().items() if not torch.equal(v, d0[k])]
-    assert "main.0.weight" in changed and len(changed) >= len(d0) - 1
+    assert "main.0.weight" in changed
+    assert len(changed) >= len(d0) - 1
     assert loss.logvar.item() == 0.0  # not optimised, as in latent diffusion
 
 
@@ -170,10 +191,12 @@ def test_nonfinite_loss_can_skip_steps(tmp_path: Path):
     model, loss = build_model(cfg), build_loss(cfg)
     w0 = model.decoder.conv_out.weight.detach().clone()
     result = train(cfg, results_folder=tmp_path, dataset=NaNData(), model=model, loss=loss, progress=False)
-    assert result.step == 2 and torch.equal(model.decoder.conv_out.weight, w0)
+    assert result.step == 2
+    assert torch.equal(model.decoder.conv_out.weight, w0)
     assert (tmp_path / "train.log").read_text().count("[Skip] non-finite") == 2
     rows = current_steps(tmp_path)  # the bad values are logged (JSON NaN), so the log reader sees them
-    assert sorted(rows) == [0, 1] and math.isnan(rows[0]["train/rec_loss"])
+    assert sorted(rows) == [0, 1]
+    assert math.isnan(rows[0]["train/rec_loss"])
 
 
 def test_longer_schedule_on_resume_is_noted(dataset, tmp_path: Path):
@@ -196,10 +219,13 @@ def test_resume_from_radiodiff_checkpoint_warns(dataset, tmp_path: Path):
     seen = []
     result = train(cfg, resume=1, max_steps=4, results_folder=tmp_path, dataset=dataset, progress=False,
                    callbacks=[seen.append])
-    assert result.step == 4 and any("not exact" in n for n in result.notes)
-    assert [r["step"] for r in seen] == [3] and seen[0]["kind"] == "step"
+    assert result.step == 4
+    assert any("not exact" in n for n in result.notes)
+    assert [r["step"] for r in seen] == [3]
+    assert seen[0]["kind"] == "step"
     launch = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])
-    assert launch["start_step"] == 3 and any("RadioDiff checkpoint" in n for n in launch["notes"])
+    assert launch["start_step"] == 3
+    assert any("RadioDiff checkpoint" in n for n in launch["notes"])
 
 
 def test_cli_train_overrides_results_folder(tmp_path: Path, capsys):
@@ -210,7 +236,8 @@ def test_cli_train_overrides_results_folder(tmp_path: Path, capsys):
     assert main(["train", "--config", str(cfg), "--max-steps", "1", "--results-folder", str(tmp_path / "run"),
                  "--no-progress"]) == 0
     assert "training finished at step 1/1" in capsys.readouterr().out
-    assert (tmp_path / "run" / "model-0-step1.pt").is_file() and not (tmp_path / "ignored").exists()
+    assert (tmp_path / "run" / "model-0-step1.pt").is_file()
+    assert not (tmp_path / "ignored").exists()
     assert main(["train", "--config", str(cfg), "--resume", "9", "--results-folder", str(tmp_path / "run")]) == 2
     assert "model-0-step1.pt" in capsys.readouterr().err
 
@@ -273,3 +300,109 @@ def test_a_resume_on_other_training_maps_says_so(tmp_path: Path):
     assert len(changed) == 1
     assert "radiounet protocol's 501 train maps" in changed[0]
     assert "radiodiff protocol's 601 train maps" in changed[0]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+STEPS = 16
+
+
+# Kills itself with SIGKILL halfway through writing its N-th checkpoint file.
+KILL_IN_WRITE = """
+import os, signal, sys, torch
+n_calls = int(os.environ["KILL_AT_SAVE"])
+real_save = torch.save
+def save(obj, f, *a, **k):
+    global n_calls
+    n_calls -= 1
+    if n_calls == 0:
+        import io
+        buf = io.BytesIO(); real_save(obj, buf, *a, **k)
+        f.write(buf.getvalue()[: len(buf.getvalue()) // 2]); f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_save(obj, f, *a, **k)
+torch.save = save
+from radiodiff_lib.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _config(tmp_path: Path) -> Path:
+    cfg = make_tiny_config(**{"trainer.train_num_steps": STEPS, "trainer.save_and_sample_every": 1,
+                               "model.lossconfig.disc_start": 5, "trainer.keep_last": 3})
+    return save_config(cfg, tmp_path / "tiny.yaml")
+
+
+def _launch(args: list[str], folder: Path, env_extra: dict | None = None, script: str | None = None) -> subprocess.Popen:
+    resume = ["--resume", "latest"] if ckpt.list_checkpoints(folder) else []
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **(env_extra or {})}
+    head = [sys.executable, "-c", script] if script else [sys.executable, "-m", "radiodiff_lib.cli"]
+    return subprocess.Popen(head + args + resume, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_step(folder: Path, step: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        rows = current_steps(folder) if (folder / "metrics.jsonl").exists() else {}
+        if rows and max(rows) >= step:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"training ended early: {proc.stdout.read()}")
+        time.sleep(0.05)
+    raise AssertionError("training did not reach the step in time")
+
+
+@pytest.mark.slow
+def test_sigterm_then_sigkill_anywhere_then_resume_is_exact(tmp_path: Path):
+    from radiodiff_lib.data import build_dataset
+    from radiodiff_lib.training import train
+
+    cfg_path = _config(tmp_path)
+    args = ["train", "--config", str(cfg_path), "--no-progress"]
+    straight = tmp_path / "straight"
+    from radiodiff_lib.config import load_config
+
+    cfg = load_config(cfg_path)
+    train(cfg, results_folder=straight, dataset=build_dataset(cfg, "train"), progress=False)
+
+    run = tmp_path / "run"
+    run_args = args + ["--results-folder", str(run)]
+    # 1. SIGTERM: finish the step, checkpoint, exit 0
+    proc = _launch(run_args, run)
+    _wait_for_step(run, 1, proc)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, out
+    assert "training interrupted at step" in out
+    stopped = ckpt.load_checkpoint(ckpt.list_checkpoints(run)[-1])["step"]
+    assert "[Interrupted] SIGTERM" in (run / "train.log").read_text()
+
+    # 2. SIGKILL in the middle of the second checkpoint write of the next launch
+    proc = _launch(run_args, run, {"KILL_AT_SAVE": "2"}, script=KILL_IN_WRITE)
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == -signal.SIGKILL, out
+    assert list(run.glob(".model-*.tmp-*")), "the kill should leave a half-written temporary file"
+    assert ckpt.load_checkpoint(ckpt.list_checkpoints(run)[-1])["step"] == stopped + 1  # the first save survived
+
+    # 3. SIGKILL at random moments after training started (a launch may get far: steps take ~50 ms)
+    rng = random.Random(1234)
+    for _ in range(2):
+        start = max(current_steps(run)) + 1
+        if start >= STEPS - 1:
+            break  # too little left to kill a launch in the middle of it
+        proc = _launch(run_args, run)
+        _wait_for_step(run, start, proc)
+        time.sleep(rng.uniform(0.0, 0.6))
+        proc.kill()
+        proc.wait(timeout=60)
+    # 4. resume to the end
+    proc = _launch(run_args, run)
+    out = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, out
+    assert not list(run.glob(".model-*.tmp-*"))  # stale temporaries cleaned up
+    final = ckpt.list_checkpoints(run)[-1]
+    assert final.name == f"model-{STEPS}.pt"
+    assert_checkpoints_equal(straight / final.name, final)
+    assert metric_values(current_steps(run)) == metric_values(current_steps(straight))
