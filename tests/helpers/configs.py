@@ -1,7 +1,7 @@
 """The tiny CPU config every training test starts from."""
 from __future__ import annotations
 
-from radiodiff_lib.config import Config, replace, resolve_config
+from radiodiff_lib.config import Config, DDConfig, replace, resolve_config
 
 
 def make_tiny_config(**overrides) -> Config:
@@ -14,3 +14,10 @@ def make_tiny_config(**overrides) -> Config:
     }
     base.update(overrides)
     return replace(resolve_config("demo"), **base)
+
+
+def tiny_dd(**overrides) -> DDConfig:
+    """A two-level ch-32 architecture at 32 x 32 with attention at 16 (fast enough for any test)."""
+    args = dict(ch=32, ch_mult=[1, 2], num_res_blocks=1, resolution=[32, 32], attn_resolutions=[16], z_channels=3)
+    args.update(overrides)
+    return DDConfig(**args)
