@@ -218,8 +218,9 @@ def _drive_checkpoints(page, url: str, expect) -> None:
     options = select.locator("option")
     expect(options).to_have_count(4)  # the four scored checkpoints (the corrupt one is not offered)
     picked = select.input_value()
-    other = next(options.nth(i).get_attribute("value") for i in range(4)
-                 if options.nth(i).get_attribute("value") != picked and "model-4.pt" in options.nth(i).inner_text())
+    # ipywidgets' option value is its label; an <option>'s innerText is empty in headless Chromium
+    values = [options.nth(i).get_attribute("value") for i in range(4)]
+    other = next(v for v in values if v != picked and v.startswith("model-4.pt"))
     select.select_option(value=other)  # the most perturbed checkpoint: another gallery, other latents
     expect(images.nth(0)).not_to_have_attribute("src", gallery)
     expect(images.nth(1)).not_to_have_attribute("src", histograms)
