@@ -17,7 +17,8 @@ import pandas as pd
 from IPython.display import Markdown
 
 from ..analysis import (
-    boundary_sentence, by_severity, checkpoint_milestone, headline, is_constant, lr_sentence, provenance_sentence,
+    boundary_sentence, by_severity, checkpoint_milestone, constant_throughout, headline, lr_sentence,
+    provenance_sentence,
 )
 from ..formatting import duration, num, pct
 from ..vocabulary import (
@@ -166,7 +167,7 @@ def key_statistics(analysis: Any) -> Markdown:
     """Latest, start and end levels and their change, range, window mean and noise, trend and status of every
     metric that moves; the constant ones in one small table after it."""
     rows = []
-    moving = [(k, m) for k, m in analysis.metrics.items() if not is_constant(m)]
+    moving = [(k, m) for k, m in analysis.metrics.items() if not constant_throughout(m, analysis.lr_schedule)]
     for name, m in moving:
         t = m.trend
         trend = f"{t.slope_per_1k_steps:+.3g}/1k (p={t.p_value:.2g})" if t is not None else "-"
@@ -195,12 +196,9 @@ def key_statistics(analysis: Any) -> Markdown:
 
 
 def constant_metrics(analysis: Any) -> list[str]:
-    """Metrics with one and the same value in every logged entry (no figure of their own)."""
-    return [k for k, m in analysis.metrics.items() if is_constant(m) and not _reconstructed_lr(analysis, k)]
-
-
-def _reconstructed_lr(analysis: Any, name: str) -> bool:
-    return name == LR and bool((analysis.lr_schedule or {}).get("reconstructed"))
+    """Metrics with one and the same value in every logged entry (no figure of their own); an LR printed as 0 that
+    the config reconstructs is drawn instead."""
+    return [k for k, m in analysis.metrics.items() if constant_throughout(m, analysis.lr_schedule)]
 
 
 def constant_table(analysis: Any) -> Markdown | None:

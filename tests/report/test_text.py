@@ -217,6 +217,21 @@ def test_lr_text_gives_the_reconstruction(late):
     assert "lr" not in text.constant_metrics(a)  # printed as 0, yet drawn: its reconstruction is the curve
 
 
+def test_the_reconstructed_lr_is_one_row_of_the_tables_and_one_panel_of_the_overview(late):
+    """The LR printed as 0 that the config reconstructs: one test of "constant" in the tables and the figures, so it
+    is neither missing from all of them nor in two."""
+    from radiodiff_lib import plots
+    from tests.helpers.figures import gid_lines
+
+    run, a, _ = late
+    md = text.key_statistics(a).data  # the moving metrics' table, then the constant ones'
+    named = [r.split("`")[1] for r in md.splitlines() if r.startswith("| `")]
+    assert named.count("lr") == 1
+    assert "lr" not in text.constant_metrics(a)
+    assert plots.moving_metrics(a).count("lr") == 1
+    assert len(gid_lines(plots.overview_grid(run, a), "lr_reconstructed")) == 1
+
+
 def test_constant_metrics_in_one_small_table(late):
     run, a, _ = late
     assert text.constant_metrics(a) == ["train/logvar", "train/d_weight"]
