@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 from IPython.display import Markdown, display
-from PIL import Image, UnidentifiedImageError
 
 from .. import plots
 from ..analysis import analyze, milestone_step, sample_milestone, save_interval, to_json
+from ..data.png import DECODE_ERRORS, open_png
+from ..errors import DataError
 from ..evaluation import evaluate_checkpoint
 from ..logs import read_run
 from ..vocabulary import STAGE_LDM
@@ -44,10 +45,10 @@ def sample_image(run: Any) -> tuple[Any, str | None]:
         return None, None
     path, m = got
     try:
-        with Image.open(path) as im:
+        with open_png(path) as im:  # a folder, a FIFO or a decompression bomb is a DataError, not a hang or a crash
             image = np.asarray(im.convert("L" if im.mode in ("1", "L", "I", "I;16", "F") else "RGB"))
-    except (OSError, UnidentifiedImageError, ValueError):
-        return None, None  # an unreadable sample is left out, the figure stays
+    except (DataError, *DECODE_ERRORS):  # DECODE_ERRORS: a truncated PNG fails only when its pixels are decoded
+        return None, None  # an unreadable or oversized sample is left out, the figure stays
     step = milestone_step(m, save_interval(run.config))
     at = f" (step {step:,})" if step is not None else ""
     return image, f"latest sample: {path.name}, milestone {m}{at}"
