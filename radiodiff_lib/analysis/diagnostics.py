@@ -136,17 +136,22 @@ def by_severity(diags: list[Diagnostic]) -> list[Diagnostic]:
     return sorted(diags, key=lambda d: SEVERITY_ORDER.get(d.severity, 3))
 
 
-def recommendations(diags: list[Diagnostic]) -> list[str]:
-    """One recommendation per diagnostic that has one, by severity, prefixed with its id; one that follows
-    from another finding present says so instead of advising against its root cause."""
+def advice(diags: list[Diagnostic]) -> list[tuple[Diagnostic, str]]:
+    """What to do, by severity: (finding, its advice) for each diagnostic that has advice; one that follows from
+    another finding present says so instead of advising against its root cause."""
     present = {d.id for d in diags}
     out = []
     for d in by_severity(diags):
         if d.id not in RECOMMENDATIONS:
             continue
         cause = CAUSED_BY.get(d.id)
-        out.append(f"{d.id}: {cause[1] if cause and cause[0] in present else RECOMMENDATIONS[d.id]}")
+        out.append((d, cause[1] if cause and cause[0] in present else RECOMMENDATIONS[d.id]))
     return out
+
+
+def recommendations(diags: list[Diagnostic]) -> list[str]:
+    """The advice as "id: advice" lines: the terminal summary's and the JSON's form (``Analysis.recommendations``)."""
+    return [f"{d.id}: {text}" for d, text in advice(diags)]
 
 
 def _col(df: pd.DataFrame, name: str) -> np.ndarray:

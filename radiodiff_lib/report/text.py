@@ -17,7 +17,7 @@ import pandas as pd
 from IPython.display import Markdown
 
 from ..analysis import (
-    boundary_sentence, by_severity, checkpoint_milestone, constant_throughout, headline, lr_sentence,
+    advice, boundary_sentence, by_severity, checkpoint_milestone, constant_throughout, headline, lr_sentence,
     provenance_sentence,
 )
 from ..formatting import duration, num, pct
@@ -411,18 +411,14 @@ def _evidence(v: Any) -> str:
 
 def recommendations(analysis: Any) -> Markdown:
     """What to do next: one line per diagnostic that has a recommendation, by severity (the analysis' order)."""
-    if not analysis.recommendations:
+    todo = advice(analysis.diagnostics)
+    if not todo:
         return Markdown("No diagnostic calls for a change; keep training to `train_num_steps` and evaluate on "
                         "held-out maps.")
     lines = []
-    for i, r in enumerate(analysis.recommendations, 1):
-        rid, _, advice = r.partition(": ")
-        d = analysis.diagnostic(rid)
-        if d is None:
-            lines.append(f"{i}. {esc(r)}")
-            continue
+    for i, (d, what) in enumerate(todo, 1):
         mark = MARK_WORD.get(d.severity, d.severity)
-        lines.append(f"{i}. **{esc(mark)}: {esc(headline(d))}** ({md.code(rid)}): {esc(advice)}")
+        lines.append(f"{i}. **{esc(mark)}: {esc(headline(d))}** ({md.code(d.id)}): {esc(what)}")
     return Markdown("\n".join(lines))
 
 
