@@ -216,7 +216,7 @@ def constant_table(analysis: Any) -> Markdown | None:
 
 
 def progress(analysis: Any) -> Markdown:
-    """How far the run is, how fast, where it began, and what each launch boundary is."""
+    """How far the run is, how fast, and what each launch boundary is (where the run began is in the title)."""
     a = analysis
     total = f"{a.total_steps} (from the {a.total_steps_source})" if a.total_steps else \
         Md("unknown: give `total_steps` (the log's config has no train_num_steps)")
@@ -231,14 +231,11 @@ def progress(analysis: Any) -> Markdown:
     rows += [["launches set aside", len(a.set_aside)],
              ["superseded rows (re-logged by a later launch)", a.superseded_rows]]
     parts = [table(["", "value"], rows)]
-    start = provenance_sentence(a)
-    if start:
-        parts.append(esc(start))
     if a.resumes:
         parts.append("\n".join(f"- {esc(boundary_sentence(r))}" for r in a.resumes))
-    elif not start:
+    elif not provenance_sentence(a):
         parts.append("The log holds a single launch: no resume.")
-    else:
+    else:  # the run began before its logs (the title says where): resumed, but not within them
         parts.append("The logs hold a single launch: no resume within them.")
     return Markdown("\n\n".join(parts))
 

@@ -149,6 +149,9 @@ def test_where_the_run_began_is_said_at_the_top(late):
     run, a, _ = late
     md = text.title(run, a).data
     assert "**Where the run began:** The logs begin at step 35,000, not 0: the run was resumed from model-7.pt" in md
+    progress = text.progress(a).data
+    assert "resumed from model-7.pt" not in progress  # said once, at the top
+    assert "The logs hold a single launch: no resume within them." in progress
 
 
 def test_verdict_box_puts_critical_findings_first_in_words(late):
