@@ -12,11 +12,10 @@ import sys
 import warnings
 from typing import Any, Callable, Iterator
 
-from .config import SPLIT_PROTOCOLS, replace, resolve_config
 from .errors import RadiodiffError
 from .formatting import PrintableWriter, to_jsonable
 from .outputs import check_output_file, check_output_folder, write_text_atomic
-from .vocabulary import SOURCE_CHOICES
+from .vocabulary import SOURCE_CHOICES, SPLIT_PROTOCOLS
 
 
 class OutputFile(str):
@@ -43,6 +42,7 @@ def _parse_resume(value: str | None) -> str | int | None:
 # `radiodiff --help` for anything (the lazy imports below are for that reason alone).
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .config import replace, resolve_config  # lazy: yaml and the config schema
     from .training import train  # lazy: torch
 
     config = args.config

@@ -101,5 +101,9 @@ WORKBENCH_CHECKPOINT = "workbench"  # ours: atomic, checksummed, the whole train
 RADIODIFF_CHECKPOINT = "radiodiff"  # RadioDiff's model-N.pt: weights (and EMA), nothing to resume exactly
 CHECKPOINT_FORMATS = (WORKBENCH_CHECKPOINT, RADIODIFF_CHECKPOINT)
 
+# --- data -----------------------------------------------------------------------------------
+# RadioMapSeer's split protocols (``data.split_protocol``, ``--protocol``); ``data.splits`` holds what each one is.
+SPLIT_PROTOCOLS = ("radiodiff", "radiounet")
+
 # --- evaluation -----------------------------------------------------------------------------
 EVAL_METRICS = ("nmse", "rmse", "ssim", "psnr")

@@ -176,3 +176,13 @@ def test_json_output_keeps_the_text_exactly(tmp_path, log_folder, capsys):
     assert main(["analyze", str(log_folder), "--json", str(out)]) == 0
     assert f"train/odd{HOSTILE}" in json.loads(out.read_text())["metrics"]
     assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_help_loads_neither_yaml_nor_the_config_schema():
+    """``radiodiff --help`` is argument parsing only: yaml, the config schema and torch load in the commands that
+    use them."""
+    code = ("import sys; from radiodiff_lib import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('yaml', 'radiodiff_lib.config', 'torch') if m in sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "[]"
