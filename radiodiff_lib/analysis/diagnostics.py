@@ -124,11 +124,18 @@ CAUSE_SENTENCE = {
         "decoder's last layer are tiny, so their ratio to the reconstruction's gradients hits the clamp.",
 }
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+# The word the report writes for each severity, wherever a finding is shown (verdict, findings, recommendations).
+SEVERITY_WORDS = {"critical": "CRITICAL", "warning": "Warning", "info": "Note"}
 
 
 def headline(d: Diagnostic) -> str:
     """The finding in words (its id when it has no headline)."""
     return HEADLINES.get(d.id, d.id.replace("_", " "))
+
+
+def severity_word(d: Diagnostic) -> str:
+    """The finding's severity as the report writes it (the severity itself when it has no word)."""
+    return SEVERITY_WORDS.get(d.severity, d.severity)
 
 
 def by_severity(diags: list[Diagnostic]) -> list[Diagnostic]:

@@ -18,7 +18,7 @@ from IPython.display import Markdown
 
 from ..analysis import (
     advice, boundary_sentence, by_severity, checkpoint_milestone, constant_throughout, headline, lr_sentence,
-    provenance_sentence,
+    provenance_sentence, severity_word,
 )
 from ..formatting import duration, num, pct
 from ..vocabulary import (
@@ -88,8 +88,6 @@ DIAGNOSTIC_METRICS = {
     "reconstruction_target_met": (REC_LOSS,),
     "reconstruction_target_not_met": (REC_LOSS,),
 }
-SEVERITY_MARK = {"critical": "CRITICAL", "warning": "WARNING", "info": "info"}
-MARK_WORD = {"critical": "CRITICAL", "warning": "Warning", "info": "Note"}
 
 
 # A sentence of the analysis quotes names from the log: it is data, shown as literal text
@@ -150,9 +148,9 @@ def verdict_box(analysis: Any) -> Markdown:
     if not crit:
         lines.append(">\n> No critical finding: no rule that marks a run as broken fired on these logs.")
     for d in crit:
-        lines.append(f">\n> - **{MARK_WORD[d.severity]}: {esc(headline(d))}.** {esc(d.message)}")
+        lines.append(f">\n> - **{severity_word(d)}: {esc(headline(d))}.** {esc(d.message)}")
     for d in warn:  # one sentence each: section 9 has the rest
-        lines.append(f">\n> - **{MARK_WORD[d.severity]}: {esc(headline(d))}.** {esc(first_sentence(d.message))}")
+        lines.append(f">\n> - **{severity_word(d)}: {esc(headline(d))}.** {esc(first_sentence(d.message))}")
     if info:
         lines.append(">\n> Notes (section 9): " + " ".join(f"{esc(headline(d))}." for d in info))
     return Markdown("\n".join(lines))
@@ -352,7 +350,7 @@ def metric_text(analysis: Any, name: str) -> Markdown:
         if parts:
             obs.append("By phase: " + "; ".join(parts) + ".")
     for d in diagnostics_for(analysis, name):
-        obs.append(f"Finding {esc(headline(d))} ({md.code(d.id)}, {esc(SEVERITY_MARK.get(d.severity, d.severity))}): "
+        obs.append(f"Finding {esc(headline(d))} ({md.code(d.id)}, {esc(severity_word(d))}): "
                    f"{esc(d.message)}")
     return Markdown("\n".join(f"- {o}" for o in obs) + f"\n\n*What it is:* {meaning(analysis, name)}")
 
@@ -393,7 +391,7 @@ def diagnostics(analysis: Any) -> Markdown:
     parts = []
     for d in by_severity(analysis.diagnostics):
         ev = "; ".join(f"{k} = {_evidence(v)}" for k, v in d.evidence.items())
-        parts.append(f"- {md.bold(SEVERITY_MARK.get(d.severity, d.severity))} {md.bold(headline(d))} ({md.code(d.id)}): "
+        parts.append(f"- {md.bold(severity_word(d))} {md.bold(headline(d))} ({md.code(d.id)}): "
                      f"{esc(d.message)}" + (f"<br>*Evidence:* {esc(ev)}" if ev else ""))
     return Markdown("\n".join(parts))
 
@@ -414,8 +412,7 @@ def recommendations(analysis: Any) -> Markdown:
                         "held-out maps.")
     lines = []
     for i, (d, what) in enumerate(todo, 1):
-        mark = MARK_WORD.get(d.severity, d.severity)
-        lines.append(f"{i}. **{esc(mark)}: {esc(headline(d))}** ({md.code(d.id)}): {esc(what)}")
+        lines.append(f"{i}. **{esc(severity_word(d))}: {esc(headline(d))}** ({md.code(d.id)}): {esc(what)}")
     return Markdown("\n".join(lines))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from radiodiff_lib.analysis import analyze
+from radiodiff_lib.analysis import analyze, headline
 from radiodiff_lib.logs import read_run
 from radiodiff_lib.report import text
 from tests.helpers.researcher import crashed_then_relaunched
@@ -84,9 +84,20 @@ def test_diagnostics_critical_first_with_evidence(broken):
     _, a = broken
     lines = text.diagnostics(a).data.splitlines()
     assert len(lines) == len(a.diagnostics)
-    sev = [next(s for s in ("CRITICAL", "WARNING", "info") if f"**{s}**" in ln) for ln in lines]
-    assert sev == sorted(sev, key=["CRITICAL", "WARNING", "info"].index)
+    sev = [next(s for s in ("CRITICAL", "Warning", "Note") if f"**{s}**" in ln) for ln in lines]
+    assert sev == sorted(sev, key=["CRITICAL", "Warning", "Note"].index)
     assert "*Evidence:*" in lines[0]
+
+
+def test_a_finding_has_one_severity_word_wherever_it_is_shown(late):
+    """The verdict, the findings, a metric's text and the recommendations call a warning a "Warning" alike."""
+    run, a, _ = late
+    d = next(d for d in a.diagnostics if d.id == "adaptive_weight_saturated")
+    assert d.severity == "warning"
+    assert f"**Warning: {text.esc(headline(d))}.**" in text.verdict_box(a).data
+    assert f"- **Warning** **{text.esc(headline(d))}** (`{d.id}`)" in text.diagnostics(a).data
+    assert f"(`{d.id}`, Warning)" in text.metric_text(a, "train/d_weight").data
+    assert f"**Warning: {text.esc(headline(d))}** (`{d.id}`)" in text.recommendations(a).data
 
 
 def test_recommendations_numbered(broken):
