@@ -56,6 +56,8 @@ LDM_METRICS = (LOSS_SIMPLE, LOSS_VLB, LDM_TOTAL_LOSS, LR)
 STAGE_VAE = "vae"  # train_vae.py / our trainer: the KL autoencoder and its PatchGAN
 STAGE_LDM = "ldm"  # train_cond_ldm.py: conditional latent diffusion on the trained VAE
 STAGES = (STAGE_VAE, STAGE_LDM)
+# What the report calls a run of each stage: its title, its key figure and that figure's alt text.
+STAGE_TITLES = {STAGE_VAE: "First-stage (VAE) run", STAGE_LDM: "Second-stage (latent diffusion) run"}
 
 # Which sources of a run the log reader reads (``radiodiff analyze --source``).
 SOURCE_CHOICES = ("all", "text", "tensorboard", "metrics")

@@ -17,7 +17,7 @@ from ..data.png import DECODE_ERRORS, open_png
 from ..errors import DataError
 from ..evaluation import evaluate_checkpoint
 from ..logs import read_run
-from ..vocabulary import STAGE_LDM
+from ..vocabulary import STAGE_LDM, STAGE_TITLES
 from . import markdown as md
 from . import text
 from .figures import record, show_figure
@@ -61,7 +61,7 @@ def first_screen(run: Any, analysis: Any, smoothing: float = 0.6) -> None:
     if analysis.key_metric is not None:
         sample, caption = sample_image(run)
         show_figure(plots.key_figure(run, analysis, smoothing=smoothing, sample=sample, sample_title=caption),
-                    alt=f"key figure: {analysis.key_metric} of this {text.STAGE_TITLES[analysis.stage].lower()}"
+                    alt=f"key figure: {analysis.key_metric} of this {STAGE_TITLES[analysis.stage].lower()}"
                         + (" and its latest sample" if sample is not None else ""))
     display(Markdown("**What to do, most severe first**"), text.recommendations(analysis))
 

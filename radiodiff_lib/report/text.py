@@ -23,12 +23,10 @@ from ..analysis import (
 from ..formatting import duration, num, pct
 from ..vocabulary import (
     D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LDM_TOTAL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LOSS_SIMPLE,
-    LOSS_VLB, LR, NLL_LOSS, REC_LOSS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS,
+    LOSS_VLB, LR, NLL_LOSS, REC_LOSS, STAGE_LDM, STAGE_TITLES, TOTAL_LOSS,
 )
 from . import markdown as md
 from .markdown import Md, table
-
-STAGE_TITLES = {STAGE_VAE: "First-stage (VAE) run", STAGE_LDM: "Second-stage (latent diffusion) run"}
 
 # What each logged quantity is (RadioDiff's VAE-GAN loss): fixed explanations.
 MEANING = {
