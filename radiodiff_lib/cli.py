@@ -103,11 +103,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_splits(args: argparse.Namespace) -> int:
-    from .data import plan_folder  # lazy: torch (the data package's loaders)
+    from .data.radiomapseer import gain_folder, plan_folder  # lazy: torch (the data package's loaders)
 
     plan = plan_folder(args.root, args.protocol, simulation=args.simulation, cars=args.cars)
-    gain = ("cars" if args.cars else "") + args.simulation.upper()
-    print(f"RadioMapSeer folder {args.root} (gain/{gain}): {plan.summary_text()}")
+    gain = gain_folder(args.root, args.simulation, args.cars)  # the folder the plan read
+    print(f"RadioMapSeer folder {args.root} (gain/{gain.name}): {plan.summary_text()}")
     _write_json(args.json, plan.to_json())
     return 0
 
