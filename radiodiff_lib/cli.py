@@ -155,10 +155,14 @@ def cmd_demo_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# The benchmarks of ``radiodiff bench``, each a bench/ module with a ``run`` function; "all" runs them in this order.
+BENCHES = ("data", "parse", "train", "attention", "evaluate", "sweep")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import importlib
 
-    names = ["data", "parse", "train", "attention", "evaluate", "sweep"] if args.what == "all" else [args.what]
+    names = list(BENCHES) if args.what == "all" else [args.what]
     options = {"train": {"config": args.config, "device": args.device, "precision": args.precision,
                          "compile": args.compile, "deterministic": not args.no_deterministic, "steps": args.steps,
                          "channels_last": args.channels_last},
@@ -286,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo_report)
 
     b = sub.add_parser("bench", help="benchmarks that print numbers")
-    b.add_argument("what", choices=["data", "parse", "train", "attention", "evaluate", "sweep", "all"])
+    b.add_argument("what", choices=[*BENCHES, "all"])
     b.add_argument("--json", type=OutputFile, help="write the numbers as JSON here")
     b.add_argument("--config", default="radiodiff", help="train, attention: YAML file or built-in "
                    "(default radiodiff: 320x320, ch 128; bench is the small CPU one)")

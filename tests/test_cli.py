@@ -186,3 +186,14 @@ def test_help_loads_neither_yaml_nor_the_config_schema():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == "[]"
+
+
+def test_each_bench_named_is_a_bench_module_with_run():
+    """``radiodiff bench all`` imports bench.<name> for each name of BENCHES and calls its ``run``."""
+    import ast
+
+    from radiodiff_lib.cli import BENCHES
+
+    for name in BENCHES:
+        tree = ast.parse((ROOT / "radiodiff_lib" / "bench" / f"{name}.py").read_text(encoding="utf-8"))
+        assert "run" in {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}, name
