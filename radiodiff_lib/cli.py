@@ -12,11 +12,10 @@ import sys
 import warnings
 from typing import Any, Callable, Iterator
 
-from .config import SPLIT_PROTOCOLS, replace, resolve_config
 from .errors import RadiodiffError
 from .formatting import PrintableWriter, to_jsonable
 from .outputs import check_output_file, check_output_folder, write_text_atomic
-from .vocabulary import SOURCE_CHOICES
+from .vocabulary import SOURCE_CHOICES, SPLIT_PROTOCOLS
 
 
 class OutputFile(str):
@@ -43,6 +42,7 @@ def _parse_resume(value: str | None) -> str | int | None:
 # `radiodiff --help` for anything (the lazy imports below are for that reason alone).
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .config import replace, resolve_config  # lazy: yaml and the config schema
     from .training import train  # lazy: torch
 
     config = args.config
@@ -103,11 +103,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_splits(args: argparse.Namespace) -> int:
-    from .data import plan_folder  # lazy: torch (the data package's loaders)
+    from .data.radiomapseer import gain_folder, plan_folder  # lazy: torch (the data package's loaders)
 
     plan = plan_folder(args.root, args.protocol, simulation=args.simulation, cars=args.cars)
-    gain = ("cars" if args.cars else "") + args.simulation.upper()
-    print(f"RadioMapSeer folder {args.root} (gain/{gain}): {plan.summary_text()}")
+    gain = gain_folder(args.root, args.simulation, args.cars)  # the folder the plan read
+    print(f"RadioMapSeer folder {args.root} (gain/{gain.name}): {plan.summary_text()}")
     _write_json(args.json, plan.to_json())
     return 0
 
@@ -155,10 +155,14 @@ def cmd_demo_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# The benchmarks of ``radiodiff bench``, each a bench/ module with a ``run`` function; "all" runs them in this order.
+BENCHES = ("data", "parse", "train", "attention", "evaluate", "sweep")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import importlib
 
-    names = ["data", "parse", "train", "attention", "evaluate", "sweep"] if args.what == "all" else [args.what]
+    names = list(BENCHES) if args.what == "all" else [args.what]
     options = {"train": {"config": args.config, "device": args.device, "precision": args.precision,
                          "compile": args.compile, "deterministic": not args.no_deterministic, "steps": args.steps,
                          "channels_last": args.channels_last},
@@ -286,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo_report)
 
     b = sub.add_parser("bench", help="benchmarks that print numbers")
-    b.add_argument("what", choices=["data", "parse", "train", "attention", "evaluate", "sweep", "all"])
+    b.add_argument("what", choices=[*BENCHES, "all"])
     b.add_argument("--json", type=OutputFile, help="write the numbers as JSON here")
     b.add_argument("--config", default="radiodiff", help="train, attention: YAML file or built-in "
                    "(default radiodiff: 320x320, ch 128; bench is the small CPU one)")

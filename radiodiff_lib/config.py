@@ -24,9 +24,7 @@ import yaml
 from .config_dict import flatten_config
 from .errors import ConfigError
 from .safe_yaml import BoundedSafeLoader, YamlLimitError, load_yaml
-
-# RadioMapSeer's split protocols (``data.split_protocol``); ``data.splits`` holds what each one is.
-SPLIT_PROTOCOLS = ("radiodiff", "radiounet")
+from .vocabulary import SPLIT_PROTOCOLS  # also config.SPLIT_PROTOCOLS, where data and evaluation read it
 
 
 @dataclass

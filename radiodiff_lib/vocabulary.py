@@ -56,6 +56,8 @@ LDM_METRICS = (LOSS_SIMPLE, LOSS_VLB, LDM_TOTAL_LOSS, LR)
 STAGE_VAE = "vae"  # train_vae.py / our trainer: the KL autoencoder and its PatchGAN
 STAGE_LDM = "ldm"  # train_cond_ldm.py: conditional latent diffusion on the trained VAE
 STAGES = (STAGE_VAE, STAGE_LDM)
+# What the report calls a run of each stage: its title, its key figure and that figure's alt text.
+STAGE_TITLES = {STAGE_VAE: "First-stage (VAE) run", STAGE_LDM: "Second-stage (latent diffusion) run"}
 
 # Which sources of a run the log reader reads (``radiodiff analyze --source``).
 SOURCE_CHOICES = ("all", "text", "tensorboard", "metrics")
@@ -100,6 +102,10 @@ PHASES = (PHASE_VAE, PHASE_GAN)
 WORKBENCH_CHECKPOINT = "workbench"  # ours: atomic, checksummed, the whole training state
 RADIODIFF_CHECKPOINT = "radiodiff"  # RadioDiff's model-N.pt: weights (and EMA), nothing to resume exactly
 CHECKPOINT_FORMATS = (WORKBENCH_CHECKPOINT, RADIODIFF_CHECKPOINT)
+
+# --- data -----------------------------------------------------------------------------------
+# RadioMapSeer's split protocols (``data.split_protocol``, ``--protocol``); ``data.splits`` holds what each one is.
+SPLIT_PROTOCOLS = ("radiodiff", "radiounet")
 
 # --- evaluation -----------------------------------------------------------------------------
 EVAL_METRICS = ("nmse", "rmse", "ssim", "psnr")

@@ -21,7 +21,7 @@ ALLOWED = {
     "vocabulary": set(),
     "formatting": set(),
     "outputs": {"errors"},
-    "config": {"errors", "safe_yaml", "config_dict"},
+    "config": {"errors", "safe_yaml", "config_dict", "vocabulary"},
     "config_dict": set(),
     "safe_load": {"errors"},
     "safe_yaml": set(),

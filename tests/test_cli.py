@@ -176,3 +176,24 @@ def test_json_output_keeps_the_text_exactly(tmp_path, log_folder, capsys):
     assert main(["analyze", str(log_folder), "--json", str(out)]) == 0
     assert f"train/odd{HOSTILE}" in json.loads(out.read_text())["metrics"]
     assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_help_loads_neither_yaml_nor_the_config_schema():
+    """``radiodiff --help`` is argument parsing only: yaml, the config schema and torch load in the commands that
+    use them."""
+    code = ("import sys; from radiodiff_lib import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('yaml', 'radiodiff_lib.config', 'torch') if m in sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "[]"
+
+
+def test_each_bench_named_is_a_bench_module_with_run():
+    """``radiodiff bench all`` imports bench.<name> for each name of BENCHES and calls its ``run``."""
+    import ast
+
+    from radiodiff_lib.cli import BENCHES
+
+    for name in BENCHES:
+        tree = ast.parse((ROOT / "radiodiff_lib" / "bench" / f"{name}.py").read_text(encoding="utf-8"))
+        assert "run" in {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}, name

@@ -124,6 +124,8 @@ CAUSE_SENTENCE = {
         "decoder's last layer are tiny, so their ratio to the reconstruction's gradients hits the clamp.",
 }
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+# The word the report writes for each severity, wherever a finding is shown (verdict, findings, recommendations).
+SEVERITY_WORDS = {"critical": "CRITICAL", "warning": "Warning", "info": "Note"}
 
 
 def headline(d: Diagnostic) -> str:
@@ -131,22 +133,32 @@ def headline(d: Diagnostic) -> str:
     return HEADLINES.get(d.id, d.id.replace("_", " "))
 
 
+def severity_word(d: Diagnostic) -> str:
+    """The finding's severity as the report writes it (the severity itself when it has no word)."""
+    return SEVERITY_WORDS.get(d.severity, d.severity)
+
+
 def by_severity(diags: list[Diagnostic]) -> list[Diagnostic]:
     """Critical first, then warnings, then info; the order found within each."""
     return sorted(diags, key=lambda d: SEVERITY_ORDER.get(d.severity, 3))
 
 
-def recommendations(diags: list[Diagnostic]) -> list[str]:
-    """One recommendation per diagnostic that has one, by severity, prefixed with its id; one that follows
-    from another finding present says so instead of advising against its root cause."""
+def advice(diags: list[Diagnostic]) -> list[tuple[Diagnostic, str]]:
+    """What to do, by severity: (finding, its advice) for each diagnostic that has advice; one that follows from
+    another finding present says so instead of advising against its root cause."""
     present = {d.id for d in diags}
     out = []
     for d in by_severity(diags):
         if d.id not in RECOMMENDATIONS:
             continue
         cause = CAUSED_BY.get(d.id)
-        out.append(f"{d.id}: {cause[1] if cause and cause[0] in present else RECOMMENDATIONS[d.id]}")
+        out.append((d, cause[1] if cause and cause[0] in present else RECOMMENDATIONS[d.id]))
     return out
+
+
+def recommendations(diags: list[Diagnostic]) -> list[str]:
+    """The advice as "id: advice" lines: the terminal summary's and the JSON's form (``Analysis.recommendations``)."""
+    return [f"{d.id}: {text}" for d, text in advice(diags)]
 
 
 def _col(df: pd.DataFrame, name: str) -> np.ndarray:

@@ -287,6 +287,16 @@ def is_constant(m: MetricStats) -> bool:
     return bool(m.count and not m.nonfinite and m.min is not None and m.min == m.max)
 
 
+def constant_throughout(m: MetricStats, lr_schedule: dict | None) -> bool:
+    """The metric has nothing to show but its one value: ``is_constant``, except an LR the log printed as one
+    value (0 below 1e-5) that the config reconstructs, whose schedule moves and is drawn.
+
+    The one test of "constant" for the report's tables and figures, so a metric is either a table row or a curve.
+    """
+    reconstructed = m.name == LR and bool((lr_schedule or {}).get("reconstructed"))
+    return is_constant(m) and not reconstructed
+
+
 def _absent(name: str) -> MetricStats:
     return MetricStats(name, 0, 0, None, None, None, None, None, None, None, 0, None, None, None, None,
                        "not logged", "no logged value")

@@ -12,18 +12,16 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..analysis import is_constant, lr_curve, normalize_minmax, rolling_level, set_aside_rows, smooth_tensorboard
+from ..analysis import constant_throughout, lr_curve, normalize_minmax, rolling_level, set_aside_rows, smooth_tensorboard
 from ..errors import AnalysisError
 from ..vocabulary import (
-    D_WEIGHT, DISC_LOSS, G_LOSS, KL_LOSS, LDM_TOTAL_LOSS, LOSS_SIMPLE, LOSS_VLB, LR, NLL_LOSS, REC_LOSS, STAGE_LDM,
-    STAGE_VAE, TOTAL_LOSS,
+    D_WEIGHT, DISC_LOSS, G_LOSS, KL_LOSS, LDM_TOTAL_LOSS, LOSS_SIMPLE, LOSS_VLB, LR, NLL_LOSS, REC_LOSS, STAGE_TITLES,
+    TOTAL_LOSS,
 )
 from .style import (
     NOT_SMOOTHED, SET_ASIDE_COLOR, color_of, existing_metrics, experiment_rows, finish, mark_phases_and_resumes,
     metric_rows, new_figure, plain_ticks, set_value_scale, short, styled, thin, wrapped, x_values,
 )
-
-STAGE_TITLES = {STAGE_VAE: "First stage (VAE)", STAGE_LDM: "Second stage (latent diffusion)"}
 
 # (the second stage's losses last: a first-stage run does not log them)
 NORMALIZED_DEFAULT = (TOTAL_LOSS, REC_LOSS, NLL_LOSS, KL_LOSS, G_LOSS, DISC_LOSS, D_WEIGHT, LR, LOSS_SIMPLE, LOSS_VLB,
@@ -153,7 +151,8 @@ def overview_grid(run: Any, analysis: Any, smoothing: float = 0.6, ncols: int = 
 
 def moving_metrics(analysis: Any) -> list[str]:
     """Metrics with a logged value that is not the same in every entry (constant ones go in a table)."""
-    return [k for k in existing_metrics(analysis) if not is_constant(analysis.metrics[k])]
+    return [k for k in existing_metrics(analysis)
+            if not constant_throughout(analysis.metrics[k], analysis.lr_schedule)]
 
 
 def trending_metrics(analysis: Any) -> list[str]:

@@ -104,9 +104,7 @@ class ReportFolder:
         path = self.folder / manifest_name(self.name)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):  # unreadable or not JSON: the report owns only what its Markdown links to
+        except (OSError, ValueError):  # missing, unreadable, not JSON: the report owns only what its Markdown links to
             return None
         files = data.get("files") if isinstance(data, dict) else None
         return {f for f in files if isinstance(f, str)} if isinstance(files, list) else None

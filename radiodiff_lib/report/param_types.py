@@ -175,8 +175,6 @@ class _Mismatch(Exception):
 def check_value(name: str, value: Any, kind: ParamType) -> Any:
     """``value`` as a copy of plain built-in types if it has the parameter's type (a path as its text,
     a top-level tuple as a list, a bool parameter's words as True/False), else a NotebookError."""
-    if isinstance(value, os.PathLike) and kind.takes_text():
-        value = os.fspath(value)
     if kind.base is bool and value is not None:
         return parse_bool(value, name)
     if isinstance(value, tuple) and any(k.base is list for k in kind.kinds):

@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 from IPython.display import Markdown, display
-from PIL import Image, UnidentifiedImageError
 
 from .. import plots
 from ..analysis import analyze, milestone_step, sample_milestone, save_interval, to_json
+from ..data.png import DECODE_ERRORS, open_png
+from ..errors import DataError
 from ..evaluation import evaluate_checkpoint
 from ..logs import read_run
-from ..vocabulary import STAGE_LDM
+from ..vocabulary import STAGE_LDM, STAGE_TITLES
 from . import markdown as md
 from . import text
 from .figures import record, show_figure
@@ -44,10 +45,10 @@ def sample_image(run: Any) -> tuple[Any, str | None]:
         return None, None
     path, m = got
     try:
-        with Image.open(path) as im:
+        with open_png(path) as im:  # a folder, a FIFO or a decompression bomb is a DataError, not a hang or a crash
             image = np.asarray(im.convert("L" if im.mode in ("1", "L", "I", "I;16", "F") else "RGB"))
-    except (OSError, UnidentifiedImageError, ValueError):
-        return None, None  # an unreadable sample is left out, the figure stays
+    except (DataError, *DECODE_ERRORS):  # DECODE_ERRORS: a truncated PNG fails only when its pixels are decoded
+        return None, None  # an unreadable or oversized sample is left out, the figure stays
     step = milestone_step(m, save_interval(run.config))
     at = f" (step {step:,})" if step is not None else ""
     return image, f"latest sample: {path.name}, milestone {m}{at}"
@@ -60,7 +61,7 @@ def first_screen(run: Any, analysis: Any, smoothing: float = 0.6) -> None:
     if analysis.key_metric is not None:
         sample, caption = sample_image(run)
         show_figure(plots.key_figure(run, analysis, smoothing=smoothing, sample=sample, sample_title=caption),
-                    alt=f"key figure: {analysis.key_metric} of this {text.STAGE_TITLES[analysis.stage].lower()}"
+                    alt=f"key figure: {analysis.key_metric} of this {STAGE_TITLES[analysis.stage].lower()}"
                         + (" and its latest sample" if sample is not None else ""))
     display(Markdown("**What to do, most severe first**"), text.recommendations(analysis))
 

@@ -17,17 +17,16 @@ import pandas as pd
 from IPython.display import Markdown
 
 from ..analysis import (
-    boundary_sentence, by_severity, checkpoint_milestone, headline, is_constant, lr_sentence, provenance_sentence,
+    advice, boundary_sentence, by_severity, checkpoint_milestone, constant_throughout, headline, lr_sentence,
+    provenance_sentence, severity_word,
 )
 from ..formatting import duration, num, pct
 from ..vocabulary import (
     D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LDM_TOTAL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LOSS_SIMPLE,
-    LOSS_VLB, LR, NLL_LOSS, REC_LOSS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS,
+    LOSS_VLB, LR, NLL_LOSS, REC_LOSS, STAGE_LDM, STAGE_TITLES, TOTAL_LOSS,
 )
 from . import markdown as md
 from .markdown import Md, table
-
-STAGE_TITLES = {STAGE_VAE: "First-stage (VAE) run", STAGE_LDM: "Second-stage (latent diffusion) run"}
 
 # What each logged quantity is (RadioDiff's VAE-GAN loss): fixed explanations.
 MEANING = {
@@ -87,8 +86,6 @@ DIAGNOSTIC_METRICS = {
     "reconstruction_target_met": (REC_LOSS,),
     "reconstruction_target_not_met": (REC_LOSS,),
 }
-SEVERITY_MARK = {"critical": "CRITICAL", "warning": "WARNING", "info": "info"}
-MARK_WORD = {"critical": "CRITICAL", "warning": "Warning", "info": "Note"}
 
 
 # A sentence of the analysis quotes names from the log: it is data, shown as literal text
@@ -149,9 +146,9 @@ def verdict_box(analysis: Any) -> Markdown:
     if not crit:
         lines.append(">\n> No critical finding: no rule that marks a run as broken fired on these logs.")
     for d in crit:
-        lines.append(f">\n> - **{MARK_WORD[d.severity]}: {esc(headline(d))}.** {esc(d.message)}")
+        lines.append(f">\n> - **{severity_word(d)}: {esc(headline(d))}.** {esc(d.message)}")
     for d in warn:  # one sentence each: section 9 has the rest
-        lines.append(f">\n> - **{MARK_WORD[d.severity]}: {esc(headline(d))}.** {esc(first_sentence(d.message))}")
+        lines.append(f">\n> - **{severity_word(d)}: {esc(headline(d))}.** {esc(first_sentence(d.message))}")
     if info:
         lines.append(">\n> Notes (section 9): " + " ".join(f"{esc(headline(d))}." for d in info))
     return Markdown("\n".join(lines))
@@ -166,7 +163,7 @@ def key_statistics(analysis: Any) -> Markdown:
     """Latest, start and end levels and their change, range, window mean and noise, trend and status of every
     metric that moves; the constant ones in one small table after it."""
     rows = []
-    moving = [(k, m) for k, m in analysis.metrics.items() if not is_constant(m)]
+    moving = [(k, m) for k, m in analysis.metrics.items() if not constant_throughout(m, analysis.lr_schedule)]
     for name, m in moving:
         t = m.trend
         trend = f"{t.slope_per_1k_steps:+.3g}/1k (p={t.p_value:.2g})" if t is not None else "-"
@@ -195,12 +192,9 @@ def key_statistics(analysis: Any) -> Markdown:
 
 
 def constant_metrics(analysis: Any) -> list[str]:
-    """Metrics with one and the same value in every logged entry (no figure of their own)."""
-    return [k for k, m in analysis.metrics.items() if is_constant(m) and not _reconstructed_lr(analysis, k)]
-
-
-def _reconstructed_lr(analysis: Any, name: str) -> bool:
-    return name == LR and bool((analysis.lr_schedule or {}).get("reconstructed"))
+    """Metrics with one and the same value in every logged entry (no figure of their own); an LR printed as 0 that
+    the config reconstructs is drawn instead."""
+    return [k for k, m in analysis.metrics.items() if constant_throughout(m, analysis.lr_schedule)]
 
 
 def constant_table(analysis: Any) -> Markdown | None:
@@ -218,7 +212,7 @@ def constant_table(analysis: Any) -> Markdown | None:
 
 
 def progress(analysis: Any) -> Markdown:
-    """How far the run is, how fast, where it began, and what each launch boundary is."""
+    """How far the run is, how fast, and what each launch boundary is (where the run began is in the title)."""
     a = analysis
     total = f"{a.total_steps} (from the {a.total_steps_source})" if a.total_steps else \
         Md("unknown: give `total_steps` (the log's config has no train_num_steps)")
@@ -233,14 +227,11 @@ def progress(analysis: Any) -> Markdown:
     rows += [["launches set aside", len(a.set_aside)],
              ["superseded rows (re-logged by a later launch)", a.superseded_rows]]
     parts = [table(["", "value"], rows)]
-    start = provenance_sentence(a)
-    if start:
-        parts.append(esc(start))
     if a.resumes:
         parts.append("\n".join(f"- {esc(boundary_sentence(r))}" for r in a.resumes))
-    elif not start:
+    elif not provenance_sentence(a):
         parts.append("The log holds a single launch: no resume.")
-    else:
+    else:  # the run began before its logs (the title says where): resumed, but not within them
         parts.append("The logs hold a single launch: no resume within them.")
     return Markdown("\n\n".join(parts))
 
@@ -357,7 +348,7 @@ def metric_text(analysis: Any, name: str) -> Markdown:
         if parts:
             obs.append("By phase: " + "; ".join(parts) + ".")
     for d in diagnostics_for(analysis, name):
-        obs.append(f"Finding {esc(headline(d))} ({md.code(d.id)}, {esc(SEVERITY_MARK.get(d.severity, d.severity))}): "
+        obs.append(f"Finding {esc(headline(d))} ({md.code(d.id)}, {esc(severity_word(d))}): "
                    f"{esc(d.message)}")
     return Markdown("\n".join(f"- {o}" for o in obs) + f"\n\n*What it is:* {meaning(analysis, name)}")
 
@@ -398,7 +389,7 @@ def diagnostics(analysis: Any) -> Markdown:
     parts = []
     for d in by_severity(analysis.diagnostics):
         ev = "; ".join(f"{k} = {_evidence(v)}" for k, v in d.evidence.items())
-        parts.append(f"- {md.bold(SEVERITY_MARK.get(d.severity, d.severity))} {md.bold(headline(d))} ({md.code(d.id)}): "
+        parts.append(f"- {md.bold(severity_word(d))} {md.bold(headline(d))} ({md.code(d.id)}): "
                      f"{esc(d.message)}" + (f"<br>*Evidence:* {esc(ev)}" if ev else ""))
     return Markdown("\n".join(parts))
 
@@ -413,18 +404,13 @@ def _evidence(v: Any) -> str:
 
 def recommendations(analysis: Any) -> Markdown:
     """What to do next: one line per diagnostic that has a recommendation, by severity (the analysis' order)."""
-    if not analysis.recommendations:
+    todo = advice(analysis.diagnostics)
+    if not todo:
         return Markdown("No diagnostic calls for a change; keep training to `train_num_steps` and evaluate on "
                         "held-out maps.")
     lines = []
-    for i, r in enumerate(analysis.recommendations, 1):
-        rid, _, advice = r.partition(": ")
-        d = analysis.diagnostic(rid)
-        if d is None:
-            lines.append(f"{i}. {esc(r)}")
-            continue
-        mark = MARK_WORD.get(d.severity, d.severity)
-        lines.append(f"{i}. **{esc(mark)}: {esc(headline(d))}** ({md.code(rid)}): {esc(advice)}")
+    for i, (d, what) in enumerate(todo, 1):
+        lines.append(f"{i}. **{esc(severity_word(d))}: {esc(headline(d))}** ({md.code(d.id)}): {esc(what)}")
     return Markdown("\n".join(lines))
 
 

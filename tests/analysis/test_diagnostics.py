@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from radiodiff_lib.analysis import analyze
-from radiodiff_lib.analysis.diagnostics import Diagnostic, recommendations
+from radiodiff_lib.analysis.diagnostics import Diagnostic, advice, recommendations
 from tests.helpers.runs import broken_radiodiff_run, config, frame, healthy_run, make_run
 
 
@@ -154,6 +154,13 @@ def test_recommendations_by_severity_and_none_against_the_root_cause(broken):
     assert "lower lossconfig.disc_weight" not in sat
     assert "follows from the untrained discriminator" in sat
     assert a.diagnostic("adaptive_weight_saturated").evidence["caused_by"] == "discriminator_not_trained"
+
+
+def test_advice_is_each_finding_with_what_to_do_and_the_recommendations_spell_it(broken):
+    a = broken
+    todo = advice(a.diagnostics)
+    assert [d.id for d, _ in todo] == [r.split(":")[0] for r in a.recommendations]
+    assert [f"{d.id}: {what}" for d, what in todo] == a.recommendations  # the terminal's and the JSON's form
 
 
 def test_saturated_weight_alone_still_advises_disc_weight():

@@ -135,7 +135,7 @@ def test_key_figure_of_the_first_stage_is_rec_loss(late):
     fig = plots.key_figure(run, a)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "rec_loss"
-    assert "First stage (VAE)" in ax.get_title()
+    assert "First-stage (VAE) run" in ax.get_title()  # the stage in the report's words (vocabulary.STAGE_TITLES)
     assert [ln.get_gid() for ln in ax.lines].count("disc_start") == 1
 
 

@@ -82,6 +82,8 @@ def test_analyze_report_of_two_launches(tmp_path):
     assert html.index("First-stage (VAE) run") < html.index("Verdict:") < html.index("1. Summary")
     for title in SECTIONS:
         assert title in md
+    first = report_text.recommendations(again).data.splitlines()[0]
+    assert md.count(first) == 1  # the recommendations once, at the top; section 11 points there
 
 
 @pytest.mark.slow

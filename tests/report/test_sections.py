@@ -37,6 +37,20 @@ def test_the_latest_sample_beside_the_key_figure_is_the_newest_milestone(late, t
     assert caption == "latest sample: sample-12.png, milestone 12 (step 60,000)"
 
 
+def test_an_oversized_sample_is_left_out_not_raised(tmp_path, monkeypatch):
+    """A sample-*.png past Pillow's decompression-bomb limit (lowered here, so the file stays small): the key figure
+    goes without it instead of the report's first cell failing."""
+    from radiodiff_lib.logs import read_run
+    from radiodiff_lib.report import sections
+
+    resumed_at_35000(tmp_path)
+    Image.new("L", (64, 64), 128).save(tmp_path / "sample-7.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 4,096 pixels: over twice the limit, Pillow's error
+    run = read_run(tmp_path)
+    assert sections.latest_sample(run)[1] == 7
+    assert sections.sample_image(run) == (None, None)
+
+
 def _render(folder, out):
     paths = render_notebook("analyze", {"log_paths": [str(folder)]}, out_dir=out)
     assert error_outputs(paths.ipynb) == []

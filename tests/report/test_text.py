@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from radiodiff_lib.analysis import analyze
+from radiodiff_lib.analysis import analyze, headline
 from radiodiff_lib.logs import read_run
 from radiodiff_lib.report import text
 from tests.helpers.researcher import crashed_then_relaunched
@@ -84,9 +84,20 @@ def test_diagnostics_critical_first_with_evidence(broken):
     _, a = broken
     lines = text.diagnostics(a).data.splitlines()
     assert len(lines) == len(a.diagnostics)
-    sev = [next(s for s in ("CRITICAL", "WARNING", "info") if f"**{s}**" in ln) for ln in lines]
-    assert sev == sorted(sev, key=["CRITICAL", "WARNING", "info"].index)
+    sev = [next(s for s in ("CRITICAL", "Warning", "Note") if f"**{s}**" in ln) for ln in lines]
+    assert sev == sorted(sev, key=["CRITICAL", "Warning", "Note"].index)
     assert "*Evidence:*" in lines[0]
+
+
+def test_a_finding_has_one_severity_word_wherever_it_is_shown(late):
+    """The verdict, the findings, a metric's text and the recommendations call a warning a "Warning" alike."""
+    run, a, _ = late
+    d = next(d for d in a.diagnostics if d.id == "adaptive_weight_saturated")
+    assert d.severity == "warning"
+    assert f"**Warning: {text.esc(headline(d))}.**" in text.verdict_box(a).data
+    assert f"- **Warning** **{text.esc(headline(d))}** (`{d.id}`)" in text.diagnostics(a).data
+    assert f"(`{d.id}`, Warning)" in text.metric_text(a, "train/d_weight").data
+    assert f"**Warning: {text.esc(headline(d))}** (`{d.id}`)" in text.recommendations(a).data
 
 
 def test_recommendations_numbered(broken):
@@ -98,7 +109,7 @@ def test_recommendations_numbered(broken):
 
 def test_healthy_run_without_recommendations_says_so():
     a = analyze(healthy_run())
-    a.recommendations = []
+    a.diagnostics, a.recommendations = [], []  # no finding, so no advice (the report reads it from the findings)
     assert "No diagnostic calls for a change" in text.recommendations(a).data
 
 
@@ -149,6 +160,9 @@ def test_where_the_run_began_is_said_at_the_top(late):
     run, a, _ = late
     md = text.title(run, a).data
     assert "**Where the run began:** The logs begin at step 35,000, not 0: the run was resumed from model-7.pt" in md
+    progress = text.progress(a).data
+    assert "resumed from model-7.pt" not in progress  # said once, at the top
+    assert "The logs hold a single launch: no resume within them." in progress
 
 
 def test_verdict_box_puts_critical_findings_first_in_words(late):
@@ -215,6 +229,21 @@ def test_lr_text_gives_the_reconstruction(late):
     assert "reconstructed from the config as lr x max((1 - step / train\\_num\\_steps) \\*\\* 0.95, min\\_lr)" in md
     assert "Dashed in the figure." in md
     assert "lr" not in text.constant_metrics(a)  # printed as 0, yet drawn: its reconstruction is the curve
+
+
+def test_the_reconstructed_lr_is_one_row_of_the_tables_and_one_panel_of_the_overview(late):
+    """The LR printed as 0 that the config reconstructs: one test of "constant" in the tables and the figures, so it
+    is neither missing from all of them nor in two."""
+    from radiodiff_lib import plots
+    from tests.helpers.figures import gid_lines
+
+    run, a, _ = late
+    md = text.key_statistics(a).data  # the moving metrics' table, then the constant ones'
+    named = [r.split("`")[1] for r in md.splitlines() if r.startswith("| `")]
+    assert named.count("lr") == 1
+    assert "lr" not in text.constant_metrics(a)
+    assert plots.moving_metrics(a).count("lr") == 1
+    assert len(gid_lines(plots.overview_grid(run, a), "lr_reconstructed")) == 1
 
 
 def test_constant_metrics_in_one_small_table(late):
