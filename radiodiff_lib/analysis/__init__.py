@@ -12,7 +12,7 @@ from .compare import (
     default_labels, died_early, read_entries, x_coordinates,
 )
 from .configs import save_interval
-from .diagnostics import Diagnostic, advice, by_severity, headline, recommendations, severity_word
+from .diagnostics import SEVERITY_ORDER, Diagnostic, advice, by_severity, headline, recommendations, severity_word
 from .lr import curve as lr_curve
 from .provenance import checkpoint_milestone, milestone_step, sample_milestone
 from .stats import (
@@ -28,6 +28,6 @@ __all__ = [
     "checkpoint_milestone", "constant_throughout", "is_constant", "milestone_step", "rolling_level", "sample_milestone", "save_interval", "set_aside_rows", "Diagnostic", "MetricStats", "MetricVerdict", "RunEntry",
     "compare_entries", "compare_paths", "died_early", "comparison_json", "comparison_text", "default_labels", "read_entries",
     "x_coordinates", "Phase", "Resume", "STATUS_RULES", "Thresholds",
-    "Trend", "analyze", "normalize_minmax", "recommendations", "robust_sigma", "severity_word", "smooth_tensorboard",
+    "Trend", "analyze", "normalize_minmax", "recommendations", "robust_sigma", "SEVERITY_ORDER", "severity_word", "smooth_tensorboard",
     "summary_sentences", "summary_text", "to_json", "boundary_sentence", "lr_sentence", "provenance_sentence",
 ]

@@ -9,13 +9,11 @@ from typing import Any
 
 from IPython.display import Markdown
 
-from ..analysis import died_early, provenance_sentence
+from ..analysis import SEVERITY_ORDER, died_early, provenance_sentence
 from ..formatting import num
 from . import markdown as md
 from . import text
 from .markdown import Md
-
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
 def cell(value: Any) -> Md:
