@@ -29,7 +29,7 @@ from .distributed import Dist
 from .engine import StepEngine
 from .health import N_GENERATOR, NonFiniteWatch
 from .notes import ConfigEdit, radiodiff_differences, resume_config_notes
-from .run_log import NullLogger, RunLogger
+from .run_log import MetricsScan, NullLogger, RunLogger
 from .runtime import Runtime, determinism
 from .state import (
     ResumableBatchSampler, capture_rng, checkpoint_dict, load_weights, new_state, restore_state, samples_per_step,
@@ -108,15 +108,18 @@ class Trainer:
     What a checkpoint restores is ``self.state`` (a ``TrainState``, see ``state.py``); the rest belongs to this
     launch: the process group, the runtime, the step engine and the notes. ``device`` ('cpu' or 'cuda')
     overrides the automatic choice (CUDA when PyTorch sees a GPU). ``config_edit`` is the edited config.yaml a
-    resume took keys from.
+    resume took keys from, and ``metrics_before`` what metrics.jsonl said when it was read (read by the
+    launch's RunLogger when not given).
     """
 
     def __init__(self, config: Config, model: torch.nn.Module, loss: torch.nn.Module, dataset: Any, *,
                  results_folder: str | Path | None = None, checkpoint: tuple[Path, dict, str, list[str]] | None = None,
-                 config_edit: ConfigEdit | None = None, callbacks: Iterable[Callable[[dict], None]] = (),
-                 hooks: Iterable[StepHook] = (), progress: bool = True, device: str | None = None):
+                 config_edit: ConfigEdit | None = None, metrics_before: MetricsScan | None = None,
+                 callbacks: Iterable[Callable[[dict], None]] = (), hooks: Iterable[StepHook] = (),
+                 progress: bool = True, device: str | None = None):
         tr = config.trainer
         self.config, self.dataset, self.config_edit = config, dataset, config_edit
+        self.metrics_before = metrics_before
         self.folder = Path(results_folder or tr.results_folder)
         self.callbacks, self.hooks, self.show_progress = list(callbacks), list(hooks), progress
         path, obj, fmt, skipped = checkpoint if checkpoint is not None else (None, {}, None, [])
@@ -184,7 +187,7 @@ class Trainer:
                                start_step=state.step, total_steps=tr.train_num_steps, target_step=target,
                                resumed_from=str(self.resumed_from) if self.resumed_from else None, notes=notes,
                                edited_config_name=self.config_edit.keep_as if self.config_edit else None,
-                               callbacks=self.callbacks, progress=self.show_progress)
+                               before=self.metrics_before, callbacks=self.callbacks, progress=self.show_progress)
 
         # 2. The data, in the order of the sampler set at the state's position (``__init__``); worker processes by
         #    default only where they feed a GPU (on a CPU they would take its cores).
