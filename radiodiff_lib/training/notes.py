@@ -27,13 +27,15 @@ def radiodiff_differences(config: Config) -> list[str]:
     ]
 
 
-def resume_config_notes(old: dict, new: dict) -> list[str]:
-    """What a resume changes in the config (as notes), and whether that breaks the exact continuation."""
+def resume_config_notes(old: dict, new: dict, edit: ConfigEdit | None = None) -> list[str]:
+    """What a resume changes in the config (as notes), and whether that breaks the exact continuation. The keys
+    an edited config.yaml changed are listed by ``edit``'s note (``ConfigEdit.notes``), not a second time here."""
     changes = config_changes(old, new)
     if not changes:
         return []
-    listing = "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in changes)
-    notes = [f"config changed on resume: {listing}."]
+    said = {key for key, _, _ in edit.applied} if edit is not None else set()
+    listing = "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in changes if k not in said)
+    notes = [f"config changed on resume: {listing}."] if listing else []
     breaking = [k for k, _, _ in changes if (k.startswith("data.") and k not in _ORDER_NEUTRAL) or k in _EXACTNESS_KEYS]
     if breaking:
         notes.append(f"{', '.join(breaking)} changed: the batches differ from the unbroken run's, so this "

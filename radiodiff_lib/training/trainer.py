@@ -140,7 +140,7 @@ class Trainer:
             warnings.warn(line, ConfigWarning, stacklevel=2)
         self.notes += [f"skipped an unusable newer checkpoint: {p}" for p in skipped]
         if self.from_workbench_checkpoint:
-            self.notes += resume_config_notes(obj["config"], self.config_dict)
+            self.notes += resume_config_notes(obj["config"], self.config_dict, config_edit)
         # said once per run: by a fresh launch and by one from a RadioDiff checkpoint
         self.run_notes = [] if self.from_workbench_checkpoint else radiodiff_differences(config)
 

@@ -40,6 +40,7 @@ def test_an_edited_config_is_listed_taken_and_kept_on_resume(dataset, tmp_path: 
         result = resume(tmp_path, max_steps=4, progress=False)
     said = " ".join(result.notes)
     assert "applied trainer.train_num_steps: 8 -> 10" in said
+    assert said.count("trainer.train_num_steps: 8 -> 10") == 1  # said once, not again as "config changed"
     assert "the checkpoint overrides model.ddconfig.ch (64 in config.yaml, 32 kept)" in said
     kept = yaml.safe_load((tmp_path / "config-edited-launch-1.yaml").read_text())
     assert kept["model"]["ddconfig"]["ch"] == 64  # the user's file, as edited
