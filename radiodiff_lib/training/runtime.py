@@ -56,6 +56,7 @@ class Runtime:
     compile: bool
     channels_last: bool
     fused: bool
+    bf16_units: bool  # probed once, at resolve: the answer cannot change within a process
     notes: tuple[str, ...] = ()  # what the launch says at its start (a bf16 run that computes in fp32)
 
     @classmethod
@@ -68,7 +69,7 @@ class Runtime:
         tr = config.trainer
         return cls(device=device, world=world, precision=precision, deterministic=tr.deterministic,
                    compile=tr.compile, channels_last=tr.channels_last, fused=fused_adamw_supported(device),
-                   notes=(note,) if note else ())
+                   bf16_units=bf16_support(device).units, notes=(note,) if note else ())
 
     def autocast(self) -> Any:
         """The forward passes' autocast context (a no-op in full precision)."""
@@ -88,7 +89,7 @@ class Runtime:
             "device_name": torch.cuda.get_device_name(self.device) if cuda else "cpu",
             # the CPU's kernels decide the rounding of a CPU run (oneDNN's AVX2 and AVX-512 sums differ)
             "cpu": None if cuda else cpu_model(), "cpu_capability": None if cuda else cpu_capability(),
-            "bf16_units": bf16_support(self.device).units,
+            "bf16_units": self.bf16_units,
             "world": self.world, "threads": torch.get_num_threads(), "precision": self.precision,
             "deterministic": self.deterministic, "compile": self.compile, "channels_last": self.channels_last,
             "optimizer": "fused" if self.fused else "foreach",
