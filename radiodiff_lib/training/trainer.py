@@ -22,9 +22,9 @@ import torch
 
 from .. import checkpoints as ckpt
 from ..config import Config, config_to_dict, config_warnings, dump_config
-from ..data import RECORD_KEY, split_change, split_record
+from ..data import split_change, split_record
 from ..errors import ConfigWarning
-from ..vocabulary import D_WEIGHT, DISCRIMINATOR_METRICS, G_LOSS, GENERATOR_METRICS, PHASE_GAN, PHASE_VAE
+from ..vocabulary import D_WEIGHT, DISCRIMINATOR_METRICS, G_LOSS, GENERATOR_METRICS, PHASE_GAN, PHASE_VAE, SPLIT_RECORD
 from .distributed import Dist
 from .engine import StepEngine
 from .health import N_GENERATOR, NonFiniteWatch
@@ -152,7 +152,7 @@ class Trainer:
         if checkpoint is not None:
             self.notes += restore_state(self.state, obj, fmt, self.resumed_from, config=config,
                                         num_items=len(dataset), rank=self.dist.rank, samples_per_step=per_step)
-            changed = split_change(obj.get(RECORD_KEY), self.split) if self.from_workbench_checkpoint else None
+            changed = split_change(obj.get(SPLIT_RECORD), self.split) if self.from_workbench_checkpoint else None
             self.notes += [changed] if changed else []
         elif config.model.ckpt_path:
             self.notes.append(load_weights(self.state, config.model.ckpt_path))
@@ -246,7 +246,7 @@ class Trainer:
         if self.dist.is_main:
             # the run's metadata beside the state (never restored); further run metadata goes here
             run = {"runtime": self.runtime.record(), "metrics_offset": logger.metrics_offset(), "launch": logger.launch,
-                   RECORD_KEY: self.split}
+                   SPLIT_RECORD: self.split}
             ckpt.save_checkpoint(path, checkpoint_dict(state, self.config, rng=rng, num_items=len(self.dataset),
                                                        world=self.dist.world, run=run))
             ckpt.record_checkpoint(self.folder, path, state.step)
