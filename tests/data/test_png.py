@@ -135,7 +135,7 @@ def test_a_fifo_as_a_gain_png_is_refused_at_once(folder):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[2])
     assert "DataError:" in done.stdout, done.stderr
-    assert "is a FIFO (named pipe), not a regular file" in done.stdout
+    assert "is a named pipe (FIFO), not a regular file" in done.stdout
 
 
 def test_a_device_or_folder_as_a_gain_png_is_refused(folder):
