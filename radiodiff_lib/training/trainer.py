@@ -139,8 +139,6 @@ class Trainer:
         for line in self.notes:
             warnings.warn(line, ConfigWarning, stacklevel=2)
         self.notes += [f"skipped an unusable newer checkpoint: {p}" for p in skipped]
-        if self.from_workbench_checkpoint:
-            self.notes += resume_config_notes(obj["config"], self.config_dict, config_edit)
         # said once per run: by a fresh launch and by one from a RadioDiff checkpoint
         self.run_notes = [] if self.from_workbench_checkpoint else radiodiff_differences(config)
 
@@ -152,14 +150,15 @@ class Trainer:
         if checkpoint is not None:
             self.notes += restore_state(self.state, obj, fmt, self.resumed_from, config=config,
                                         num_items=len(dataset), rank=self.dist.rank, samples_per_step=per_step)
-            changed = split_change(obj.get(SPLIT_RECORD), self.split) if self.from_workbench_checkpoint else None
-            self.notes += [changed] if changed else []
         elif config.model.ckpt_path:
             self.notes.append(load_weights(self.state, config.model.ckpt_path))
+        if self.from_workbench_checkpoint:  # what differs from the launch that wrote the checkpoint
+            split_changed = split_change(obj.get(SPLIT_RECORD), self.split)
+            self.notes += (resume_config_notes(obj["config"], self.config_dict, config_edit)
+                           + ([split_changed] if split_changed else []) + self.runtime.changes(obj.get("runtime")))
         # The data from the state's position on: this process's share of each step, in the sampler's order.
         self.sampler = ResumableBatchSampler(len(dataset), config.data.batch_size, tr.seed,
                                              start=self.state.data_position, rank=self.dist.rank, world=self.dist.world)
-        self.notes += self.runtime.changes(obj.get("runtime")) if self.from_workbench_checkpoint else []
 
         # What computes a step: the loss modules in the process group, the non-finite watch.
         self.watch = NonFiniteWatch(self.device, sticky=tr.on_nonfinite == "stop")
