@@ -171,6 +171,7 @@ class Trainer:
         config, tr, state, dist = self.config, self.config.trainer, self.state, self.dist
         target = max_steps if max_steps is not None else tr.train_num_steps
         start = self.resumed_from  # the checkpoint this launch continues from, once it is in the folder
+        resumed_from = str(self.resumed_from) if self.resumed_from else None  # as the records name it
 
         # 1. The records, written by the main process only: half-written files cleared, the checkpoint resumed
         #    from made the newest of the folder (nothing deleted), the logs opened, config.yaml written.
@@ -184,7 +185,7 @@ class Trainer:
                 start, notes = line.checkpoint, notes + line.notes()
             logger = RunLogger(self.folder, config_dict=self.config_dict, config_text=self.config_text,
                                start_step=state.step, total_steps=tr.train_num_steps, target_step=target,
-                               resumed_from=str(self.resumed_from) if self.resumed_from else None, notes=notes,
+                               resumed_from=resumed_from, notes=notes,
                                edited_config_name=self.config_edit.keep_as if self.config_edit else None,
                                before=self.metrics_before, callbacks=self.callbacks, progress=self.show_progress)
 
@@ -233,7 +234,7 @@ class Trainer:
                     break
         return TrainResult(step=state.step, target_step=target, results_folder=self.folder,
                            last_checkpoint=last_path or start,  # none written: resumed at or past the target
-                           interrupted=interrupted, resumed_from=str(self.resumed_from) if self.resumed_from else None,
+                           interrupted=interrupted, resumed_from=resumed_from,
                            seconds=time.time() - t0, launch=logger.launch, notes=self.notes)
 
     def save(self, logger: Any) -> Path:
