@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 from .errors import RadiodiffError
 from .formatting import PrintableWriter, to_jsonable
 from .outputs import check_output_file, check_output_folder, write_text_atomic
-from .vocabulary import SOURCE_CHOICES, SPLIT_PROTOCOLS
+from .vocabulary import PRECISIONS, SOURCE_CHOICES, SPLIT_PROTOCOLS
 
 
 class OutputFile(str):
@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--seed", type=int, default=0, help="picks the maps and transmitters, and the bootstrap draws")
     w.add_argument("--bootstrap", type=int, default=2000, help="bootstrap draws (default 2000)")
     w.add_argument("--batch-size", type=int, default=8)
-    w.add_argument("--precision", default="no", choices=["no", "bf16", "bf16-emulated", "fp16"],
+    w.add_argument("--precision", default="no", choices=PRECISIONS,
                    help="the forward's precision (bf16 without bf16 units runs fp32 and says so; bf16-emulated insists)")
     w.add_argument("--device", choices=["cpu", "cuda"], help="default CUDA when PyTorch sees a GPU")
     w.add_argument("--latent-maps", type=int, help="measure the latent scale on this many training maps (default all)")
@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--config", default="radiodiff", help="train, attention: YAML file or built-in "
                    "(default radiodiff: 320x320, ch 128; bench is the small CPU one)")
     b.add_argument("--device", choices=["cpu", "cuda"], help="train, attention: default CUDA when PyTorch sees a GPU")
-    b.add_argument("--precision", choices=["no", "bf16", "bf16-emulated", "fp16"], default="no",
+    b.add_argument("--precision", choices=PRECISIONS, default="no",
                    help="train: our trainer's precision (bf16 runs fp32 on a CPU without bf16 units, and says so)")
     b.add_argument("--compile", action="store_true", help="train: our trainer with trainer.compile")
     b.add_argument("--no-deterministic", action="store_true", help="train: trainer.deterministic false")

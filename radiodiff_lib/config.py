@@ -24,7 +24,7 @@ import yaml
 from .config_dict import flatten_config
 from .errors import ConfigError
 from .safe_yaml import BoundedSafeLoader, YamlLimitError, load_yaml
-from .vocabulary import SPLIT_PROTOCOLS  # also config.SPLIT_PROTOCOLS, where data and evaluation read it
+from .vocabulary import BF16, FP16, FP32, PRECISIONS, SPLIT_PROTOCOLS  # also config.SPLIT_PROTOCOLS, where data and evaluation read it
 
 
 @dataclass
@@ -298,8 +298,9 @@ def validate(cfg: Config) -> None:
             problems.append(f"trainer.{name} must be at least 1")
     if not tr.lr > 0 or not tr.min_lr >= 0:  # (NaN fails both comparisons)
         problems.append("trainer.lr must be positive and trainer.min_lr not negative")
-    if tr.mixed_precision not in (None, "no", "bf16", "bf16-emulated", "fp16"):
-        problems.append(f"trainer.mixed_precision must be no, bf16, bf16-emulated or fp16, got '{tr.mixed_precision}'")
+    if tr.mixed_precision is not None and tr.mixed_precision not in PRECISIONS:
+        problems.append(f"trainer.mixed_precision must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}, "
+                        f"got '{tr.mixed_precision}'")
     if tr.on_nonfinite not in ("stop", "skip"):
         problems.append(f"trainer.on_nonfinite must be 'stop' or 'skip', got '{tr.on_nonfinite}'")
     if tr.keep_last < 1 or tr.keep_every < 0:
@@ -392,8 +393,8 @@ def mixed_precision(cfg: Config) -> str:
     if tr.mixed_precision is not None:
         return tr.mixed_precision
     if tr.amp:
-        return "fp16" if tr.fp16 else "bf16"
-    return "no"
+        return FP16 if tr.fp16 else BF16
+    return FP32
 
 
 BUILTIN_CONFIGS = ("demo", "radiodiff", "bench")

@@ -9,22 +9,32 @@ bf16 convolution at all on AVX2 (PyTorch falls back to reference loops: one step
 config takes about 157 s instead of 2.8 s in fp32) and emulates it on AVX-512 without BF16
 (slower than fp32). So ``bf16`` runs in fp32 there, with a note; ``bf16-emulated`` runs bf16
 whatever the hardware, for whoever insists (to continue a bf16 run under its own conditions).
+
+The precision rules live here, for training and the sweep alike: which precision runs
+(``resolve_precision``, which also refuses fp16 off CUDA) and its autocast context (``autocast``);
+the names themselves are ``vocabulary.PRECISIONS``.
 """
 from __future__ import annotations
 
 import functools
 import os
 import platform
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-BF16 = "bf16"
-BF16_EMULATED = "bf16-emulated"  # bf16 even without bf16 units (emulated: tens of times slower on AVX2)
+from .errors import ConfigError
+from .vocabulary import BF16, BF16_EMULATED, FP16, FP32, PRECISIONS
+
 NO_TENSORS = "none"  # the precision of a benchmark that times no tensor arithmetic (log parsing, map generation)
-PRECISION_NAMES = {"no": "fp32", BF16: "bf16", BF16_EMULATED: "bf16 (emulated on purpose)", "fp16": "fp16",
+# How a figure names the precision it was measured in.
+PRECISION_NAMES = {FP32: "fp32", BF16: "bf16", BF16_EMULATED: "bf16 (emulated on purpose)", FP16: "fp16",
                    NO_TENSORS: "no tensor arithmetic timed"}
+# The autocast dtype of each precision that runs in mixed precision (fp32 runs without autocast).
+_AUTOCAST_DTYPES = {BF16: torch.bfloat16, FP16: torch.float16}
 
 # oneDNN ISA limits (ONEDNN_MAX_CPU_ISA) below the first one with bf16 instructions: under such a limit
 # oneDNN emulates bf16 (or has no bf16 kernel) even where the CPU has the units.
@@ -114,9 +124,15 @@ def resolve_precision(requested: str, device: torch.device, *, option: str = "mi
     """(the precision that runs: no, bf16 or fp16; a note when it is not the one asked for).
 
     ``bf16`` without bf16 units runs in fp32 (emulated bf16 is 1.3x to 55x slower than fp32 there);
-    ``bf16-emulated`` runs bf16 on any hardware. ``option``, ``insist_with`` and ``what`` word the
-    note for the caller (a training run and its config key, a sweep and its command-line option).
+    ``bf16-emulated`` runs bf16 on any hardware; fp16 off CUDA and a name not in ``PRECISIONS`` are a
+    ConfigError. ``option``, ``insist_with`` and ``what`` word the note and the error for the caller (a
+    training run and its config key, a sweep and its command-line option).
     """
+    if requested not in PRECISIONS:
+        raise ConfigError(f"{option} {requested}: use {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}.")
+    if requested == FP16 and device.type != "cuda":  # training scales fp16 losses with a CUDA GradScaler
+        raise ConfigError(f"{option} fp16 needs a CUDA GPU; {what} is on {device.type}: use {BF16} (with bf16 "
+                          f"units) or {FP32}.")
     if requested == BF16_EMULATED:
         return BF16, None
     if requested != BF16:
@@ -125,8 +141,15 @@ def resolve_precision(requested: str, device: torch.device, *, option: str = "mi
     if support.units:
         return BF16, None
     where = f"CPU ({cpu_model()}, {support.summary})" if device.type == "cpu" else f"GPU ({support.summary})"
-    return "no", (f"{option} bf16 asked for, but this {where} would emulate bf16, many times slower "
+    return FP32, (f"{option} bf16 asked for, but this {where} would emulate bf16, many times slower "
                   f"than fp32: {what} computes in fp32. Set {insist_with} to insist on bf16.")
+
+
+def autocast(precision: str, device: torch.device) -> Any:
+    """The forward passes' autocast context for a precision that runs (``resolve_precision``'s answer): a
+    no-op in fp32."""
+    dtype = _AUTOCAST_DTYPES.get(precision)
+    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
 def describe(device: torch.device | str = "cpu", precision: str | None = None, threads: int | None = None) -> dict:

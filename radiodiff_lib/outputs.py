@@ -8,6 +8,8 @@ says yes to root on a read-only ``/sys``). ``write_text_atomic`` writes a tempor
 target and renames it over the target, so a reader sees the old file or the new one, never half.
 ``folder_lock`` is ``flock`` on a file in the folder: the kernel releases it when its process ends,
 however it ends (``flock`` is advisory, and not reliable on some network file systems).
+``not_regular`` names what a path is when it is not a regular file: the lock, the PNG reader and the
+log reader refuse such a file in those words (a pipe would block a reader, ``/dev/zero`` never ends).
 """
 from __future__ import annotations
 
@@ -22,6 +24,17 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .errors import OutputError
+
+
+_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def not_regular(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is when it is not a regular file ("a named pipe (FIFO)"), else None."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in _NOT_REGULAR if test(mode)), "a special file")
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -109,8 +122,9 @@ def folder_lock(folder: str | Path, lock_name: str, busy: Callable[[str], Except
     # O_NOFOLLOW: a symbolic link planted at the lock's name never makes us truncate its target
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OutputError(f"{path} is not a regular file; remove it (it is the lock of {folder}).")
+        what = not_regular(os.fstat(fd).st_mode)
+        if what is not None:
+            raise OutputError(f"{path} is {what}, not a regular file; remove it (it is the lock of {folder}).")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -1,6 +1,6 @@
 """The names the whole workbench shares, spelled once: logged metrics, the columns of a read run, the
 RadioDiff step-line marker, TensorBoard tags, the record kinds of ``metrics.jsonl``, the files of a
-results folder and the two checkpoint formats.
+results folder, the two checkpoint formats and the precisions.
 
 Imports nothing: every package may use it.
 """
@@ -96,6 +96,14 @@ RECORD_FIELDS = ("kind", "launch", "time", "step", "phase")
 # Training phases: the VAE alone before disc_start, then the VAE with its discriminator.
 PHASE_VAE, PHASE_GAN = "vae", "gan"
 PHASES = (PHASE_VAE, PHASE_GAN)
+
+# --- precisions: what trainer.mixed_precision and the --precision options take ---------------
+# (``hardware`` holds the rules: which one runs on which device, and its autocast)
+FP32 = "no"  # accelerate's and RadioDiff's name for no mixed precision
+BF16 = "bf16"
+BF16_EMULATED = "bf16-emulated"  # bf16 even without bf16 units (emulated: tens of times slower on AVX2)
+FP16 = "fp16"
+PRECISIONS = (FP32, BF16, BF16_EMULATED, FP16)
 
 # --- checkpoints ----------------------------------------------------------------------------
 # What ``checkpoints.load_any``, the inspect table and a sweep call the two formats a checkpoint can have.

@@ -25,7 +25,7 @@ ALLOWED = {
     "config_dict": set(),
     "safe_load": {"errors"},
     "safe_yaml": set(),
-    "hardware": set(),
+    "hardware": {"errors", "vocabulary"},
     "model": BASE,
     "data": BASE,
     "checkpoints": BASE | {"model"},

@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from radiodiff_lib import hardware
+from radiodiff_lib.errors import ConfigError
 from radiodiff_lib.hardware import Bf16Support, bf16_support, cpu_bf16_support, describe, resolve_precision
+from radiodiff_lib.vocabulary import BF16, FP32
 
 CPU = torch.device("cpu")
 
@@ -74,12 +76,27 @@ def test_bf16_with_units_runs_bf16(monkeypatch):
     assert resolve_precision("bf16", CPU) == ("bf16", None)
 
 
-@pytest.mark.parametrize("precision", ["no", "fp16"])
-def test_other_precisions_are_not_probed(monkeypatch, precision):
+@pytest.mark.parametrize("precision, device", [("no", CPU), ("fp16", torch.device("cuda"))])
+def test_other_precisions_are_not_probed(monkeypatch, precision, device):
     def probe_must_not_run(device):
         raise AssertionError("probed")
     monkeypatch.setattr(hardware, "bf16_support", probe_must_not_run)
-    assert resolve_precision(precision, CPU) == (precision, None)
+    assert resolve_precision(precision, device) == (precision, None)
+
+
+def test_fp16_off_cuda_and_unknown_names_are_refused_in_the_callers_words():
+    with pytest.raises(ConfigError, match=r"^--precision fp16 needs a CUDA GPU; the sweep is on cpu"):
+        resolve_precision("fp16", CPU, option="--precision", what="the sweep")
+    with pytest.raises(ConfigError, match=r"^mixed_precision fp32: use no, bf16, bf16-emulated or fp16\.$"):
+        resolve_precision("fp32", CPU)
+
+
+def test_autocast_runs_the_resolved_precision():
+    with hardware.autocast(BF16, CPU):
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16
+        assert torch.is_autocast_enabled("cpu")
+    with hardware.autocast(FP32, CPU):
+        assert not torch.is_autocast_enabled("cpu")
 
 
 def test_a_gpu_without_bf16_units_runs_fp32(monkeypatch):

@@ -91,6 +91,13 @@ def test_a_lock_planted_as_a_link_is_never_followed(tmp_path):
     assert victim.read_text() == "precious"
 
 
+def test_a_lock_planted_as_a_pipe_is_refused_saying_what_it_is(tmp_path):
+    os.mkfifo(tmp_path / ".lock")
+    with pytest.raises(OutputError, match=r"\.lock is a named pipe \(FIFO\), not a regular file; remove it"):
+        with folder_lock(tmp_path, ".lock", OutputError):
+            pass
+
+
 def test_the_lock_names_its_holder(tmp_path):
     with folder_lock(tmp_path, ".lock", OutputError):
         with pytest.raises(OutputError, match=f"pid {os.getpid()} on "):

@@ -22,6 +22,7 @@ from ..config import Config, replace, resolve_config
 from ..data import build_dataset
 from ..formatting import to_jsonable
 from ..hardware import describe
+from ..vocabulary import PRECISIONS
 from ..model import LPIPS, VAEGANLoss, build_loss, build_model
 from ..training import seed_everything, train
 
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default="radiodiff")
     p.add_argument("--device", choices=["cpu", "cuda"])
     p.add_argument("--steps", type=int, default=6)
-    p.add_argument("--precision", choices=["no", "bf16", "bf16-emulated", "fp16"], default="no")
+    p.add_argument("--precision", choices=PRECISIONS, default="no")
     p.add_argument("--compile", action="store_true")
     p.add_argument("--out", help="keep the two runs' folders here")
     p.add_argument("--json", help="write the result here")

@@ -33,8 +33,8 @@ from ..config import replace, resolve_config, save_config
 from ..evaluation import reconstruct, sweep_checkpoints
 from ..evaluation.sweep import run_training_maps, sweep_items
 from ..evaluation.sweep_result import SweepSettings
-from ..evaluation.scoring import autocast_for, choose_precision, prepare, to_batch
-from ..hardware import describe
+from ..evaluation.scoring import choose_precision, prepare, to_batch
+from ..hardware import autocast, describe
 from ..model import build_loss, build_model
 from ..vocabulary import CONFIG_FILE
 
@@ -68,7 +68,7 @@ def bare_forward(models: list[torch.nn.Module], images: torch.Tensor, batch: int
         for model in models:
             for start in range(0, len(images), batch):
                 x = to_batch(images[start:start + batch], dev)
-                with autocast_for(precision, dev):
+                with autocast(precision, dev):
                     reconstruct(model, x)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..errors import DataError
 from .radiomapseer import RadioMapSeer, plan_folder
-from .records import RECORD_KEY, TrainingMaps, maps_hash, split_change, split_record, train_overlap, training_maps
+from .records import TrainingMaps, maps_hash, split_change, split_record, train_overlap, training_maps
 from .splits import PROTOCOL_USES, SplitPlan, check_split, plan_split, reference_split
 from .synthetic import SyntheticRadioMaps
 from .writer import write_radiomapseer_folder
@@ -38,6 +38,6 @@ def build_dataset(config, split: str = "train"):
                     f"use one of {', '.join(DATA_NAMES)}.")
 
 
-__all__ = ["DATA_NAMES", "PROTOCOL_USES", "RECORD_KEY", "RadioMapSeer", "SplitPlan", "SyntheticRadioMaps",
+__all__ = ["DATA_NAMES", "PROTOCOL_USES", "RadioMapSeer", "SplitPlan", "SyntheticRadioMaps",
            "TrainingMaps", "build_dataset", "maps_hash", "plan_folder", "plan_split", "reference_split",
            "split_change", "split_record", "train_overlap", "training_maps", "write_radiomapseer_folder"]

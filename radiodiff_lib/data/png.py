@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import os
-import stat
 import struct
 import warnings
 import zlib
@@ -26,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError
+from ..outputs import not_regular
 
 # What Pillow raises on a corrupt or truncated PNG, at open or at decode (SyntaxError: "broken PNG file").
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
@@ -46,14 +46,6 @@ class GreyPng:
     converted: str | None = None
 
 
-def _file_kind(mode: int) -> str:
-    for test, kind in ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISCHR, "character device"),
-                       (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")):
-        if test(mode):
-            return kind
-    return "special file"
-
-
 def open_regular(path: Path, missing_hint: str = ""):
     """A binary file object for ``path`` once it is known to be a regular file (checked on the open descriptor)."""
     try:
@@ -62,10 +54,10 @@ def open_regular(path: Path, missing_hint: str = ""):
         raise DataError(f"Missing file {path}.{missing_hint}") from None
     except OSError as exc:
         raise DataError(f"Cannot open {path} ({exc.strerror or exc}); check its permissions or replace it.") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
+    what = not_regular(os.fstat(fd).st_mode)
+    if what is not None:
         os.close(fd)
-        raise DataError(f"{path} is a {_file_kind(mode)}, not a regular file: only PNG files are read; "
+        raise DataError(f"{path} is {what}, not a regular file: only PNG files are read; "
                         "replace it with the map's PNG.")
     return os.fdopen(fd, "rb")
 

@@ -170,7 +170,7 @@ class RadioMapSeer(Dataset):
         white = self.read_map_png(path) > 127
         best, best_recall = "derived", 0.0
         for rule, cand in (("white", white), ("black", ~white)):
-            if cand.shape != derived.shape or not cand.any():
+            if not cand.any():
                 continue
             precision = derived[cand].mean()  # the gain must be 0 on every building pixel
             recall = cand[derived].mean() if derived.any() else 0.0
@@ -244,10 +244,7 @@ class RadioMapSeer(Dataset):
             raise IndexError(f"index {i} out of range for {len(self)} items")
         map_id, tx = self.items[i]
         gain = self.gain_png(map_id, tx).astype(np.float32) / np.float32(255.0)
-        bld = self.buildings(map_id)
-        if bld.shape != gain.shape:
-            raise DataError(f"Map {map_id}: buildings mask {bld.shape} and gain {self.gain_dir}/{map_id}_{tx}.png "
-                            f"{gain.shape} differ in size.")
+        bld = self.buildings(map_id)  # the gain's shape: every PNG is read at the folder's map size
         x, y = self.tx_position(map_id, tx)
         image = torch.from_numpy(gain)[None]
         buildings = torch.from_numpy(bld.astype(np.float32))[None]

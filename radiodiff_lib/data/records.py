@@ -8,8 +8,8 @@ a generated scene), ``protocol`` (``radiodiff``, ``radiounet`` or ``synthetic``)
 ``map`` and ``transmitter``, and ``identity(i)`` gives both without reading the item.
 
 ``split_record(dataset)`` turns that into the JSON-able dict a checkpoint stores under
-``RECORD_KEY``; ``training_maps`` reads it back (or, for a checkpoint without one, says what can be
-known) and ``train_overlap`` names the maps of an evaluation split the model trained on.
+``vocabulary.SPLIT_RECORD``; ``training_maps`` reads it back (or, for a checkpoint without one, says
+what can be known) and ``train_overlap`` names the maps of an evaluation split the model trained on.
 """
 from __future__ import annotations
 
@@ -17,10 +17,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..vocabulary import RADIODIFF_CHECKPOINT, SPLIT_RECORD
+from ..vocabulary import RADIODIFF_CHECKPOINT
 from .splits import reference_split, split_indices
 
-RECORD_KEY = SPLIT_RECORD  # the checkpoint entry that holds split_record(training data set)
 ASSUMED_PROTOCOL = "radiodiff"  # what a RadioDiff model-N.pt trained on: train_vae.py's RadioUNet_c split
 
 
@@ -100,7 +99,7 @@ def train_overlap(trained: TrainingMaps, dataset: Any) -> tuple[int, ...] | None
 def split_change(saved: dict | None, current: dict) -> str | None:
     """On resume: a sentence when the training maps now differ from the checkpoint's record (None when they match).
 
-    For the trainer's resume notes: ``split_change(obj.get(RECORD_KEY), split_record(dataset))``.
+    For the trainer's resume notes: ``split_change(obj.get(SPLIT_RECORD), split_record(dataset))``.
     """
     now = (f"the {current['protocol']} protocol's {current['train_maps']} train maps of {current['root_maps']}"
            if current.get("protocol") else "a data set of the caller's own")

@@ -27,7 +27,8 @@ from ..checkpoints import list_checkpoints, load_model_from_checkpoint
 from ..config import Config, resolve_config
 from ..data import TrainingMaps, train_overlap, training_maps
 from ..errors import CheckpointError, ConfigError, DataError
-from ..hardware import BF16, BF16_EMULATED, resolve_precision
+from ..hardware import BF16_EMULATED, resolve_precision
+from ..hardware import autocast as autocast_for  # the name the sweep imports
 from ..vocabulary import SPLIT_RECORD, WORKBENCH_CHECKPOINT
 from . import metrics as M
 from .evaluate import LatentStats, reconstruct, to_unit
@@ -42,20 +43,11 @@ LATENT_SAMPLES = 2048  # latent values kept per channel and candidate, for the h
 
 def choose_precision(requested: str, device: torch.device) -> tuple[str, str]:
     """(precision used, a note when it differs from the one asked for): the sweep's precision, decided as
-    training decides it (``hardware.resolve_precision``: bf16 without bf16 units runs fp32 and says so)."""
-    if requested not in ("no", BF16, BF16_EMULATED, "fp16"):
-        raise ConfigError(f"--precision {requested}: use no, {BF16}, {BF16_EMULATED} or fp16.")
-    if requested == "fp16" and device.type != "cuda":
-        raise ConfigError("--precision fp16 needs a CUDA GPU; on a CPU use bf16 (with bf16 units) or no.")
+    training decides it (``hardware.resolve_precision``: bf16 without bf16 units runs fp32 and says so; an
+    unknown name or fp16 off CUDA is a ConfigError)."""
     used, note = resolve_precision(requested, device, option="--precision",
                                    insist_with=f"--precision {BF16_EMULATED}", what="the sweep")
     return used, note or ""
-
-
-def autocast_for(precision: str, device: torch.device) -> Any:
-    """The forward's autocast context for ``precision`` (a no-op in fp32)."""
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LogFormatError
+from ..outputs import not_regular
 from ..vocabulary import METRICS_FILE, SOURCE_CHOICES, TEXT_LOG
 
 KIND_EVENTS = "tensorboard"
@@ -60,15 +61,6 @@ def check_source(source: str) -> str:
     if source not in SOURCE_CHOICES:
         raise LogFormatError(f"unknown log source {source!r}: choose one of {', '.join(SOURCE_CHOICES)}")
     return source
-
-
-_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
-
-
-def not_regular(mode: int) -> str | None:
-    """What a file of this ``st_mode`` is when it is not a regular file ("a named pipe (FIFO)"), else None."""
-    return next((what for test, what in _NOT_REGULAR if test(mode)), None)
 
 
 def check_log_path(path: Path) -> None:

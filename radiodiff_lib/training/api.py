@@ -12,7 +12,8 @@ from ..errors import CheckpointError, TrainingError
 from ..model import build_loss, build_model
 from ..vocabulary import CONFIG_FILE
 from .folder_lock import hold_results_folder
-from .notes import ConfigEdit, resume_config
+from .notes import resume_config
+from .run_log import scan_metrics
 from .state import seed_everything
 from .trainer import Trainer, TrainResult
 
@@ -42,15 +43,16 @@ def train(config: Config | str | Path, *, max_steps: int | None = None, resume: 
                 model=model, loss=loss, dataset=dataset, device=device)
 
 
-def _run(config: Config, folder: Path, located: tuple | None, *, max_steps: int | None, progress: bool,
+def _run(config: Config | None, folder: Path, located: tuple | None, *, max_steps: int | None, progress: bool,
          callbacks: Iterable[Callable[[dict], None]], model: Any = None, loss: Any = None, dataset: Any = None,
-         device: str | None = None, config_edit: ConfigEdit | None = None) -> TrainResult:
+         device: str | None = None) -> TrainResult:
     """Hold the results folder, build what is missing, restore ``located`` (path, obj, format, problems)
-    if given, and train; a write that fails (full disk, read-only folder) is one TrainingError."""
+    if given, and train; a write that fails (full disk, read-only folder) is one TrainingError. ``config``
+    None: the checkpoint's own, with the keys an edited config.yaml changes (``resume``)."""
     try:
         with hold_results_folder(folder):
             return _launch(config, folder, located, max_steps=max_steps, progress=progress, callbacks=callbacks,
-                           model=model, loss=loss, dataset=dataset, device=device, config_edit=config_edit)
+                           model=model, loss=loss, dataset=dataset, device=device)
     except OSError as exc:
         if exc.errno not in _WRITE_ERRORS:
             raise
@@ -70,10 +72,16 @@ def _write_failure(exc: OSError, folder: Path) -> str:
             f"then resume; nothing written before was lost ({last}).")
 
 
-def _launch(config: Config, folder: Path, located: tuple | None, *, max_steps: int | None, progress: bool,
+def _launch(config: Config | None, folder: Path, located: tuple | None, *, max_steps: int | None, progress: bool,
             callbacks: Iterable[Callable[[dict], None]], model: Any, loss: Any, dataset: Any,
-            device: str | None, config_edit: ConfigEdit | None) -> TrainResult:
+            device: str | None) -> TrainResult:
     """The launch itself, with the folder held."""
+    # metrics.jsonl read once, with the folder held: it numbers this launch and names an edited config.yaml kept
+    before = scan_metrics(folder)
+    config_edit = None
+    if config is None:
+        path, obj, _, _ = located
+        config, config_edit = resume_config(obj["config"], folder, f"{path} (config)", before)
     if located is None and ckpt.list_checkpoints(folder):
         raise TrainingError(
             f"{folder} already holds checkpoints of an earlier run ({', '.join(p.name for p in ckpt.list_checkpoints(folder))}). "
@@ -81,7 +89,7 @@ def _launch(config: Config, folder: Path, located: tuple | None, *, max_steps: i
         )
     model, loss, dataset = _build(config, model, loss, dataset)
     trainer = Trainer(config, model, loss, dataset, results_folder=folder, checkpoint=located, config_edit=config_edit,
-                      callbacks=callbacks, progress=progress, device=device)
+                      metrics_before=before, callbacks=callbacks, progress=progress, device=device)
     return trainer.train(max_steps=max_steps)
 
 
@@ -91,16 +99,13 @@ def resume(folder: str | Path, checkpoint: str | int | Path | None = "latest", m
     an edited config.yaml changes are taken, except those the checkpoint fixes (the architecture)."""
     folder = Path(folder)
     located = ckpt.locate_and_load(folder, checkpoint if checkpoint is not None else "latest")
-    path, obj, fmt, _ = located
-    edit = None
-    if fmt == ckpt.WORKBENCH_CHECKPOINT:
-        config, edit = resume_config(obj["config"], folder, f"{path} (config)")
-    elif (folder / CONFIG_FILE).is_file():
+    path, _, fmt, _ = located
+    config = None  # a checkpoint of ours: its own config, with an edited config.yaml's keys (read in _launch)
+    if fmt != ckpt.WORKBENCH_CHECKPOINT:
+        if not (folder / CONFIG_FILE).is_file():
+            raise CheckpointError(
+                f"{path} is a RadioDiff checkpoint without a config; resume it with "
+                f"`radiodiff train --config YOUR.yaml --resume {path} --results-folder {folder}`."
+            )
         config = load_config(folder / CONFIG_FILE)
-    else:
-        raise CheckpointError(
-            f"{path} is a RadioDiff checkpoint without a config; resume it with "
-            f"`radiodiff train --config YOUR.yaml --resume {path} --results-folder {folder}`."
-        )
-    return _run(config, folder, located, max_steps=max_steps, progress=progress, callbacks=callbacks,
-                config_edit=edit)
+    return _run(config, folder, located, max_steps=max_steps, progress=progress, callbacks=callbacks)

@@ -137,8 +137,6 @@ class BufferGuard:
             buf.copy_(torch.where(bad, old, buf))
 
 
-
-
 class StepEngine:
     """Computes optimizer steps of a ``TrainState``: it holds the step's machinery (the loss modules, wrapped in
     DDP with several processes; the BatchNorm guard; the non-finite watch), never the state itself."""

@@ -10,7 +10,7 @@ from ..config import Config, config_from_dict, config_to_dict, load_config, repl
 from ..config_dict import cfg_get, config_changes, flatten_config
 from ..errors import ConfigError
 from ..vocabulary import CONFIG_FILE
-from .run_log import scan_metrics
+from .run_log import MetricsScan, edited_config_name
 
 
 def radiodiff_differences(config: Config) -> list[str]:
@@ -27,13 +27,15 @@ def radiodiff_differences(config: Config) -> list[str]:
     ]
 
 
-def resume_config_notes(old: dict, new: dict) -> list[str]:
-    """What a resume changes in the config (as notes), and whether that breaks the exact continuation."""
+def resume_config_notes(old: dict, new: dict, edit: ConfigEdit | None = None) -> list[str]:
+    """What a resume changes in the config (as notes), and whether that breaks the exact continuation. The keys
+    an edited config.yaml changed are listed by ``edit``'s note (``ConfigEdit.notes``), not a second time here."""
     changes = config_changes(old, new)
     if not changes:
         return []
-    listing = "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in changes)
-    notes = [f"config changed on resume: {listing}."]
+    said = {key for key, _, _ in edit.applied} if edit is not None else set()
+    listing = "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in changes if k not in said)
+    notes = [f"config changed on resume: {listing}."] if listing else []
     breaking = [k for k, _, _ in changes if (k.startswith("data.") and k not in _ORDER_NEUTRAL) or k in _EXACTNESS_KEYS]
     if breaking:
         notes.append(f"{', '.join(breaking)} changed: the batches differ from the unbroken run's, so this "
@@ -78,19 +80,19 @@ class ConfigEdit:
                 f"kept as {self.keep_as}."]
 
 
-def resume_config(saved: dict, folder: Path, where: str) -> tuple[Config, ConfigEdit | None]:
+def resume_config(saved: dict, folder: Path, where: str, before: MetricsScan) -> tuple[Config, ConfigEdit | None]:
     """The config a resume of ``folder`` trains with: the checkpoint's (``saved``) plus the keys changed in an
     edited config.yaml (one that differs from what the last launch wrote there, or from ``saved`` when
-    metrics.jsonl does not say), except the keys the checkpoint fixes."""
+    metrics.jsonl does not say), except the keys the checkpoint fixes. ``before`` is what metrics.jsonl says
+    about the launches before this one (the same scan the launch's RunLogger is given)."""
     config = config_from_dict(saved, source=where)
     path = folder / CONFIG_FILE
     if not path.is_file():
         return config, None
-    before = scan_metrics(folder)
-    keep_as = f"config-edited-launch-{before.launches}.yaml"  # the launch about to start
+    keep_as = edited_config_name(before.launches)  # the launch about to start
     try:
         edited = config_to_dict(load_config(path))
-    except ConfigError as exc:
+    except (ConfigError, OSError) as exc:  # said, not raised: the checkpoint's config trains
         return config, ConfigEdit(keep_as, unreadable=str(exc))
     changes = config_changes(before.last_config if before.last_config is not None else saved, edited)
     if not changes:

@@ -64,6 +64,11 @@ def scan_metrics(folder: Path) -> MetricsScan:
     return scan
 
 
+def edited_config_name(launch: int) -> str:
+    """The name config.yaml is kept under when the user edited it and launch ``launch`` took keys from it."""
+    return f"config-edited-launch-{launch}.yaml"
+
+
 def keep_previous_config(folder: Path, new_text: str, launch: int, edited_name: str | None = None) -> Path | None:
     """Before config.yaml is overwritten with another config, keep it: under ``edited_name`` when the user edited
     it (a resume took keys from it), else as the previous launch's config-launch-<n-1>.yaml. Returns the kept file."""
@@ -104,17 +109,21 @@ class NullLogger:
 
 class RunLogger:
     """The records of one launch in its results folder: config.yaml (the one before it kept), the launch record,
-    step records, text lines, TensorBoard scalars and the progress bar."""
+    step records, text lines, TensorBoard scalars and the progress bar.
+
+    ``before`` is what metrics.jsonl says about the launches before this one, when the caller has read it
+    already (a resume reads it to name the edited config.yaml it keeps); it is read here otherwise.
+    """
 
     def __init__(self, folder: Path, *, config_dict: dict, config_text: str, start_step: int, total_steps: int,
                  target_step: int, resumed_from: str | None, notes: Iterable[str] = (),
-                 edited_config_name: str | None = None, callbacks: Iterable[Callable[[dict], None]] = (),
-                 progress: bool = True):
+                 edited_config_name: str | None = None, before: MetricsScan | None = None,
+                 callbacks: Iterable[Callable[[dict], None]] = (), progress: bool = True):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.total_steps, self.callbacks = total_steps, list(callbacks)
         self.metrics_path = self.folder / METRICS_FILE
-        before = scan_metrics(self.folder)  # the launches before this one
+        before = scan_metrics(self.folder) if before is None else before
         self.launch = before.launches  # 0-based launch index, as the log reader's segments
         notes = list(notes)
         keep_previous_config(self.folder, config_text, self.launch, edited_config_name)

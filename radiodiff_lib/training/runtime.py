@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -23,6 +23,7 @@ from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 
 from ..config import Config, mixed_precision
 from ..errors import ConfigError
+from ..hardware import autocast as precision_autocast
 from ..hardware import bf16_support, cpu_capability, cpu_model, resolve_precision
 
 # cuBLAS needs a fixed workspace to give the same sums every time (PyTorch's reproducibility notes).
@@ -50,37 +51,29 @@ class Runtime:
 
     device: torch.device
     world: int
-    precision: str  # the one that runs: "no", "bf16" or "fp16"
+    precision: str  # the one that runs: "no", "bf16" or "fp16" (``hardware.resolve_precision``)
     deterministic: bool
     compile: bool
     channels_last: bool
     fused: bool
+    bf16_units: bool  # probed once, at resolve: the answer cannot change within a process
     notes: tuple[str, ...] = ()  # what the launch says at its start (a bf16 run that computes in fp32)
 
     @classmethod
     def resolve(cls, config: Config, device: torch.device, world: int) -> "Runtime":
         """The runtime of ``config`` on ``device``; ConfigError for a precision the device cannot run."""
-        asked = mixed_precision(config)
-        if asked == "fp16" and device.type != "cuda":
-            raise ConfigError(
-                f"{config.source}: trainer.mixed_precision fp16 (or amp + fp16) needs a CUDA GPU (it trains with a "
-                f"GradScaler); this run is on {device.type}. Use mixed_precision: bf16 or no."
-            )
-        precision, note = resolve_precision(asked, device)
+        try:
+            precision, note = resolve_precision(mixed_precision(config), device)
+        except ConfigError as exc:  # fp16 off CUDA: say which config asked for it
+            raise ConfigError(f"{config.source}: {exc}") from None
         tr = config.trainer
         return cls(device=device, world=world, precision=precision, deterministic=tr.deterministic,
                    compile=tr.compile, channels_last=tr.channels_last, fused=fused_adamw_supported(device),
-                   notes=(note,) if note else ())
-
-    @property
-    def autocast_dtype(self) -> torch.dtype | None:
-        """The autocast dtype, None in full precision."""
-        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+                   bf16_units=bf16_support(device).units, notes=(note,) if note else ())
 
     def autocast(self) -> Any:
         """The forward passes' autocast context (a no-op in full precision)."""
-        dtype = self.autocast_dtype
-        return nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
+        return precision_autocast(self.precision, self.device)
 
     @property
     def memory_format(self) -> torch.memory_format:
@@ -96,7 +89,7 @@ class Runtime:
             "device_name": torch.cuda.get_device_name(self.device) if cuda else "cpu",
             # the CPU's kernels decide the rounding of a CPU run (oneDNN's AVX2 and AVX-512 sums differ)
             "cpu": None if cuda else cpu_model(), "cpu_capability": None if cuda else cpu_capability(),
-            "bf16_units": bf16_support(self.device).units,
+            "bf16_units": self.bf16_units,
             "world": self.world, "threads": torch.get_num_threads(), "precision": self.precision,
             "deterministic": self.deterministic, "compile": self.compile, "channels_last": self.channels_last,
             "optimizer": "fused" if self.fused else "foreach",

@@ -24,6 +24,7 @@ from torch import nn
 
 from .. import checkpoints as ckpt
 from ..config import Config, config_to_dict
+from ..vocabulary import FP16
 from .runtime import Runtime
 
 
@@ -59,7 +60,7 @@ def new_state(config: Config, model: nn.Module, loss: nn.Module, runtime: Runtim
     loss.logvar.requires_grad_(False)  # not optimised (as in latent diffusion): no gradient to compute
     opt_ae = make_adamw(model.autoencoder_parameters(), tr.lr, runtime.fused)
     opt_disc = make_adamw(list(loss.discriminator.parameters()), tr.lr, runtime.fused)
-    use_scaler = runtime.precision == "fp16"
+    use_scaler = runtime.precision == FP16
     return TrainState(
         model=model, loss=loss, opt_ae=opt_ae, opt_disc=opt_disc,
         sched_ae=torch.optim.lr_scheduler.LambdaLR(opt_ae, LRMultiplier(tr.lr, tr.min_lr, tr.train_num_steps)),

@@ -22,14 +22,14 @@ import torch
 
 from .. import checkpoints as ckpt
 from ..config import Config, config_to_dict, config_warnings, dump_config
-from ..data import RECORD_KEY, split_change, split_record
+from ..data import split_change, split_record
 from ..errors import ConfigWarning
-from ..vocabulary import D_WEIGHT, DISCRIMINATOR_METRICS, G_LOSS, GENERATOR_METRICS, PHASE_GAN, PHASE_VAE
+from ..vocabulary import D_WEIGHT, DISCRIMINATOR_METRICS, G_LOSS, GENERATOR_METRICS, PHASE_GAN, PHASE_VAE, SPLIT_RECORD
 from .distributed import Dist
 from .engine import StepEngine
 from .health import N_GENERATOR, NonFiniteWatch
 from .notes import ConfigEdit, radiodiff_differences, resume_config_notes
-from .run_log import NullLogger, RunLogger
+from .run_log import MetricsScan, NullLogger, RunLogger
 from .runtime import Runtime, determinism
 from .state import (
     ResumableBatchSampler, capture_rng, checkpoint_dict, load_weights, new_state, restore_state, samples_per_step,
@@ -108,15 +108,18 @@ class Trainer:
     What a checkpoint restores is ``self.state`` (a ``TrainState``, see ``state.py``); the rest belongs to this
     launch: the process group, the runtime, the step engine and the notes. ``device`` ('cpu' or 'cuda')
     overrides the automatic choice (CUDA when PyTorch sees a GPU). ``config_edit`` is the edited config.yaml a
-    resume took keys from.
+    resume took keys from, and ``metrics_before`` what metrics.jsonl said when it was read (read by the
+    launch's RunLogger when not given).
     """
 
     def __init__(self, config: Config, model: torch.nn.Module, loss: torch.nn.Module, dataset: Any, *,
                  results_folder: str | Path | None = None, checkpoint: tuple[Path, dict, str, list[str]] | None = None,
-                 config_edit: ConfigEdit | None = None, callbacks: Iterable[Callable[[dict], None]] = (),
-                 hooks: Iterable[StepHook] = (), progress: bool = True, device: str | None = None):
+                 config_edit: ConfigEdit | None = None, metrics_before: MetricsScan | None = None,
+                 callbacks: Iterable[Callable[[dict], None]] = (), hooks: Iterable[StepHook] = (),
+                 progress: bool = True, device: str | None = None):
         tr = config.trainer
         self.config, self.dataset, self.config_edit = config, dataset, config_edit
+        self.metrics_before = metrics_before
         self.folder = Path(results_folder or tr.results_folder)
         self.callbacks, self.hooks, self.show_progress = list(callbacks), list(hooks), progress
         path, obj, fmt, skipped = checkpoint if checkpoint is not None else (None, {}, None, [])
@@ -136,8 +139,6 @@ class Trainer:
         for line in self.notes:
             warnings.warn(line, ConfigWarning, stacklevel=2)
         self.notes += [f"skipped an unusable newer checkpoint: {p}" for p in skipped]
-        if self.from_workbench_checkpoint:
-            self.notes += resume_config_notes(obj["config"], self.config_dict)
         # said once per run: by a fresh launch and by one from a RadioDiff checkpoint
         self.run_notes = [] if self.from_workbench_checkpoint else radiodiff_differences(config)
 
@@ -149,14 +150,15 @@ class Trainer:
         if checkpoint is not None:
             self.notes += restore_state(self.state, obj, fmt, self.resumed_from, config=config,
                                         num_items=len(dataset), rank=self.dist.rank, samples_per_step=per_step)
-            changed = split_change(obj.get(RECORD_KEY), self.split) if self.from_workbench_checkpoint else None
-            self.notes += [changed] if changed else []
         elif config.model.ckpt_path:
             self.notes.append(load_weights(self.state, config.model.ckpt_path))
+        if self.from_workbench_checkpoint:  # what differs from the launch that wrote the checkpoint
+            split_changed = split_change(obj.get(SPLIT_RECORD), self.split)
+            self.notes += (resume_config_notes(obj["config"], self.config_dict, config_edit)
+                           + ([split_changed] if split_changed else []) + self.runtime.changes(obj.get("runtime")))
         # The data from the state's position on: this process's share of each step, in the sampler's order.
         self.sampler = ResumableBatchSampler(len(dataset), config.data.batch_size, tr.seed,
                                              start=self.state.data_position, rank=self.dist.rank, world=self.dist.world)
-        self.notes += self.runtime.changes(obj.get("runtime")) if self.from_workbench_checkpoint else []
 
         # What computes a step: the loss modules in the process group, the non-finite watch.
         self.watch = NonFiniteWatch(self.device, sticky=tr.on_nonfinite == "stop")
@@ -169,6 +171,7 @@ class Trainer:
         config, tr, state, dist = self.config, self.config.trainer, self.state, self.dist
         target = max_steps if max_steps is not None else tr.train_num_steps
         start = self.resumed_from  # the checkpoint this launch continues from, once it is in the folder
+        resumed_from = str(self.resumed_from) if self.resumed_from else None  # as the records name it
 
         # 1. The records, written by the main process only: half-written files cleared, the checkpoint resumed
         #    from made the newest of the folder (nothing deleted), the logs opened, config.yaml written.
@@ -182,9 +185,9 @@ class Trainer:
                 start, notes = line.checkpoint, notes + line.notes()
             logger = RunLogger(self.folder, config_dict=self.config_dict, config_text=self.config_text,
                                start_step=state.step, total_steps=tr.train_num_steps, target_step=target,
-                               resumed_from=str(self.resumed_from) if self.resumed_from else None, notes=notes,
+                               resumed_from=resumed_from, notes=notes,
                                edited_config_name=self.config_edit.keep_as if self.config_edit else None,
-                               callbacks=self.callbacks, progress=self.show_progress)
+                               before=self.metrics_before, callbacks=self.callbacks, progress=self.show_progress)
 
         # 2. The data, in the order of the sampler set at the state's position (``__init__``); worker processes by
         #    default only where they feed a GPU (on a CPU they would take its cores).
@@ -231,7 +234,7 @@ class Trainer:
                     break
         return TrainResult(step=state.step, target_step=target, results_folder=self.folder,
                            last_checkpoint=last_path or start,  # none written: resumed at or past the target
-                           interrupted=interrupted, resumed_from=str(self.resumed_from) if self.resumed_from else None,
+                           interrupted=interrupted, resumed_from=resumed_from,
                            seconds=time.time() - t0, launch=logger.launch, notes=self.notes)
 
     def save(self, logger: Any) -> Path:
@@ -243,7 +246,7 @@ class Trainer:
         if self.dist.is_main:
             # the run's metadata beside the state (never restored); further run metadata goes here
             run = {"runtime": self.runtime.record(), "metrics_offset": logger.metrics_offset(), "launch": logger.launch,
-                   RECORD_KEY: self.split}
+                   SPLIT_RECORD: self.split}
             ckpt.save_checkpoint(path, checkpoint_dict(state, self.config, rng=rng, num_items=len(self.dataset),
                                                        world=self.dist.world, run=run))
             ckpt.record_checkpoint(self.folder, path, state.step)

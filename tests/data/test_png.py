@@ -100,6 +100,15 @@ def test_a_map_of_another_size_is_refused_never_stretched(folder):
         _one_line(exc)
 
 
+def test_a_buildings_png_of_another_size_is_refused_like_a_gain(folder):
+    """Every PNG is read at the folder's map size, so a mask and a gain never differ in shape."""
+    ds = _all_maps(folder)
+    (folder / "png" / "buildings_complete").mkdir(parents=True)
+    Image.fromarray(np.zeros((SIZE, SIZE // 2), np.uint8)).save(folder / "png" / "buildings_complete" / "1.png")
+    with pytest.raises(DataError, match=rf"1.png is {SIZE}x{SIZE // 2} pixels, the other maps of its folder are "):
+        ds[0]
+
+
 def test_a_folder_of_non_square_maps_is_refused(tmp_path):
     root = write_numbered_folder(tmp_path / "rms", range(1, 4), size=SIZE)
     for path in (root / "gain" / "DPM").glob("*.png"):
@@ -126,7 +135,7 @@ def test_a_fifo_as_a_gain_png_is_refused_at_once(folder):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[2])
     assert "DataError:" in done.stdout, done.stderr
-    assert "is a FIFO (named pipe), not a regular file" in done.stdout
+    assert "is a named pipe (FIFO), not a regular file" in done.stdout
 
 
 def test_a_device_or_folder_as_a_gain_png_is_refused(folder):

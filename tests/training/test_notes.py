@@ -40,6 +40,7 @@ def test_an_edited_config_is_listed_taken_and_kept_on_resume(dataset, tmp_path: 
         result = resume(tmp_path, max_steps=4, progress=False)
     said = " ".join(result.notes)
     assert "applied trainer.train_num_steps: 8 -> 10" in said
+    assert said.count("trainer.train_num_steps: 8 -> 10") == 1  # said once, not again as "config changed"
     assert "the checkpoint overrides model.ddconfig.ch (64 in config.yaml, 32 kept)" in said
     kept = yaml.safe_load((tmp_path / "config-edited-launch-1.yaml").read_text())
     assert kept["model"]["ddconfig"]["ch"] == 64  # the user's file, as edited
@@ -79,3 +80,23 @@ def test_an_unreadable_edited_config_is_said_and_kept(dataset, tmp_path: Path):
         result = resume(tmp_path, max_steps=4, progress=False)
     assert result.step == 4  # the checkpoint's config trained
     assert (tmp_path / "config-edited-launch-1.yaml").read_text() == "trainer: {lr: [unclosed\n"
+
+
+def test_a_resume_reads_metrics_jsonl_once_for_its_number_and_the_kept_name(dataset, tmp_path: Path, monkeypatch):
+    from radiodiff_lib.training import api, run_log
+
+    train(make_tiny_config(), max_steps=3, results_folder=tmp_path, dataset=dataset, progress=False)
+    _edit(tmp_path, "trainer", "train_num_steps", 10)
+    scans, scan = [], run_log.scan_metrics
+
+    def counted(folder):
+        scans.append(folder)
+        return scan(folder)
+
+    monkeypatch.setattr(api, "scan_metrics", counted)
+    monkeypatch.setattr(run_log, "scan_metrics", counted)
+    with pytest.warns(ConfigWarning, match="config.yaml was edited"):
+        resume(tmp_path, max_steps=4, progress=False)
+    assert len(scans) == 1
+    assert _last_launch(tmp_path)["launch"] == 1
+    assert (tmp_path / "config-edited-launch-1.yaml").is_file()

@@ -106,6 +106,16 @@ def test_the_record_names_the_cpu_and_older_records_without_it_note_nothing():
     assert "cpu 'another CPU'" in runtime.changes({**record, "cpu": "another CPU"})[0]
 
 
+def test_a_checkpoints_record_reuses_the_probe_made_at_resolve(monkeypatch):
+    fake_cpu(monkeypatch, units=True)
+    runtime = Runtime.resolve(make_tiny_config(), hardware.torch.device("cpu"), world=1)
+
+    def probe_must_not_run():
+        raise AssertionError("probed again")
+    monkeypatch.setattr(hardware, "cpu_bf16_support", probe_must_not_run)
+    assert runtime.record()["bf16_units"] is True
+
+
 def test_cli_bf16_without_bf16_units_trains_at_fp32_speed_and_says_so(tmp_path: Path):
     """On this machine with oneDNN limited to AVX2 (no bf16 kernels): `radiodiff train` with bf16 says so in one
     line and trains 10 steps in fp32 (about 6 CPU seconds with start-up; emulated bf16 takes about 50)."""
