@@ -135,22 +135,37 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def entry_key(**fields: Any) -> str:
+    """A cache entry's name: a hash of everything its numbers depend on, and of the cache's version."""
+    return hashlib.sha256(json.dumps({"v": CACHE_VERSION, **fields}, sort_keys=True).encode()).hexdigest()[:32]
+
+
 def cache_key(content: str, weights: str, settings: dict[str, Any]) -> str:
-    """The cache entry's name: the file's content, its weights and every setting that changes its numbers."""
-    fields = {"v": CACHE_VERSION, "content": content, "weights": weights, **settings}
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]
+    """A candidate's entry: the file's content, its weights and every setting that changes its numbers."""
+    return entry_key(content=content, weights=weights, **settings)
 
 
-def _cache_path(folder: Path, key: str) -> Path:
-    return folder / f"{key}.json"
+def read_entry(folder: Path, key: str) -> dict | None:
+    """Cache entry ``key`` of ``folder`` as it was written; None when there is none (or it cannot be read)."""
+    try:
+        return json.loads((folder / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_entry(folder: Path, key: str, rec: dict) -> None:
+    """Write cache entry ``key`` atomically (a temporary file renamed over): a killed sweep leaves none half-written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{key}.json"
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(rec), encoding="utf-8")  # floats as repr: they read back bit for bit
+    os.replace(tmp, path)
 
 
 def read_cached(folder: Path, cand: Candidate) -> bool:
     """Fill ``cand`` from its cache entry; False when there is none (or it cannot be read)."""
-    path = _cache_path(folder, cand.key)
-    try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    rec = read_entry(folder, cand.key)
+    if rec is None:
         return False
     cand.status, cand.step, cand.format, cand.trained_on = rec["status"], rec["step"], rec["format"], rec["trained_on"]
     cand.metrics = {k: np.asarray(v, dtype=np.float64) for k, v in rec["metrics"].items()}
@@ -159,15 +174,11 @@ def read_cached(folder: Path, cand: Candidate) -> bool:
 
 
 def write_cached(folder: Path, cand: Candidate) -> None:
-    """Write ``cand``'s entry atomically (a temporary file renamed over): a killed sweep leaves none half-written."""
-    rec = {"key": cand.key, "file": cand.path.name, "content": cand.content, "weights": cand.weights,
-           "status": cand.status, "step": cand.step, "format": cand.format, "trained_on": cand.trained_on,
-           "metrics": {k: v.tolist() for k, v in cand.metrics.items()}, "latent": cand.latent, "seconds": cand.seconds}
-    folder.mkdir(parents=True, exist_ok=True)
-    path = _cache_path(folder, cand.key)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(rec), encoding="utf-8")  # floats as repr: they read back bit for bit
-    os.replace(tmp, path)
+    """Write ``cand``'s entry (atomically)."""
+    write_entry(folder, cand.key, {
+        "key": cand.key, "file": cand.path.name, "content": cand.content, "weights": cand.weights,
+        "status": cand.status, "step": cand.step, "format": cand.format, "trained_on": cand.trained_on,
+        "metrics": {k: v.tolist() for k, v in cand.metrics.items()}, "latent": cand.latent, "seconds": cand.seconds})
 
 
 # --- scoring ---------------------------------------------------------------------------------------

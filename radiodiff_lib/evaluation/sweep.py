@@ -12,7 +12,8 @@ The path, top to bottom (:func:`sweep_checkpoints`):
 4. the verdict (``bootstrap.compare``): best, indistinguishable set, earliest of it, each with its
    cluster-bootstrap interval over maps;
 5. the chosen candidate on the test maps, its latent statistics over the training split
-   (``latents.latent_statistics``) and the hand-off (``handoff``).
+   (``latents.latent_statistics``), cached as the candidates are (``cache/handoff/``: a sweep that changed
+   nothing measures them once), and the hand-off (``handoff``).
 
 Nothing is written outside the out folder (default ``<run>/sweep/``); the run's files are only read.
 """
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from ..checkpoints import load_any, save_radiodiff_layout
-from ..config import Config, load_config, resolve_config
+from ..config import Config, config_to_dict, load_config, resolve_config
 from ..data import TrainingMaps, build_dataset, train_overlap, training_maps
 from ..errors import CheckpointError
 from ..outputs import check_output_folder
@@ -42,11 +43,12 @@ from .latents import LatentSummary, latent_statistics
 from .result import Example
 from .scope import eval_protocol, eval_scope, map_list
 from .scoring import (
-    Candidate, autocast_for, cache_key, candidate_training_maps, checkpoint_files, choose_precision, file_digest,
-    load_candidate, prepare, process_layout, read_cached, score, score_all,
+    Candidate, autocast_for, cache_key, candidate_training_maps, checkpoint_files, choose_precision, entry_key,
+    file_digest, load_candidate, prepare, process_layout, read_cached, read_entry, score, score_all, write_entry,
 )
 from .sweep_result import (
-    CACHE_FOLDER, FIRST_STAGE_FOLDER, LATENTS_FILE, REPORTED, SWEEP_JSON, SweepResult, SweepSettings, write_tables,
+    CACHE_FOLDER, FIRST_STAGE_FOLDER, HANDOFF_CACHE, LATENTS_FILE, REPORTED, SWEEP_JSON, SweepResult, SweepSettings,
+    write_tables,
 )
 
 
@@ -145,19 +147,42 @@ def first_stage_file(cand: Candidate, model: Any, loss: Any, out: Path) -> tuple
     return copy, copy
 
 
-def hand_off(result: SweepResult, stage2_config: str | Path | None, device: torch.device) -> None:
-    """Latents, test confirmation and ``handoff.yaml`` for the chosen candidate (sets them on ``result``)."""
-    cand = result.candidates[result.chosen]
-    model, loss, cfg, info = load_candidate(cand, result.settings.config)
-    model = prepare(model, device)
+def handoff_key(cand: Candidate, result: SweepResult) -> str:
+    """The hand-off's cache entry: the chosen candidate's own key (its file's content, weights, items, precision,
+    device, batch, config) and every setting that changes its test confirmation or its latent statistics."""
+    s = result.settings
+    data = config_to_dict(eval_config(result.config, s.data, result.protocol))["data"]
+    root = "synthetic" if str(s.data) == "synthetic" else str(Path(s.data).expanduser().resolve())
+    return entry_key(entry="handoff", candidate=cand.key, data=data, data_root=root, protocol=result.protocol,
+                     latent_maps=s.latent_maps, seed=s.seed, tx=s.tx, n_boot=s.n_boot, level=s.level)
+
+
+def measure_handoff(cand: Candidate, result: SweepResult, model: torch.nn.Module, info: dict, cfg: Config,
+                    device: torch.device) -> dict:
+    """The chosen model's test confirmation (with its notes) and latent statistics, as a cache entry."""
     with clock(result.timings, "confirm"):
         trained = candidate_training_maps(info, cfg)
         sets, notes = confirmation_sets(result.config, result.settings, result.protocol, trained)
-        result.confirmation = confirm(model, sets, result.settings, device, result.precision)
-        result.notes += notes
+        confirmation = confirm(model, sets, result.settings, device, result.precision)
     with clock(result.timings, "latent"):
-        result.latent = measure_latents(model, result.config, result.settings, result.protocol, device,
-                                        result.precision)
+        latent = measure_latents(model, result.config, result.settings, result.protocol, device, result.precision)
+    return {"file": cand.path.name, "weights": cand.weights, "confirmation": confirmation, "notes": notes,
+            "latent": latent.to_record()}
+
+
+def hand_off(result: SweepResult, stage2_config: str | Path | None, device: torch.device) -> None:
+    """Latents, test confirmation and ``handoff.yaml`` for the chosen candidate (sets them on ``result``); the
+    confirmation and the latents come from the cache when a sweep with the same settings measured them."""
+    cand = result.candidates[result.chosen]
+    model, loss, cfg, info = load_candidate(cand, result.settings.config)
+    cache, key = result.out / CACHE_FOLDER / HANDOFF_CACHE, handoff_key(cand, result)
+    entry = read_entry(cache, key)
+    result.handoff_cached = entry is not None
+    if entry is None:
+        entry = measure_handoff(cand, result, prepare(model, device), info, cfg, device)
+        write_entry(cache, key, entry)
+    result.confirmation, result.latent = entry["confirmation"], LatentSummary.from_record(entry["latent"])
+    result.notes += entry["notes"]
     np.savez_compressed(result.out / LATENTS_FILE, samples=result.latent.samples)
     target, result.first_stage = first_stage_file(cand, model.cpu(), loss, result.out)
     cmp_ = result.comparison()

@@ -26,7 +26,9 @@ from .scoring import ITEM_METRICS, Candidate
 SWEEP_CSV = "sweep.csv"  # one row per candidate and item
 CHECKPOINTS_CSV = "checkpoints.csv"  # one row per candidate
 SWEEP_JSON = "sweep.json"
-CACHE_FOLDER = "cache"
+CACHE_FOLDER = "cache"  # one entry per candidate
+# cache/handoff/: the chosen candidate's test confirmation and latent statistics, apart from the candidates' entries
+HANDOFF_CACHE = "handoff"
 LATENTS_FILE = "latents.npz"
 FIRST_STAGE_FOLDER = "first_stage"
 REPORTED = ("nmse", "ssim", "psnr")  # the metrics with an interval in the JSON
@@ -94,6 +96,7 @@ class SweepResult:
     chosen: int | None = None  # index into candidates
     confirmation: list[dict] = field(default_factory=list)
     latent: LatentSummary | None = None
+    handoff_cached: bool = False  # confirmation and latents read from the cache, not measured by this sweep
     handoff: Path | None = None
     first_stage: Path | None = None
     stage2: Stage2Check | None = None
@@ -151,6 +154,7 @@ class SweepResult:
             "choose": self.settings.choose,
             "confirmation": self.confirmation,
             "latent": self.latent.to_json() if self.latent else None,
+            "handoff_cached": self.handoff_cached,
             "handoff": str(self.handoff) if self.handoff else None,
             "first_stage_copy": str(self.first_stage) if self.first_stage else None,
             "stage2": self.stage2.to_json() if self.stage2 else None,

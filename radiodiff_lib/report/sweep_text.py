@@ -158,7 +158,9 @@ def appendix(payload: dict, params: dict | None = None) -> Markdown:
                                                    if skipped else " (every checkpoint was scored).")]
     cached = sum(bool(c.get("cached")) for c in payload["checkpoints"])
     t = payload.get("timings") or {}
-    parts.append(f"**Cache:** {cached} of {len(payload['checkpoints'])} candidates read from the cache; "
+    handoff = (" (and the chosen one's test confirmation and latent statistics)" if payload.get("handoff_cached")
+               else "")
+    parts.append(f"**Cache:** {cached} of {len(payload['checkpoints'])} candidates read from the cache{handoff}; "
                  + ", ".join(f"{md.text(k)} {num(v, '.3g')}" for k, v in t.items()))
     if params:
         parts.append("**Notebook parameters:** " + ", ".join(md.text(f"{k}={v!r}") for k, v in params.items()))

@@ -134,6 +134,28 @@ def test_a_second_sweep_reads_everything_from_the_cache(swept, monkeypatch):
     assert (first.out / R.SWEEP_CSV).read_bytes() == (again.out / R.SWEEP_CSV).read_bytes()
 
 
+def test_the_handoff_work_is_cached_until_a_setting_it_depends_on_changes(known, tmp_path, monkeypatch):
+    run, kw = known["base"].parent, dict(weights="model", maps=4, n_boot=200, latent_maps=2, out=tmp_path / "sw")
+    first = S.sweep_checkpoints(run, **kw)
+    assert not first.handoff_cached
+    measured: list[str] = []
+    for name in ("confirm", "measure_latents"):
+        real = getattr(S, name)
+        monkeypatch.setattr(S, name, lambda *a, _real=real, _name=name, **k: measured.append(_name) or _real(*a, **k))
+    again = S.sweep_checkpoints(run, **kw)
+    assert again.handoff_cached
+    assert again.to_json()["handoff_cached"] is True
+    assert measured == []  # neither the test confirmation nor the training split ran again
+    assert again.confirmation == first.confirmation
+    assert again.latent.to_json() == first.latent.to_json()
+    np.testing.assert_array_equal(again.latent.samples, first.latent.samples)
+    assert again.handoff.read_bytes() == first.handoff.read_bytes()
+    other = S.sweep_checkpoints(run, **(kw | {"latent_maps": 3}))
+    assert not other.handoff_cached
+    assert measured == ["confirm", "measure_latents"]
+    assert other.latent.n_maps == 3
+
+
 def test_items_are_read_once_for_the_whole_sweep(known, tmp_path, monkeypatch):
     reads: dict[str, int] = {}
     original = SyntheticRadioMaps.__getitem__
