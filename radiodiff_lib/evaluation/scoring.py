@@ -17,13 +17,14 @@ import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from ..checkpoints import list_checkpoints, load_model_from_checkpoint
+from ..checkpoints import list_checkpoints, load_any, model_from_checkpoint
 from ..config import Config, resolve_config
 from ..data import TrainingMaps, train_overlap, training_maps
 from ..errors import CheckpointError, ConfigError, DataError
@@ -227,10 +228,13 @@ def score(model: torch.nn.Module, items: Items, batch_size: int, device: torch.d
     return {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}, stats, seconds
 
 
-def load_candidate(cand: Candidate, config: str | None) -> tuple[Any, Any, Config, dict]:
-    """(model, loss, config, info) of a candidate; CheckpointError/ConfigError when it cannot be used."""
-    return load_model_from_checkpoint(cand.path, use_ema=cand.weights == "ema",
-                                      config=resolve_config(config) if config else None)
+def load_candidate(cand: Candidate, config: str | None, checkpoint: tuple[dict, str] | None = None,
+                   ) -> tuple[Any, Any, Config, dict]:
+    """(model, loss, config, info) of a candidate, built from ``checkpoint`` (``load_any``'s (obj, format) of its
+    file) when given, else from its file; CheckpointError/ConfigError when it cannot be used."""
+    obj, fmt = checkpoint if checkpoint is not None else load_any(cand.path)
+    return model_from_checkpoint(obj, fmt, cand.path, use_ema=cand.weights == "ema",
+                                 config=resolve_config(config) if config else None)
 
 
 def candidate_training_maps(info: dict, config: Config) -> TrainingMaps:
@@ -238,13 +242,18 @@ def candidate_training_maps(info: dict, config: Config) -> TrainingMaps:
     return training_maps(info.get("format", WORKBENCH_CHECKPOINT), info.get(SPLIT_RECORD), config)
 
 
-def score_candidate(cand: Candidate, items: Items, batch_size: int, config: str | None, device: torch.device,
-                    precision: str) -> None:
-    """Load and score ``cand`` (status "ok"), or record why it cannot be (status = the reason)."""
+def one_line(exc: Exception) -> str:
+    """Why a candidate was skipped, on one line."""
+    return " ".join(str(exc).split())
+
+
+def score_candidate(cand: Candidate, checkpoint: tuple[dict, str], items: Items, batch_size: int,
+                    config: str | None, device: torch.device, precision: str) -> None:
+    """Score ``cand`` from its loaded file (status "ok"), or record why it cannot be (status = the reason)."""
     try:
-        model, _loss, cfg, info = load_candidate(cand, config)
+        model, _loss, cfg, info = load_candidate(cand, config, checkpoint)
     except (CheckpointError, ConfigError) as exc:
-        cand.status = " ".join(str(exc).split())  # one line
+        cand.status = one_line(exc)
         return
     cand.step, cand.format = info.get("step"), info.get("format")
     overlap = train_overlap(candidate_training_maps(info, cfg), items)
@@ -254,13 +263,48 @@ def score_candidate(cand: Candidate, items: Items, batch_size: int, config: str 
     cand.status = "ok"
 
 
+class CheckpointReader:
+    """A run's checkpoint files loaded and verified (``load_any``) one at a time: the last one read is kept, so
+    the steps of a sweep that need the same file in a row read it once, and it is dropped before the next is
+    read (one checkpoint in memory). A file that cannot be loaded is remembered with its reason, not read again."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.checkpoint: tuple[dict, str] | None = None
+        self.failed: dict[Path, str] = {}
+
+    def load(self, path: Path) -> tuple[dict, str]:
+        """(obj, format) of ``path``; CheckpointError when it cannot be loaded."""
+        if path in self.failed:
+            raise CheckpointError(self.failed[path])
+        if path != self.path:
+            self.path, self.checkpoint = None, None  # drop the last one before the next is read
+            try:
+                self.checkpoint = load_any(path)
+            except CheckpointError as exc:
+                self.failed[path] = str(exc)
+                raise
+            self.path = path
+        return self.checkpoint
+
+
 def score_all(candidates: list[Candidate], items: Items, layout: Layout, cache: Path, precision: str,
-              batch_size: int, config: str | None, progress: Callable[[str], None] | None = None) -> None:
-    """Score this process's share of the candidates that the cache does not hold yet."""
-    for cand in shard(candidates, layout.rank, layout.world):
-        if read_cached(cache, cand):
-            continue
-        score_candidate(cand, items, batch_size, config, layout.device, precision)
-        write_cached(cache, cand)
-        if progress:
-            progress(f"{cand.label}: {cand.status}")
+              batch_size: int, config: str | None, reader: CheckpointReader,
+              progress: Callable[[str], None] | None = None) -> None:
+    """Score this process's share of the candidates that the cache does not hold yet, each file read once for all
+    its kinds of weights (the file ``reader`` holds already first)."""
+    todo = [c for c in shard(candidates, layout.rank, layout.world) if not read_cached(cache, c)]
+    todo.sort(key=lambda c: c.path != reader.path)  # stable: the files' order otherwise
+    for path, same_file in groupby(todo, key=lambda c: c.path):
+        try:
+            checkpoint, reason = reader.load(path), ""
+        except CheckpointError as exc:
+            checkpoint, reason = None, one_line(exc)
+        for cand in same_file:
+            if checkpoint is None:
+                cand.status = reason
+            else:
+                score_candidate(cand, checkpoint, items, batch_size, config, layout.device, precision)
+            write_cached(cache, cand)
+            if progress:
+                progress(f"{cand.label}: {cand.status}")

@@ -19,6 +19,7 @@ Nothing is written outside the out folder (default ``<run>/sweep/``); the run's 
 """
 from __future__ import annotations
 
+import functools
 import json
 import time
 from contextlib import contextmanager
@@ -28,10 +29,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from ..checkpoints import load_any, save_radiodiff_layout
-from ..config import Config, config_to_dict, load_config, resolve_config
+from ..checkpoints import save_radiodiff_layout
+from ..config import Config, config_from_dict, config_to_dict, load_config, resolve_config
 from ..data import TrainingMaps, build_dataset, train_overlap, training_maps
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..outputs import check_output_folder
 from ..vocabulary import CONFIG_FILE, RADIODIFF_CHECKPOINT, SPLIT_RECORD, WORKBENCH_CHECKPOINT
 from . import metrics as M
@@ -43,12 +44,13 @@ from .latents import LatentSummary, latent_statistics
 from .result import Example
 from .scope import eval_protocol, eval_scope, map_list
 from .scoring import (
-    Candidate, autocast_for, cache_key, candidate_training_maps, checkpoint_files, choose_precision, entry_key,
-    file_digest, load_candidate, prepare, process_layout, read_cached, read_entry, score, score_all, write_entry,
+    Candidate, CheckpointReader, autocast_for, cache_key, candidate_training_maps, checkpoint_files, choose_precision,
+    entry_key, file_digest, load_candidate, one_line, prepare, process_layout, read_cached, read_entry, score,
+    score_all, write_entry,
 )
 from .sweep_result import (
-    CACHE_FOLDER, FIRST_STAGE_FOLDER, HANDOFF_CACHE, LATENTS_FILE, REPORTED, SWEEP_JSON, SweepResult, SweepSettings,
-    write_tables,
+    CACHE_FOLDER, FILES_CACHE, FIRST_STAGE_FOLDER, HANDOFF_CACHE, LATENTS_FILE, REPORTED, SWEEP_JSON, SweepResult,
+    SweepSettings, write_tables,
 )
 
 
@@ -133,18 +135,24 @@ def measure_latents(model: torch.nn.Module, config: Config, settings: SweepSetti
                              autocast=autocast_for(precision, device), seed=settings.seed)
 
 
-def first_stage_file(cand: Candidate, model: Any, loss: Any, out: Path) -> tuple[Path, Path | None]:
-    """(the file the second stage should load, the RadioDiff-layout copy written for it or None).
+def first_stage_file(cand: Candidate, out: Path, recorded: str | None,
+                     chosen: Callable[[], tuple]) -> tuple[Path, Path | None, str | None]:
+    """(the file the second stage should load, the RadioDiff-layout copy written for it or None, the copy's sha256).
 
     The second stage loads a checkpoint's ``ema`` weights when there are any: a RadioDiff file
     whose EMA weights were chosen is named as it is; otherwise a copy holding the chosen weights
-    (as both ``model`` and ``ema``) is written into the out folder.
+    (as both ``model`` and ``ema``) is written into the out folder from ``chosen()`` (the loaded
+    candidate), unless the copy whose sha256 the cache ``recorded`` is there unchanged.
     """
     if cand.format == RADIODIFF_CHECKPOINT and cand.weights == "ema":
-        return cand.path, None
+        return cand.path, None, None
     copy = out / FIRST_STAGE_FOLDER / f"{cand.path.stem}-{cand.weights}.pt"
-    save_radiodiff_layout(copy, model, loss, int(cand.step or 0), with_lpips_copies=False)
-    return copy, copy
+    digest = file_digest(copy) if recorded and copy.is_file() else None
+    if digest is None or digest != recorded:
+        model, loss, _cfg, _info = chosen()
+        save_radiodiff_layout(copy, model.cpu(), loss, int(cand.step or 0), with_lpips_copies=False)
+        digest = file_digest(copy)
+    return copy, copy, digest
 
 
 def handoff_key(cand: Candidate, result: SweepResult) -> str:
@@ -159,7 +167,7 @@ def handoff_key(cand: Candidate, result: SweepResult) -> str:
 
 def measure_handoff(cand: Candidate, result: SweepResult, model: torch.nn.Module, info: dict, cfg: Config,
                     device: torch.device) -> dict:
-    """The chosen model's test confirmation (with its notes) and latent statistics, as a cache entry."""
+    """The chosen model's test confirmation (with its notes) and latent statistics, and its config, as a cache entry."""
     with clock(result.timings, "confirm"):
         trained = candidate_training_maps(info, cfg)
         sets, notes = confirmation_sets(result.config, result.settings, result.protocol, trained)
@@ -167,24 +175,42 @@ def measure_handoff(cand: Candidate, result: SweepResult, model: torch.nn.Module
     with clock(result.timings, "latent"):
         latent = measure_latents(model, result.config, result.settings, result.protocol, device, result.precision)
     return {"file": cand.path.name, "weights": cand.weights, "confirmation": confirmation, "notes": notes,
-            "latent": latent.to_record()}
+            "latent": latent.to_record(), "config": config_to_dict(cfg), "first_stage_sha256": None}
 
 
-def hand_off(result: SweepResult, stage2_config: str | Path | None, device: torch.device) -> None:
-    """Latents, test confirmation and ``handoff.yaml`` for the chosen candidate (sets them on ``result``); the
-    confirmation and the latents come from the cache when a sweep with the same settings measured them."""
-    cand = result.candidates[result.chosen]
-    model, loss, cfg, info = load_candidate(cand, result.settings.config)
-    cache, key = result.out / CACHE_FOLDER / HANDOFF_CACHE, handoff_key(cand, result)
+def cached_handoff(cache: Path, key: str) -> tuple[dict, Config] | None:
+    """(the hand-off's cache entry, the chosen checkpoint's config read back from it); None when there is none."""
     entry = read_entry(cache, key)
-    result.handoff_cached = entry is not None
-    if entry is None:
+    try:
+        return (entry, config_from_dict(entry["config"], source=f"{entry['file']} (cached)")) if entry else None
+    except (ConfigError, KeyError):  # written by an older sweep, or the config no longer reads: measure again
+        return None
+
+
+def hand_off(result: SweepResult, stage2_config: str | Path | None, device: torch.device,
+             reader: CheckpointReader) -> None:
+    """Latents, test confirmation and ``handoff.yaml`` for the chosen candidate (sets them on ``result``).
+
+    What a sweep with the same settings measured comes from the cache; the chosen checkpoint is loaded
+    only when something must be measured or its first-stage copy written, and then once (not at all
+    when ``reader`` still holds it from scoring).
+    """
+    cand = result.candidates[result.chosen]
+    chosen = functools.cache(lambda: load_candidate(cand, result.settings.config, reader.load(cand.path)))
+    cache, key = result.out / CACHE_FOLDER / HANDOFF_CACHE, handoff_key(cand, result)
+    cached = cached_handoff(cache, key)
+    result.handoff_cached = cached is not None
+    if cached is None:
+        model, _loss, cfg, info = chosen()
         entry = measure_handoff(cand, result, prepare(model, device), info, cfg, device)
-        write_entry(cache, key, entry)
+    else:
+        entry, cfg = cached
     result.confirmation, result.latent = entry["confirmation"], LatentSummary.from_record(entry["latent"])
     result.notes += entry["notes"]
     np.savez_compressed(result.out / LATENTS_FILE, samples=result.latent.samples)
-    target, result.first_stage = first_stage_file(cand, model.cpu(), loss, result.out)
+    target, result.first_stage, copied = first_stage_file(cand, result.out, entry["first_stage_sha256"], chosen)
+    if cached is None or copied != entry["first_stage_sha256"]:
+        write_entry(cache, key, entry | {"first_stage_sha256": copied})
     cmp_ = result.comparison()
     metric = result.settings.metric
     why = (f"the best of {len(result.scored)} by mean {metric}" if result.settings.choose == "best"
@@ -209,14 +235,28 @@ def run_config(run: Path, config: str | None) -> Config:
     return resolve_config("radiodiff")
 
 
-def run_training_maps(files: list[Path], config: Config) -> TrainingMaps:
-    """The maps the run trained on, as its newest readable checkpoint records them (RadioDiff's: assumed)."""
-    for path in reversed(files):
+def file_record(path: Path, digest: str, cache: Path, reader: CheckpointReader) -> dict:
+    """What checkpoint ``path`` says about its training maps: ``{"format", "split_record"}``, or ``{"error"}`` when
+    it cannot be loaded; cached by the file's content, so a sweep with no new file loads none for it."""
+    key = entry_key(entry="split record", content=digest)
+    rec = read_entry(cache, key)
+    if rec is None:
         try:
-            obj, fmt = load_any(path)
-        except CheckpointError:
-            continue  # listed with its reason when it is scored
-        return training_maps(fmt, obj.get(SPLIT_RECORD) if fmt == WORKBENCH_CHECKPOINT else None, config)
+            obj, fmt = reader.load(path)
+            rec = {"format": fmt, "split_record": obj.get(SPLIT_RECORD) if fmt == WORKBENCH_CHECKPOINT else None}
+        except CheckpointError as exc:
+            rec = {"error": one_line(exc)}
+        write_entry(cache, key, rec)
+    return rec
+
+
+def run_training_maps(digests: dict[Path, str], config: Config, cache: Path, reader: CheckpointReader) -> TrainingMaps:
+    """The maps the run trained on, as its newest readable checkpoint records them (RadioDiff's: assumed);
+    ``digests``: the run's files, oldest first, with their sha256."""
+    for path, digest in reversed(digests.items()):
+        rec = file_record(path, digest, cache, reader)
+        if "error" not in rec:  # an unreadable file is listed with its reason when it is scored
+            return training_maps(rec["format"], rec["split_record"], config)
     return TrainingMaps("unknown")
 
 
@@ -248,14 +288,13 @@ def clock(timings: dict[str, float], name: str) -> Iterator[None]:
         timings[f"{name}_cpu_seconds"] = time.process_time() - c0
 
 
-def candidates_of(files: list[Path], settings: SweepSettings, items: Items, precision: str,
+def candidates_of(digests: dict[Path, str], settings: SweepSettings, items: Items, precision: str,
                   device: torch.device) -> list[Candidate]:
     """Every file with each kind of weights asked for, named by its content and what changes its numbers."""
     changes_numbers = {"items": items.fingerprint(), "precision": precision, "device": device.type,
                        "batch": settings.batch_size, "config": settings.config}
-    digests = {f: file_digest(f) for f in files}
-    return [Candidate(path=f, weights=w, content=digests[f], key=cache_key(digests[f], w, changes_numbers))
-            for f in files for w in settings.weight_kinds()]
+    return [Candidate(path=f, weights=w, content=digest, key=cache_key(digest, w, changes_numbers))
+            for f, digest in digests.items() for w in settings.weight_kinds()]
 
 
 def read_back(candidates: list[Candidate], cache: Path) -> None:
@@ -290,13 +329,15 @@ def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "va
     used, note = choose_precision(precision, layout.device)
     cfg = run_config(run, config)
     timings: dict[str, float] = {}
-    with clock(timings, "read"):
-        trained = run_training_maps(files, cfg)
+    with clock(timings, "read"):  # hashing the files, the run's training maps, reading the items
+        digests = {f: file_digest(f) for f in files}
+        reader = CheckpointReader()  # the newest file, read for its training maps, is the first scored
+        trained = run_training_maps(digests, cfg, folder / CACHE_FOLDER / FILES_CACHE, reader)
         items, used_protocol, excluded = sweep_items(cfg, settings, trained)
-    with clock(timings, "score"):  # hashing the files, loading, forward passes, metrics, cache writes
-        candidates = candidates_of(files, settings, items, used, layout.device)
+    with clock(timings, "score"):  # loading, forward passes, metrics, cache writes
+        candidates = candidates_of(digests, settings, items, used, layout.device)
         score_all(candidates, items, layout, folder / CACHE_FOLDER, used, settings.batch_size, settings.config,
-                  progress)
+                  reader, progress)
     layout.barrier()
     if layout.rank != 0:
         return None
@@ -314,7 +355,7 @@ def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "va
     if scored:
         cmp_ = result.comparison()
         result.chosen = scored[cmp_.best if choose == "best" else cmp_.earliest]
-        hand_off(result, stage2_config, layout.device)
+        hand_off(result, stage2_config, layout.device, reader)
     else:
         result.notes.append("no checkpoint could be scored: nothing to choose or hand off.")
     (folder / SWEEP_JSON).write_text(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")

@@ -29,6 +29,7 @@ SWEEP_JSON = "sweep.json"
 CACHE_FOLDER = "cache"  # one entry per candidate
 # cache/handoff/: the chosen candidate's test confirmation and latent statistics, apart from the candidates' entries
 HANDOFF_CACHE = "handoff"
+FILES_CACHE = "files"  # cache/files/: what each checkpoint file records about its training maps, by its content
 LATENTS_FILE = "latents.npz"
 FIRST_STAGE_FOLDER = "first_stage"
 REPORTED = ("nmse", "ssim", "psnr")  # the metrics with an interval in the JSON

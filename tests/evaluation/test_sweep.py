@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +155,28 @@ def test_the_handoff_work_is_cached_until_a_setting_it_depends_on_changes(known,
     assert not other.handoff_cached
     assert measured == ["confirm", "measure_latents"]
     assert other.latent.n_maps == 3
+
+
+def test_each_checkpoint_file_is_read_once_and_none_when_nothing_changed(known, tmp_path, monkeypatch):
+    from radiodiff_lib.checkpoints import resume
+
+    reads: Counter[str] = Counter()
+    real = resume.torch_load_safely
+    monkeypatch.setattr(resume, "torch_load_safely", lambda path, *a, **k: reads.update([Path(path).name]) or real(
+        path, *a, **k))
+    run, kw = known["base"].parent, dict(weights="both", maps=4, n_boot=200, latent_maps=2, out=tmp_path / "sw")
+    first = S.sweep_checkpoints(run, **kw)
+    files = [p.name for p in scoring.checkpoint_files(run)]
+    chosen = first.candidates[first.chosen].path.name
+    assert chosen == known["tie"].name
+    # the newest readable file, read for the run's training maps, is scored first; both kinds of weights of a file
+    # come from one read, the corrupt one is not read again; the chosen (not the last scored) once more to hand off
+    assert reads == Counter(files) + Counter([chosen])
+    reads.clear()
+    again = S.sweep_checkpoints(run, **kw)
+    assert reads == Counter()  # training maps, scores and hand-off all from the cache, the first-stage copy kept
+    assert again.handoff.read_bytes() == first.handoff.read_bytes()
+    assert again.first_stage.read_bytes() == first.first_stage.read_bytes()
 
 
 def test_items_are_read_once_for_the_whole_sweep(known, tmp_path, monkeypatch):
