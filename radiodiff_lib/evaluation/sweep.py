@@ -35,7 +35,6 @@ from ..data import TrainingMaps, build_dataset, train_overlap, training_maps
 from ..errors import CheckpointError, ConfigError
 from ..outputs import check_output_folder
 from ..vocabulary import CONFIG_FILE, RADIODIFF_CHECKPOINT, SPLIT_RECORD, WORKBENCH_CHECKPOINT
-from . import metrics as M
 from .bootstrap import LOWER_IS_BETTER, compare, mean_intervals
 from .evaluate import eval_config, reconstruct, to_unit
 from .handoff import HANDOFF_FILE, check_stage2_config, handoff_config, provenance_lines, write_handoff, write_merged
@@ -364,29 +363,33 @@ def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "va
 
 # --- figures' inputs ----------------------------------------------------------------------------------
 
-def gallery(result: SweepResult, pick: int, other: int | None = None) -> list[tuple[Example, Example | None]]:
-    """Best, median and worst items of candidate ``pick`` by the sweep's metric, re-run through it (and
-    through candidate ``other`` on the same items, when given): pairs of Examples."""
-    c = result.candidates[pick]
+def candidate_model(result: SweepResult, k: int) -> torch.nn.Module:
+    """Candidate ``k``'s model, loaded from its file, in eval mode on the CPU."""
+    return load_candidate(result.candidates[k], result.settings.config)[0].eval()
+
+
+def gallery(result: SweepResult, pick: int, other: int | None = None,
+            model_of: Callable[[int], torch.nn.Module] | None = None) -> list[tuple[Example, Example | None]]:
+    """Best, median and worst of the swept items by candidate ``pick``'s metric, re-run through it (and through
+    candidate ``other`` on the same items, when given): pairs of Examples. Their NMSE is the sweep's own;
+    ``model_of(k)`` gives candidate k's model (default: loaded from its file)."""
+    model_of = model_of or functools.partial(candidate_model, result)
     metric = result.settings.metric
-    values = c.metrics[metric]
+    values = result.candidates[pick].metrics[metric]
     order = np.argsort(np.where(np.isfinite(values), values, np.inf), kind="stable")
     if not LOWER_IS_BETTER[metric]:
         order = order[::-1]
     rows = [int(order[0]), int(order[(len(order) - 1) // 2]), int(order[-1])]
-    dataset = build_dataset(eval_config(result.config, result.settings.data, result.protocol), result.settings.split)
-    picked = read_items(dataset, [result.items.indices[r] for r in rows], result.settings.split, result.settings.data)
-    config = result.settings.config
-    return list(zip(_examples(result.candidates[pick], picked, config),
-                    _examples(result.candidates[other], picked, config) if other is not None else [None] * 3))
+    picked = result.items.select(rows)
+    return list(zip(_examples(model_of(pick), result.candidates[pick], picked, rows),
+                    _examples(model_of(other), result.candidates[other], picked, rows) if other is not None
+                    else [None] * 3))
 
 
-def _examples(cand: Candidate, picked: Items, config: str | None) -> list[Example]:
-    model, _loss, _cfg, _info = load_candidate(cand, config)
-    rec, _z = reconstruct(model.eval(), picked.images)
+def _examples(model: torch.nn.Module, cand: Candidate, picked: Items, rows: list[int]) -> list[Example]:
+    rec, _z = reconstruct(model, picked.images)
     inp, out = to_unit(picked.images)[:, 0].numpy(), to_unit(rec.float())[:, 0].numpy()
-    nmse = M.nmse(to_unit(rec.float()), to_unit(picked.images)).numpy()
-    street = M.nmse(to_unit(rec.float()), to_unit(picked.images), M.street_mask(picked.buildings.float())).numpy()
     return [Example(label, i, name, inp[j], out[j], picked.buildings[j, 0].numpy().astype(np.float32),
-                    float(nmse[j]), float(street[j]))
-            for j, (label, i, name) in enumerate(zip(("best", "median", "worst"), picked.indices, picked.names))]
+                    float(cand.metrics["nmse"][r]), float(cand.metrics["nmse_street"][r]))
+            for j, (label, i, name, r) in enumerate(zip(("best", "median", "worst"), picked.indices, picked.names,
+                                                        rows))]

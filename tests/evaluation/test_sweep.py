@@ -125,6 +125,25 @@ def test_chosen_checkpoint_is_confirmed_on_the_test_maps(swept, monkeypatch):
     assert chunked == conf
 
 
+def test_gallery_takes_the_swept_items_and_the_sweeps_own_numbers(swept, monkeypatch):
+    _known, result = swept
+    monkeypatch.setattr(S, "build_dataset", lambda *a, **k: pytest.fail("the items were read from the data again"))
+    loaded: list[int] = []
+    final = result.final()
+    pairs = S.gallery(result, result.chosen, final, lambda k: loaded.append(k) or S.candidate_model(result, k))
+    assert loaded == [result.chosen, final]
+    chosen, beside = [a for a, _b in pairs], [b for _a, b in pairs]
+    assert [e.label for e in chosen] == ["best", "median", "worst"]
+    rows = [result.items.indices.index(e.index) for e in chosen]
+    nmse = result.candidates[result.chosen].metrics["nmse"]
+    assert [e.nmse for e in chosen] == [float(nmse[r]) for r in rows]  # the sweep's numbers, not recomputed
+    assert chosen[0].nmse == nmse.min()
+    assert chosen[-1].nmse == nmse.max()
+    assert [e.nmse_street for e in beside] == [float(result.candidates[final].metrics["nmse_street"][r]) for r in rows]
+    assert [e.index for e in beside] == [e.index for e in chosen]  # the final checkpoint on the same items
+    np.testing.assert_array_equal(chosen[0].input, ((result.items.images[rows[0], 0] + 1) / 2).clamp(0, 1).numpy())
+
+
 # --- cache, resume, reading once, the run left alone ------------------------------------------------
 
 def test_a_second_sweep_reads_everything_from_the_cache(swept, monkeypatch):
