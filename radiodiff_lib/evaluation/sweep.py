@@ -36,7 +36,7 @@ from ..errors import CheckpointError, ConfigError
 from ..outputs import check_output_folder
 from ..vocabulary import CONFIG_FILE, RADIODIFF_CHECKPOINT, SPLIT_RECORD, WORKBENCH_CHECKPOINT
 from .bootstrap import LOWER_IS_BETTER, compare, mean_intervals
-from .evaluate import eval_config, reconstruct, to_unit
+from .evaluate import eval_config, example_rows, reconstruct_examples
 from .handoff import HANDOFF_FILE, check_stage2_config, handoff_config, provenance_lines, write_handoff, write_merged
 from .items import Items, choose_items, read_items
 from .latents import LatentSummary, latent_statistics
@@ -375,21 +375,14 @@ def gallery(result: SweepResult, pick: int, other: int | None = None,
     ``model_of(k)`` gives candidate k's model (default: loaded from its file)."""
     model_of = model_of or functools.partial(candidate_model, result)
     metric = result.settings.metric
-    values = result.candidates[pick].metrics[metric]
-    order = np.argsort(np.where(np.isfinite(values), values, np.inf), kind="stable")
-    if not LOWER_IS_BETTER[metric]:
-        order = order[::-1]
-    rows = [int(order[0]), int(order[(len(order) - 1) // 2]), int(order[-1])]
+    rows = example_rows(result.candidates[pick].metrics[metric], LOWER_IS_BETTER[metric])
+    if not rows:
+        return []
     picked = result.items.select(rows)
-    return list(zip(_examples(model_of(pick), result.candidates[pick], picked, rows),
-                    _examples(model_of(other), result.candidates[other], picked, rows) if other is not None
-                    else [None] * 3))
 
+    def examples_of(k: int) -> list[Example]:
+        metrics = result.candidates[k].metrics
+        return reconstruct_examples(model_of(k), picked.images, picked.buildings, picked.indices, picked.names,
+                                    metrics["nmse"][rows], metrics["nmse_street"][rows])
 
-def _examples(model: torch.nn.Module, cand: Candidate, picked: Items, rows: list[int]) -> list[Example]:
-    rec, _z = reconstruct(model, picked.images)
-    inp, out = to_unit(picked.images)[:, 0].numpy(), to_unit(rec.float())[:, 0].numpy()
-    return [Example(label, i, name, inp[j], out[j], picked.buildings[j, 0].numpy().astype(np.float32),
-                    float(cand.metrics["nmse"][r]), float(cand.metrics["nmse_street"][r]))
-            for j, (label, i, name, r) in enumerate(zip(("best", "median", "worst"), picked.indices, picked.names,
-                                                        rows))]
+    return list(zip(examples_of(pick), examples_of(other) if other is not None else [None] * len(rows)))
