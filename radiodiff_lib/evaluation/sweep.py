@@ -369,15 +369,15 @@ def candidate_model(result: SweepResult, k: int) -> torch.nn.Module:
 
 
 def gallery(result: SweepResult, pick: int, other: int | None = None,
-            model_of: Callable[[int], torch.nn.Module] | None = None) -> list[tuple[Example, Example | None]]:
-    """Best, median and worst of the swept items by candidate ``pick``'s metric, re-run through it (and through
-    candidate ``other`` on the same items, when given): pairs of Examples. Their NMSE is the sweep's own;
-    ``model_of(k)`` gives candidate k's model (default: loaded from its file)."""
+            model_of: Callable[[int], torch.nn.Module] | None = None) -> tuple[list[Example], list[Example] | None]:
+    """Best, median and worst of the swept items by candidate ``pick``'s metric, re-run through it, and through
+    candidate ``other`` on the same items (None when not given). Their NMSE is the sweep's own; ``model_of(k)``
+    gives candidate k's model (default: loaded from its file)."""
     model_of = model_of or functools.partial(candidate_model, result)
     metric = result.settings.metric
     rows = example_rows(result.candidates[pick].metrics[metric], LOWER_IS_BETTER[metric])
     if not rows:
-        return []
+        return [], None
     picked = result.items.select(rows)
 
     def examples_of(k: int) -> list[Example]:
@@ -385,4 +385,4 @@ def gallery(result: SweepResult, pick: int, other: int | None = None,
         return reconstruct_examples(model_of(k), picked.images, picked.buildings, picked.indices, picked.names,
                                     metrics["nmse"][rows], metrics["nmse_street"][rows])
 
-    return list(zip(examples_of(pick), examples_of(other) if other is not None else [None] * len(rows)))
+    return examples_of(pick), examples_of(other) if other is not None else None

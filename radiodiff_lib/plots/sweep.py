@@ -11,6 +11,8 @@ from typing import Any, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..evaluation import Example
+from .reconstruction import gallery_figure
 from .style import GAN_LINE, GAN_SHADE, RESUME_COLOR, styled
 
 TITLES = {"nmse": "NMSE (lower is better)", "ssim": "SSIM (higher is better)", "psnr": "PSNR dB (higher is better)"}
@@ -85,29 +87,11 @@ def sweep_metric_figure(payload: dict, metric: str, resumes: Sequence[int] = (),
 
 
 @styled
-def sweep_gallery_figure(pairs: list[tuple[Any, Any]], left: str, right: str | None = None) -> Figure:
-    """Rows best / median / worst items of ``left``: input, its reconstruction and error, and ``right``'s on the same item."""
-    cols = 3 + (2 if right else 0)
-    fig = Figure(figsize=(2.6 * cols + 1.2, 2.7 * max(len(pairs), 1)), layout="constrained")
-    axes = fig.subplots(max(len(pairs), 1), cols, squeeze=False)
-    err_max = max([float(e.error.max()) for p in pairs for e in p if e is not None] + [1e-6])
-    for row, (a, b) in zip(axes, pairs):
-        panels = [(a.input, "input", "viridis", 1.0), (a.reconstruction, f"{left}\nNMSE {a.nmse:.3g}", "viridis", 1.0),
-                  (a.error, "|error|", "magma", err_max)]
-        if b is not None:
-            panels += [(b.reconstruction, f"{right}\nNMSE {b.nmse:.3g}", "viridis", 1.0), (b.error, "|error|", "magma",
-                                                                                          err_max)]
-        for ax, (img, title, cmap, vmax) in zip(row, panels):
-            ax.imshow(img, cmap=cmap, vmin=0, vmax=vmax)
-            if a.buildings.min() < 0.5 < a.buildings.max():
-                ax.contour(a.buildings, levels=[0.5], colors="white", linewidths=0.5)
-            ax.set_title(title, fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        row[0].set_ylabel(f"{a.label}\n{a.name}", fontsize=8)
-    fig.suptitle("Best, median and worst items of " + left + (f", beside {right} on the same items" if right else ""),
-                 fontsize=10)
-    return fig
+def sweep_gallery_figure(examples: Sequence[Example], left: str, beside: Sequence[Example] | None = None,
+                         right: str | None = None) -> Figure:
+    """Best / median / worst items of checkpoint ``left`` (``gallery_figure``), beside ``right``'s on the same items."""
+    title = "Best, median and worst items of " + left + (f", beside {right} on the same items" if beside else "")
+    return gallery_figure(examples, title, left, beside, right or "")
 
 
 @styled

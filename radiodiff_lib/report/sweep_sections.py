@@ -79,7 +79,8 @@ def gallery_section(result: Any, interactive: bool = False) -> None:
     other = final if final != result.chosen else None
     chosen = result.candidates[result.chosen]
     right = result.candidates[other].label if other is not None else None
-    show_figure(plots.sweep_gallery_figure(gallery(result, result.chosen, other), chosen.label, right))
+    examples, beside = gallery(result, result.chosen, other)
+    show_figure(plots.sweep_gallery_figure(examples, chosen.label, beside, right))
 
 
 def latents(result: Any) -> None:

@@ -44,12 +44,12 @@ class CheckpointPicker:
         cand = self.result.candidates[k]
         other = final if final != k else None
         try:
-            pairs = gallery(self.result, k, other, self.model_of)
+            examples, beside = gallery(self.result, k, other, self.model_of)
         except Exception as exc:  # a checkpoint that stopped loading: say so, keep the picker usable
             show_in(self.gallery_out, Markdown(f"cannot draw {md.code(cand.label)}: {md.text(exc)}"))
             return
         right = self.result.candidates[other].label if other is not None else None
-        show_in(self.gallery_out, plots.sweep_gallery_figure(pairs, cand.label, right))
+        show_in(self.gallery_out, plots.sweep_gallery_figure(examples, cand.label, beside, right))
         show_in(self.latent_out, plots.latent_histogram_figure(
             cand.latent["samples"], f"{cand.label}: posterior means on the {len(self.result.items)} swept items"))
         self.status.value = f"step {cand.step}"

@@ -130,9 +130,8 @@ def test_gallery_takes_the_swept_items_and_the_sweeps_own_numbers(swept, monkeyp
     monkeypatch.setattr(S, "build_dataset", lambda *a, **k: pytest.fail("the items were read from the data again"))
     loaded: list[int] = []
     final = result.final()
-    pairs = S.gallery(result, result.chosen, final, lambda k: loaded.append(k) or S.candidate_model(result, k))
+    chosen, beside = S.gallery(result, result.chosen, final, lambda k: loaded.append(k) or S.candidate_model(result, k))
     assert loaded == [result.chosen, final]
-    chosen, beside = [a for a, _b in pairs], [b for _a, b in pairs]
     assert [e.label for e in chosen] == ["best", "median", "worst"]
     rows = [result.items.indices.index(e.index) for e in chosen]
     nmse = result.candidates[result.chosen].metrics["nmse"]
