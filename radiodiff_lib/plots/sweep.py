@@ -95,8 +95,10 @@ def sweep_gallery_figure(examples: Sequence[Example], left: str, beside: Sequenc
 
 
 @styled
-def latent_histogram_figure(samples: np.ndarray, title: str, marked: Sequence[int] = ()) -> Figure:
-    """One histogram per latent channel of ``samples`` [C, S]; ``marked`` channels (std near 0) say so."""
+def latent_histogram_figure(samples: np.ndarray, title: str, mean: Sequence[float], std: Sequence[float],
+                            marked: Sequence[int] = ()) -> Figure:
+    """One histogram per latent channel of ``samples`` [C, S] (a subset of the values measured), titled with the
+    channel's ``mean`` and ``std`` over all of them; ``marked`` channels (std near 0) say so."""
     samples = np.atleast_2d(np.asarray(samples, dtype=float))
     n = max(samples.shape[0], 1)
     fig = Figure(figsize=(3.2 * n + 0.8, 2.9), layout="constrained")
@@ -108,7 +110,7 @@ def latent_histogram_figure(samples: np.ndarray, title: str, marked: Sequence[in
         v = samples[c][np.isfinite(samples[c])]
         ax.hist(v, bins=40, color="#4c72b0", alpha=0.85)
         note = " (std near 0)" if c in marked else ""
-        ax.set_title(f"channel {c}: mean {v.mean():.3g}, std {v.std():.3g}{note}", fontsize=8.5)
+        ax.set_title(f"channel {c}: mean {mean[c]:.3g}, std {std[c]:.3g}{note}", fontsize=8.5)
         ax.set_xlabel("latent value")
     axes[0].set_ylabel("values")
     fig.suptitle(title, fontsize=10)

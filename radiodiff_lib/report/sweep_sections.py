@@ -88,9 +88,10 @@ def latents(result: Any) -> None:
     display(sweep_text.latents(result.to_json()))
     if result.latent is not None and result.latent.samples.size:
         chosen = result.candidates[result.chosen]
+        lat = result.latent
         show_figure(plots.latent_histogram_figure(
-            result.latent.samples, f"{chosen.label}: latents (posterior samples) on {result.latent.n_maps} "
-            f"{result.latent.split} maps", result.latent.near_zero))
+            lat.samples, f"{chosen.label}: latents (posterior samples) on {lat.n_maps} {lat.split} maps", lat.mean,
+            lat.std, lat.near_zero))
 
 
 def handoff(result: Any) -> None:

@@ -51,7 +51,8 @@ class CheckpointPicker:
         right = self.result.candidates[other].label if other is not None else None
         show_in(self.gallery_out, plots.sweep_gallery_figure(examples, cand.label, beside, right))
         show_in(self.latent_out, plots.latent_histogram_figure(
-            cand.latent["samples"], f"{cand.label}: posterior means on the {len(self.result.items)} swept items"))
+            cand.latent["samples"], f"{cand.label}: posterior means on the {len(self.result.items)} swept items",
+            cand.latent["mean"], cand.latent["std"]))
         self.status.value = f"step {cand.step}"
 
 
