@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -102,7 +101,6 @@ class Candidate:
     key: str = ""
     metrics: dict[str, np.ndarray] = field(default_factory=dict)  # per item, in the items' order
     latent: dict = field(default_factory=dict)  # posterior-mode statistics over the scored items
-    seconds: float = 0.0  # the forward passes' wall time when it was scored
     trained_on: list[int] | None = None  # scored maps this checkpoint trained on (None: not known)
     cached: bool = False  # read from the cache, not scored by this process
 
@@ -170,7 +168,7 @@ def read_cached(folder: Path, cand: Candidate) -> bool:
         return False
     cand.status, cand.step, cand.format, cand.trained_on = rec["status"], rec["step"], rec["format"], rec["trained_on"]
     cand.metrics = {k: np.asarray(v, dtype=np.float64) for k, v in rec["metrics"].items()}
-    cand.latent, cand.seconds, cand.cached = rec["latent"], rec["seconds"], True
+    cand.latent, cand.cached = rec["latent"], True
     return True
 
 
@@ -179,7 +177,7 @@ def write_cached(folder: Path, cand: Candidate) -> None:
     write_entry(folder, cand.key, {
         "key": cand.key, "file": cand.path.name, "content": cand.content, "weights": cand.weights,
         "status": cand.status, "step": cand.step, "format": cand.format, "trained_on": cand.trained_on,
-        "metrics": {k: v.tolist() for k, v in cand.metrics.items()}, "latent": cand.latent, "seconds": cand.seconds})
+        "metrics": {k: v.tolist() for k, v in cand.metrics.items()}, "latent": cand.latent})
 
 
 # --- scoring ---------------------------------------------------------------------------------------
@@ -202,19 +200,15 @@ def to_batch(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 @torch.no_grad()
 def score(model: torch.nn.Module, items: Items, batch_size: int, device: torch.device,
-          autocast: Any = None) -> tuple[dict[str, np.ndarray], dict, float]:
-    """Per-item metrics, posterior-mode latent statistics and forward seconds of ``model`` on ``items``."""
+          autocast: Any = None) -> tuple[dict[str, np.ndarray], dict]:
+    """Per-item metrics and posterior-mode latent statistics of ``model`` on ``items``."""
     values: dict[str, list] = {k: [] for k in ITEM_METRICS}
-    latent, samples, seconds = LatentStats(), [], 0.0
+    latent, samples = LatentStats(), []
     per_item = max(1, LATENT_SAMPLES // max(len(items), 1))  # histogram values spread over every item
     for start in range(0, len(items), batch_size):
         x = to_batch(items.images[start:start + batch_size], device)
-        t0 = time.perf_counter()
         with autocast or nullcontext():
             rec, z = reconstruct(model, x)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds += time.perf_counter() - t0
         pred, target = to_unit(rec.float()), to_unit(x)
         for name, v in M.map_metrics(pred, target).items():
             values[name].extend(v.tolist())
@@ -225,7 +219,7 @@ def score(model: torch.nn.Module, items: Items, batch_size: int, device: torch.d
     stats = latent.result()
     kept = torch.cat(samples).transpose(0, 1).reshape(stats["channels"], -1)[:, :LATENT_SAMPLES]
     stats["samples"] = kept.tolist()
-    return {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}, stats, seconds
+    return {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}, stats
 
 
 def load_candidate(cand: Candidate, config: str | None, checkpoint: tuple[dict, str] | None = None,
@@ -259,7 +253,7 @@ def score_candidate(cand: Candidate, checkpoint: tuple[dict, str], items: Items,
     overlap = train_overlap(candidate_training_maps(info, cfg), items)
     cand.trained_on = None if overlap is None else [int(m) for m in overlap]
     model = prepare(model, device)
-    cand.metrics, cand.latent, cand.seconds = score(model, items, batch_size, device, autocast_for(precision, device))
+    cand.metrics, cand.latent = score(model, items, batch_size, device, autocast_for(precision, device))
     cand.status = "ok"
 
 

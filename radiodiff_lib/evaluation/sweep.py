@@ -35,7 +35,7 @@ from ..data import TrainingMaps, build_dataset, train_overlap, training_maps
 from ..errors import CheckpointError, ConfigError
 from ..outputs import check_output_folder
 from ..vocabulary import CONFIG_FILE, RADIODIFF_CHECKPOINT, SPLIT_RECORD, WORKBENCH_CHECKPOINT
-from .bootstrap import LOWER_IS_BETTER, compare, mean_intervals
+from .bootstrap import LOWER_IS_BETTER, compare, mean_interval
 from .evaluate import eval_config, example_rows, reconstruct_examples
 from .handoff import HANDOFF_FILE, check_stage2_config, handoff_config, provenance_lines, write_handoff, write_merged
 from .items import Items, choose_items, read_items
@@ -111,16 +111,15 @@ def confirm(model: torch.nn.Module, sets: list[tuple[str, Any, list[int]]], sett
         maps: list[np.ndarray] = []
         for start in range(0, len(indices), CONFIRM_CHUNK):
             items = read_items(dataset, indices[start:start + CONFIRM_CHUNK], "test", settings.data)
-            scored, _latent, _secs = score(model, items, settings.batch_size, device, autocast_for(precision, device))
+            scored, _latent = score(model, items, settings.batch_size, device, autocast_for(precision, device))
             for name in REPORTED:
                 values[name].append(scored[name])
             maps.append(items.maps)
         every = np.concatenate(maps)
         entry = {"label": label, "maps": int(len(np.unique(every))), "transmitters": int(every.size)}
         for name in REPORTED:
-            (iv,) = mean_intervals(np.concatenate(values[name])[None], every, settings.n_boot, settings.seed,
-                                   settings.level)
-            entry[name] = iv.to_json()
+            entry[name] = mean_interval(np.concatenate(values[name]), every, settings.n_boot, settings.seed,
+                                        settings.level).to_json()
         out.append(entry)
     return out
 
@@ -353,6 +352,7 @@ def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "va
     write_tables(result)
     if scored:
         cmp_ = result.comparison()
+        result.notes += cmp_.notes
         result.chosen = scored[cmp_.best if choose == "best" else cmp_.earliest]
         hand_off(result, stage2_config, layout.device, reader)
     else:

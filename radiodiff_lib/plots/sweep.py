@@ -5,7 +5,6 @@ sweep kept; they compute no statistics of their own.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -115,15 +114,3 @@ def latent_histogram_figure(samples: np.ndarray, title: str, mean: Sequence[floa
     axes[0].set_ylabel("values")
     fig.suptitle(title, fontsize=10)
     return fig
-
-
-def write_sweep_figures(payload: dict, folder: str | Path, resumes: Sequence[int] = ()) -> dict[str, str]:
-    """``sweep_<metric>.png`` for NMSE, SSIM and PSNR into ``folder``; their paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for metric in ("nmse", "ssim", "psnr"):
-        path = folder / f"sweep_{metric}.png"
-        sweep_metric_figure(payload, metric, resumes, payload.get("disc_start")).savefig(path, dpi=100)
-        out[metric] = str(path)
-    return out

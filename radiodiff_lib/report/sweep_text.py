@@ -69,13 +69,12 @@ def verdict(payload: dict) -> Markdown:
         f"- **Handed off** ({md.text(payload['choose'])}): {md.code(name(chosen['path']))} "
         f"({md.text(chosen['weights'])} weights).",
     ]
-    notes = ["Intervals: a cluster bootstrap over maps (a map's transmitters resampled together; "
-             f"{payload['bootstrap']['draws']} draws, seed {payload['bootstrap']['seed']}). The best is picked on "
-             "these same maps, so its own mean is slightly optimistic; the test figures below are not."]
-    if payload.get("excluded_items"):
-        notes.append(f"{payload['excluded_items']} item(s) left out: their {metric} is not finite for some checkpoint.")
+    method = ("Intervals: a cluster bootstrap over maps (a map's transmitters resampled together; "
+              f"{payload['bootstrap']['draws']} draws, seed {payload['bootstrap']['seed']}). The best is picked on "
+              "these same maps, so its own mean is slightly optimistic; the test figures below are not.")
+    # the sweep's notes: items left out of the comparison, training maps among the scored ones, the test sets
     caveats = [f"- **Note:** {md.text(n)}" for n in payload.get("notes") or []]
-    return Markdown("\n".join(lines) + "\n\n" + " ".join(notes) + ("\n\n" + "\n".join(caveats) if caveats else ""))
+    return Markdown("\n".join(lines) + "\n\n" + method + ("\n\n" + "\n".join(caveats) if caveats else ""))
 
 
 def candidates_table(payload: dict) -> Markdown:
