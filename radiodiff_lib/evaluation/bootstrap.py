@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-LOWER_IS_BETTER = {"nmse": True, "rmse": True, "nmse_street": True, "ssim": False, "psnr": False}
+from ..vocabulary import EVAL_LOWER_IS_BETTER
+
 
 
 @dataclass
@@ -102,7 +103,7 @@ def compare(values: np.ndarray, maps: np.ndarray, steps: list[int | None], metri
     values, maps = values[:, finite], maps[finite]
     if values.shape[1] == 0:
         raise ValueError(f"no item has a finite {metric} for every candidate")
-    lower = LOWER_IS_BETTER.get(metric, True)
+    lower = EVAL_LOWER_IS_BETTER.get(metric, True)
     point, boot = bootstrap_means(values, maps, n_boot, seed)
     # Ties (identical weights) go to the earlier candidate: np.argmin takes the first, and the
     # candidates come in step order.

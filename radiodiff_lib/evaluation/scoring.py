@@ -28,12 +28,12 @@ from ..config import Config, resolve_config
 from ..data import TrainingMaps, train_overlap, training_maps
 from ..errors import CheckpointError, ConfigError, DataError
 from ..hardware import BF16, BF16_EMULATED, resolve_precision
-from ..vocabulary import SPLIT_RECORD, WORKBENCH_CHECKPOINT
+from ..vocabulary import EVAL_METRICS, SPLIT_RECORD, WORKBENCH_CHECKPOINT
 from . import metrics as M
 from .evaluate import LatentStats, reconstruct, to_unit
 from .items import Items
 
-ITEM_METRICS = ("nmse", "rmse", "ssim", "psnr", "nmse_street")
+ITEM_METRICS = (*EVAL_METRICS, "nmse_street")  # the columns of sweep.csv
 CACHE_VERSION = 1  # raise when what a cache entry holds or how it is computed changes
 LATENT_SAMPLES = 2048  # latent values kept per channel and candidate, for the histograms
 

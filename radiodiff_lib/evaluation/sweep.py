@@ -34,8 +34,10 @@ from ..config import Config, config_from_dict, config_to_dict, load_config, reso
 from ..data import TrainingMaps, build_dataset, train_overlap, training_maps
 from ..errors import CheckpointError, ConfigError
 from ..outputs import check_output_folder
-from ..vocabulary import CONFIG_FILE, RADIODIFF_CHECKPOINT, SPLIT_RECORD, WORKBENCH_CHECKPOINT
-from .bootstrap import LOWER_IS_BETTER, compare, mean_interval
+from ..vocabulary import (
+    CONFIG_FILE, EVAL_LOWER_IS_BETTER, RADIODIFF_CHECKPOINT, SPLIT_RECORD, SWEEP_METRICS, WORKBENCH_CHECKPOINT,
+)
+from .bootstrap import compare, mean_interval
 from .evaluate import eval_config, example_rows, reconstruct_examples
 from .handoff import HANDOFF_FILE, check_stage2_config, handoff_config, provenance_lines, write_handoff, write_merged
 from .items import Items, choose_items, read_items
@@ -48,7 +50,7 @@ from .scoring import (
     score_all, write_entry,
 )
 from .sweep_result import (
-    CACHE_FOLDER, FILES_CACHE, FIRST_STAGE_FOLDER, HANDOFF_CACHE, LATENTS_FILE, REPORTED, SWEEP_JSON, SweepResult,
+    CACHE_FOLDER, FILES_CACHE, FIRST_STAGE_FOLDER, HANDOFF_CACHE, LATENTS_FILE, SWEEP_JSON, SweepResult,
     SweepSettings, write_tables,
 )
 
@@ -61,7 +63,7 @@ def compare_all(candidates: list[Candidate], items: Items, settings: SweepSettin
     steps = [candidates[k].step for k in scored]
     return scored, {name: compare(np.stack([candidates[k].metrics[name] for k in scored]), items.maps, steps,
                                   metric=name, n_boot=settings.n_boot, seed=settings.seed, level=settings.level)
-                    for name in REPORTED}
+                    for name in SWEEP_METRICS}
 
 
 # --- after the verdict: test, latents, hand-off ------------------------------------------------------
@@ -107,17 +109,17 @@ def confirm(model: torch.nn.Module, sets: list[tuple[str, Any, list[int]]], sett
     """The chosen model's metrics with cluster-bootstrap intervals on each confirmation set (read in chunks)."""
     out = []
     for label, dataset, indices in sets:
-        values: dict[str, list] = {name: [] for name in REPORTED}
+        values: dict[str, list] = {name: [] for name in SWEEP_METRICS}
         maps: list[np.ndarray] = []
         for start in range(0, len(indices), CONFIRM_CHUNK):
             items = read_items(dataset, indices[start:start + CONFIRM_CHUNK], "test", settings.data)
             scored, _latent = score(model, items, settings.batch_size, device, autocast_for(precision, device))
-            for name in REPORTED:
+            for name in SWEEP_METRICS:
                 values[name].append(scored[name])
             maps.append(items.maps)
         every = np.concatenate(maps)
         entry = {"label": label, "maps": int(len(np.unique(every))), "transmitters": int(every.size)}
-        for name in REPORTED:
+        for name in SWEEP_METRICS:
             entry[name] = mean_interval(np.concatenate(values[name]), every, settings.n_boot, settings.seed,
                                         settings.level).to_json()
         out.append(entry)
@@ -375,7 +377,7 @@ def gallery(result: SweepResult, pick: int, other: int | None = None,
     gives candidate k's model (default: loaded from its file)."""
     model_of = model_of or functools.partial(candidate_model, result)
     metric = result.settings.metric
-    rows = example_rows(result.candidates[pick].metrics[metric], LOWER_IS_BETTER[metric])
+    rows = example_rows(result.candidates[pick].metrics[metric], EVAL_LOWER_IS_BETTER[metric])
     if not rows:
         return [], None
     picked = result.items.select(rows)

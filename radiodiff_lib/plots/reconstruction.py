@@ -12,9 +12,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..evaluation import EvalResult, Example
-from ..vocabulary import EVAL_METRICS
+from ..vocabulary import EVAL_METRICS, METRIC_NAMES
 
-_TITLES = {"nmse": "NMSE", "rmse": "RMSE", "ssim": "SSIM", "psnr": "PSNR (dB)"}
 
 
 def _outline(ax, buildings: np.ndarray, color: str) -> None:
@@ -94,7 +93,7 @@ def histograms_figure(result: EvalResult) -> Figure:
                 ax.hist(finite, bins=edges, alpha=0.55, color=color, label=f"{label} (median {stats['median']:.4g})")
             if np.isfinite(stats["median"]):
                 ax.axvline(stats["median"], color=color, linestyle="--", linewidth=1)
-        ax.set_title(_TITLES[name], fontsize=10)
+        ax.set_title(METRIC_NAMES[name], fontsize=10)
         ax.set_xlabel(name)
         ax.legend(fontsize=7)
         if notes:

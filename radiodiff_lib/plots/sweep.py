@@ -11,10 +11,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..evaluation import Example
+from ..vocabulary import EVAL_LOWER_IS_BETTER, METRIC_NAMES
 from .reconstruction import gallery_figure
 from .style import GAN_LINE, GAN_SHADE, RESUME_COLOR, styled
 
-TITLES = {"nmse": "NMSE (lower is better)", "ssim": "SSIM (higher is better)", "psnr": "PSNR dB (higher is better)"}
 WEIGHT_COLORS = {"ema": "#1f77b4", "model": "#d62728"}
 
 
@@ -65,7 +65,8 @@ def sweep_metric_figure(payload: dict, metric: str, resumes: Sequence[int] = (),
                 label="indistinguishable from the best")
         star = [i for i, c in enumerate(pts) if (c["path"], kind) == best]
         ax.plot(x[star], mean[star], ls="none", marker="*", color="gold", mec="black", ms=15, label="best")
-        ax.set_title(f"{TITLES.get(metric, metric)}: {kind} weights")
+        better = "lower" if EVAL_LOWER_IS_BETTER[metric] else "higher"
+        ax.set_title(f"{METRIC_NAMES[metric]}, {kind} weights ({better} is better)")
         ax.legend(fontsize=7.5, loc="best")
         if deciding:
             low = axes[1, col]

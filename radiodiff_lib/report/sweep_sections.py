@@ -14,6 +14,7 @@ from ..analysis import analyze
 from ..errors import RadiodiffError
 from ..evaluation import gallery, read_sweep, sweep_checkpoints
 from ..logs import read_run
+from ..vocabulary import METRIC_NAMES, SWEEP_METRICS
 from . import markdown as md
 from . import sweep_text
 from .figures import record, show_figure
@@ -55,8 +56,8 @@ def metric_figures(result: Any, section: int = 3) -> None:
     steps, note = resume_steps(result.run)
     if note:
         display(Markdown(md.text(note)))
-    for i, metric in enumerate(sweep_text.METRICS, 1):
-        display(Markdown(f"### {section}.{i} {sweep_text.NAMES[metric]}"))
+    for i, metric in enumerate(SWEEP_METRICS, 1):
+        display(Markdown(f"### {section}.{i} {METRIC_NAMES[metric]}"))
         show_figure(plots.sweep_metric_figure(payload, metric, steps, payload.get("disc_start")))
 
 
