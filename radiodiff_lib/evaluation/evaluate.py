@@ -28,6 +28,7 @@ from ..data import build_dataset, training_maps
 from ..errors import ConfigError, DataError
 from ..vocabulary import EVAL_METRICS, SPLIT_RECORD, WORKBENCH_CHECKPOINT
 from . import metrics as M
+from .items import item_identity
 from .result import EXAMPLE_LABELS, EvalResult, Example
 from .scope import eval_protocol, eval_scope
 
@@ -197,7 +198,7 @@ def _measure(model: torch.nn.Module, dataset, indices: list[int], batch_size: in
         rows["index"].extend(chunk)
         rows["name"].extend(names)
         for i in chunk:
-            map_id, tx = dataset.identity(i)
+            map_id, tx = item_identity(dataset, i)
             rows["map"].append(map_id)
             rows["transmitter"].append(tx)
     columns = ["index", "name", "map", "transmitter"] + list(EVAL_METRICS) + [m + "_street" for m in EVAL_METRICS]

@@ -40,7 +40,7 @@ from ..vocabulary import (
 from .bootstrap import compare, mean_interval
 from .evaluate import eval_config, example_rows, reconstruct_examples
 from .handoff import HANDOFF_FILE, check_stage2_config, handoff_config, provenance_lines, write_handoff, write_merged
-from .items import Items, choose_items, read_items
+from .items import Items, choose_items, item_identity, read_items
 from .latents import LatentSummary, latent_statistics
 from .result import Example
 from .scope import eval_protocol, eval_scope, map_list
@@ -84,7 +84,7 @@ def confirmation_sets(config: Config, settings: SweepSettings, protocol: str,
     test = build_dataset(cfg, "test")
     val_maps = set(build_dataset(cfg, "val").split_maps) & set(test.split_maps)
     trained_maps = set(train_overlap(trained, test) or ())
-    maps_of = [test.identity(i)[0] for i in range(len(test))]
+    maps_of = [item_identity(test, i)[0] for i in range(len(test))]
     unseen = [i for i, m in enumerate(maps_of) if m not in trained_maps]
     outside = [i for i, m in enumerate(maps_of) if m not in trained_maps | val_maps]
     pick = lambda among: choose_items(test, None, settings.tx, settings.seed, among)  # noqa: E731
