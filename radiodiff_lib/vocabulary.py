@@ -117,3 +117,9 @@ SPLIT_PROTOCOLS = ("radiodiff", "radiounet")
 
 # --- evaluation -----------------------------------------------------------------------------
 EVAL_METRICS = ("nmse", "rmse", "ssim", "psnr")
+# The metrics a sweep gives an interval for and may choose a checkpoint by, in the order its reports show them.
+SWEEP_METRICS = ("nmse", "ssim", "psnr")
+# How reports and figures name an evaluation metric.
+METRIC_NAMES = {"nmse": "NMSE", "rmse": "RMSE", "ssim": "SSIM", "psnr": "PSNR (dB)"}
+# Which way an evaluation metric is better (NMSE over street pixels as NMSE).
+EVAL_LOWER_IS_BETTER = {"nmse": True, "rmse": True, "nmse_street": True, "ssim": False, "psnr": False}

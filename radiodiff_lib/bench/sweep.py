@@ -33,7 +33,7 @@ from ..config import replace, resolve_config, save_config
 from ..evaluation import reconstruct, sweep_checkpoints
 from ..evaluation.sweep import run_training_maps, sweep_items
 from ..evaluation.sweep_result import SweepSettings
-from ..evaluation.scoring import choose_precision, prepare, to_batch
+from ..evaluation.scoring import CheckpointReader, choose_precision, file_digest, prepare, to_batch
 from ..hardware import autocast, describe
 from ..model import build_loss, build_model
 from ..vocabulary import CONFIG_FILE
@@ -83,7 +83,8 @@ def run(k: int = 4, maps: int = 8, image_size: int = 128, batch: int = 4, repeat
         cfg, models = write_run(root / "run", k, image_size, maps)
         models = [prepare(m, torch.device("cpu")) for m in models]
         files = sorted((root / "run").glob("model-*.pt"))
-        images = sweep_items(cfg, SweepSettings(), run_training_maps(files, cfg))[0].images  # what the sweep scores
+        trained = run_training_maps({f: file_digest(f) for f in files}, cfg, root / "cache", CheckpointReader())
+        images = sweep_items(cfg, SweepSettings(), trained)[0].images  # what the sweep scores
         n_items = len(images)
         times: dict[str, list[tuple[float, float]]] = {f"{w}_{p}": [] for w in ("bare", "sweep") for p in PRECISIONS}
         used = {p: choose_precision(p, torch.device("cpu")) for p in PRECISIONS}

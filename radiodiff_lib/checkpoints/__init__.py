@@ -4,7 +4,9 @@ loader (``radiodiff_lib.safe_load``): tensors and plain containers only.
 """
 from ..safe_load import torch_load_safely
 from ..vocabulary import RADIODIFF_CHECKPOINT, WORKBENCH_CHECKPOINT
-from .inspection import inspect_checkpoints, inspect_table_text, load_model_from_checkpoint
+from .inspection import (
+    inspect_checkpoints, inspect_table_text, load_model_from_checkpoint, model_from_checkpoint,
+)
 from .ledger import (
     LineStart, owned_checkpoints, prune_checkpoints, read_ledger, record_checkpoint, set_aside_after,
     set_aside_checkpoints, start_line_at,
@@ -25,8 +27,9 @@ __all__ = [
     "checkpoint_differences", "checkpoint_name", "checkpoint_sort_key", "compute_checksum", "find_resume_checkpoint",
     "infer_ddconfig", "inspect_checkpoints", "inspect_table_text", "is_radiodiff_checkpoint",
     "is_workbench_checkpoint", "list_checkpoints", "load_any", "load_checkpoint", "load_model_from_checkpoint",
-    "load_model_state", "load_radiodiff_weights", "locate_and_load", "model_state", "parse_checkpoint_name",
-    "owned_checkpoints", "prune_checkpoints", "radiodiff_model_state", "read_ledger", "record_checkpoint",
+    "load_model_state", "load_radiodiff_weights", "locate_and_load", "model_from_checkpoint", "model_state",
+    "parse_checkpoint_name", "owned_checkpoints", "prune_checkpoints", "radiodiff_model_state", "read_ledger",
+    "record_checkpoint",
     "remove_stale_temporaries", "save_checkpoint", "save_radiodiff_layout", "set_aside_after",
     "set_aside_checkpoints", "start_line_at", "torch_load_safely", "verify_checkpoint",
 ]

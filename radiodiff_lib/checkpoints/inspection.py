@@ -121,8 +121,15 @@ def inspect_table_text(df: pd.DataFrame) -> str:
 
 def load_model_from_checkpoint(path: str | Path, use_ema: bool = False, config: Any = None) -> tuple[Any, Any, Any, dict]:
     """(model, loss, config, info) from a workbench or RadioDiff checkpoint (EMA weights if asked)."""
-    path = Path(path)
     obj, fmt = load_any(path)
+    return model_from_checkpoint(obj, fmt, path, use_ema=use_ema, config=config)
+
+
+def model_from_checkpoint(obj: dict, fmt: str, path: str | Path, use_ema: bool = False,
+                          config: Any = None) -> tuple[Any, Any, Any, dict]:
+    """(model, loss, config, info) from a checkpoint ``load_any`` read from ``path``: a file read and verified once
+    gives both its EMA and its raw weights. ``obj`` is only read (its tensors are copied into the model)."""
+    path = Path(path)
     info: dict[str, Any] = {"path": str(path), "format": fmt, "step": obj.get("step"), "ema": use_ema,
                             SPLIT_RECORD: obj.get(SPLIT_RECORD) if fmt == WORKBENCH_CHECKPOINT else None}
     if fmt == WORKBENCH_CHECKPOINT:

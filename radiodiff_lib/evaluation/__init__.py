@@ -9,10 +9,10 @@ from .metrics import (
 )
 from .result import EvalResult, Example
 from .scope import EvalScope, eval_protocol, eval_scope
-from .sweep import gallery, sweep_checkpoints
+from .sweep import candidate_model, gallery, sweep_checkpoints
 from .sweep_result import SweepResult, read_sweep
 
 __all__ = ["EvalResult", "EvalScope", "Example", "LatentStats", "SweepResult", "aggregate", "aggregate_metrics",
-           "by_map_table", "eval_protocol", "eval_scope", "evaluate_checkpoint", "gallery", "map_means", "map_metrics",
+           "by_map_table", "candidate_model", "eval_protocol", "eval_scope", "evaluate_checkpoint", "gallery", "map_means", "map_metrics",
            "mean_over_maps", "metrics_over_maps", "nmse", "psnr", "read_sweep", "reconstruct", "rmse", "ssim",
            "street_mask", "sweep_checkpoints", "to_unit"]

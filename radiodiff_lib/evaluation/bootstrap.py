@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-LOWER_IS_BETTER = {"nmse": True, "rmse": True, "nmse_street": True, "ssim": False, "psnr": False}
+from ..vocabulary import EVAL_LOWER_IS_BETTER
+
 
 
 @dataclass
@@ -56,10 +57,7 @@ class Comparison:
     n_maps: int
     n_items: int
     excluded_items: int = 0
-    level: float = 0.95
-    n_boot: int = 0
-    seed: int = 0
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # sentences for the report (items left out)
 
 
 def map_draws(maps: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +103,7 @@ def compare(values: np.ndarray, maps: np.ndarray, steps: list[int | None], metri
     values, maps = values[:, finite], maps[finite]
     if values.shape[1] == 0:
         raise ValueError(f"no item has a finite {metric} for every candidate")
-    lower = LOWER_IS_BETTER.get(metric, True)
+    lower = EVAL_LOWER_IS_BETTER.get(metric, True)
     point, boot = bootstrap_means(values, maps, n_boot, seed)
     # Ties (identical weights) go to the earlier candidate: np.argmin takes the first, and the
     # candidates come in step order.
@@ -119,21 +117,16 @@ def compare(values: np.ndarray, maps: np.ndarray, steps: list[int | None], metri
     if excluded:
         notes.append(f"{excluded} item(s) left out: their {metric} is not finite for some candidate.")
     return Comparison(metric=metric, means=means, diffs=diffs, best=best, indistinguishable=same, earliest=earliest,
-                      n_maps=m, n_items=int(values.shape[1]), excluded_items=excluded,
-                      level=level, n_boot=n_boot, seed=seed, notes=notes)
+                      n_maps=m, n_items=int(values.shape[1]), excluded_items=excluded, notes=notes)
 
 
-def mean_intervals(values: np.ndarray, maps: np.ndarray, n_boot: int = 2000, seed: int = 0,
-                   level: float = 0.95) -> list[Interval]:
-    """Each row's mean over its finite items with a cluster-bootstrap interval (no comparison)."""
-    values = np.atleast_2d(np.asarray(values, dtype=np.float64))
-    out = []
-    for row in values:
-        keep = np.isfinite(row)
-        if not keep.any():
-            out.append(Interval(float("nan"), float("nan"), float("nan")))
-            continue
-        kept_maps = np.asarray(maps)[keep]
-        point, boot = bootstrap_means(row[keep][None], kept_maps, n_boot, seed)
-        out.append(_interval(point[0], boot[:, 0], level, int(len(np.unique(kept_maps)))))
-    return out
+def mean_interval(values: np.ndarray, maps: np.ndarray, n_boot: int = 2000, seed: int = 0,
+                  level: float = 0.95) -> Interval:
+    """The mean of ``values`` [N] over its finite items with a cluster-bootstrap interval (no comparison)."""
+    values = np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(values)
+    if not keep.any():
+        return Interval(float("nan"), float("nan"), float("nan"))
+    kept_maps = np.asarray(maps)[keep]
+    point, boot = bootstrap_means(values[keep][None], kept_maps, n_boot, seed)
+    return _interval(point[0], boot[:, 0], level, int(len(np.unique(kept_maps))))

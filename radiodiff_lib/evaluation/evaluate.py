@@ -28,6 +28,7 @@ from ..data import build_dataset, training_maps
 from ..errors import ConfigError, DataError
 from ..vocabulary import EVAL_METRICS, SPLIT_RECORD, WORKBENCH_CHECKPOINT
 from . import metrics as M
+from .items import item_identity
 from .result import EXAMPLE_LABELS, EvalResult, Example
 from .scope import eval_protocol, eval_scope
 
@@ -120,22 +121,39 @@ def _stack(dataset, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor, lis
     return images, buildings, [str(it.get("name", i)) for it, i in zip(items, indices)]
 
 
-def _examples(model, dataset, per_map: pd.DataFrame, device: torch.device) -> list[Example]:
-    """Best, median and worst maps by NMSE, re-run through the model (deterministic: mode)."""
-    order = per_map["nmse"].to_numpy().argsort(kind="stable")  # NaN sorts last
-    k = int(per_map["nmse"].notna().sum())
-    if k == 0:
+def example_rows(values: Any, lower_is_better: bool = True) -> list[int]:
+    """Positions of the best, median and worst of ``values`` (NaN left out; none when every value is NaN)."""
+    values = np.asarray(values, dtype=np.float64)
+    kept = np.flatnonzero(~np.isnan(values))
+    if kept.size == 0:
         return []
-    rows = [order[0], order[(k - 1) // 2], order[k - 1]]
-    indices = [int(per_map["index"].iloc[r]) for r in rows]
-    images, buildings, names = _stack(dataset, indices)
+    order = kept[np.argsort(values[kept], kind="stable")]
+    order = order if lower_is_better else order[::-1]
+    return [int(order[0]), int(order[(len(order) - 1) // 2]), int(order[-1])]
+
+
+@torch.no_grad()
+def reconstruct_examples(model: torch.nn.Module, images: torch.Tensor, buildings: torch.Tensor, indices: list[int],
+                         names: list[str], nmse: Any, nmse_street: Any,
+                         device: torch.device = torch.device("cpu")) -> list[Example]:
+    """The best, median and worst items (``images`` [3, 1, H, W] in [-1, 1], in that order) re-run through
+    ``model`` (deterministic: the mode), labelled, with the NMSE their evaluation measured."""
     rec, _ = reconstruct(model, images.to(device))
     inp, out = to_unit(images)[:, 0].numpy(), to_unit(rec.float().cpu())[:, 0].numpy()
-    return [
-        Example(label, idx, name, inp[j], out[j], buildings[j, 0].numpy(),
-                float(per_map["nmse"].iloc[r]), float(per_map["nmse_street"].iloc[r]))
-        for j, (label, idx, name, r) in enumerate(zip(EXAMPLE_LABELS, indices, names, rows))
-    ]
+    return [Example(label, int(i), name, inp[j], out[j], buildings[j, 0].float().numpy(), float(nmse[j]),
+                    float(nmse_street[j]))
+            for j, (label, i, name) in enumerate(zip(EXAMPLE_LABELS, indices, names))]
+
+
+def _examples(model, dataset, per_map: pd.DataFrame, device: torch.device) -> list[Example]:
+    """Best, median and worst maps by NMSE, re-run through the model."""
+    rows = example_rows(per_map["nmse"])
+    if not rows:
+        return []
+    picked = per_map.iloc[rows]
+    images, buildings, names = _stack(dataset, picked["index"].tolist())
+    return reconstruct_examples(model, images, buildings, picked["index"].tolist(), names, picked["nmse"].to_numpy(),
+                                picked["nmse_street"].to_numpy(), device)
 
 
 def _check_arguments(n: int | None, batch_size: int, split: str, device: str | torch.device | None) -> torch.device:
@@ -180,7 +198,7 @@ def _measure(model: torch.nn.Module, dataset, indices: list[int], batch_size: in
         rows["index"].extend(chunk)
         rows["name"].extend(names)
         for i in chunk:
-            map_id, tx = dataset.identity(i)
+            map_id, tx = item_identity(dataset, i)
             rows["map"].append(map_id)
             rows["transmitter"].append(tx)
     columns = ["index", "name", "map", "transmitter"] + list(EVAL_METRICS) + [m + "_street" for m in EVAL_METRICS]

@@ -84,6 +84,12 @@ class Items:
         """The items' maps, sorted (a data set's ``split_maps``, so that ``data.train_overlap`` reads them)."""
         return [int(m) for m in np.unique(self.maps)]
 
+    def select(self, rows: list[int]) -> Items:
+        """The items at ``rows`` (positions in these items), in that order."""
+        return Items(images=self.images[rows], buildings=self.buildings[rows], maps=self.maps[rows], tx=self.tx[rows],
+                     names=[self.names[r] for r in rows], indices=[self.indices[r] for r in rows], split=self.split,
+                     data=self.data, protocol=self.protocol, map_source=self.map_source)
+
     def fingerprint(self) -> str:
         """A hash of which items these are (data, split, protocol, maps, transmitters, size): part of a cache key."""
         h = hashlib.sha256(f"{self.data}|{self.split}|{self.protocol}|{tuple(self.images.shape)}".encode())

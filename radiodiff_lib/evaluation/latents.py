@@ -15,7 +15,7 @@ posterior mean (a channel whose posterior mean hardly varies carries no informat
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,20 @@ class LatentSummary:
             "shape": self.shape, "split": self.split, "maps": self.n_maps, "items": self.n_items, "seed": self.seed,
             "encoding": "posterior samples (as the second stage encodes); scale_factor = 1 / std of all elements",
         }
+
+    def to_record(self) -> dict:
+        """Every field as plain JSON values (a sweep's cache entry); :meth:`from_record` reads it back exactly."""
+        rec = {f.name: getattr(self, f.name) for f in fields(self)}
+        rec["scale_factor"] = self.scale_factor.to_json()
+        rec["samples"] = {"dtype": str(self.samples.dtype), "values": self.samples.tolist()}
+        return rec
+
+    @classmethod
+    def from_record(cls, rec: dict) -> LatentSummary:
+        """The summary :meth:`to_record` wrote."""
+        samples = np.asarray(rec["samples"]["values"], dtype=rec["samples"]["dtype"])
+        return cls(**{**rec, "scale_factor": Interval(**rec["scale_factor"]),
+                      "samples": samples if samples.ndim == 2 else samples.reshape(0, 0)})  # [] when none were kept
 
 
 def _near_zero(std: np.ndarray) -> list[int]:

@@ -12,6 +12,7 @@ from ..config import SPLIT_PROTOCOLS, Config
 from ..data import TrainingMaps, train_overlap
 from ..data.splits import check_protocol
 from ..errors import DataError
+from .items import item_identity
 
 
 def eval_protocol(protocol: str | None, trained: TrainingMaps, cfg: Config) -> str:
@@ -39,7 +40,7 @@ def eval_scope(dataset, trained: TrainingMaps, include_train_maps: bool = False)
     excluded = () if include_train_maps or not overlap else overlap
     included = overlap if include_train_maps and overlap else ()
     dropped = set(excluded)
-    candidates = [i for i in range(len(dataset)) if dataset.identity(i)[0] not in dropped]
+    candidates = [i for i in range(len(dataset)) if item_identity(dataset, i)[0] not in dropped]
     if not candidates:
         raise DataError(
             f"every map of the {dataset.split} split ({len(excluded)}: {map_list(list(excluded))}) is a map the "

@@ -14,27 +14,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from ..checkpoints import list_checkpoints, load_model_from_checkpoint
+from ..checkpoints import list_checkpoints, load_any, model_from_checkpoint
 from ..config import Config, resolve_config
 from ..data import TrainingMaps, train_overlap, training_maps
 from ..errors import CheckpointError, ConfigError, DataError
-from ..hardware import BF16_EMULATED, resolve_precision
-from ..hardware import autocast as autocast_for  # the name the sweep imports
-from ..vocabulary import SPLIT_RECORD, WORKBENCH_CHECKPOINT
+from ..hardware import BF16_EMULATED, autocast, resolve_precision
+from ..vocabulary import EVAL_METRICS, SPLIT_RECORD, WORKBENCH_CHECKPOINT
 from . import metrics as M
 from .evaluate import LatentStats, reconstruct, to_unit
 from .items import Items
 
-ITEM_METRICS = ("nmse", "rmse", "ssim", "psnr", "nmse_street")
+ITEM_METRICS = (*EVAL_METRICS, "nmse_street")  # the columns of sweep.csv
 CACHE_VERSION = 1  # raise when what a cache entry holds or how it is computed changes
 LATENT_SAMPLES = 2048  # latent values kept per channel and candidate, for the histograms
 
@@ -93,7 +92,6 @@ class Candidate:
     key: str = ""
     metrics: dict[str, np.ndarray] = field(default_factory=dict)  # per item, in the items' order
     latent: dict = field(default_factory=dict)  # posterior-mode statistics over the scored items
-    seconds: float = 0.0  # the forward passes' wall time when it was scored
     trained_on: list[int] | None = None  # scored maps this checkpoint trained on (None: not known)
     cached: bool = False  # read from the cache, not scored by this process
 
@@ -127,39 +125,50 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def entry_key(**fields: Any) -> str:
+    """A cache entry's name: a hash of everything its numbers depend on, and of the cache's version."""
+    return hashlib.sha256(json.dumps({"v": CACHE_VERSION, **fields}, sort_keys=True).encode()).hexdigest()[:32]
+
+
 def cache_key(content: str, weights: str, settings: dict[str, Any]) -> str:
-    """The cache entry's name: the file's content, its weights and every setting that changes its numbers."""
-    fields = {"v": CACHE_VERSION, "content": content, "weights": weights, **settings}
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]
+    """A candidate's entry: the file's content, its weights and every setting that changes its numbers."""
+    return entry_key(content=content, weights=weights, **settings)
 
 
-def _cache_path(folder: Path, key: str) -> Path:
-    return folder / f"{key}.json"
+def read_entry(folder: Path, key: str) -> dict | None:
+    """Cache entry ``key`` of ``folder`` as it was written; None when there is none (or it cannot be read)."""
+    try:
+        return json.loads((folder / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_entry(folder: Path, key: str, rec: dict) -> None:
+    """Write cache entry ``key`` atomically (a temporary file renamed over): a killed sweep leaves none half-written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{key}.json"
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(rec), encoding="utf-8")  # floats as repr: they read back bit for bit
+    os.replace(tmp, path)
 
 
 def read_cached(folder: Path, cand: Candidate) -> bool:
     """Fill ``cand`` from its cache entry; False when there is none (or it cannot be read)."""
-    path = _cache_path(folder, cand.key)
-    try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    rec = read_entry(folder, cand.key)
+    if rec is None:
         return False
     cand.status, cand.step, cand.format, cand.trained_on = rec["status"], rec["step"], rec["format"], rec["trained_on"]
     cand.metrics = {k: np.asarray(v, dtype=np.float64) for k, v in rec["metrics"].items()}
-    cand.latent, cand.seconds, cand.cached = rec["latent"], rec["seconds"], True
+    cand.latent, cand.cached = rec["latent"], True
     return True
 
 
 def write_cached(folder: Path, cand: Candidate) -> None:
-    """Write ``cand``'s entry atomically (a temporary file renamed over): a killed sweep leaves none half-written."""
-    rec = {"key": cand.key, "file": cand.path.name, "content": cand.content, "weights": cand.weights,
-           "status": cand.status, "step": cand.step, "format": cand.format, "trained_on": cand.trained_on,
-           "metrics": {k: v.tolist() for k, v in cand.metrics.items()}, "latent": cand.latent, "seconds": cand.seconds}
-    folder.mkdir(parents=True, exist_ok=True)
-    path = _cache_path(folder, cand.key)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(rec), encoding="utf-8")  # floats as repr: they read back bit for bit
-    os.replace(tmp, path)
+    """Write ``cand``'s entry (atomically)."""
+    write_entry(folder, cand.key, {
+        "key": cand.key, "file": cand.path.name, "content": cand.content, "weights": cand.weights,
+        "status": cand.status, "step": cand.step, "format": cand.format, "trained_on": cand.trained_on,
+        "metrics": {k: v.tolist() for k, v in cand.metrics.items()}, "latent": cand.latent})
 
 
 # --- scoring ---------------------------------------------------------------------------------------
@@ -182,19 +191,15 @@ def to_batch(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 @torch.no_grad()
 def score(model: torch.nn.Module, items: Items, batch_size: int, device: torch.device,
-          autocast: Any = None) -> tuple[dict[str, np.ndarray], dict, float]:
-    """Per-item metrics, posterior-mode latent statistics and forward seconds of ``model`` on ``items``."""
+          autocast: Any = None) -> tuple[dict[str, np.ndarray], dict]:
+    """Per-item metrics and posterior-mode latent statistics of ``model`` on ``items``."""
     values: dict[str, list] = {k: [] for k in ITEM_METRICS}
-    latent, samples, seconds = LatentStats(), [], 0.0
+    latent, samples = LatentStats(), []
     per_item = max(1, LATENT_SAMPLES // max(len(items), 1))  # histogram values spread over every item
     for start in range(0, len(items), batch_size):
         x = to_batch(items.images[start:start + batch_size], device)
-        t0 = time.perf_counter()
         with autocast or nullcontext():
             rec, z = reconstruct(model, x)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds += time.perf_counter() - t0
         pred, target = to_unit(rec.float()), to_unit(x)
         for name, v in M.map_metrics(pred, target).items():
             values[name].extend(v.tolist())
@@ -205,13 +210,16 @@ def score(model: torch.nn.Module, items: Items, batch_size: int, device: torch.d
     stats = latent.result()
     kept = torch.cat(samples).transpose(0, 1).reshape(stats["channels"], -1)[:, :LATENT_SAMPLES]
     stats["samples"] = kept.tolist()
-    return {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}, stats, seconds
+    return {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}, stats
 
 
-def load_candidate(cand: Candidate, config: str | None) -> tuple[Any, Any, Config, dict]:
-    """(model, loss, config, info) of a candidate; CheckpointError/ConfigError when it cannot be used."""
-    return load_model_from_checkpoint(cand.path, use_ema=cand.weights == "ema",
-                                      config=resolve_config(config) if config else None)
+def load_candidate(cand: Candidate, config: str | None, checkpoint: tuple[dict, str] | None = None,
+                   ) -> tuple[Any, Any, Config, dict]:
+    """(model, loss, config, info) of a candidate, built from ``checkpoint`` (``load_any``'s (obj, format) of its
+    file) when given, else from its file; CheckpointError/ConfigError when it cannot be used."""
+    obj, fmt = checkpoint if checkpoint is not None else load_any(cand.path)
+    return model_from_checkpoint(obj, fmt, cand.path, use_ema=cand.weights == "ema",
+                                 config=resolve_config(config) if config else None)
 
 
 def candidate_training_maps(info: dict, config: Config) -> TrainingMaps:
@@ -219,29 +227,69 @@ def candidate_training_maps(info: dict, config: Config) -> TrainingMaps:
     return training_maps(info.get("format", WORKBENCH_CHECKPOINT), info.get(SPLIT_RECORD), config)
 
 
-def score_candidate(cand: Candidate, items: Items, batch_size: int, config: str | None, device: torch.device,
-                    precision: str) -> None:
-    """Load and score ``cand`` (status "ok"), or record why it cannot be (status = the reason)."""
+def one_line(exc: Exception) -> str:
+    """Why a candidate was skipped, on one line."""
+    return " ".join(str(exc).split())
+
+
+def score_candidate(cand: Candidate, checkpoint: tuple[dict, str], items: Items, batch_size: int,
+                    config: str | None, device: torch.device, precision: str) -> None:
+    """Score ``cand`` from its loaded file (status "ok"), or record why it cannot be (status = the reason)."""
     try:
-        model, _loss, cfg, info = load_candidate(cand, config)
+        model, _loss, cfg, info = load_candidate(cand, config, checkpoint)
     except (CheckpointError, ConfigError) as exc:
-        cand.status = " ".join(str(exc).split())  # one line
+        cand.status = one_line(exc)
         return
     cand.step, cand.format = info.get("step"), info.get("format")
     overlap = train_overlap(candidate_training_maps(info, cfg), items)
     cand.trained_on = None if overlap is None else [int(m) for m in overlap]
     model = prepare(model, device)
-    cand.metrics, cand.latent, cand.seconds = score(model, items, batch_size, device, autocast_for(precision, device))
+    cand.metrics, cand.latent = score(model, items, batch_size, device, autocast(precision, device))
     cand.status = "ok"
 
 
+class CheckpointReader:
+    """A run's checkpoint files loaded and verified (``load_any``) one at a time: the last one read is kept, so
+    the steps of a sweep that need the same file in a row read it once, and it is dropped before the next is
+    read (one checkpoint in memory). A file that cannot be loaded is remembered with its reason, not read again."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.checkpoint: tuple[dict, str] | None = None
+        self.failed: dict[Path, str] = {}
+
+    def load(self, path: Path) -> tuple[dict, str]:
+        """(obj, format) of ``path``; CheckpointError when it cannot be loaded."""
+        if path in self.failed:
+            raise CheckpointError(self.failed[path])
+        if path != self.path:
+            self.path, self.checkpoint = None, None  # drop the last one before the next is read
+            try:
+                self.checkpoint = load_any(path)
+            except CheckpointError as exc:
+                self.failed[path] = str(exc)
+                raise
+            self.path = path
+        return self.checkpoint
+
+
 def score_all(candidates: list[Candidate], items: Items, layout: Layout, cache: Path, precision: str,
-              batch_size: int, config: str | None, progress: Callable[[str], None] | None = None) -> None:
-    """Score this process's share of the candidates that the cache does not hold yet."""
-    for cand in shard(candidates, layout.rank, layout.world):
-        if read_cached(cache, cand):
-            continue
-        score_candidate(cand, items, batch_size, config, layout.device, precision)
-        write_cached(cache, cand)
-        if progress:
-            progress(f"{cand.label}: {cand.status}")
+              batch_size: int, config: str | None, reader: CheckpointReader,
+              progress: Callable[[str], None] | None = None) -> None:
+    """Score this process's share of the candidates that the cache does not hold yet, each file read once for all
+    its kinds of weights (the file ``reader`` holds already first)."""
+    todo = [c for c in shard(candidates, layout.rank, layout.world) if not read_cached(cache, c)]
+    todo.sort(key=lambda c: c.path != reader.path)  # stable: the files' order otherwise
+    for path, same_file in groupby(todo, key=lambda c: c.path):
+        try:
+            checkpoint, reason = reader.load(path), ""
+        except CheckpointError as exc:
+            checkpoint, reason = None, one_line(exc)
+        for cand in same_file:
+            if checkpoint is None:
+                cand.status = reason
+            else:
+                score_candidate(cand, checkpoint, items, batch_size, config, layout.device, precision)
+            write_cached(cache, cand)
+            if progress:
+                progress(f"{cand.label}: {cand.status}")

@@ -12,12 +12,14 @@ The path, top to bottom (:func:`sweep_checkpoints`):
 4. the verdict (``bootstrap.compare``): best, indistinguishable set, earliest of it, each with its
    cluster-bootstrap interval over maps;
 5. the chosen candidate on the test maps, its latent statistics over the training split
-   (``latents.latent_statistics``) and the hand-off (``handoff``).
+   (``latents.latent_statistics``), cached as the candidates are (``cache/handoff/``: a sweep that changed
+   nothing measures them once), and the hand-off (``handoff``).
 
 Nothing is written outside the out folder (default ``<run>/sweep/``); the run's files are only read.
 """
 from __future__ import annotations
 
+import functools
 import json
 import time
 from contextlib import contextmanager
@@ -27,26 +29,30 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from ..checkpoints import load_any, save_radiodiff_layout
-from ..config import Config, load_config, resolve_config
+from ..checkpoints import save_radiodiff_layout
+from ..config import Config, config_from_dict, config_to_dict, load_config, resolve_config
 from ..data import TrainingMaps, build_dataset, train_overlap, training_maps
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
+from ..hardware import autocast
 from ..outputs import check_output_folder
-from ..vocabulary import CONFIG_FILE, RADIODIFF_CHECKPOINT, SPLIT_RECORD, WORKBENCH_CHECKPOINT
-from . import metrics as M
-from .bootstrap import LOWER_IS_BETTER, compare, mean_intervals
-from .evaluate import eval_config, reconstruct, to_unit
+from ..vocabulary import (
+    CONFIG_FILE, EVAL_LOWER_IS_BETTER, RADIODIFF_CHECKPOINT, SPLIT_RECORD, SWEEP_METRICS, WORKBENCH_CHECKPOINT,
+)
+from .bootstrap import compare, mean_interval
+from .evaluate import eval_config, example_rows, reconstruct_examples
 from .handoff import HANDOFF_FILE, check_stage2_config, handoff_config, provenance_lines, write_handoff, write_merged
-from .items import Items, choose_items, read_items
+from .items import Items, choose_items, item_identity, read_items
 from .latents import LatentSummary, latent_statistics
 from .result import Example
 from .scope import eval_protocol, eval_scope, map_list
 from .scoring import (
-    Candidate, autocast_for, cache_key, candidate_training_maps, checkpoint_files, choose_precision, file_digest,
-    load_candidate, prepare, process_layout, read_cached, score, score_all,
+    Candidate, CheckpointReader, cache_key, candidate_training_maps, checkpoint_files, choose_precision,
+    entry_key, file_digest, load_candidate, one_line, prepare, process_layout, read_cached, read_entry, score,
+    score_all, write_entry,
 )
 from .sweep_result import (
-    CACHE_FOLDER, FIRST_STAGE_FOLDER, LATENTS_FILE, REPORTED, SWEEP_JSON, SweepResult, SweepSettings, write_tables,
+    CACHE_FOLDER, FILES_CACHE, FIRST_STAGE_FOLDER, HANDOFF_CACHE, LATENTS_FILE, SWEEP_JSON, SweepResult,
+    SweepSettings, write_tables,
 )
 
 
@@ -58,7 +64,7 @@ def compare_all(candidates: list[Candidate], items: Items, settings: SweepSettin
     steps = [candidates[k].step for k in scored]
     return scored, {name: compare(np.stack([candidates[k].metrics[name] for k in scored]), items.maps, steps,
                                   metric=name, n_boot=settings.n_boot, seed=settings.seed, level=settings.level)
-                    for name in REPORTED}
+                    for name in SWEEP_METRICS}
 
 
 # --- after the verdict: test, latents, hand-off ------------------------------------------------------
@@ -79,7 +85,7 @@ def confirmation_sets(config: Config, settings: SweepSettings, protocol: str,
     test = build_dataset(cfg, "test")
     val_maps = set(build_dataset(cfg, "val").split_maps) & set(test.split_maps)
     trained_maps = set(train_overlap(trained, test) or ())
-    maps_of = [test.identity(i)[0] for i in range(len(test))]
+    maps_of = [item_identity(test, i)[0] for i in range(len(test))]
     unseen = [i for i, m in enumerate(maps_of) if m not in trained_maps]
     outside = [i for i, m in enumerate(maps_of) if m not in trained_maps | val_maps]
     pick = lambda among: choose_items(test, None, settings.tx, settings.seed, among)  # noqa: E731
@@ -104,20 +110,19 @@ def confirm(model: torch.nn.Module, sets: list[tuple[str, Any, list[int]]], sett
     """The chosen model's metrics with cluster-bootstrap intervals on each confirmation set (read in chunks)."""
     out = []
     for label, dataset, indices in sets:
-        values: dict[str, list] = {name: [] for name in REPORTED}
+        values: dict[str, list] = {name: [] for name in SWEEP_METRICS}
         maps: list[np.ndarray] = []
         for start in range(0, len(indices), CONFIRM_CHUNK):
             items = read_items(dataset, indices[start:start + CONFIRM_CHUNK], "test", settings.data)
-            scored, _latent, _secs = score(model, items, settings.batch_size, device, autocast_for(precision, device))
-            for name in REPORTED:
+            scored, _latent = score(model, items, settings.batch_size, device, autocast(precision, device))
+            for name in SWEEP_METRICS:
                 values[name].append(scored[name])
             maps.append(items.maps)
         every = np.concatenate(maps)
         entry = {"label": label, "maps": int(len(np.unique(every))), "transmitters": int(every.size)}
-        for name in REPORTED:
-            (iv,) = mean_intervals(np.concatenate(values[name])[None], every, settings.n_boot, settings.seed,
-                                   settings.level)
-            entry[name] = iv.to_json()
+        for name in SWEEP_METRICS:
+            entry[name] = mean_interval(np.concatenate(values[name]), every, settings.n_boot, settings.seed,
+                                        settings.level).to_json()
         out.append(entry)
     return out
 
@@ -128,38 +133,85 @@ def measure_latents(model: torch.nn.Module, config: Config, settings: SweepSetti
     dataset = build_dataset(eval_config(config, settings.data, protocol), "train")
     indices = choose_items(dataset, settings.latent_maps, None, settings.seed)
     return latent_statistics(model, dataset, indices, split="train", batch_size=settings.batch_size, device=device,
-                             autocast=autocast_for(precision, device), seed=settings.seed)
+                             autocast=autocast(precision, device), seed=settings.seed)
 
 
-def first_stage_file(cand: Candidate, model: Any, loss: Any, out: Path) -> tuple[Path, Path | None]:
-    """(the file the second stage should load, the RadioDiff-layout copy written for it or None).
+def first_stage_file(cand: Candidate, out: Path, recorded: str | None,
+                     chosen: Callable[[], tuple]) -> tuple[Path, Path | None, str | None]:
+    """(the file the second stage should load, the RadioDiff-layout copy written for it or None, the copy's sha256).
 
     The second stage loads a checkpoint's ``ema`` weights when there are any: a RadioDiff file
     whose EMA weights were chosen is named as it is; otherwise a copy holding the chosen weights
-    (as both ``model`` and ``ema``) is written into the out folder.
+    (as both ``model`` and ``ema``) is written into the out folder from ``chosen()`` (the loaded
+    candidate), unless the copy whose sha256 the cache ``recorded`` is there unchanged.
     """
     if cand.format == RADIODIFF_CHECKPOINT and cand.weights == "ema":
-        return cand.path, None
+        return cand.path, None, None
     copy = out / FIRST_STAGE_FOLDER / f"{cand.path.stem}-{cand.weights}.pt"
-    save_radiodiff_layout(copy, model, loss, int(cand.step or 0), with_lpips_copies=False)
-    return copy, copy
+    digest = file_digest(copy) if recorded and copy.is_file() else None
+    if digest is None or digest != recorded:
+        model, loss, _cfg, _info = chosen()
+        save_radiodiff_layout(copy, model.cpu(), loss, int(cand.step or 0), with_lpips_copies=False)
+        digest = file_digest(copy)
+    return copy, copy, digest
 
 
-def hand_off(result: SweepResult, stage2_config: str | Path | None, device: torch.device) -> None:
-    """Latents, test confirmation and ``handoff.yaml`` for the chosen candidate (sets them on ``result``)."""
-    cand = result.candidates[result.chosen]
-    model, loss, cfg, info = load_candidate(cand, result.settings.config)
-    model = prepare(model, device)
+def handoff_key(cand: Candidate, result: SweepResult) -> str:
+    """The hand-off's cache entry: the chosen candidate's own key (its file's content, weights, items, precision,
+    device, batch, config) and every setting that changes its test confirmation or its latent statistics."""
+    s = result.settings
+    data = config_to_dict(eval_config(result.config, s.data, result.protocol))["data"]
+    root = "synthetic" if str(s.data) == "synthetic" else str(Path(s.data).expanduser().resolve())
+    return entry_key(entry="handoff", candidate=cand.key, data=data, data_root=root, protocol=result.protocol,
+                     latent_maps=s.latent_maps, seed=s.seed, tx=s.tx, n_boot=s.n_boot, level=s.level)
+
+
+def measure_handoff(cand: Candidate, result: SweepResult, model: torch.nn.Module, info: dict, cfg: Config,
+                    device: torch.device) -> dict:
+    """The chosen model's test confirmation (with its notes) and latent statistics, and its config, as a cache entry."""
     with clock(result.timings, "confirm"):
         trained = candidate_training_maps(info, cfg)
         sets, notes = confirmation_sets(result.config, result.settings, result.protocol, trained)
-        result.confirmation = confirm(model, sets, result.settings, device, result.precision)
-        result.notes += notes
+        confirmation = confirm(model, sets, result.settings, device, result.precision)
     with clock(result.timings, "latent"):
-        result.latent = measure_latents(model, result.config, result.settings, result.protocol, device,
-                                        result.precision)
+        latent = measure_latents(model, result.config, result.settings, result.protocol, device, result.precision)
+    return {"file": cand.path.name, "weights": cand.weights, "confirmation": confirmation, "notes": notes,
+            "latent": latent.to_record(), "config": config_to_dict(cfg), "first_stage_sha256": None}
+
+
+def cached_handoff(cache: Path, key: str) -> tuple[dict, Config] | None:
+    """(the hand-off's cache entry, the chosen checkpoint's config read back from it); None when there is none."""
+    entry = read_entry(cache, key)
+    try:
+        return (entry, config_from_dict(entry["config"], source=f"{entry['file']} (cached)")) if entry else None
+    except (ConfigError, KeyError):  # written by an older sweep, or the config no longer reads: measure again
+        return None
+
+
+def hand_off(result: SweepResult, stage2_config: str | Path | None, device: torch.device,
+             reader: CheckpointReader) -> None:
+    """Latents, test confirmation and ``handoff.yaml`` for the chosen candidate (sets them on ``result``).
+
+    What a sweep with the same settings measured comes from the cache; the chosen checkpoint is loaded
+    only when something must be measured or its first-stage copy written, and then once (not at all
+    when ``reader`` still holds it from scoring).
+    """
+    cand = result.candidates[result.chosen]
+    chosen = functools.cache(lambda: load_candidate(cand, result.settings.config, reader.load(cand.path)))
+    cache, key = result.out / CACHE_FOLDER / HANDOFF_CACHE, handoff_key(cand, result)
+    cached = cached_handoff(cache, key)
+    result.handoff_cached = cached is not None
+    if cached is None:
+        model, _loss, cfg, info = chosen()
+        entry = measure_handoff(cand, result, prepare(model, device), info, cfg, device)
+    else:
+        entry, cfg = cached
+    result.confirmation, result.latent = entry["confirmation"], LatentSummary.from_record(entry["latent"])
+    result.notes += entry["notes"]
     np.savez_compressed(result.out / LATENTS_FILE, samples=result.latent.samples)
-    target, result.first_stage = first_stage_file(cand, model.cpu(), loss, result.out)
+    target, result.first_stage, copied = first_stage_file(cand, result.out, entry["first_stage_sha256"], chosen)
+    if cached is None or copied != entry["first_stage_sha256"]:
+        write_entry(cache, key, entry | {"first_stage_sha256": copied})
     cmp_ = result.comparison()
     metric = result.settings.metric
     why = (f"the best of {len(result.scored)} by mean {metric}" if result.settings.choose == "best"
@@ -184,14 +236,28 @@ def run_config(run: Path, config: str | None) -> Config:
     return resolve_config("radiodiff")
 
 
-def run_training_maps(files: list[Path], config: Config) -> TrainingMaps:
-    """The maps the run trained on, as its newest readable checkpoint records them (RadioDiff's: assumed)."""
-    for path in reversed(files):
+def file_record(path: Path, digest: str, cache: Path, reader: CheckpointReader) -> dict:
+    """What checkpoint ``path`` says about its training maps: ``{"format", "split_record"}``, or ``{"error"}`` when
+    it cannot be loaded; cached by the file's content, so a sweep with no new file loads none for it."""
+    key = entry_key(entry="split record", content=digest)
+    rec = read_entry(cache, key)
+    if rec is None:
         try:
-            obj, fmt = load_any(path)
-        except CheckpointError:
-            continue  # listed with its reason when it is scored
-        return training_maps(fmt, obj.get(SPLIT_RECORD) if fmt == WORKBENCH_CHECKPOINT else None, config)
+            obj, fmt = reader.load(path)
+            rec = {"format": fmt, "split_record": obj.get(SPLIT_RECORD) if fmt == WORKBENCH_CHECKPOINT else None}
+        except CheckpointError as exc:
+            rec = {"error": one_line(exc)}
+        write_entry(cache, key, rec)
+    return rec
+
+
+def run_training_maps(digests: dict[Path, str], config: Config, cache: Path, reader: CheckpointReader) -> TrainingMaps:
+    """The maps the run trained on, as its newest readable checkpoint records them (RadioDiff's: assumed);
+    ``digests``: the run's files, oldest first, with their sha256."""
+    for path, digest in reversed(digests.items()):
+        rec = file_record(path, digest, cache, reader)
+        if "error" not in rec:  # an unreadable file is listed with its reason when it is scored
+            return training_maps(rec["format"], rec["split_record"], config)
     return TrainingMaps("unknown")
 
 
@@ -223,14 +289,13 @@ def clock(timings: dict[str, float], name: str) -> Iterator[None]:
         timings[f"{name}_cpu_seconds"] = time.process_time() - c0
 
 
-def candidates_of(files: list[Path], settings: SweepSettings, items: Items, precision: str,
+def candidates_of(digests: dict[Path, str], settings: SweepSettings, items: Items, precision: str,
                   device: torch.device) -> list[Candidate]:
     """Every file with each kind of weights asked for, named by its content and what changes its numbers."""
     changes_numbers = {"items": items.fingerprint(), "precision": precision, "device": device.type,
                        "batch": settings.batch_size, "config": settings.config}
-    digests = {f: file_digest(f) for f in files}
-    return [Candidate(path=f, weights=w, content=digests[f], key=cache_key(digests[f], w, changes_numbers))
-            for f in files for w in settings.weight_kinds()]
+    return [Candidate(path=f, weights=w, content=digest, key=cache_key(digest, w, changes_numbers))
+            for f, digest in digests.items() for w in settings.weight_kinds()]
 
 
 def read_back(candidates: list[Candidate], cache: Path) -> None:
@@ -265,13 +330,15 @@ def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "va
     used, note = choose_precision(precision, layout.device)
     cfg = run_config(run, config)
     timings: dict[str, float] = {}
-    with clock(timings, "read"):
-        trained = run_training_maps(files, cfg)
+    with clock(timings, "read"):  # hashing the files, the run's training maps, reading the items
+        digests = {f: file_digest(f) for f in files}
+        reader = CheckpointReader()  # the newest file, read for its training maps, is the first scored
+        trained = run_training_maps(digests, cfg, folder / CACHE_FOLDER / FILES_CACHE, reader)
         items, used_protocol, excluded = sweep_items(cfg, settings, trained)
-    with clock(timings, "score"):  # hashing the files, loading, forward passes, metrics, cache writes
-        candidates = candidates_of(files, settings, items, used, layout.device)
+    with clock(timings, "score"):  # loading, forward passes, metrics, cache writes
+        candidates = candidates_of(digests, settings, items, used, layout.device)
         score_all(candidates, items, layout, folder / CACHE_FOLDER, used, settings.batch_size, settings.config,
-                  progress)
+                  reader, progress)
     layout.barrier()
     if layout.rank != 0:
         return None
@@ -288,8 +355,9 @@ def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "va
     write_tables(result)
     if scored:
         cmp_ = result.comparison()
+        result.notes += cmp_.notes
         result.chosen = scored[cmp_.best if choose == "best" else cmp_.earliest]
-        hand_off(result, stage2_config, layout.device)
+        hand_off(result, stage2_config, layout.device, reader)
     else:
         result.notes.append("no checkpoint could be scored: nothing to choose or hand off.")
     (folder / SWEEP_JSON).write_text(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
@@ -298,29 +366,26 @@ def sweep_checkpoints(run: str | Path, data: str = "synthetic", split: str = "va
 
 # --- figures' inputs ----------------------------------------------------------------------------------
 
-def gallery(result: SweepResult, pick: int, other: int | None = None) -> list[tuple[Example, Example | None]]:
-    """Best, median and worst items of candidate ``pick`` by the sweep's metric, re-run through it (and
-    through candidate ``other`` on the same items, when given): pairs of Examples."""
-    c = result.candidates[pick]
+def candidate_model(result: SweepResult, k: int) -> torch.nn.Module:
+    """Candidate ``k``'s model, loaded from its file, in eval mode on the CPU."""
+    return load_candidate(result.candidates[k], result.settings.config)[0].eval()
+
+
+def gallery(result: SweepResult, pick: int, other: int | None = None,
+            model_of: Callable[[int], torch.nn.Module] | None = None) -> tuple[list[Example], list[Example] | None]:
+    """Best, median and worst of the swept items by candidate ``pick``'s metric, re-run through it, and through
+    candidate ``other`` on the same items (None when not given). Their NMSE is the sweep's own; ``model_of(k)``
+    gives candidate k's model (default: loaded from its file)."""
+    model_of = model_of or functools.partial(candidate_model, result)
     metric = result.settings.metric
-    values = c.metrics[metric]
-    order = np.argsort(np.where(np.isfinite(values), values, np.inf), kind="stable")
-    if not LOWER_IS_BETTER[metric]:
-        order = order[::-1]
-    rows = [int(order[0]), int(order[(len(order) - 1) // 2]), int(order[-1])]
-    dataset = build_dataset(eval_config(result.config, result.settings.data, result.protocol), result.settings.split)
-    picked = read_items(dataset, [result.items.indices[r] for r in rows], result.settings.split, result.settings.data)
-    config = result.settings.config
-    return list(zip(_examples(result.candidates[pick], picked, config),
-                    _examples(result.candidates[other], picked, config) if other is not None else [None] * 3))
+    rows = example_rows(result.candidates[pick].metrics[metric], EVAL_LOWER_IS_BETTER[metric])
+    if not rows:
+        return [], None
+    picked = result.items.select(rows)
 
+    def examples_of(k: int) -> list[Example]:
+        metrics = result.candidates[k].metrics
+        return reconstruct_examples(model_of(k), picked.images, picked.buildings, picked.indices, picked.names,
+                                    metrics["nmse"][rows], metrics["nmse_street"][rows])
 
-def _examples(cand: Candidate, picked: Items, config: str | None) -> list[Example]:
-    model, _loss, _cfg, _info = load_candidate(cand, config)
-    rec, _z = reconstruct(model.eval(), picked.images)
-    inp, out = to_unit(picked.images)[:, 0].numpy(), to_unit(rec.float())[:, 0].numpy()
-    nmse = M.nmse(to_unit(rec.float()), to_unit(picked.images)).numpy()
-    street = M.nmse(to_unit(rec.float()), to_unit(picked.images), M.street_mask(picked.buildings.float())).numpy()
-    return [Example(label, i, name, inp[j], out[j], picked.buildings[j, 0].numpy().astype(np.float32),
-                    float(nmse[j]), float(street[j]))
-            for j, (label, i, name) in enumerate(zip(("best", "median", "worst"), picked.indices, picked.names))]
+    return examples_of(pick), examples_of(other) if other is not None else None

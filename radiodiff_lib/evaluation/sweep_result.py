@@ -17,6 +17,7 @@ import pandas as pd
 from ..config import Config
 from ..errors import ConfigError, DataError
 from ..formatting import to_jsonable
+from ..vocabulary import SWEEP_METRICS
 from .bootstrap import Comparison, Interval
 from .handoff import Stage2Check
 from .items import Items
@@ -26,10 +27,12 @@ from .scoring import ITEM_METRICS, Candidate
 SWEEP_CSV = "sweep.csv"  # one row per candidate and item
 CHECKPOINTS_CSV = "checkpoints.csv"  # one row per candidate
 SWEEP_JSON = "sweep.json"
-CACHE_FOLDER = "cache"
+CACHE_FOLDER = "cache"  # one entry per candidate
+# cache/handoff/: the chosen candidate's test confirmation and latent statistics, apart from the candidates' entries
+HANDOFF_CACHE = "handoff"
+FILES_CACHE = "files"  # cache/files/: what each checkpoint file records about its training maps, by its content
 LATENTS_FILE = "latents.npz"
 FIRST_STAGE_FOLDER = "first_stage"
-REPORTED = ("nmse", "ssim", "psnr")  # the metrics with an interval in the JSON
 WEIGHT_CHOICES = ("ema", "model", "both")
 CHOICES = ("best", "earliest")
 
@@ -60,8 +63,8 @@ class SweepSettings:
         """ConfigError for a setting that cannot work, naming the option."""
         if self.weights not in WEIGHT_CHOICES:
             raise ConfigError(f"--weights {self.weights}: use one of {', '.join(WEIGHT_CHOICES)}.")
-        if self.metric not in REPORTED:
-            raise ConfigError(f"--metric {self.metric}: use one of {', '.join(REPORTED)}.")
+        if self.metric not in SWEEP_METRICS:
+            raise ConfigError(f"--metric {self.metric}: use one of {', '.join(SWEEP_METRICS)}.")
         if self.choose not in CHOICES:
             raise ConfigError(f"--choose {self.choose}: use one of {', '.join(CHOICES)}.")
         if self.batch_size < 1 or self.n_boot < 100:
@@ -94,6 +97,7 @@ class SweepResult:
     chosen: int | None = None  # index into candidates
     confirmation: list[dict] = field(default_factory=list)
     latent: LatentSummary | None = None
+    handoff_cached: bool = False  # confirmation and latents read from the cache, not measured by this sweep
     handoff: Path | None = None
     first_stage: Path | None = None
     stage2: Stage2Check | None = None
@@ -124,11 +128,11 @@ class SweepResult:
             entry = {"path": str(c.path), "step": c.step, "weights": c.weights, "status": c.status,
                      "format": c.format, "cached": c.cached, "trained_on_scored_maps": c.trained_on}
             if k in pos:
-                for name in REPORTED:
+                for name in SWEEP_METRICS:
                     entry[name] = self.comparisons[name].means[pos[k]].to_json()
                 entry["diff_to_best"] = cmp_.diffs[pos[k]].to_json()
             else:
-                entry.update({name: None for name in REPORTED} | {"diff_to_best": None})
+                entry.update({name: None for name in SWEEP_METRICS} | {"diff_to_best": None})
             entries.append(entry)
         path_of = lambda i: str(self.candidate_of(i).path)  # noqa: E731
         return to_jsonable({
@@ -151,6 +155,7 @@ class SweepResult:
             "choose": self.settings.choose,
             "confirmation": self.confirmation,
             "latent": self.latent.to_json() if self.latent else None,
+            "handoff_cached": self.handoff_cached,
             "handoff": str(self.handoff) if self.handoff else None,
             "first_stage_copy": str(self.first_stage) if self.first_stage else None,
             "stage2": self.stage2.to_json() if self.stage2 else None,
@@ -189,7 +194,7 @@ def candidate_table(result: SweepResult) -> pd.DataFrame:
     for k, c in enumerate(result.candidates):
         row: dict[str, Any] = {"checkpoint": c.path.name, "step": c.step, "weights": c.weights, "status": c.status}
         if k in pos:
-            for name in REPORTED:
+            for name in SWEEP_METRICS:
                 iv = result.comparisons[name].means[pos[k]]
                 row.update({name: iv.mean, f"{name}_low": iv.low, f"{name}_high": iv.high})
             d = cmp_.diffs[pos[k]]
@@ -255,7 +260,7 @@ def summary_text(result: SweepResult) -> str:
     lines.append(f"Chosen ({s.choose}): {chosen.label}.")
     for conf in result.confirmation:
         lines.append(f"  on {conf['label']} ({conf['maps']} maps, {conf['transmitters']} items): "
-                     + ", ".join(f"{m} {_iv(conf[m])}" for m in REPORTED))
+                     + ", ".join(f"{m} {_iv(conf[m])}" for m in SWEEP_METRICS))
     if result.latent is not None:
         lat = result.latent
         flags = (f"; channels with std near 0: {lat.near_zero}" if lat.near_zero else "") + (

@@ -6,11 +6,12 @@ from .curves import (
     trending_metrics,
 )
 from .detail import decomposition_figure, discriminator_figure, resume_zoom_figure
-from .reconstruction import examples_figure, histograms_figure, write_evaluation_figures
+from .reconstruction import examples_figure, gallery_figure, histograms_figure, write_evaluation_figures
 from .style import existing_metrics
-from .sweep import latent_histogram_figure, sweep_gallery_figure, sweep_metric_figure, write_sweep_figures
+from .sweep import latent_histogram_figure, sweep_gallery_figure, sweep_metric_figure
 
-__all__ = ["key_figure", "moving_metrics", "trending_metrics", "compare_figure", "compared_metrics", "decomposition_figure", "run_color", "discriminator_figure", "examples_figure", "existing_metrics",
-           "histograms_figure", "metric_figure", "multi_axis_figure", "normalized_figure", "overview_grid",
-           "latent_histogram_figure", "resume_zoom_figure", "sweep_gallery_figure", "sweep_metric_figure",
-           "write_evaluation_figures", "write_sweep_figures"]
+__all__ = ["compare_figure", "compared_metrics", "decomposition_figure", "discriminator_figure", "examples_figure",
+           "existing_metrics", "gallery_figure", "histograms_figure", "key_figure", "latent_histogram_figure",
+           "metric_figure", "moving_metrics", "multi_axis_figure", "normalized_figure", "overview_grid",
+           "resume_zoom_figure", "run_color", "sweep_gallery_figure", "sweep_metric_figure", "trending_metrics",
+           "write_evaluation_figures"]

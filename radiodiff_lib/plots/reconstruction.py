@@ -6,14 +6,14 @@ display once in Jupyter, and are freed when dropped.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..evaluation import EvalResult
-from ..vocabulary import EVAL_METRICS
+from ..evaluation import EvalResult, Example
+from ..vocabulary import EVAL_METRICS, METRIC_NAMES
 
-_TITLES = {"nmse": "NMSE", "rmse": "RMSE", "ssim": "SSIM", "psnr": "PSNR (dB)"}
 
 
 def _outline(ax, buildings: np.ndarray, color: str) -> None:
@@ -22,35 +22,51 @@ def _outline(ax, buildings: np.ndarray, color: str) -> None:
         ax.contour(buildings, levels=[0.5], colors=color, linewidths=0.7)
 
 
-def examples_figure(result: EvalResult) -> Figure:
-    """Grid of input, reconstruction and |error| for the best, median and worst maps by NMSE."""
-    examples = result.examples
-    fig = Figure(figsize=(10.5, 3.2 * max(len(examples), 1)), layout="constrained")
+def _reconstruction(ax_rec: Any, ax_err: Any, e: Example, name: str, err_max: float) -> Any:
+    """A model's reconstruction of an example and its |error| on a shared scale; the error image."""
+    ax_rec.imshow(e.reconstruction, cmap="viridis", vmin=0, vmax=1)
+    ax_rec.set_title(f"{name} (NMSE {e.nmse:.3g}, street {e.nmse_street:.3g})", fontsize=9, parse_math=False)
+    ax_err.set_title(f"|error| (max {float(e.error.max()):.3g})", fontsize=9)
+    return ax_err.imshow(e.error, cmap="magma", vmin=0, vmax=err_max)
+
+
+def gallery_figure(examples: Sequence[Example], title: str, name: str = "reconstruction",
+                   beside: Sequence[Example] | None = None, beside_name: str = "") -> Figure:
+    """One row per example (best, median, worst): its input, ``name``'s reconstruction and |error|, and, when
+    ``beside`` is given, that model's reconstruction and |error| of the same item in two more columns."""
+    cols = 5 if beside else 3
+    fig = Figure(figsize=(3.5 * cols, 3.2 * max(len(examples), 1)), layout="constrained")
     if not examples:
         ax = fig.add_subplot()
         ax.text(0.5, 0.5, "no maps evaluated", ha="center", va="center")
         ax.set_axis_off()
         return fig
-    # One error scale for all rows, so the rows compare honestly (the best row looks dark).
-    err_max = max(float(e.error.max()) for e in examples) or 1.0
-    axes = fig.subplots(len(examples), 3, squeeze=False)
-    for row, e in zip(axes, examples):
+    # One error scale for all rows and both models, so they compare honestly (the best row looks dark).
+    err_max = max(float(e.error.max()) for e in [*examples, *(beside or [])]) or 1.0
+    axes = fig.subplots(len(examples), cols, squeeze=False)
+    for row, e, other in zip(axes, examples, beside or [None] * len(examples)):
         im_in = row[0].imshow(e.input, cmap="viridis", vmin=0, vmax=1)
-        row[1].imshow(e.reconstruction, cmap="viridis", vmin=0, vmax=1)
-        im_err = row[2].imshow(e.error, cmap="magma", vmin=0, vmax=err_max)
-        for ax, color in zip(row, ("white", "white", "cyan")):
-            _outline(ax, e.buildings, color)
+        row[0].set_title("input", fontsize=9)
+        row[0].set_ylabel(f"{e.label}\n{e.name}", fontsize=9, parse_math=False)  # a file name: data
+        im_err = _reconstruction(row[1], row[2], e, name, err_max)
+        if other is not None:
+            _reconstruction(row[3], row[4], other, beside_name, err_max)
+        for c, ax in enumerate(row):
+            _outline(ax, e.buildings, "cyan" if c in (2, 4) else "white")
             ax.set_xticks([])
             ax.set_yticks([])
-        row[0].set_ylabel(f"{e.label}\n{e.name}", fontsize=9, parse_math=False)  # a file name: data
-        row[0].set_title("input", fontsize=9)
-        row[1].set_title(f"reconstruction (NMSE {e.nmse:.3g}, street {e.nmse_street:.3g})", fontsize=9)
-        row[2].set_title(f"|error| (max {float(e.error.max()):.3g})", fontsize=9)
-    fig.colorbar(im_in, ax=axes[:, :2], shrink=0.8, fraction=0.04, label="gain [0, 1]")
-    fig.colorbar(im_err, ax=axes[:, 2], shrink=0.8, fraction=0.08, label="absolute error")
-    fig.suptitle(f"{result.checkpoint}: best / median / worst of {result.n_maps} maps by NMSE "
-                 "(outlines: buildings)", fontsize=10, parse_math=False)  # a path: data, not mathtext
+    fig.colorbar(im_in, ax=list(axes[:, [0, 1, 3] if beside else [0, 1]].ravel()), shrink=0.8, fraction=0.04,
+                 label="gain [0, 1]")
+    fig.colorbar(im_err, ax=list(axes[:, [2, 4] if beside else [2]].ravel()), shrink=0.8, fraction=0.08,
+                 label="absolute error")
+    fig.suptitle(title, fontsize=10, parse_math=False)  # a path: data, not mathtext
     return fig
+
+
+def examples_figure(result: EvalResult) -> Figure:
+    """Grid of input, reconstruction and |error| for the best, median and worst maps by NMSE."""
+    return gallery_figure(result.examples, f"{result.checkpoint}: best / median / worst of {result.n_maps} maps by "
+                                           "NMSE (outlines: buildings)")
 
 
 def histograms_figure(result: EvalResult) -> Figure:
@@ -77,7 +93,7 @@ def histograms_figure(result: EvalResult) -> Figure:
                 ax.hist(finite, bins=edges, alpha=0.55, color=color, label=f"{label} (median {stats['median']:.4g})")
             if np.isfinite(stats["median"]):
                 ax.axvline(stats["median"], color=color, linestyle="--", linewidth=1)
-        ax.set_title(_TITLES[name], fontsize=10)
+        ax.set_title(METRIC_NAMES[name], fontsize=10)
         ax.set_xlabel(name)
         ax.legend(fontsize=7)
         if notes:

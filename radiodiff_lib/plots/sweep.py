@@ -5,15 +5,16 @@ sweep kept; they compute no statistics of their own.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..evaluation import Example
+from ..vocabulary import EVAL_LOWER_IS_BETTER, METRIC_NAMES
+from .reconstruction import gallery_figure
 from .style import GAN_LINE, GAN_SHADE, RESUME_COLOR, styled
 
-TITLES = {"nmse": "NMSE (lower is better)", "ssim": "SSIM (higher is better)", "psnr": "PSNR dB (higher is better)"}
 WEIGHT_COLORS = {"ema": "#1f77b4", "model": "#d62728"}
 
 
@@ -64,7 +65,8 @@ def sweep_metric_figure(payload: dict, metric: str, resumes: Sequence[int] = (),
                 label="indistinguishable from the best")
         star = [i for i, c in enumerate(pts) if (c["path"], kind) == best]
         ax.plot(x[star], mean[star], ls="none", marker="*", color="gold", mec="black", ms=15, label="best")
-        ax.set_title(f"{TITLES.get(metric, metric)}: {kind} weights")
+        better = "lower" if EVAL_LOWER_IS_BETTER[metric] else "higher"
+        ax.set_title(f"{METRIC_NAMES[metric]}, {kind} weights ({better} is better)")
         ax.legend(fontsize=7.5, loc="best")
         if deciding:
             low = axes[1, col]
@@ -85,34 +87,18 @@ def sweep_metric_figure(payload: dict, metric: str, resumes: Sequence[int] = (),
 
 
 @styled
-def sweep_gallery_figure(pairs: list[tuple[Any, Any]], left: str, right: str | None = None) -> Figure:
-    """Rows best / median / worst items of ``left``: input, its reconstruction and error, and ``right``'s on the same item."""
-    cols = 3 + (2 if right else 0)
-    fig = Figure(figsize=(2.6 * cols + 1.2, 2.7 * max(len(pairs), 1)), layout="constrained")
-    axes = fig.subplots(max(len(pairs), 1), cols, squeeze=False)
-    err_max = max([float(e.error.max()) for p in pairs for e in p if e is not None] + [1e-6])
-    for row, (a, b) in zip(axes, pairs):
-        panels = [(a.input, "input", "viridis", 1.0), (a.reconstruction, f"{left}\nNMSE {a.nmse:.3g}", "viridis", 1.0),
-                  (a.error, "|error|", "magma", err_max)]
-        if b is not None:
-            panels += [(b.reconstruction, f"{right}\nNMSE {b.nmse:.3g}", "viridis", 1.0), (b.error, "|error|", "magma",
-                                                                                          err_max)]
-        for ax, (img, title, cmap, vmax) in zip(row, panels):
-            ax.imshow(img, cmap=cmap, vmin=0, vmax=vmax)
-            if a.buildings.min() < 0.5 < a.buildings.max():
-                ax.contour(a.buildings, levels=[0.5], colors="white", linewidths=0.5)
-            ax.set_title(title, fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        row[0].set_ylabel(f"{a.label}\n{a.name}", fontsize=8)
-    fig.suptitle("Best, median and worst items of " + left + (f", beside {right} on the same items" if right else ""),
-                 fontsize=10)
-    return fig
+def sweep_gallery_figure(examples: Sequence[Example], left: str, beside: Sequence[Example] | None = None,
+                         right: str | None = None) -> Figure:
+    """Best / median / worst items of checkpoint ``left`` (``gallery_figure``), beside ``right``'s on the same items."""
+    title = "Best, median and worst items of " + left + (f", beside {right} on the same items" if beside else "")
+    return gallery_figure(examples, title, left, beside, right or "")
 
 
 @styled
-def latent_histogram_figure(samples: np.ndarray, title: str, marked: Sequence[int] = ()) -> Figure:
-    """One histogram per latent channel of ``samples`` [C, S]; ``marked`` channels (std near 0) say so."""
+def latent_histogram_figure(samples: np.ndarray, title: str, mean: Sequence[float], std: Sequence[float],
+                            marked: Sequence[int] = ()) -> Figure:
+    """One histogram per latent channel of ``samples`` [C, S] (a subset of the values measured), titled with the
+    channel's ``mean`` and ``std`` over all of them; ``marked`` channels (std near 0) say so."""
     samples = np.atleast_2d(np.asarray(samples, dtype=float))
     n = max(samples.shape[0], 1)
     fig = Figure(figsize=(3.2 * n + 0.8, 2.9), layout="constrained")
@@ -124,20 +110,8 @@ def latent_histogram_figure(samples: np.ndarray, title: str, marked: Sequence[in
         v = samples[c][np.isfinite(samples[c])]
         ax.hist(v, bins=40, color="#4c72b0", alpha=0.85)
         note = " (std near 0)" if c in marked else ""
-        ax.set_title(f"channel {c}: mean {v.mean():.3g}, std {v.std():.3g}{note}", fontsize=8.5)
+        ax.set_title(f"channel {c}: mean {mean[c]:.3g}, std {std[c]:.3g}{note}", fontsize=8.5)
         ax.set_xlabel("latent value")
     axes[0].set_ylabel("values")
     fig.suptitle(title, fontsize=10)
     return fig
-
-
-def write_sweep_figures(payload: dict, folder: str | Path, resumes: Sequence[int] = ()) -> dict[str, str]:
-    """``sweep_<metric>.png`` for NMSE, SSIM and PSNR into ``folder``; their paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for metric in ("nmse", "ssim", "psnr"):
-        path = folder / f"sweep_{metric}.png"
-        sweep_metric_figure(payload, metric, resumes, payload.get("disc_start")).savefig(path, dpi=100)
-        out[metric] = str(path)
-    return out

@@ -14,6 +14,7 @@ from ..analysis import analyze
 from ..errors import RadiodiffError
 from ..evaluation import gallery, read_sweep, sweep_checkpoints
 from ..logs import read_run
+from ..vocabulary import METRIC_NAMES, SWEEP_METRICS
 from . import markdown as md
 from . import sweep_text
 from .figures import record, show_figure
@@ -55,8 +56,8 @@ def metric_figures(result: Any, section: int = 3) -> None:
     steps, note = resume_steps(result.run)
     if note:
         display(Markdown(md.text(note)))
-    for i, metric in enumerate(sweep_text.METRICS, 1):
-        display(Markdown(f"### {section}.{i} {sweep_text.NAMES[metric]}"))
+    for i, metric in enumerate(SWEEP_METRICS, 1):
+        display(Markdown(f"### {section}.{i} {METRIC_NAMES[metric]}"))
         show_figure(plots.sweep_metric_figure(payload, metric, steps, payload.get("disc_start")))
 
 
@@ -79,7 +80,8 @@ def gallery_section(result: Any, interactive: bool = False) -> None:
     other = final if final != result.chosen else None
     chosen = result.candidates[result.chosen]
     right = result.candidates[other].label if other is not None else None
-    show_figure(plots.sweep_gallery_figure(gallery(result, result.chosen, other), chosen.label, right))
+    examples, beside = gallery(result, result.chosen, other)
+    show_figure(plots.sweep_gallery_figure(examples, chosen.label, beside, right))
 
 
 def latents(result: Any) -> None:
@@ -87,9 +89,10 @@ def latents(result: Any) -> None:
     display(sweep_text.latents(result.to_json()))
     if result.latent is not None and result.latent.samples.size:
         chosen = result.candidates[result.chosen]
+        lat = result.latent
         show_figure(plots.latent_histogram_figure(
-            result.latent.samples, f"{chosen.label}: latents (posterior samples) on {result.latent.n_maps} "
-            f"{result.latent.split} maps", result.latent.near_zero))
+            lat.samples, f"{chosen.label}: latents (posterior samples) on {lat.n_maps} {lat.split} maps", lat.mean,
+            lat.std, lat.near_zero))
 
 
 def handoff(result: Any) -> None:

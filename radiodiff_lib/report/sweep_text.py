@@ -9,11 +9,10 @@ from pathlib import Path
 from IPython.display import Markdown
 
 from ..formatting import num
+from ..vocabulary import METRIC_NAMES, SWEEP_METRICS
 from . import markdown as md
 from .markdown import Md, table
 
-METRICS = ("nmse", "ssim", "psnr")
-NAMES = {"nmse": "NMSE", "ssim": "SSIM", "psnr": "PSNR (dB)"}
 PRECISION = {"no": "fp32", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}
 
 
@@ -60,8 +59,8 @@ def verdict(payload: dict) -> Markdown:
             for p, w in zip(payload["indistinguishable"], payload["indistinguishable_weights"])]
     chosen = _candidate(payload, payload["chosen"], payload["chosen_weights"])
     lines = [
-        f"- **Best** by mean {NAMES[metric]}: {md.code(name(best['path']))} ({md.text(best['weights'])} weights, "
-        f"step {best['step']}): {interval(best[metric])} over {payload['maps']} maps.",
+        f"- **Best** by mean {METRIC_NAMES[metric]}: {md.code(name(best['path']))} ({md.text(best['weights'])} "
+        f"weights, step {best['step']}): {interval(best[metric])} over {payload['maps']} maps.",
         f"- **Indistinguishable from it** ({level:.0%} interval of the paired difference holds 0): "
         f"{', '.join(same)}.",
         f"- **Earliest of them**: {md.code(name(early['path']))} (step {early['step']}), difference to the best "
@@ -69,13 +68,12 @@ def verdict(payload: dict) -> Markdown:
         f"- **Handed off** ({md.text(payload['choose'])}): {md.code(name(chosen['path']))} "
         f"({md.text(chosen['weights'])} weights).",
     ]
-    notes = ["Intervals: a cluster bootstrap over maps (a map's transmitters resampled together; "
-             f"{payload['bootstrap']['draws']} draws, seed {payload['bootstrap']['seed']}). The best is picked on "
-             "these same maps, so its own mean is slightly optimistic; the test figures below are not."]
-    if payload.get("excluded_items"):
-        notes.append(f"{payload['excluded_items']} item(s) left out: their {metric} is not finite for some checkpoint.")
+    method = ("Intervals: a cluster bootstrap over maps (a map's transmitters resampled together; "
+              f"{payload['bootstrap']['draws']} draws, seed {payload['bootstrap']['seed']}). The best is picked on "
+              "these same maps, so its own mean is slightly optimistic; the test figures below are not.")
+    # the sweep's notes: items left out of the comparison, training maps among the scored ones, the test sets
     caveats = [f"- **Note:** {md.text(n)}" for n in payload.get("notes") or []]
-    return Markdown("\n".join(lines) + "\n\n" + " ".join(notes) + ("\n\n" + "\n".join(caveats) if caveats else ""))
+    return Markdown("\n".join(lines) + "\n\n" + method + ("\n\n" + "\n".join(caveats) if caveats else ""))
 
 
 def candidates_table(payload: dict) -> Markdown:
@@ -88,8 +86,8 @@ def candidates_table(payload: dict) -> Markdown:
         mark = "best" if key == best else ("indistinguishable" if key in same else "")
         status = c["status"] if c["status"] == "ok" else "skipped: " + c["status"]
         rows.append([md.code(name(c["path"])), c["weights"], "-" if c["step"] is None else c["step"], status,
-                     *[interval(c.get(m)) for m in METRICS], interval(c.get("diff_to_best"), ".3g"), mark])
-    headers = ["checkpoint", "weights", "step", "status", *[NAMES[m] for m in METRICS],
+                     *[interval(c.get(m)) for m in SWEEP_METRICS], interval(c.get("diff_to_best"), ".3g"), mark])
+    headers = ["checkpoint", "weights", "step", "status", *[METRIC_NAMES[m] for m in SWEEP_METRICS],
                f"{payload['metric'].upper()} minus best", "verdict"]
     return Markdown(table(headers, rows))
 
@@ -98,11 +96,11 @@ def confirmation(payload: dict) -> Markdown:
     """The handed-off checkpoint on each labelled test set."""
     if not payload.get("confirmation"):
         return Markdown("Not confirmed on test maps (no checkpoint was chosen).")
-    rows = [[Md(md.bold(c["label"])), c["maps"], c["transmitters"], *[interval(c[m]) for m in METRICS]]
+    rows = [[Md(md.bold(c["label"])), c["maps"], c["transmitters"], *[interval(c[m]) for m in SWEEP_METRICS]]
             for c in payload["confirmation"]]
     return Markdown(f"{md.code(name(payload['chosen']))} ({md.text(payload['chosen_weights'])} weights) on maps "
                     "no checkpoint was chosen on:\n\n"
-                    + table(["set", "maps", "items", *[NAMES[m] for m in METRICS]], rows))
+                    + table(["set", "maps", "items", *[METRIC_NAMES[m] for m in SWEEP_METRICS]], rows))
 
 
 def latents(payload: dict) -> Markdown:
@@ -158,7 +156,9 @@ def appendix(payload: dict, params: dict | None = None) -> Markdown:
                                                    if skipped else " (every checkpoint was scored).")]
     cached = sum(bool(c.get("cached")) for c in payload["checkpoints"])
     t = payload.get("timings") or {}
-    parts.append(f"**Cache:** {cached} of {len(payload['checkpoints'])} candidates read from the cache; "
+    handoff = (" (and the chosen one's test confirmation and latent statistics)" if payload.get("handoff_cached")
+               else "")
+    parts.append(f"**Cache:** {cached} of {len(payload['checkpoints'])} candidates read from the cache{handoff}; "
                  + ", ".join(f"{md.text(k)} {num(v, '.3g')}" for k, v in t.items()))
     if params:
         parts.append("**Notebook parameters:** " + ", ".join(md.text(f"{k}={v!r}") for k, v in params.items()))

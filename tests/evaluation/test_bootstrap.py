@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from radiodiff_lib.evaluation.bootstrap import bootstrap_means, compare, map_draws, mean_intervals
+from radiodiff_lib.evaluation.bootstrap import bootstrap_means, compare, map_draws, mean_interval
 
 
 def simulated_sweep(rng, n_maps=30, tx=8, map_sd=1.0, item_sd=0.5, means=(0.0,)):
@@ -27,7 +27,7 @@ def coverage(n_reps, level=0.95, naive=False, diff=False, seed=0):
             cmp_ = compare(values, units, steps=[1, 2], metric="nmse", n_boot=1000, seed=rep, level=level)
             hits += cmp_.diffs[1].holds(0.3) if cmp_.best == 0 else cmp_.diffs[0].holds(-0.3)
         else:
-            (iv,) = mean_intervals(values[:1], units, n_boot=1000, seed=rep, level=level)
+            iv = mean_interval(values[0], units, n_boot=1000, seed=rep, level=level)
             hits += iv.holds(0.0)
     return hits / n_reps
 

@@ -332,3 +332,10 @@ def test_pick_indices_is_deterministic_per_seed():
     assert a != c
     assert len(set(a)) == 5
     assert a == sorted(a)
+
+
+def test_example_rows_leave_nan_out_and_follow_the_metrics_direction():
+    values = [0.3, np.nan, 0.1, np.inf, 0.2]
+    assert E.example_rows(values) == [2, 4, 3]  # best, median, worst: lowest first; inf (no signal) is the worst
+    assert E.example_rows(values, lower_is_better=False) == [3, 0, 2]  # PSNR: inf (a perfect map) is the best
+    assert E.example_rows([np.nan, np.nan]) == []

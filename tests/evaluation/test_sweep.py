@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +125,24 @@ def test_chosen_checkpoint_is_confirmed_on_the_test_maps(swept, monkeypatch):
     assert chunked == conf
 
 
+def test_gallery_takes_the_swept_items_and_the_sweeps_own_numbers(swept, monkeypatch):
+    _known, result = swept
+    monkeypatch.setattr(S, "build_dataset", lambda *a, **k: pytest.fail("the items were read from the data again"))
+    loaded: list[int] = []
+    final = result.final()
+    chosen, beside = S.gallery(result, result.chosen, final, lambda k: loaded.append(k) or S.candidate_model(result, k))
+    assert loaded == [result.chosen, final]
+    assert [e.label for e in chosen] == ["best", "median", "worst"]
+    rows = [result.items.indices.index(e.index) for e in chosen]
+    nmse = result.candidates[result.chosen].metrics["nmse"]
+    assert [e.nmse for e in chosen] == [float(nmse[r]) for r in rows]  # the sweep's numbers, not recomputed
+    assert chosen[0].nmse == nmse.min()
+    assert chosen[-1].nmse == nmse.max()
+    assert [e.nmse_street for e in beside] == [float(result.candidates[final].metrics["nmse_street"][r]) for r in rows]
+    assert [e.index for e in beside] == [e.index for e in chosen]  # the final checkpoint on the same items
+    np.testing.assert_array_equal(chosen[0].input, ((result.items.images[rows[0], 0] + 1) / 2).clamp(0, 1).numpy())
+
+
 # --- cache, resume, reading once, the run left alone ------------------------------------------------
 
 def test_a_second_sweep_reads_everything_from_the_cache(swept, monkeypatch):
@@ -132,6 +151,50 @@ def test_a_second_sweep_reads_everything_from_the_cache(swept, monkeypatch):
     again = S.sweep_checkpoints(known["base"].parent, weights="model", n_boot=1000)
     assert all(c.cached for c in again.candidates)
     assert (first.out / R.SWEEP_CSV).read_bytes() == (again.out / R.SWEEP_CSV).read_bytes()
+
+
+def test_the_handoff_work_is_cached_until_a_setting_it_depends_on_changes(known, tmp_path, monkeypatch):
+    run, kw = known["base"].parent, dict(weights="model", maps=4, n_boot=200, latent_maps=2, out=tmp_path / "sw")
+    first = S.sweep_checkpoints(run, **kw)
+    assert not first.handoff_cached
+    measured: list[str] = []
+    for name in ("confirm", "measure_latents"):
+        real = getattr(S, name)
+        monkeypatch.setattr(S, name, lambda *a, _real=real, _name=name, **k: measured.append(_name) or _real(*a, **k))
+    again = S.sweep_checkpoints(run, **kw)
+    assert again.handoff_cached
+    assert again.to_json()["handoff_cached"] is True
+    assert measured == []  # neither the test confirmation nor the training split ran again
+    assert again.confirmation == first.confirmation
+    assert again.latent.to_json() == first.latent.to_json()
+    np.testing.assert_array_equal(again.latent.samples, first.latent.samples)
+    assert again.handoff.read_bytes() == first.handoff.read_bytes()
+    other = S.sweep_checkpoints(run, **(kw | {"latent_maps": 3}))
+    assert not other.handoff_cached
+    assert measured == ["confirm", "measure_latents"]
+    assert other.latent.n_maps == 3
+
+
+def test_each_checkpoint_file_is_read_once_and_none_when_nothing_changed(known, tmp_path, monkeypatch):
+    from radiodiff_lib.checkpoints import resume
+
+    reads: Counter[str] = Counter()
+    real = resume.torch_load_safely
+    monkeypatch.setattr(resume, "torch_load_safely", lambda path, *a, **k: reads.update([Path(path).name]) or real(
+        path, *a, **k))
+    run, kw = known["base"].parent, dict(weights="both", maps=4, n_boot=200, latent_maps=2, out=tmp_path / "sw")
+    first = S.sweep_checkpoints(run, **kw)
+    files = [p.name for p in scoring.checkpoint_files(run)]
+    chosen = first.candidates[first.chosen].path.name
+    assert chosen == known["tie"].name
+    # the newest readable file, read for the run's training maps, is scored first; both kinds of weights of a file
+    # come from one read, the corrupt one is not read again; the chosen (not the last scored) once more to hand off
+    assert reads == Counter(files) + Counter([chosen])
+    reads.clear()
+    again = S.sweep_checkpoints(run, **kw)
+    assert reads == Counter()  # training maps, scores and hand-off all from the cache, the first-stage copy kept
+    assert again.handoff.read_bytes() == first.handoff.read_bytes()
+    assert again.first_stage.read_bytes() == first.first_stage.read_bytes()
 
 
 def test_items_are_read_once_for_the_whole_sweep(known, tmp_path, monkeypatch):

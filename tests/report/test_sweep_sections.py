@@ -64,6 +64,23 @@ def test_checkpoints_report_renders_offline_html_and_markdown(known, tmp_path):
         assert title in md
 
 
+def test_checkpoint_picker_loads_a_checkpoint_only_the_first_time_it_is_drawn(known, tmp_path, monkeypatch):
+    from radiodiff_lib.evaluation import candidate_model, sweep_checkpoints
+    from radiodiff_lib.report import sweep_widgets
+
+    result = sweep_checkpoints(known["base"].parent, weights="model", maps=4, latent_maps=2, n_boot=200,
+                               out=tmp_path / "sweep")
+    loaded: list[int] = []
+    monkeypatch.setattr(sweep_widgets, "candidate_model", lambda r, k: loaded.append(k) or candidate_model(r, k))
+    picker = sweep_widgets.CheckpointPicker(result)
+    final, other = result.final(), next(k for k in result.scored if k not in (result.chosen, result.final()))
+    for k in (other, result.chosen, other, result.chosen):
+        picker.pick.value = k
+    assert sorted(loaded) == sorted([result.chosen, final, other])  # each loaded once, then redrawn from memory
+    assert len(picker.gallery_out.outputs) == 1
+    assert "image/png" in picker.gallery_out.outputs[0]["data"]
+
+
 @pytest.mark.slow
 def test_analyze_report_adds_the_sweeps_verdict(known, tmp_path):
     from radiodiff_lib.evaluation import sweep_checkpoints
