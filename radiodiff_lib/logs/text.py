@@ -157,7 +157,9 @@ class TextLogParser:
             except SlowPath:
                 if irregular is None:  # find the irregular lines and try the runs between them
                     irregular = irregular_lines(lines, pos, end)
-                    continue
+                    # the same run again would fail again (e.g. every line duplicated): line by line now
+                    if next_run(lines, pos, end, irregular, BULK_MIN) != (pos, hi):
+                        continue
                 events += self.read_lines(lines[pos:hi], first_line + pos, False)
             else:
                 events += self._take_block(block)
