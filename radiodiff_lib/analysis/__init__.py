@@ -19,7 +19,7 @@ from .stats import (
     STATUS_RULES, MetricStats, Phase, Trend, is_constant, normalize_minmax, robust_sigma, rolling_level,
     smooth_tensorboard,
 )
-from .structure import Resume
+from .structure import Resume, experiment_rows
 from .text import boundary_sentence, lr_sentence, provenance_sentence, summary_sentences, summary_text, to_json
 from .thresholds import Thresholds
 
@@ -27,7 +27,7 @@ __all__ = [
     "Analysis", "AnalysisError", "BOUNDARY_KINDS", "Comparison", "by_severity", "headline", "lr_curve",
     "checkpoint_milestone", "is_constant", "milestone_step", "rolling_level", "sample_milestone", "save_interval", "set_aside_rows", "Diagnostic", "MetricStats", "MetricVerdict", "RunEntry",
     "compare_entries", "compare_paths", "died_early", "comparison_json", "comparison_text", "default_labels", "read_entries",
-    "x_coordinates", "Phase", "Resume", "STATUS_RULES", "Thresholds",
+    "experiment_rows", "x_coordinates", "Phase", "Resume", "STATUS_RULES", "Thresholds",
     "Trend", "analyze", "normalize_minmax", "recommendations", "robust_sigma", "smooth_tensorboard",
     "summary_sentences", "summary_text", "to_json", "boundary_sentence", "lr_sentence", "provenance_sentence",
 ]
