@@ -17,8 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import AnalysisError
-from ..logs import Run
+from ..logs import Run, resolve_total_steps
 from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS
 from .boundaries import (
     RESUME, boundary_diagnostics, crashed_launches, experiment_segment, launch_boundaries, launch_diagnostics,
@@ -115,12 +114,8 @@ class Analysis:
 def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresholds: Any) -> Analysis:
     """Analyse a Run (``logs.read_run``); thresholds are the keyword fields of ``thresholds.Thresholds``."""
     th = Thresholds.from_kwargs(window=window, **thresholds)
-    if th.window < 3:
-        raise AnalysisError(f"window must be at least 3 entries to fit a trend, got {th.window}")
-    if total_steps is not None and int(total_steps) <= 0:
-        raise AnalysisError(f"total_steps must be a positive number of steps, got {total_steps}")
-    # an explicit parameter comes first (``logs.resolve_total_steps``), else the length the reader resolved
-    total, total_src = (int(total_steps), "parameter") if total_steps is not None else \
+    # an explicit parameter comes first (``logs.resolve_total_steps`` checks it), else the reader's length
+    total, total_src = resolve_total_steps(total_steps, None, None) if total_steps is not None else \
         (run.total_steps, run.total_steps_source)
     stage, vae = run.stage, run.stage == STAGE_VAE
     rows = run.all_rows()

@@ -132,6 +132,7 @@ class RunReader:
 
     def __init__(self, paths, source: str = "all", total_steps: int | None = None) -> None:
         self.source = check_source(source)
+        resolve_total_steps(total_steps, None, None)  # a bad parameter is refused now, not after reading
         self.total_steps = total_steps  # the explicit parameter, first in ``resolve_total_steps``
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
@@ -274,8 +275,11 @@ def _launch_table(segs) -> pd.DataFrame:
 def resolve_total_steps(parameter: int | None, config: dict | None,
                         step_lines: int | None) -> tuple[int | None, str | None]:
     """How many steps a run is meant to take, and who says so, in this order: an explicit parameter, the
-    config's ``trainer.train_num_steps`` (a whole number of steps), the ``/TOTAL`` its step lines print."""
+    config's ``trainer.train_num_steps`` (a whole number of steps), the ``/TOTAL`` its step lines print;
+    a parameter that is not a positive number of steps is refused."""
     if parameter is not None:
+        if not 0 < int(parameter) <= MAX_STEP:
+            raise LogFormatError(f"total_steps must be a positive number of steps, got {parameter}")
         return int(parameter), "parameter"
     value = cfg_float(config, "trainer.train_num_steps")
     if value is not None and value.is_integer() and 0 < value <= MAX_STEP:
