@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ..logs import Run, resolve_total_steps
-from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS
+from ..vocabulary import STAGE_LDM, STAGE_VAE
 from .boundaries import (
     RESUME, boundary_diagnostics, crashed_launches, experiment_segment, launch_boundaries, launch_diagnostics,
     rows_of, set_aside_launches, steps_per_hour,
@@ -31,7 +31,7 @@ from .diagnostics import (
 from .lr import lr_decayed_diagnostics, lr_schedule
 from .provenance import checkpoint_at, milestone_of, run_start
 from .stage2 import LDM_CONTINUITY, LDM_LOSSES, ldm_diagnostics, settings
-from .stats import MetricStats, Phase, metric_stats, phases
+from .stats import MetricStats, Phase, main_loss, metric_stats, phases, with_entries
 from .structure import (
     Resume, decomposition, experiment_rows, first_disc_step, gan_boundary, gan_progress, gan_rows, loss_weights,
     progress,
@@ -92,9 +92,8 @@ class Analysis:
     @property
     def key_metric(self) -> str | None:
         """The loss that matters most for this stage: rec_loss (first stage), loss_simple (second stage);
-        the total loss when that one is not logged."""
-        order = (LOSS_SIMPLE, LDM_TOTAL_LOSS) if self.stage == STAGE_LDM else (REC_LOSS, TOTAL_LOSS)
-        return next((k for k in order if k in self.metrics and self.metrics[k].count), None)
+        the total loss when that one is not logged (``stats.main_loss``)."""
+        return main_loss(self.stage, with_entries(self.metrics))
 
     @property
     def ema_start(self) -> int | None:

@@ -28,14 +28,13 @@ import numpy as np
 import pandas as pd
 
 from ..logs import Run
-from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, TOTAL_LOSS
 from .configs import RESTART_ASPECTS, LoggedConfigs
 from .diagnostics import Diagnostic
+from .stats import main_loss
 from .structure import Resume
 
 RESUME, RESTART, RELAUNCH = "resume", "restart", "crash-and-relaunch"
 KINDS = (RESUME, RESTART, RELAUNCH)
-MAIN_LOSSES = (REC_LOSS, LOSS_SIMPLE, LDM_TOTAL_LOSS, TOTAL_LOSS)  # the first one a run logs is compared
 LEVEL_ENTRIES = 10  # entries whose median is a launch's level when the launches share no step
 
 NO_JUMP_TEST = {
@@ -54,11 +53,6 @@ def boundary_kind(before: dict | None, after: dict | None, step: int, previous_f
     if not again:
         return RESUME
     return RESTART if before is None or after is None else RELAUNCH
-
-
-def main_loss(columns: Any) -> str | None:
-    """The loss a boundary's level comparison uses: rec_loss, else loss_simple, else the total."""
-    return next((m for m in MAIN_LOSSES if m in columns), None)
 
 
 def launch_boundaries(run: Run, rows: pd.DataFrame, configs: LoggedConfigs) -> list[Resume]:
@@ -92,7 +86,7 @@ def launch_boundaries(run: Run, rows: pd.DataFrame, configs: LoggedConfigs) -> l
             dropped = [k for k in ids if k < seg_id and k not in aside] if kind == RESTART else [prev_id]
             aside.update(dropped)
             r.set_aside = [_launch(run, rows, k, kind, step) for k in dropped]
-            r.level_change = level_change(prev, mine)
+            r.level_change = level_change(prev, mine, run.stage)
         out.append(r)
     return out
 
@@ -139,10 +133,10 @@ def _one_launch(rows: pd.DataFrame, file: str) -> bool:
     return rows.loc[rows["file"] == file, "segment"].nunique() == 1
 
 
-def level_change(before: pd.DataFrame, after: pd.DataFrame) -> dict | None:
-    """The main loss of two launches: medians over the steps both logged (else the last and first
-    LEVEL_ENTRIES entries), and their ratio after / before."""
-    name = main_loss([c for c in before.columns if c in after.columns])
+def level_change(before: pd.DataFrame, after: pd.DataFrame, stage: str) -> dict | None:
+    """The main loss (``stats.main_loss``) of two launches: medians over the steps both logged (else the last
+    and first LEVEL_ENTRIES entries), and their ratio after / before."""
+    name = main_loss(stage, [c for c in before.columns if c in after.columns])
     if name is None:
         return None
     b, a = _finite(before, name), _finite(after, name)
