@@ -128,7 +128,7 @@ def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresh
     crashed = crashed_launches(run)
     launch_diags = boundary_diagnostics(bounds) + launch_diagnostics(crashed)
     set_aside_rows, aside_superseded = rows_of(rows, aside), rows_of(run.superseded, aside)
-    sph, _ = steps_per_hour(rows)
+    sph = steps_per_hour(rows)
 
     # the analysed rows: progress, the GAN phase, the loss decomposition
     exp_seg = experiment_segment(bounds)

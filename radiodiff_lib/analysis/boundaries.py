@@ -240,22 +240,20 @@ def seconds_between(t0: Any, t1: Any) -> float | None:
     return float((pd.Timestamp(t1) - pd.Timestamp(t0)).total_seconds())
 
 
-def steps_per_hour(rows: pd.DataFrame) -> tuple[float | None, dict[str, float]]:
-    """Speed from timestamps within each segment only (the gaps between launches do not count)."""
+def steps_per_hour(rows: pd.DataFrame) -> float | None:
+    """Speed from timestamps within each segment only (the gaps between launches do not count); None
+    when no segment spans time and steps."""
     if "time" not in rows.columns or "segment" not in rows.columns or rows.empty:
-        return None, {"steps": 0.0, "seconds": 0.0}
+        return None
     d_steps = d_secs = 0.0
     for _, g in rows.dropna(subset=["time"]).groupby("segment"):
         if len(g) < 2:
             continue
-        g = g.sort_values("step")
         secs = seconds_between(g["time"].min(), g["time"].max())
         if secs and secs > 0:
             d_steps += float(g["step"].max() - g["step"].min())
             d_secs += secs
-    if d_secs <= 0 or d_steps <= 0:
-        return None, {"steps": d_steps, "seconds": d_secs}
-    return d_steps / d_secs * 3600.0, {"steps": d_steps, "seconds": d_secs}
+    return d_steps / d_secs * 3600.0 if d_secs > 0 and d_steps > 0 else None
 
 
 def crashed_launches(run: Run) -> list[dict]:
