@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..logs import Run
+from ..vocabulary import KIND_EVENTS
 from .configs import RESTART_ASPECTS, LoggedConfigs
 from .diagnostics import Diagnostic
 from .stats import main_loss
@@ -262,7 +263,7 @@ def crashed_launches(run: Run) -> list[dict]:
     if not len(launches):
         return []
     out = []
-    dead = launches[(launches["kind"] != "tensorboard") & (launches["n_rows"] == 0)]
+    dead = launches[(launches["kind"] != KIND_EVENTS) & (launches["n_rows"] == 0)]
     for rec in dead.itertuples(index=False):
         n, error = file_errors(run, rec.file)
         if not rec.has_config and not n:

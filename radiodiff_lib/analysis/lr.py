@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..logs import Run
-from ..vocabulary import LR, STAGE_LDM, STAGE_VAE
+from ..vocabulary import KIND_EVENTS, KIND_METRICS, LR, STAGE_LDM, STAGE_VAE
 from .configs import LaunchConfig, LoggedConfigs
 from .diagnostics import Diagnostic
 from .stats import MetricStats, main_loss, with_entries
@@ -57,8 +57,8 @@ def formula(stage: str) -> str:
 def lr_source(run: Run) -> str:
     """Where the analysed LR values come from: full-precision events or metrics, else the text log."""
     kinds = {s["kind"] for s in run.source_report if s.get("rows_used")}
-    return ("TensorBoard Learning_Rate (full precision)" if "tensorboard" in kinds else
-            "metrics.jsonl (full precision)" if "workbench-metrics" in kinds else TEXT_SOURCE)
+    return ("TensorBoard Learning_Rate (full precision)" if KIND_EVENTS in kinds else
+            "metrics.jsonl (full precision)" if KIND_METRICS in kinds else TEXT_SOURCE)
 
 
 def lr_schedule(df: pd.DataFrame, run: Run, stage: str, configs: LoggedConfigs) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..formatting import duration, num, to_jsonable
-from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, STAGE_LDM, TOTAL_LOSS
+from ..vocabulary import KIND_EVENTS, LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, STAGE_LDM, TOTAL_LOSS
 from .boundaries import RESTART, RESUME, describe_changes, describe_launch, describe_level
 from .diagnostics import by_severity, headline
 
@@ -109,7 +109,7 @@ def _sources(a: Any) -> list[str]:
     kinds = sorted({s["kind"] for s in used})
     if len(kinds) < 2:
         return []
-    dup = sum(s["rows_duplicate"] for s in used if s["kind"] != "tensorboard")
+    dup = sum(s["rows_duplicate"] for s in used if s["kind"] != KIND_EVENTS)
     s = (f"Rows merged from {len(used)} file(s) of {len(kinds)} kinds ({', '.join(kinds)}): {dup} step(s) logged "
          "by both sources are one row each")
     n = sum(d["count"] for d in a.disagreements)

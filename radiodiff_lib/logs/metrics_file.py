@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from ..vocabulary import PHASES, RECORD_FIELDS, RECORD_LAUNCH, RECORD_REWIND, RECORD_STEP
+from ..vocabulary import KIND_METRICS, PHASES, RECORD_FIELDS, RECORD_LAUNCH, RECORD_REWIND, RECORD_STEP
 from .columns import NAT, batch_from_columns, metric_columns, step_of, unix_to_local
 from .events import Event, SegmentInfo, SkipLog
 
@@ -45,7 +45,7 @@ def _unix_to_dt(value) -> np.datetime64:
 class MetricsParser:
     """Incremental parser of one metrics.jsonl: ``feed`` complete lines, get events."""
 
-    def __init__(self, path: str, kind: str = "workbench-metrics", sort_hint: float = 0.0) -> None:
+    def __init__(self, path: str, kind: str = KIND_METRICS, sort_hint: float = 0.0) -> None:
         self.path, self.kind, self.sort_hint = path, kind, sort_hint
         self.launches: dict[int, SegmentInfo] = {}
         self.current: SegmentInfo | None = None

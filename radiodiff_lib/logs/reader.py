@@ -45,12 +45,13 @@ import pandas as pd
 from ..config_dict import cfg_float
 from ..errors import LogFormatError
 from ..vocabulary import (
-    LDM_METRICS, LDM_TOTAL_LOSS, LOG_METRICS, LOSS_SIMPLE, LOSS_VLB, ROW_COLUMNS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS,
+    KIND_EVENTS, KIND_RADIODIFF_LOG, LDM_METRICS, LDM_TOTAL_LOSS, LOG_METRICS, LOSS_SIMPLE, LOSS_VLB, ROW_COLUMNS,
+    STAGE_LDM, STAGE_VAE, TOTAL_LOSS,
 )
 from .columns import MAX_STEP
 from .file_reader import LogFile, Replaced
 from .merge import merge_segments
-from .sources import KIND_EVENTS, KIND_RADIODIFF_LOG, LeftOut, check_log_path, check_source, discover, kind_of, roles
+from .sources import LeftOut, check_log_path, check_source, discover, kind_of, roles
 from .stitch import Stitcher
 
 
