@@ -13,15 +13,12 @@ values and the bad key is counted as ``non-numeric value`` / ``value out of rang
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 
 from ..vocabulary import KIND_METRICS, PHASES, RECORD_FIELDS, RECORD_LAUNCH, RECORD_REWIND, RECORD_STEP
 from .columns import NAT, batch_from_columns, metric_columns, step_of, unix_to_local
-from .events import Event, SegmentInfo, SkipLog
-
-_SURROGATE = re.compile("[\udc80-\udcff]")
+from .events import Event, SegmentInfo, SkipLog, has_bad_bytes
 
 
 _FLOAT_MAX = int(np.finfo(np.float64).max)
@@ -98,7 +95,7 @@ class MetricsParser:
 
     def _record(self, ln: int, line: str, bad_bytes: bool, cut: bool) -> dict | None:
         """The JSON object of a line, or None (the line is counted as skipped with its reason)."""
-        if bad_bytes and _SURROGATE.search(line):
+        if bad_bytes and has_bad_bytes(line):
             self.skipped.append((ln, "non-utf8 bytes", line))
             return None
         if not line.strip():
