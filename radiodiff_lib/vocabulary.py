@@ -61,6 +61,12 @@ STAGE_TITLES = {STAGE_VAE: "First-stage (VAE) run", STAGE_LDM: "Second-stage (la
 
 # Which sources of a run the log reader reads (``radiodiff analyze --source``).
 SOURCE_CHOICES = ("all", "text", "tensorboard", "metrics")
+# The kinds of file a run's logs come in (each has its parser); ``Run.segments`` and the source report
+# name them, and the analysis tells the sources apart by them.
+KIND_EVENTS = "tensorboard"  # events.out.tfevents.*
+KIND_METRICS = "workbench-metrics"  # metrics.jsonl
+KIND_WORKBENCH_LOG = "workbench-log"  # train.log
+KIND_RADIODIFF_LOG = "radiodiff-log"  # RadioDiff's <YYYY-MM-DD-HH-MM>_.log, and any other *.log
 
 # --- a read run: one row per logged step ------------------------------------------------------
 # The columns of ``Run.df`` that are not metrics: the step, its log time, the file and launch (segment)

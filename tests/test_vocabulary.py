@@ -5,7 +5,10 @@ import ast
 from pathlib import Path
 
 from radiodiff_lib.logs import read_run
-from radiodiff_lib.vocabulary import CHECKPOINT_FORMATS, LOG_METRICS, LR_DISC, ROW_COLUMNS, SEGMENT_COLUMNS
+from radiodiff_lib.vocabulary import (
+    CHECKPOINT_FORMATS, KIND_EVENTS, KIND_METRICS, KIND_RADIODIFF_LOG, KIND_WORKBENCH_LOG, LOG_METRICS, LR_DISC,
+    ROW_COLUMNS, SEGMENT_COLUMNS,
+)
 from tests.helpers.logfactory import write_radiodiff_log
 
 LIB = Path(__file__).resolve().parent.parent / "radiodiff_lib"
@@ -35,4 +38,18 @@ def test_checkpoint_formats_are_compared_by_name_not_spelled():
                     spelled.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
             elif isinstance(node, ast.Constant) and node.value == "workbench":
                 spelled.append(f"{path.name}:{node.lineno}: 'workbench'")
+    assert spelled == []
+
+
+def test_file_kinds_are_compared_by_name_not_spelled():
+    kinds = {KIND_EVENTS, KIND_METRICS, KIND_RADIODIFF_LOG, KIND_WORKBENCH_LOG}
+    spelled = []
+    for path in sorted(LIB.rglob("*.py")):
+        if path.name == "vocabulary.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare) and "kind" in ast.unparse(node):
+                sides = [node.left, *node.comparators]
+                if any(isinstance(s, ast.Constant) and s.value in kinds for s in sides):
+                    spelled.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
     assert spelled == []

@@ -19,15 +19,16 @@ from .stats import (
     STATUS_RULES, MetricStats, Phase, Trend, constant_throughout, is_constant, normalize_minmax, robust_sigma,
     rolling_level, smooth_tensorboard,
 )
-from .structure import Resume
+from .structure import Resume, experiment_rows
 from .text import boundary_sentence, lr_sentence, provenance_sentence, summary_sentences, summary_text, to_json
 from .thresholds import Thresholds
 
 __all__ = [
-    "Analysis", "AnalysisError", "BOUNDARY_KINDS", "Comparison", "advice", "by_severity", "headline", "lr_curve",
-    "checkpoint_milestone", "constant_throughout", "is_constant", "milestone_step", "rolling_level", "sample_milestone", "save_interval", "set_aside_rows", "Diagnostic", "MetricStats", "MetricVerdict", "RunEntry",
-    "compare_entries", "compare_paths", "died_early", "comparison_json", "comparison_text", "default_labels", "read_entries",
-    "x_coordinates", "Phase", "Resume", "STATUS_RULES", "Thresholds",
-    "Trend", "analyze", "normalize_minmax", "recommendations", "robust_sigma", "SEVERITY_ORDER", "severity_word", "smooth_tensorboard",
-    "summary_sentences", "summary_text", "to_json", "boundary_sentence", "lr_sentence", "provenance_sentence",
+    "advice", "Analysis", "AnalysisError", "analyze", "BOUNDARY_KINDS", "boundary_sentence", "by_severity",
+    "checkpoint_milestone", "compare_entries", "compare_paths", "Comparison", "comparison_json", "comparison_text",
+    "constant_throughout", "default_labels", "Diagnostic", "died_early", "experiment_rows", "headline", "is_constant",
+    "lr_curve", "lr_sentence", "MetricStats", "MetricVerdict", "milestone_step", "normalize_minmax", "Phase",
+    "provenance_sentence", "read_entries", "recommendations", "Resume", "robust_sigma", "rolling_level", "RunEntry",
+    "sample_milestone", "save_interval", "set_aside_rows", "SEVERITY_ORDER", "severity_word", "smooth_tensorboard",
+    "STATUS_RULES", "summary_sentences", "summary_text", "Thresholds", "to_json", "Trend", "x_coordinates",
 ]

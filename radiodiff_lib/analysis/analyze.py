@@ -17,9 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import AnalysisError
-from ..logs import Run
-from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS
+from ..logs import Run, resolve_total_steps
+from ..vocabulary import STAGE_LDM, STAGE_VAE
 from .boundaries import (
     RESUME, boundary_diagnostics, crashed_launches, experiment_segment, launch_boundaries, launch_diagnostics,
     rows_of, set_aside_launches, steps_per_hour,
@@ -32,7 +31,7 @@ from .diagnostics import (
 from .lr import lr_decayed_diagnostics, lr_schedule
 from .provenance import checkpoint_at, milestone_of, run_start
 from .stage2 import LDM_CONTINUITY, LDM_LOSSES, ldm_diagnostics, settings
-from .stats import MetricStats, Phase, metric_stats, phases
+from .stats import MetricStats, Phase, main_loss, metric_stats, phases, with_entries
 from .structure import (
     Resume, decomposition, experiment_rows, first_disc_step, gan_boundary, gan_progress, gan_rows, loss_weights,
     progress,
@@ -93,9 +92,8 @@ class Analysis:
     @property
     def key_metric(self) -> str | None:
         """The loss that matters most for this stage: rec_loss (first stage), loss_simple (second stage);
-        the total loss when that one is not logged."""
-        order = (LOSS_SIMPLE, LDM_TOTAL_LOSS) if self.stage == STAGE_LDM else (REC_LOSS, TOTAL_LOSS)
-        return next((k for k in order if k in self.metrics and self.metrics[k].count), None)
+        the total loss when that one is not logged (``stats.main_loss``)."""
+        return main_loss(self.stage, with_entries(self.metrics))
 
     @property
     def ema_start(self) -> int | None:
@@ -115,12 +113,8 @@ class Analysis:
 def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresholds: Any) -> Analysis:
     """Analyse a Run (``logs.read_run``); thresholds are the keyword fields of ``thresholds.Thresholds``."""
     th = Thresholds.from_kwargs(window=window, **thresholds)
-    if th.window < 3:
-        raise AnalysisError(f"window must be at least 3 entries to fit a trend, got {th.window}")
-    if total_steps is not None and int(total_steps) <= 0:
-        raise AnalysisError(f"total_steps must be a positive number of steps, got {total_steps}")
-    # an explicit parameter comes first (``logs.resolve_total_steps``), else the length the reader resolved
-    total, total_src = (int(total_steps), "parameter") if total_steps is not None else \
+    # an explicit parameter comes first (``logs.resolve_total_steps`` checks it), else the reader's length
+    total, total_src = resolve_total_steps(total_steps, None, None) if total_steps is not None else \
         (run.total_steps, run.total_steps_source)
     stage, vae = run.stage, run.stage == STAGE_VAE
     rows = run.all_rows()
@@ -134,7 +128,7 @@ def analyze(run: Run, total_steps: int | None = None, window: int = 50, **thresh
     crashed = crashed_launches(run)
     launch_diags = boundary_diagnostics(bounds) + launch_diagnostics(crashed)
     set_aside_rows, aside_superseded = rows_of(rows, aside), rows_of(run.superseded, aside)
-    sph, _ = steps_per_hour(rows)
+    sph = steps_per_hour(rows)
 
     # the analysed rows: progress, the GAN phase, the loss decomposition
     exp_seg = experiment_segment(bounds)

@@ -28,14 +28,14 @@ import numpy as np
 import pandas as pd
 
 from ..logs import Run
-from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, TOTAL_LOSS
+from ..vocabulary import KIND_EVENTS
 from .configs import RESTART_ASPECTS, LoggedConfigs
 from .diagnostics import Diagnostic
+from .stats import main_loss
 from .structure import Resume
 
 RESUME, RESTART, RELAUNCH = "resume", "restart", "crash-and-relaunch"
 KINDS = (RESUME, RESTART, RELAUNCH)
-MAIN_LOSSES = (REC_LOSS, LOSS_SIMPLE, LDM_TOTAL_LOSS, TOTAL_LOSS)  # the first one a run logs is compared
 LEVEL_ENTRIES = 10  # entries whose median is a launch's level when the launches share no step
 
 NO_JUMP_TEST = {
@@ -54,11 +54,6 @@ def boundary_kind(before: dict | None, after: dict | None, step: int, previous_f
     if not again:
         return RESUME
     return RESTART if before is None or after is None else RELAUNCH
-
-
-def main_loss(columns: Any) -> str | None:
-    """The loss a boundary's level comparison uses: rec_loss, else loss_simple, else the total."""
-    return next((m for m in MAIN_LOSSES if m in columns), None)
 
 
 def launch_boundaries(run: Run, rows: pd.DataFrame, configs: LoggedConfigs) -> list[Resume]:
@@ -92,7 +87,7 @@ def launch_boundaries(run: Run, rows: pd.DataFrame, configs: LoggedConfigs) -> l
             dropped = [k for k in ids if k < seg_id and k not in aside] if kind == RESTART else [prev_id]
             aside.update(dropped)
             r.set_aside = [_launch(run, rows, k, kind, step) for k in dropped]
-            r.level_change = level_change(prev, mine)
+            r.level_change = level_change(prev, mine, run.stage)
         out.append(r)
     return out
 
@@ -139,10 +134,10 @@ def _one_launch(rows: pd.DataFrame, file: str) -> bool:
     return rows.loc[rows["file"] == file, "segment"].nunique() == 1
 
 
-def level_change(before: pd.DataFrame, after: pd.DataFrame) -> dict | None:
-    """The main loss of two launches: medians over the steps both logged (else the last and first
-    LEVEL_ENTRIES entries), and their ratio after / before."""
-    name = main_loss([c for c in before.columns if c in after.columns])
+def level_change(before: pd.DataFrame, after: pd.DataFrame, stage: str) -> dict | None:
+    """The main loss (``stats.main_loss``) of two launches: medians over the steps both logged (else the last
+    and first LEVEL_ENTRIES entries), and their ratio after / before."""
+    name = main_loss(stage, [c for c in before.columns if c in after.columns])
     if name is None:
         return None
     b, a = _finite(before, name), _finite(after, name)
@@ -246,22 +241,20 @@ def seconds_between(t0: Any, t1: Any) -> float | None:
     return float((pd.Timestamp(t1) - pd.Timestamp(t0)).total_seconds())
 
 
-def steps_per_hour(rows: pd.DataFrame) -> tuple[float | None, dict[str, float]]:
-    """Speed from timestamps within each segment only (the gaps between launches do not count)."""
+def steps_per_hour(rows: pd.DataFrame) -> float | None:
+    """Speed from timestamps within each segment only (the gaps between launches do not count); None
+    when no segment spans time and steps."""
     if "time" not in rows.columns or "segment" not in rows.columns or rows.empty:
-        return None, {"steps": 0.0, "seconds": 0.0}
+        return None
     d_steps = d_secs = 0.0
     for _, g in rows.dropna(subset=["time"]).groupby("segment"):
         if len(g) < 2:
             continue
-        g = g.sort_values("step")
         secs = seconds_between(g["time"].min(), g["time"].max())
         if secs and secs > 0:
             d_steps += float(g["step"].max() - g["step"].min())
             d_secs += secs
-    if d_secs <= 0 or d_steps <= 0:
-        return None, {"steps": d_steps, "seconds": d_secs}
-    return d_steps / d_secs * 3600.0, {"steps": d_steps, "seconds": d_secs}
+    return d_steps / d_secs * 3600.0 if d_secs > 0 and d_steps > 0 else None
 
 
 def crashed_launches(run: Run) -> list[dict]:
@@ -270,7 +263,7 @@ def crashed_launches(run: Run) -> list[dict]:
     if not len(launches):
         return []
     out = []
-    dead = launches[(launches["kind"] != "tensorboard") & (launches["n_rows"] == 0)]
+    dead = launches[(launches["kind"] != KIND_EVENTS) & (launches["n_rows"] == 0)]
     for rec in dead.itertuples(index=False):
         n, error = file_errors(run, rec.file)
         if not rec.has_config and not n:

@@ -6,8 +6,10 @@ Comparability (``comparability``), said before any verdict: the aspects of ``con
 set, simulation, first-stage checkpoint, fine-tune source, architecture, length, LR, batch size) in
 which the runs' configs differ, a stage that differs, and a run without a logged config (nothing to
 tell). A verdict over runs that are not like for like carries a ``caveat`` naming those aspects.
-Levels are robust: each run's end level (median of its last ``level_n`` entries) and its level at
-the last shared step (median of its last ``level_n`` entries at or before it).
+Each run's rows are those its analysis covers (``structure.experiment_rows``: the launches before its
+last restart are another experiment, set aside). Levels are robust: each run's end level (its
+analysis' ``MetricStats.end_level``) and its level at the last shared step (median of its last
+``level_n`` entries at or before it, ``level_n`` from the analyses' thresholds).
 
 Verdict of a metric (``metric_verdict``), on the shared step range [max of first steps, min of last
 steps]: the range is cut into ``bins`` equal step bins (fewer when a run has few entries there); each
@@ -36,6 +38,7 @@ from ..vocabulary import KL_LOSS, LDM_TOTAL_LOSS, LOSS_SIMPLE, NLL_LOSS, REC_LOS
 from .analyze import Analysis, analyze
 from .configs import ASPECTS, aspect_of
 from .stats import levels, point_noise
+from .structure import experiment_rows
 
 MAIN_METRICS = (REC_LOSS, NLL_LOSS, TOTAL_LOSS, KL_LOSS, LOSS_SIMPLE, LDM_TOTAL_LOSS)
 X_AXES = ("step", "time", "hours")  # steps; wall-clock hours since the start; training hours without resume gaps
@@ -138,13 +141,13 @@ def compare_paths(paths: list[Any], labels: list[str] | None = None, *, source: 
     return compare_entries(entries, errors)
 
 
-def compare_entries(entries: list[RunEntry], errors: list[dict] | None = None, level_n: int = 10) -> Comparison:
+def compare_entries(entries: list[RunEntry], errors: list[dict] | None = None) -> Comparison:
     """Compare runs already read and analysed: comparability first, then a verdict per main metric."""
     names = [m for m in MAIN_METRICS if any(m in e.analysis.metrics for e in entries)]
     diff = config_diff([e.run.config for e in entries])
     comp = comparability(entries, diff)
     caveat = ("not like for like: " + ", ".join(c["aspect"] for c in comp) + " differ") if comp else None
-    verdicts = {m: metric_verdict(entries, m, level_n=level_n) for m in names}
+    verdicts = {m: metric_verdict(entries, m) for m in names}
     for v in verdicts.values():
         v.caveat = caveat if v.verdict != "not comparable" else None
     return Comparison(entries, diff, verdicts, list(errors or []), comp)
@@ -168,7 +171,8 @@ def comparability(entries: list[RunEntry], diff: list[dict]) -> list[dict]:
 
 
 def _series(entry: RunEntry, name: str) -> tuple[np.ndarray, np.ndarray]:
-    df = entry.run.df
+    """(steps, finite values) of a metric over the rows the run's analysis covers, by step."""
+    df, _ = experiment_rows(entry.run, entry.analysis.experiment_segment)
     if name not in df.columns:
         return np.empty(0, np.int64), np.empty(0)
     v = df[name].to_numpy(dtype=float)
@@ -186,12 +190,14 @@ def _binned(steps: np.ndarray, vals: np.ndarray, edges: np.ndarray) -> tuple[np.
 
 
 def metric_verdict(entries: list[RunEntry], name: str, *, z: float = 3.0, min_rel: float = 0.01,
-                   min_points: int = 5, bins: int = 20, level_n: int = 10) -> MetricVerdict:
+                   min_points: int = 5, bins: int = 20) -> MetricVerdict:
     """Which run is lower on the shared steps, by how much, and whether it beats the noise (module rule);
     each run's end level and its level at the last shared step."""
-    latest = [e.analysis.metrics[name].latest if name in e.analysis.metrics else None for e in entries]
+    stats = [e.analysis.metrics.get(name) for e in entries]
+    latest = [m.latest if m is not None else None for m in stats]
+    ends = [m.end_level if m is not None else None for m in stats]
+    level_n = max(e.analysis.thresholds.level_n for e in entries)
     series = [_series(e, name) for e in entries]
-    ends = [levels(v, level_n)[1] for _, v in series]
     out = MetricVerdict(name, None, latest, "not comparable", None, end_levels=ends, level_n=level_n)
     if any(s.size == 0 for s, _ in series):
         missing = [e.label for e, (s, _) in zip(entries, series) if s.size == 0]

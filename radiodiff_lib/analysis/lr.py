@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from ..logs import Run
-from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LR, REC_LOSS, STAGE_LDM, STAGE_VAE
+from ..vocabulary import KIND_EVENTS, KIND_METRICS, LR, STAGE_LDM, STAGE_VAE
 from .configs import LaunchConfig, LoggedConfigs
 from .diagnostics import Diagnostic
-from .stats import MetricStats
+from .stats import MetricStats, main_loss, with_entries
 from .thresholds import Thresholds
 
 EXPONENT = {STAGE_VAE: 0.95, STAGE_LDM: 0.96}
@@ -57,8 +57,8 @@ def formula(stage: str) -> str:
 def lr_source(run: Run) -> str:
     """Where the analysed LR values come from: full-precision events or metrics, else the text log."""
     kinds = {s["kind"] for s in run.source_report if s.get("rows_used")}
-    return ("TensorBoard Learning_Rate (full precision)" if "tensorboard" in kinds else
-            "metrics.jsonl (full precision)" if "workbench-metrics" in kinds else TEXT_SOURCE)
+    return ("TensorBoard Learning_Rate (full precision)" if KIND_EVENTS in kinds else
+            "metrics.jsonl (full precision)" if KIND_METRICS in kinds else TEXT_SOURCE)
 
 
 def lr_schedule(df: pd.DataFrame, run: Run, stage: str, configs: LoggedConfigs) -> dict[str, Any] | None:
@@ -155,8 +155,7 @@ def lr_decayed_diagnostics(df: pd.DataFrame, schedule: dict | None, metrics: dic
     if since is None:
         return []
     where, initial, latest, latest_step = known_lr(schedule)
-    main = next((k for k in ((LOSS_SIMPLE, LDM_TOTAL_LOSS) if stage == STAGE_LDM else (REC_LOSS,))
-                 if k in metrics and metrics[k].count), None)
+    main = main_loss(stage, with_entries(metrics))
     status = metrics[main].status if main else None
     flat = status in FLAT
     msg = (f"From step {since:,} on the LR is below {th.lr_decayed_fraction:.0%} of its initial {initial:.3g} "

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LOSS_VLB, LR
+from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, LOSS_VLB, LR, STAGE_LDM
 from .configs import LoggedConfigs
 from .diagnostics import Diagnostic
-from .stats import MetricStats
+from .stats import MetricStats, main_loss, with_entries
 from .structure import Resume
 from .thresholds import Thresholds
 
@@ -109,12 +109,8 @@ def _nonfinite(df: pd.DataFrame, metrics: dict[str, MetricStats], resumes: list[
                         "after_resume": after, "latest_nonfinite": latest_bad})]
 
 
-def _main_loss(metrics: dict[str, MetricStats]) -> str | None:
-    return next((k for k in (LOSS_SIMPLE, LDM_TOTAL_LOSS) if k in metrics and metrics[k].count), None)
-
-
 def _plateau(df: pd.DataFrame, metrics: dict[str, MetricStats], th: Thresholds) -> list[Diagnostic]:
-    name = _main_loss(metrics)
+    name = main_loss(STAGE_LDM, with_entries(metrics))
     if name is None:
         return []
     rows = df[np.isfinite(df[name].to_numpy(dtype=float))]

@@ -13,8 +13,8 @@ from scipy.special import stdtr  # Student t CDF; scipy.stats would cost seconds
 
 from ..errors import AnalysisError
 from ..vocabulary import (
-    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LR, NLL_LOSS, PHASE_GAN,
-    PHASE_VAE, REC_LOSS, TOTAL_LOSS,
+    D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LDM_TOTAL_LOSS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LOSS_SIMPLE,
+    LR, NLL_LOSS, PHASE_GAN, PHASE_VAE, REC_LOSS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS,
 )
 
 # Metrics where a lower value means the model reconstructs better: only these earn
@@ -30,7 +30,21 @@ METRIC_GROUPS = (
     (DISC_LOSS, LOGITS_REAL, LOGITS_FAKE),
 )
 
+# The loss that matters most for a run of each stage, then the stage's total loss when that one is not logged:
+# the key figure, the level a restart is compared on, the loss an LR decay or a plateau is judged on.
+MAIN_LOSSES = {STAGE_VAE: (REC_LOSS, TOTAL_LOSS), STAGE_LDM: (LOSS_SIMPLE, LDM_TOTAL_LOSS)}
+
 MAD_TO_STD = 1.4826  # MAD of a normal sample times this estimates its standard deviation
+
+
+def main_loss(stage: str, logged: Any) -> str | None:
+    """The first of the stage's ``MAIN_LOSSES`` among ``logged`` (metric names), or None."""
+    return next((k for k in MAIN_LOSSES[stage] if k in logged), None)
+
+
+def with_entries(metrics: dict[str, "MetricStats"]) -> list[str]:
+    """The names of the metrics with at least one logged entry."""
+    return [k for k, m in metrics.items() if m.count]
 
 
 def smooth_tensorboard(values: Any, weight: float) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..formatting import duration, num, to_jsonable
-from ..vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, STAGE_LDM, TOTAL_LOSS
+from ..vocabulary import KIND_EVENTS, LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, STAGE_LDM, TOTAL_LOSS
 from .boundaries import RESTART, RESUME, describe_changes, describe_launch, describe_level
 from .diagnostics import by_severity, headline
 
@@ -21,7 +21,7 @@ def summary_sentences(a: Any) -> list[str]:
     """Plain sentences, each computed from the analysis numbers."""
     if a.entries == 0:
         return ["The run has no logged steps to analyse."]
-    aside = getattr(a, "set_aside_rows", 0)
+    aside = a.set_aside_rows
     out = [f"Analysed {a.entries} logged steps from step {a.first_step} to step {a.latest_step} in "
            f"{a.segments} segment(s); {a.superseded_rows} superseded row(s) re-logged by a later launch "
            f"are kept aside and not counted" + (f", nor are the {aside} row(s) of set-aside launches" if aside else "")
@@ -34,7 +34,7 @@ def summary_sentences(a: Any) -> list[str]:
 
 def provenance_sentence(a: Any) -> str | None:
     """Where the run began, when its logs do not begin at step 0 (None when they do)."""
-    st = getattr(a, "run_start", None) or {}
+    st = a.run_start
     step = st.get("step")
     if not step:
         return None
@@ -63,7 +63,7 @@ def _provenance(a: Any) -> list[str]:
 
 
 def _set_aside(a: Any) -> list[str]:
-    aside = getattr(a, "set_aside", [])
+    aside = a.set_aside
     if not aside:
         return []
     return [f"{len(aside)} earlier launch(es) are set aside, not analysed: "
@@ -75,7 +75,7 @@ def _progress(a: Any) -> list[str]:
     if a.total_steps:
         s = (f"The latest step {a.latest_step} is {a.progress:.1%} of train_num_steps {a.total_steps} "
              f"(from the {a.total_steps_source})")
-        if getattr(a, "at_last_log_point", False):
+        if a.at_last_log_point:
             return [s + f"; it is the last step the log can show (one entry every {a.log_interval} steps, training "
                     f"ends after step {a.total_steps - 1}), so the log cannot tell whether the "
                     f"{a.total_steps - 1 - a.latest_step} step(s) after it ran."]
@@ -89,7 +89,7 @@ def _progress(a: Any) -> list[str]:
 
 
 def _stage(a: Any) -> list[str]:
-    if getattr(a, "stage", None) != STAGE_LDM:
+    if a.stage != STAGE_LDM:
         return []
     st = a.stage_settings
     ckpt = st.get("first_stage_ckpt")
@@ -105,11 +105,11 @@ def _stage(a: Any) -> list[str]:
 
 
 def _sources(a: Any) -> list[str]:
-    used = [s for s in getattr(a, "sources", []) if s.get("rows_used")]
+    used = [s for s in a.sources if s.get("rows_used")]
     kinds = sorted({s["kind"] for s in used})
     if len(kinds) < 2:
         return []
-    dup = sum(s["rows_duplicate"] for s in used if s["kind"] != "tensorboard")
+    dup = sum(s["rows_duplicate"] for s in used if s["kind"] != KIND_EVENTS)
     s = (f"Rows merged from {len(used)} file(s) of {len(kinds)} kinds ({', '.join(kinds)}): {dup} step(s) logged "
          "by both sources are one row each")
     n = sum(d["count"] for d in a.disagreements)
@@ -135,7 +135,7 @@ def lr_sentence(lr: dict | None) -> str | None:
 
 
 def _lr_schedule(a: Any) -> list[str]:
-    s = lr_sentence(getattr(a, "lr_schedule", None))
+    s = lr_sentence(a.lr_schedule)
     return [s] if s else []
 
 
@@ -272,18 +272,17 @@ def _trend_json(t: Any) -> dict | None:
     return d
 
 
+def _metric_json(m: Any) -> dict:
+    """Every field of a MetricStats but its name (the key it is stored under), its trend with the derived fields."""
+    out = {f.name: getattr(m, f.name) for f in dataclasses.fields(m) if f.name != "name"}
+    out["trend"] = _trend_json(m.trend)
+    return out
+
+
 def to_json(a: Any) -> dict:
     """The whole analysis as JSON-serialisable data: headline numbers, metrics, phases, resumes,
     decomposition, diagnostics, sentences, skipped lines and thresholds."""
-    metrics = {}
-    for k, m in a.metrics.items():
-        metrics[k] = {"first": m.first, "latest": m.latest, "min": m.min, "max": m.max,
-                      "start_level": m.start_level, "end_level": m.end_level, "level_n": m.level_n,
-                      "change_pct": m.change_pct, "trend": _trend_json(m.trend), "status": m.status,
-                      "status_reason": m.status_reason, "count": m.count, "nonfinite": m.nonfinite,
-                      "first_step": m.first_step, "latest_step": m.latest_step, "window_n": m.window_n,
-                      "window_mean": m.window_mean, "window_std": m.window_std, "window_sigma": m.window_sigma,
-                      "first_nonfinite_step": m.first_nonfinite_step, "phases": m.phases}
+    metrics = {k: _metric_json(m) for k, m in a.metrics.items()}
     dec = a.decomposition
     fin = dec.dropna(subset=["residual"]) if len(dec) else dec
     out = {

@@ -5,6 +5,7 @@ A parser (RadioDiff text, metrics.jsonl, TensorBoard) turns bytes into ``Event``
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +50,12 @@ SHOWN_CHARS = 500  # characters of a skipped line kept to show
 # surrogateescape decodes byte b (not UTF-8) as U+DC00 + b; a translation table escapes it as "\xNN"
 # at C speed (a backslashreplace decode calls its error handler once per byte)
 _ESCAPES = {0xDC00 + b: f"\\x{b:02x}" for b in range(0x80, 0x100)}
+_SURROGATE = re.compile("[\udc80-\udcff]")  # those stand-ins
+
+
+def has_bad_bytes(text: str) -> bool:
+    """Whether text decoded with surrogateescape holds bytes that were not UTF-8."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def shown(line: str) -> str:

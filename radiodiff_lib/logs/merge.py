@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..vocabulary import KIND_EVENTS, KIND_METRICS, KIND_RADIODIFF_LOG, KIND_WORKBENCH_LOG
 from .columns import NAT, ColumnStore
 from .events import SegmentInfo
-from .sources import KIND_EVENTS, KIND_METRICS, KIND_RADIODIFF_LOG, KIND_WORKBENCH_LOG
 from .stitch import segment_frame
 
 MATCH_SLACK_S = 300.0  # an event file is opened within minutes of the launch's first log record

@@ -13,15 +13,12 @@ values and the bad key is counted as ``non-numeric value`` / ``value out of rang
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 
-from ..vocabulary import PHASES, RECORD_FIELDS, RECORD_LAUNCH, RECORD_REWIND, RECORD_STEP
+from ..vocabulary import KIND_METRICS, PHASES, RECORD_FIELDS, RECORD_LAUNCH, RECORD_REWIND, RECORD_STEP
 from .columns import NAT, batch_from_columns, metric_columns, step_of, unix_to_local
-from .events import Event, SegmentInfo, SkipLog
-
-_SURROGATE = re.compile("[\udc80-\udcff]")
+from .events import Event, SegmentInfo, SkipLog, has_bad_bytes
 
 
 _FLOAT_MAX = int(np.finfo(np.float64).max)
@@ -45,7 +42,7 @@ def _unix_to_dt(value) -> np.datetime64:
 class MetricsParser:
     """Incremental parser of one metrics.jsonl: ``feed`` complete lines, get events."""
 
-    def __init__(self, path: str, kind: str = "workbench-metrics", sort_hint: float = 0.0) -> None:
+    def __init__(self, path: str, kind: str = KIND_METRICS, sort_hint: float = 0.0) -> None:
         self.path, self.kind, self.sort_hint = path, kind, sort_hint
         self.launches: dict[int, SegmentInfo] = {}
         self.current: SegmentInfo | None = None
@@ -98,7 +95,7 @@ class MetricsParser:
 
     def _record(self, ln: int, line: str, bad_bytes: bool, cut: bool) -> dict | None:
         """The JSON object of a line, or None (the line is counted as skipped with its reason)."""
-        if bad_bytes and _SURROGATE.search(line):
+        if bad_bytes and has_bad_bytes(line):
             self.skipped.append((ln, "non-utf8 bytes", line))
             return None
         if not line.strip():

@@ -45,12 +45,13 @@ import pandas as pd
 from ..config_dict import cfg_float
 from ..errors import LogFormatError
 from ..vocabulary import (
-    LDM_METRICS, LDM_TOTAL_LOSS, LOG_METRICS, LOSS_SIMPLE, LOSS_VLB, ROW_COLUMNS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS,
+    KIND_EVENTS, KIND_RADIODIFF_LOG, LDM_METRICS, LDM_TOTAL_LOSS, LOG_METRICS, LOSS_SIMPLE, LOSS_VLB, ROW_COLUMNS,
+    STAGE_LDM, STAGE_VAE, TOTAL_LOSS,
 )
 from .columns import MAX_STEP
 from .file_reader import LogFile, Replaced
 from .merge import merge_segments
-from .sources import KIND_EVENTS, KIND_RADIODIFF_LOG, LeftOut, check_log_path, check_source, discover, kind_of, roles
+from .sources import LeftOut, check_log_path, check_source, discover, kind_of, roles
 from .stitch import Stitcher
 
 
@@ -132,6 +133,7 @@ class RunReader:
 
     def __init__(self, paths, source: str = "all", total_steps: int | None = None) -> None:
         self.source = check_source(source)
+        resolve_total_steps(total_steps, None, None)  # a bad parameter is refused now, not after reading
         self.total_steps = total_steps  # the explicit parameter, first in ``resolve_total_steps``
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
@@ -274,8 +276,11 @@ def _launch_table(segs) -> pd.DataFrame:
 def resolve_total_steps(parameter: int | None, config: dict | None,
                         step_lines: int | None) -> tuple[int | None, str | None]:
     """How many steps a run is meant to take, and who says so, in this order: an explicit parameter, the
-    config's ``trainer.train_num_steps`` (a whole number of steps), the ``/TOTAL`` its step lines print."""
+    config's ``trainer.train_num_steps`` (a whole number of steps), the ``/TOTAL`` its step lines print;
+    a parameter that is not a positive number of steps is refused."""
     if parameter is not None:
+        if not 0 < int(parameter) <= MAX_STEP:
+            raise LogFormatError(f"total_steps must be a positive number of steps, got {parameter}")
         return int(parameter), "parameter"
     value = cfg_float(config, "trainer.train_num_steps")
     if value is not None and value.is_integer() and 0 < value <= MAX_STEP:

@@ -26,10 +26,7 @@ from ..errors import LogFormatError
 from ..outputs import not_regular
 from ..vocabulary import METRICS_FILE, SOURCE_CHOICES, TEXT_LOG
 
-KIND_EVENTS = "tensorboard"
-KIND_METRICS = "workbench-metrics"
-KIND_WORKBENCH_LOG = "workbench-log"
-KIND_RADIODIFF_LOG = "radiodiff-log"
+from ..vocabulary import KIND_EVENTS, KIND_METRICS, KIND_RADIODIFF_LOG, KIND_WORKBENCH_LOG
 # which --source value keeps which kind of file
 _FAMILY = {KIND_EVENTS: "tensorboard", KIND_METRICS: "metrics", KIND_WORKBENCH_LOG: "text",
            KIND_RADIODIFF_LOG: "text"}

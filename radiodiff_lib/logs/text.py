@@ -25,13 +25,11 @@ on randomly broken logs).
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from ..vocabulary import STEP_MARK
 from .columns import NAT, ColumnStore, batch_from_columns, digits_step
-from .events import Event, SegmentInfo, SkipLog
+from .events import Event, SegmentInfo, SkipLog, has_bad_bytes
 from .text_bulk import Block, irregular_lines, next_run, opens_block, read_block
 from .text_config import BAD_BYTES, TOO_LARGE, YamlDump, clean_line, open_yaml, parse_config_text, too_large_dict
 from .text_grammar import (
@@ -39,7 +37,6 @@ from .text_grammar import (
     step_number, total_of,
 )
 
-_SURROGATE = re.compile("[\udc80-\udcff]")  # a byte that was not UTF-8 (decoded with surrogateescape)
 _BAD = "\x00bad-bytes\x00"  # placeholder for a step line already counted as non-UTF-8
 PIECE_CHARS = 1 << 21  # a text longer than this is parsed in pieces of about this size
 BULK_MIN = 256  # lines: below this a chunk is read line by line (a live update of 100 lines: cheaper)
@@ -90,7 +87,7 @@ class TextLogParser:
             if len(text) - cut < PIECE_CHARS // 2:
                 cut = len(text)  # no small last piece (it would be read line by line)
             piece = text[start:cut]
-            bad = bad_bytes and _SURROGATE.search(piece) is not None
+            bad = bad_bytes and has_bad_bytes(piece)
             got, n = self._feed_piece(piece, first_line, at_eof and cut == len(text), bad)
             events += got
             first_line += n
@@ -124,7 +121,7 @@ class TextLogParser:
         self.bad_lines = set()
         if bad_bytes:
             for k, line in enumerate(lines):
-                if _SURROGATE.search(line):
+                if has_bad_bytes(line):
                     if STEP_MARK in line:
                         self.skipped.append((first_line + k, "non-utf8 bytes", line))
                         lines[k] = _BAD
@@ -157,7 +154,9 @@ class TextLogParser:
             except SlowPath:
                 if irregular is None:  # find the irregular lines and try the runs between them
                     irregular = irregular_lines(lines, pos, end)
-                    continue
+                    # the same run again would fail again (e.g. every line duplicated): line by line now
+                    if next_run(lines, pos, end, irregular, BULK_MIN) != (pos, hi):
+                        continue
                 events += self.read_lines(lines[pos:hi], first_line + pos, False)
             else:
                 events += self._take_block(block)

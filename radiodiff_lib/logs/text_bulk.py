@@ -191,6 +191,8 @@ def read_block(lines: list[str], lo: int, hi: int, first_line: int, keys: KeyTab
     sample = range(lo, hi, max(1, (hi - lo) // 64))
     if not (_regular(lines[hi - 1]) and all(_regular(lines[i]) for i in sample)):
         raise SlowPath  # (cheaply, before the per-line work: an optimistic run may be mostly junk)
+    if any(lines[i] == lines[i + 1] for i in sample if i + 1 < hi):
+        raise SlowPath  # a line written twice (a logger with two handlers) is a duplicate: never bulk
     block = lines[lo:hi]
     shapes = _block_shapes(keys, block)
     head, sid_of, times = _by_line(shapes, len(block))

@@ -35,7 +35,7 @@ import numpy as np
 import yaml
 
 from ..safe_yaml import MAX_CHARS, MAX_NODES, BoundedSafeLoader, YamlLimitError, load_yaml
-from .events import SegmentInfo, SkipLog
+from .events import SegmentInfo, SkipLog, has_bad_bytes
 from .text_grammar import ASCTIME_LEN, classify_foreign, parse_timestamp
 
 MAX_CONFIG_CHARS = MAX_CHARS  # a config line or YAML block longer than this is not read
@@ -47,7 +47,6 @@ _TOP_KEY = re.compile("[A-Za-z_\ufffd][\\w.\\-\ufffd]*:(?: |$)")
 # what neither YAML nor Python source may hold: control characters (tab and CR are fine), the
 # surrogates that stand for bytes that were not UTF-8, and U+FFFE/U+FFFF
 _UNREADABLE = re.compile("[^\t\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_SURROGATE = re.compile("[\udc80-\udcff]")  # a byte that was not UTF-8 (decoded with surrogateescape)
 
 
 def clean_line(line: str) -> tuple[str, bool]:
@@ -215,7 +214,7 @@ class YamlDump:
             return True
         for k in sorted(self.lines):
             line = self.head if k == self.first_line else self.damaged.get(k, self.lines[k])
-            why = reason or ("non-utf8 bytes" if _SURROGATE.search(line) else classify_foreign(line))
+            why = reason or ("non-utf8 bytes" if has_bad_bytes(line) else classify_foreign(line))
             skipped.append((k, why, line))
         return False
 

@@ -21,7 +21,7 @@ import struct
 import google_crc32c
 import numpy as np
 
-from ..vocabulary import TENSORBOARD_NAMES
+from ..vocabulary import KIND_EVENTS, TENSORBOARD_NAMES
 from .columns import NAT, batch_from_columns, metric_columns, unix_to_local
 from .events import Event, SegmentInfo, SkipLog
 
@@ -81,7 +81,7 @@ def _scalar(value) -> float | None:
 class TensorBoardParser:
     """Incremental reader of one event file: ``feed_bytes`` gives (bytes consumed, events)."""
 
-    def __init__(self, path: str, kind: str = "tensorboard", sort_hint: float = 0.0) -> None:
+    def __init__(self, path: str, kind: str = KIND_EVENTS, sort_hint: float = 0.0) -> None:
         self.path, self.kind, self.sort_hint = path, kind, sort_hint
         self.info: SegmentInfo | None = None
         self.skipped = SkipLog()  # (line, reason, text) of the lines not used

@@ -1,6 +1,7 @@
 """Figures of a comparison: one metric of several runs overlaid, one colour per run.
 
-Each run: its raw values (faint) and TensorBoard-smoothed curve (thick) on a shared x axis (steps,
+Each run: its raw values (faint) and TensorBoard-smoothed curve (thick) over the rows its analysis
+covers (a launch set aside by a restart is another experiment), on a shared x axis (steps,
 wall-clock hours since its start, or training hours with the gaps between launches removed:
 ``analysis.x_coordinates``); its resumes (dotted), GAN-phase start (dash-dot) and EMA start
 (dashed) marked in its colour. The plots compute no statistics of their own.
@@ -12,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..analysis import AnalysisError, smooth_tensorboard, x_coordinates
-from .style import finish, new_figure, plain_ticks, short, styled, thin
+from .style import experiment_rows, finish, new_figure, plain_ticks, short, styled, thin
 
 RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 X_LABELS = {"step": "step", "time": "wall-clock hours since the start", "hours": "training hours (resume gaps removed)"}
@@ -46,15 +47,14 @@ def _marks(ax: Any, entry: Any, df: Any, x: np.ndarray, color: str) -> None:
 def compare_figure(comparison: Any, metric: str, smoothing: float = 0.6, x_axis: str = "step",
                    labels: Sequence[str] | None = None, log_scale: bool = False):
     """One metric of every run (or of the runs named in ``labels``) overlaid."""
-    entries = [e for e in comparison.entries if labels is None or e.label in labels]
-    have = [(i, e) for i, e in enumerate(comparison.entries) if e in entries and metric in e.run.df.columns]
+    have = [(i, e, _rows_with(e, metric)) for i, e in enumerate(comparison.entries)
+            if labels is None or e.label in labels]
+    have = [(i, e, df) for i, e, df in have if len(df)]
     if not have:
         raise AnalysisError(f"no run of the comparison logs {metric!r}")
     fig, axes = new_figure(width=9.5, height=4.6)
     ax = axes[0, 0]
-    for i, e in have:
-        df = e.run.df.sort_values("step", kind="stable")
-        df = df[df[metric].notna()]
+    for i, e, df in have:
         y = df[metric].to_numpy(dtype=float)
         x = x_coordinates(df, x_axis)
         sm = smooth_tensorboard(y, smoothing)
@@ -65,7 +65,7 @@ def compare_figure(comparison: Any, metric: str, smoothing: float = 0.6, x_axis:
         line.set_gid(f"smoothed:{e.label}")
         _marks(ax, e, df, x, run_color(i))
     if log_scale:
-        ax.set_yscale("symlog" if any(np.nanmin(e.run.df[metric].to_numpy(dtype=float)) <= 0 for _, e in have)
+        ax.set_yscale("symlog" if any(np.nanmin(df[metric].to_numpy(dtype=float)) <= 0 for _, _, df in have)
                       else "log")
         plain_ticks(ax)
     verdict = comparison.metrics.get(metric)
@@ -74,6 +74,12 @@ def compare_figure(comparison: Any, metric: str, smoothing: float = 0.6, x_axis:
     finish(ax, title=title + f" (smoothing {smoothing:g}; dotted: resume, dash-dot: GAN phase, dashed: EMA)",
            xlabel=X_LABELS.get(x_axis, x_axis), ylabel=short(metric))
     return fig
+
+
+def _rows_with(entry: Any, metric: str) -> Any:
+    """The rows of the run's analysed experiment where ``metric`` has a value, by step (none if not logged)."""
+    df = experiment_rows(entry.run, entry.analysis)
+    return df[df[metric].notna()] if metric in df.columns else df.iloc[:0]
 
 
 def compared_metrics(comparison: Any) -> list[str]:

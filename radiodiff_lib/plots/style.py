@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from ..analysis import experiment_rows as analysed_rows  # noqa: E402
 from ..errors import AnalysisError  # noqa: E402
 from ..vocabulary import (  # noqa: E402
     D_WEIGHT, DISC_FACTOR, DISC_LOSS, G_LOSS, KL_LOSS, LOG_METRICS, LOGITS_FAKE, LOGITS_REAL, LOGVAR, LR, NLL_LOSS,
@@ -203,12 +204,10 @@ def existing_metrics(analysis: Any) -> list[str]:
 
 
 def experiment_rows(run: Any, analysis: Any = None) -> pd.DataFrame:
-    """The current rows the analysis covers, by step: the launches before its last restart are set aside."""
-    df = run.df.sort_values("step", kind="stable")
-    first = getattr(analysis, "experiment_segment", None)
-    if first is not None and "segment" in df.columns:
-        df = df[df["segment"] >= first]
-    return df
+    """The current rows the analysis covers, by step, as the analysis picks them (``analysis.experiment_rows``:
+    the launches before its last restart are set aside); every current row without an analysis."""
+    first = analysis.experiment_segment if analysis is not None else None
+    return analysed_rows(run, first)[0]
 
 
 def metric_rows(run: Any, name: str, analysis: Any = None) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from radiodiff_lib.analysis import AnalysisError, compare_paths, comparison_json
 from radiodiff_lib.logs import read_run
 from tests.helpers.ldmfactory import LDM_START, TRACEBACK, ldm_config, ldm_values, troubled_ldm_run, write_ldm_log
 from tests.helpers.logfactory import radiodiff_config, two_launch_log
-from tests.helpers.runpairs import DISC_START, TOTAL, write_run
+from tests.helpers.runpairs import DISC_START, TOTAL, restarted_pair, write_run
 
 
 def test_config_diff_names_exactly_the_keys_that_differ(tmp_path):
@@ -60,6 +60,23 @@ def test_a_difference_far_beyond_the_noise_names_the_lower_run(tmp_path):
     assert v.latest == [c.entries[0].analysis.metrics["train/rec_loss"].latest,
                         c.entries[1].analysis.metrics["train/rec_loss"].latest]
     assert "small lower" in comparison_text(c)
+
+
+def test_a_restart_in_the_folder_compares_only_the_latest_experiment(tmp_path):
+    # A's folder holds another experiment before a restart: its rows are still current rows of the Run, but
+    # they are not A's experiment (its analysis sets them aside), so the comparison must not use them either
+    a, b = restarted_pair(tmp_path)
+    c = compare_paths([a, b], ["A", "B"])
+    mine = c.entries[0].analysis
+    assert [r.kind for r in mine.resumes] == ["restart"]
+    assert mine.first_step == 3000
+    assert 0 in c.entries[0].run.df["step"].to_list()  # the set-aside experiment's rows are in the run
+    v = c.metrics["train/rec_loss"]
+    assert v.shared_steps == (3000, 6000)
+    assert v.end_levels[0] == pytest.approx(mine.metrics["train/rec_loss"].end_level)
+    assert v.latest[0] == mine.metrics["train/rec_loss"].latest
+    assert v.verdict == "indistinguishable"
+    assert v.level_n == mine.thresholds.level_n
 
 
 def test_runs_of_different_stages_and_an_unreadable_run(tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from radiodiff_lib.analysis import AnalysisError, analyze, smooth_tensorboard
-from radiodiff_lib.analysis.stats import fit_trend, normalize_minmax
+from radiodiff_lib.analysis.stats import fit_trend, main_loss, normalize_minmax, with_entries
 from tests.helpers.runs import frame, make_run
 
 
@@ -119,3 +119,15 @@ def test_levels_never_overlap_on_a_short_metric():
     m = a.metrics["train/rec_loss"]
     assert m.level_n == 2  # 7 entries // 3
     assert (m.start_level, m.end_level) == (4.5, 0.375)
+
+
+def test_the_main_loss_is_the_stages_key_loss_else_its_total():
+    from radiodiff_lib.vocabulary import LDM_TOTAL_LOSS, LOSS_SIMPLE, REC_LOSS, STAGE_LDM, STAGE_VAE, TOTAL_LOSS
+    assert main_loss(STAGE_VAE, [TOTAL_LOSS, REC_LOSS]) == REC_LOSS
+    assert main_loss(STAGE_VAE, [TOTAL_LOSS]) == TOTAL_LOSS
+    assert main_loss(STAGE_LDM, [LDM_TOTAL_LOSS, LOSS_SIMPLE]) == LOSS_SIMPLE
+    assert main_loss(STAGE_LDM, [LDM_TOTAL_LOSS]) == LDM_TOTAL_LOSS
+    assert main_loss(STAGE_LDM, [REC_LOSS]) is None
+    v = np.linspace(1.0, 0.5, 30)
+    a = analyze(make_run(frame(range(0, 3000, 100), {TOTAL_LOSS: v})))  # no rec_loss logged
+    assert a.key_metric == main_loss(a.stage, with_entries(a.metrics)) == TOTAL_LOSS

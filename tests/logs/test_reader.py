@@ -6,8 +6,10 @@ import os
 from datetime import datetime
 
 import pandas as pd
+import pytest
 
 from radiodiff_lib.analysis import analyze
+from radiodiff_lib.errors import LogFormatError
 from radiodiff_lib.logs import RunReader, read_run, resolve_total_steps
 from tests.helpers.logfactory import default_values, step_line, write_radiodiff_log
 
@@ -179,6 +181,19 @@ def test_a_config_length_must_be_a_positive_whole_number_of_steps():
     assert resolve_total_steps(None, {"trainer": {"train_num_steps": "1.5e5"}}, None) == (150000, "config")
     for bad in (-5, 0, 10.5, "many", float("inf"), True):
         assert resolve_total_steps(None, {"trainer": {"train_num_steps": bad}}, 7000) == (7000, "step lines"), bad
+
+
+def test_a_length_parameter_must_be_a_positive_number_of_steps(tmp_path):
+    path = tmp_path / "train_vae.log"
+    write_radiodiff_log(path, range(0, 500, 100))
+    run = read_run(path)
+    for bad in (0, -5):
+        with pytest.raises(LogFormatError, match=f"total_steps must be a positive number of steps, got {bad}"):
+            resolve_total_steps(bad, {"trainer": {"train_num_steps": 5000}}, 7000)
+        with pytest.raises(LogFormatError, match="total_steps must be a positive"):
+            read_run(path, total_steps=bad)
+        with pytest.raises(LogFormatError, match="total_steps must be a positive"):
+            analyze(run, total_steps=bad)
 
 
 def test_the_readers_parameter_is_the_analysis_length(tmp_path):

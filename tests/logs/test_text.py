@@ -327,6 +327,46 @@ def test_regular_log_goes_through_the_bulk_pass(tmp_path, monkeypatch):
     assert sum(slow) <= 1 + len(slow)  # the config line, one line at some piece ends
 
 
+def test_block_the_bulk_pass_refuses_is_tried_once(tmp_path, monkeypatch):
+    """Speed guard: a log with every line written twice (a logger with two handlers) has no irregular
+    line to cut its block at, so after the bulk pass refuses it the block goes line by line at once
+    (trying the same block again would convert it in bulk a second time, for nothing)."""
+    import radiodiff_lib.logs.text as parser
+    from radiodiff_lib.bench.parse import write_log
+
+    path = tmp_path / "2025-03-02-09-14_.log"
+    write_log(path, 3000)
+    config, *steps = path.read_text().splitlines()
+    path.write_text("\n".join([config] + [line for line in steps for _ in range(2)]) + "\n")
+    tried: list[tuple[int, int]] = []
+    orig = parser.read_block
+    monkeypatch.setattr(parser, "read_block", lambda lines, lo, hi, *rest: tried.append((lo, hi))
+                        or orig(lines, lo, hi, *rest))
+    run = read_run(path)
+    assert len(run.df) == len(steps) // 2
+    assert run.skipped_counts() == {"duplicate line": len(steps)}
+    assert tried == [(1, 1 + 2 * len(steps))]
+
+
+def test_bulk_pass_refuses_a_doubled_log_before_converting_it(tmp_path, monkeypatch):
+    """Speed guard: a log with every line written twice is refused by the bulk pass on its sampled
+    lines, before any value is converted (the line pass reads it and counts the duplicates)."""
+    import radiodiff_lib.logs.text_bulk as bulk
+    from radiodiff_lib.bench.parse import write_log
+
+    path = tmp_path / "2025-03-02-09-14_.log"
+    write_log(path, 3000)
+    config, *steps = path.read_text().splitlines()
+    path.write_text("\n".join([config] + [line for line in steps for _ in range(2)]) + "\n")
+    converted: list[int] = []
+    orig = bulk.convert
+    monkeypatch.setattr(bulk, "convert", lambda lines, keys: converted.append(len(lines)) or orig(lines, keys))
+    run = read_run(path)
+    assert len(run.df) == len(steps) // 2
+    assert run.skipped_counts() == {"duplicate line": len(steps)}
+    assert converted == []
+
+
 @pytest.mark.parametrize("const", ["0.00000", "-0.00000", "nan", "-inf", "1e-05", "5e-06", " 7", "1_0"])
 def test_bulk_pass_reads_constant_columns_as_the_line_pass(tmp_path, monkeypatch, const):
     """A column printing one token throughout is converted once in bulk: same values, same sign."""
