@@ -17,10 +17,11 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import LogFormatError
+from ..outputs import not_regular
 from ..vocabulary import KIND_EVENTS, KIND_METRICS
 from .events import SHOWN_CHARS, Event
 from .metrics_file import MetricsParser
-from .sources import kind_of, not_regular
+from .sources import kind_of
 from .text import TextLogParser
 from .tfevents import TensorBoardParser
 

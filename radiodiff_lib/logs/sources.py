@@ -24,9 +24,10 @@ from pathlib import Path
 
 from ..errors import LogFormatError
 from ..outputs import not_regular
-from ..vocabulary import METRICS_FILE, SOURCE_CHOICES, TEXT_LOG
+from ..vocabulary import (
+    KIND_EVENTS, KIND_METRICS, KIND_RADIODIFF_LOG, KIND_WORKBENCH_LOG, METRICS_FILE, SOURCE_CHOICES, TEXT_LOG,
+)
 
-from ..vocabulary import KIND_EVENTS, KIND_METRICS, KIND_RADIODIFF_LOG, KIND_WORKBENCH_LOG
 # which --source value keeps which kind of file
 _FAMILY = {KIND_EVENTS: "tensorboard", KIND_METRICS: "metrics", KIND_WORKBENCH_LOG: "text",
            KIND_RADIODIFF_LOG: "text"}
